@@ -1,0 +1,266 @@
+"""The dync abstract syntax tree: immutable nodes, each with a source span.
+
+Both the text parser and the YAML loader build these nodes, so everything
+downstream (checks, formatting, code generation, error messages) is shared.
+Spans are excluded from equality: two specs that say the same thing compare
+equal whatever their layout, which is what the round-trip properties test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Union
+
+from ..errors import Span
+
+_NOSPAN = Span("<generated>", 0, 0, 0, 0)
+
+
+def _span_field():
+    return dataclasses.field(default=_NOSPAN, compare=False, repr=False)
+
+
+# ---------------------------------------------------------------- expressions
+
+
+@dataclasses.dataclass(frozen=True)
+class Number:
+    """A numeric literal; ``text`` keeps the user's spelling for formatting."""
+
+    value: float
+    text: str = dataclasses.field(default="", compare=False)
+    span: Span = _span_field()
+
+    @property
+    def is_integer(self) -> bool:
+        t = self.text or repr(self.value)
+        return not any(c in t for c in ".eE") and float(self.value).is_integer()
+
+
+@dataclasses.dataclass(frozen=True)
+class Name:
+    id: str
+    span: Span = _span_field()
+
+
+@dataclasses.dataclass(frozen=True)
+class Unary:
+    """``-x``, ``+x`` or ``not x``."""
+
+    op: str
+    operand: Expr
+    span: Span = _span_field()
+
+
+@dataclasses.dataclass(frozen=True)
+class Binary:
+    """A binary operation; ``**`` is normalised to ``^``."""
+
+    op: str
+    left: Expr
+    right: Expr
+    span: Span = _span_field()
+    op_span: Span = _span_field()
+
+
+@dataclasses.dataclass(frozen=True)
+class Keyword:
+    name: str
+    value: Expr
+    span: Span = _span_field()
+
+
+@dataclasses.dataclass(frozen=True)
+class Call:
+    """``func(args..., key = value...)``: a function, distribution, constraint
+    or noise kind, depending on where it stands."""
+
+    func: str
+    args: tuple[Expr, ...] = ()
+    kwargs: tuple[Keyword, ...] = ()
+    span: Span = _span_field()
+    func_span: Span = _span_field()
+
+
+@dataclasses.dataclass(frozen=True)
+class Slice:
+    start: Expr | None
+    stop: Expr | None
+    step: Expr | None
+    span: Span = _span_field()
+
+
+@dataclasses.dataclass(frozen=True)
+class Index:
+    value: Expr
+    items: tuple[Expr | Slice, ...]
+    span: Span = _span_field()
+
+
+@dataclasses.dataclass(frozen=True)
+class ArrayLit:
+    elements: tuple[Expr, ...]
+    span: Span = _span_field()
+
+
+Expr = Union[Number, Name, Unary, Binary, Call, Index, ArrayLit]
+
+
+# ------------------------------------------------------------------ equations
+
+
+@dataclasses.dataclass(frozen=True)
+class Term:
+    """One term of an equation: ``sign * coefficient`` times a differential.
+
+    ``differential`` is the differential's name (``dt``, ``dW``, ``dB``), or
+    ``None`` for a term the user wrote without one (an error the checker
+    reports). ``matrix`` is true for ``coefficient @ dW``. A bare differential
+    has ``coefficient=None``.
+    """
+
+    sign: int
+    coefficient: Expr | None
+    differential: str | None
+    matrix: bool = False
+    span: Span = _span_field()
+    differential_span: Span = _span_field()
+
+
+@dataclasses.dataclass(frozen=True)
+class Equation:
+    """``dX = term + term ...``; ``lhs`` is the name as written (``dX``)."""
+
+    lhs: str
+    terms: tuple[Term, ...]
+    span: Span = _span_field()
+    lhs_span: Span = _span_field()
+
+
+# --------------------------------------------------------------- declarations
+
+
+@dataclasses.dataclass(frozen=True)
+class Dim:
+    name: str
+    value: Expr
+    span: Span = _span_field()
+    name_span: Span = _span_field()
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    """``param`` (``fixed=False``) or ``const`` (``fixed=True``).
+
+    ``constraint`` is a :class:`Name` (``positive``) or :class:`Call`
+    (``interval(-1, 1)``); ``prior`` and ``init`` are distribution calls.
+    """
+
+    name: str
+    shape: tuple[Expr, ...] | None = None
+    value: Expr | None = None
+    constraint: Name | Call | None = None
+    prior: Call | None = None
+    init: Call | None = None
+    fixed: bool = False
+    span: Span = _span_field()
+    name_span: Span = _span_field()
+
+
+@dataclasses.dataclass(frozen=True)
+class State:
+    """A state with a fixed initial ``value`` or an initial distribution ``init``."""
+
+    name: str
+    shape: tuple[Expr, ...] | None = None
+    value: Expr | None = None
+    init: Call | None = None
+    span: Span = _span_field()
+    name_span: Span = _span_field()
+
+
+@dataclasses.dataclass(frozen=True)
+class Brownian:
+    """``brownian W[m]`` or ``brownian B : fractional(hurst = H)``."""
+
+    name: str
+    shape: tuple[Expr, ...] | None = None
+    kind: Name | Call | None = None
+    span: Span = _span_field()
+    name_span: Span = _span_field()
+
+
+@dataclasses.dataclass(frozen=True)
+class Input:
+    name: str
+    shape: tuple[Expr, ...] | None = None
+    span: Span = _span_field()
+    name_span: Span = _span_field()
+
+
+@dataclasses.dataclass(frozen=True)
+class Let:
+    name: str
+    value: Expr
+    span: Span = _span_field()
+    name_span: Span = _span_field()
+
+
+@dataclasses.dataclass(frozen=True)
+class Net:
+    """``net f = mlp(in = 8, out = 8, width = 64, depth = 2, activation = tanh)``."""
+
+    name: str
+    call: Call
+    span: Span = _span_field()
+    name_span: Span = _span_field()
+
+
+@dataclasses.dataclass(frozen=True)
+class Observe:
+    name: str
+    shape: tuple[Expr, ...] | None
+    dist: Call
+    span: Span = _span_field()
+    name_span: Span = _span_field()
+
+
+@dataclasses.dataclass(frozen=True)
+class Calculus:
+    value: str
+    span: Span = _span_field()
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelName:
+    name: str
+    span: Span = _span_field()
+
+
+Declaration = Union[Dim, Param, State, Brownian, Input, Let, Net, Observe, Calculus, ModelName, Equation]
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """A whole spec, in declaration order.
+
+    ``settings`` holds the YAML-only run sections (``simulate:``, ``fit:``,
+    ``check:``) as plain data with their spans; the text form has none.
+    """
+
+    name: str
+    doc: str
+    statements: tuple[Declaration, ...]
+    settings: tuple[tuple[str, object], ...] = dataclasses.field(default=(), compare=False)
+    path: str = dataclasses.field(default="<string>", compare=False)
+    source: str = dataclasses.field(default="", compare=False, repr=False)
+    span: Span = _span_field()
+
+    def of_type(self, kind: type) -> list:
+        return [s for s in self.statements if isinstance(s, kind)]
+
+    def setting(self, section: str) -> dict:
+        for key, value in self.settings:
+            if key == section:
+                return dict(value)  # type: ignore[arg-type]
+        return {}

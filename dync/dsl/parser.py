@@ -1,0 +1,527 @@
+"""The text-form parser: Lark (LALR, built once) → explicit Transformer → AST.
+
+The same grammar parses every expression, equation, distribution and kind
+string inside a YAML spec (:func:`parse_fragment`), with a :class:`SpanMapper`
+that moves positions into the YAML file, so error locations always point at
+what the user wrote.
+
+Syntax errors become :class:`~dync.errors.DyncSyntaxError` with a message for
+the common mistakes (an unclosed or unmatched bracket, a missing ``=``, a stray
+token, a character that is not part of the language). All syntax errors of a
+file are reported at once: after an error the offending line is blanked and
+parsing starts again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from importlib import resources
+
+import lark
+from lark import Token, Transformer, v_args
+from lark.lexer import PatternStr
+
+from ..errors import DyncSyntaxError, Span, SpecErrors
+from . import ast
+
+_STARTS = ("start", "expr_only", "equation_only", "dist_only", "kind_only")
+_OPEN = {"LPAR": "(", "LSQB": "["}
+_CLOSE = {"RPAR": ")", "RSQB": "]"}
+_MAX_ERRORS = 50
+
+
+def grammar_text() -> str:
+    return resources.files("dync.dsl").joinpath("grammar.lark").read_text(encoding="utf-8")
+
+
+class _BracketNewlines(lark.lark.PostLex):
+    """Drops newlines inside brackets (a long call or array may span lines) and
+    merges the newlines around comment lines into one."""
+
+    always_accept = ("_NL",)
+
+    def process(self, stream):
+        depth = 0
+        last_was_newline = False
+        for tok in stream:
+            if tok.type in _OPEN:
+                depth += 1
+            elif tok.type in _CLOSE:
+                depth = max(depth - 1, 0)
+            elif tok.type == "_NL" and (depth > 0 or last_was_newline):
+                continue
+            last_was_newline = tok.type == "_NL"
+            yield tok
+
+
+@functools.lru_cache(maxsize=2)
+def build_parser(strict: bool = False) -> lark.Lark:
+    """The LALR parser for every start symbol (built once per process)."""
+    return lark.Lark(
+        grammar_text(),
+        parser="lalr",
+        lexer="contextual",
+        start=list(_STARTS),
+        propagate_positions=True,
+        maybe_placeholders=True,
+        postlex=_BracketNewlines(),
+        strict=strict,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class SpanMapper:
+    """Maps positions inside a parsed string to positions in the user's file.
+
+    For a ``.dync`` file this is the identity. For a string inside a YAML file,
+    ``line`` / ``column`` are where the string's first character stands.
+    """
+
+    path: str
+    source: str
+    line: int = 1
+    column: int = 1
+
+    def span(self, line: int, column: int, end_line: int, end_column: int) -> Span:
+        def move(ln: int, col: int) -> tuple[int, int]:
+            if ln <= 1:
+                return self.line, self.column + col - 1
+            return self.line + ln - 1, col
+
+        l0, c0 = move(line, column)
+        l1, c1 = move(end_line, end_column)
+        return Span(self.path, l0, c0, l1, c1, self.source)
+
+    def of_token(self, tok: Token) -> Span:
+        return self.span(tok.line, tok.column, tok.end_line, tok.end_column)
+
+    def of_meta(self, meta) -> Span:
+        if getattr(meta, "empty", True):
+            return Span(self.path, self.line, self.column, source=self.source)
+        return self.span(meta.line, meta.column, meta.end_line, meta.end_column)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Tagged:
+    """An intermediate result: a labelled optional part of a statement."""
+
+    tag: str
+    value: object
+
+
+@v_args(meta=True)
+class _AstBuilder(Transformer):
+    """Turns the Lark tree into AST nodes, one method per grammar rule."""
+
+    def __init__(self, mapper: SpanMapper):
+        super().__init__()
+        self.m = mapper
+
+    # -- helpers
+    def _sp(self, meta) -> Span:
+        return self.m.of_meta(meta)
+
+    def _tok(self, tok: Token) -> Span:
+        return self.m.of_token(tok)
+
+    @staticmethod
+    def _tagged(children, tag, default=None):
+        for c in children:
+            if isinstance(c, _Tagged) and c.tag == tag:
+                return c.value
+        return default
+
+    # -- start symbols
+    def start(self, meta, children):
+        return [c for c in children if c is not None]
+
+    def expr_only(self, meta, children):
+        return children[0]
+
+    equation_only = expr_only
+    dist_only = expr_only
+    kind_only = expr_only
+
+    # -- statements
+    def model_stmt(self, meta, ch):
+        return ast.ModelName(str(ch[0]), self._sp(meta))
+
+    def dim_stmt(self, meta, ch):
+        return ast.Dim(str(ch[0]), ch[1], self._sp(meta), self._tok(ch[0]))
+
+    def shape(self, meta, ch):
+        return _Tagged("shape", tuple(ch))
+
+    def param_value(self, meta, ch):
+        return _Tagged("value", ch[0])
+
+    def param_constraint(self, meta, ch):
+        return _Tagged("constraint", ch[0])
+
+    def param_init(self, meta, ch):
+        return _Tagged("init", ch[0])
+
+    def param_prior(self, meta, ch):
+        return _Tagged("prior", ch[0])
+
+    def param_stmt(self, meta, ch):
+        return ast.Param(
+            name=str(ch[0]),
+            shape=self._tagged(ch, "shape"),
+            value=self._tagged(ch, "value"),
+            constraint=self._tagged(ch, "constraint"),
+            init=self._tagged(ch, "init"),
+            prior=self._tagged(ch, "prior"),
+            fixed=False,
+            span=self._sp(meta),
+            name_span=self._tok(ch[0]),
+        )
+
+    def const_stmt(self, meta, ch):
+        return ast.Param(
+            name=str(ch[0]),
+            shape=self._tagged(ch, "shape"),
+            value=ch[-1],
+            fixed=True,
+            span=self._sp(meta),
+            name_span=self._tok(ch[0]),
+        )
+
+    def state_value(self, meta, ch):
+        return ast.State(str(ch[0]), self._tagged(ch, "shape"), ch[-1], None, self._sp(meta), self._tok(ch[0]))
+
+    def state_dist(self, meta, ch):
+        return ast.State(str(ch[0]), self._tagged(ch, "shape"), None, ch[-1], self._sp(meta), self._tok(ch[0]))
+
+    def brownian_stmt(self, meta, ch):
+        kind = ch[-1] if len(ch) > 1 and not isinstance(ch[-1], _Tagged) else None
+        return ast.Brownian(str(ch[0]), self._tagged(ch, "shape"), kind, self._sp(meta), self._tok(ch[0]))
+
+    def input_stmt(self, meta, ch):
+        return ast.Input(str(ch[0]), self._tagged(ch, "shape"), self._sp(meta), self._tok(ch[0]))
+
+    def let_stmt(self, meta, ch):
+        return ast.Let(str(ch[0]), ch[1], self._sp(meta), self._tok(ch[0]))
+
+    def net_stmt(self, meta, ch):
+        return ast.Net(str(ch[0]), ch[1], self._sp(meta), self._tok(ch[0]))
+
+    def observe_stmt(self, meta, ch):
+        return ast.Observe(str(ch[0]), self._tagged(ch, "shape"), ch[-1], self._sp(meta), self._tok(ch[0]))
+
+    def calculus_stmt(self, meta, ch):
+        return ast.Calculus(str(ch[0]), self._tok(ch[0]))
+
+    def kind_name(self, meta, ch):
+        return ast.Name(str(ch[0]), self._tok(ch[0]))
+
+    def kind_call(self, meta, ch):
+        return ch[0]
+
+    # -- equations
+    def equation(self, meta, ch):
+        lhs = ch[0]
+        terms: list[ast.Term] = []
+        sign = 1
+        for c in ch[1:]:
+            if isinstance(c, Token) and c.type == "ADD_OP":
+                sign = -1 if str(c) == "-" else 1
+            else:
+                terms.append(dataclasses.replace(c, sign=sign))
+                sign = 1
+        return ast.Equation(str(lhs), tuple(terms), self._sp(meta), self._tok(lhs))
+
+    def term(self, meta, ch):
+        coef, diff = ch[0], ch[1] if len(ch) > 1 else None
+        if diff is None:
+            return ast.Term(1, coef, None, False, self._sp(meta), self._sp(meta))
+        return ast.Term(1, coef, str(diff), False, self._sp(meta), self._tok(diff))
+
+    # -- expressions
+    def binop(self, meta, ch):
+        left, op, right = ch
+        o = "^" if str(op) == "**" else str(op)
+        return ast.Binary(o, left, right, self._sp(meta), self._tok(op))
+
+    def unary_op(self, meta, ch):
+        return ast.Unary(str(ch[0]), ch[1], self._sp(meta))
+
+    def not_op(self, meta, ch):
+        return ast.Unary("not", ch[0], self._sp(meta))
+
+    def and_op(self, meta, ch):
+        return ast.Binary("and", ch[0], ch[1], self._sp(meta), self._sp(meta))
+
+    def or_op(self, meta, ch):
+        return ast.Binary("or", ch[0], ch[1], self._sp(meta), self._sp(meta))
+
+    def number(self, meta, ch):
+        tok = ch[0]
+        return ast.Number(float(str(tok)), str(tok), self._tok(tok))
+
+    def name(self, meta, ch):
+        return ast.Name(str(ch[0]), self._tok(ch[0]))
+
+    def array(self, meta, ch):
+        return ast.ArrayLit(tuple(ch), self._sp(meta))
+
+    def index(self, meta, ch):
+        return ast.Index(ch[0], tuple(ch[1:]), self._sp(meta))
+
+    def slice(self, meta, ch):
+        parts = list(ch) + [None] * (3 - len(ch))
+        return ast.Slice(parts[0], parts[1], parts[2], self._sp(meta))
+
+    def call(self, meta, ch):
+        name, arguments = ch[0], ch[1] if len(ch) > 1 else None
+        args = [a for a in (arguments or []) if not isinstance(a, ast.Keyword)]
+        kwargs = [a for a in (arguments or []) if isinstance(a, ast.Keyword)]
+        return ast.Call(str(name), tuple(args), tuple(kwargs), self._sp(meta), self._tok(name))
+
+    def arguments(self, meta, ch):
+        return list(ch)
+
+    def keyword(self, meta, ch):
+        return ast.Keyword(str(ch[0]), ch[1], self._sp(meta))
+
+
+# ------------------------------------------------------------------ errors
+
+
+def _describe_terminal(parser: lark.Lark, name: str) -> str:
+    special = {
+        "NAME": "a name",
+        "NUMBER": "a number",
+        "ADD_OP": "`+` or `-`",
+        "MUL_OP": "`*`, `/` or `@`",
+        "POW_OP": "`^`",
+        "COMP_OP": "a comparison",
+        "_NL": "the end of the line",
+        "$END": "the end of the input",
+    }
+    if name in special:
+        return special[name]
+    try:
+        pattern = parser.get_terminal(name).pattern
+    except KeyError:
+        return name
+    if isinstance(pattern, PatternStr):
+        return f"`{pattern.value}`"
+    return name.lower()
+
+
+def _describe_token(tok: Token) -> str:
+    if tok.type in ("_NL", "$END") or not str(tok).strip():
+        return "end of line" if tok.type == "_NL" else "end of input"
+    return f"`{tok}`"
+
+
+def _bracket_problem(text: str) -> tuple[int, int, str] | None:
+    """The first unmatched closing bracket or the last unclosed opening one,
+    as ``(line, column, message)``; ignores comments."""
+    stack: list[tuple[str, int, int]] = []
+    pairs = {")": "(", "]": "["}
+    for ln, line in enumerate(text.splitlines(), start=1):
+        for col, ch in enumerate(line, start=1):
+            if ch == "#":
+                break
+            if ch in "([":
+                stack.append((ch, ln, col))
+            elif ch in ")]":
+                if not stack or stack[-1][0] != pairs[ch]:
+                    return ln, col, f"unmatched `{ch}`"
+                stack.pop()
+    if stack:
+        ch, ln, col = stack[-1]
+        return ln, col, f"`{ch}` is never closed"
+    return None
+
+
+_STATEMENT_HINTS = {
+    "param": "a parameter reads `param NAME[SHAPE] = VALUE : CONSTRAINT ~ PRIOR`",
+    "const": "a constant reads `const NAME = VALUE`",
+    "state": "a state reads `state NAME[SHAPE] = VALUE` or `state NAME[SHAPE] ~ DIST`",
+    "dim": "a size reads `dim NAME = 8`",
+    "let": "a named expression reads `let NAME = EXPR`",
+    "net": "a network reads `net NAME = mlp(in = 8, out = 8, width = 64, depth = 2)`",
+    "observe": "an observation reads `observe NAME[SHAPE] ~ DIST(...)`",
+    "brownian": "a Brownian motion reads `brownian NAME[SHAPE]` or `brownian NAME : fractional(hurst = H)`",
+    "model": "the model line reads `model NAME`",
+    "calculus": "write `calculus ito` or `calculus stratonovich`",
+    "input": "an input reads `input NAME[SHAPE]`",
+}
+
+
+def _syntax_error(exc: lark.exceptions.LarkError, text: str, mapper: SpanMapper, parser: lark.Lark) -> DyncSyntaxError:
+    lines = text.splitlines()
+    line = getattr(exc, "line", 1) or 1
+    column = getattr(exc, "column", 1) or 1
+    first_word = lines[line - 1].split()[0] if 0 < line <= len(lines) and lines[line - 1].split() else ""
+    hint = _STATEMENT_HINTS.get(first_word)
+
+    if isinstance(exc, lark.exceptions.UnexpectedCharacters):
+        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else "?"
+        msg = f"unexpected character `{ch}`"
+        if ch in "'\"":
+            hint = "the language has no strings: write names and numbers without quotes"
+        elif ch == ";":
+            hint = "write one statement per line, without `;`"
+        elif ch in "{}":
+            hint = "use `(` `)` for grouping and `[` `]` for shapes, indexing and arrays"
+        elif ch == "~" or ch == "=" or ch == ":":
+            bracket = _bracket_problem(text)
+            if bracket is not None:
+                bl, bc, bmsg = bracket
+                return DyncSyntaxError(bmsg, mapper.span(bl, bc, bl, bc + 1), hint="close every bracket on the statement where it opens")
+        return DyncSyntaxError(msg, mapper.span(line, column, line, column + 1), hint=hint)
+
+    tok: Token | None = getattr(exc, "token", None)
+    expected = sorted(getattr(exc, "expected", set()) or getattr(exc, "accepts", set()) or set())
+    at_end = tok is None or tok.type in ("$END", "_NL")
+    bracket = _bracket_problem(text)
+    if bracket is not None:
+        bl, bc, bmsg = bracket
+        later_line = tok is not None and tok.line is not None and tok.line > bl
+        if at_end or tok.type in _CLOSE or later_line:
+            return DyncSyntaxError(bmsg, mapper.span(bl, bc, bl, bc + 1), hint="every `(` needs a `)` and every `[` a `]`")
+
+    described = [_describe_terminal(parser, e) for e in expected]
+    described = sorted(set(described))
+    if tok is not None and tok.type not in ("$END",) and tok.line is not None:
+        line, column = tok.line, tok.column
+        end_line, end_column = tok.end_line or line, tok.end_column or column + 1
+        if tok.type == "_NL":
+            # point just after the last character of the line
+            end_line, end_column = line, column + 1
+    else:
+        line = len(lines) if lines else 1
+        column = len(lines[-1]) + 1 if lines else 1
+        end_line, end_column = line, column + 1
+    span = mapper.span(line, column, end_line, end_column)
+
+    if "EQUAL" in expected and tok is not None and tok.type not in ("_NL", "$END"):
+        msg = f"expected `=` before {_describe_token(tok)}"
+        if hint is None and first_word not in _STATEMENT_HINTS:
+            hint = "an equation reads `dx = DRIFT dt + NOISE dW`"
+        return DyncSyntaxError(msg, span, hint=hint)
+    if at_end:
+        msg = "the statement ends too early"
+        if described:
+            msg += f": expected {_or_list(described)}"
+        return DyncSyntaxError(msg, span, hint=hint)
+    msg = f"unexpected {_describe_token(tok)}"
+    if described and len(described) <= 6:
+        msg += f"; expected {_or_list(described)}"
+    if tok is not None and tok.type == "NAME" and first_word not in _STATEMENT_HINTS and "_NL" in expected:
+        hint = hint or "two names side by side: is an operator (`*`) missing, or a differential misplaced?"
+    return DyncSyntaxError(msg, span, hint=hint)
+
+
+def _or_list(items: list[str]) -> str:
+    if len(items) == 1:
+        return items[0]
+    return ", ".join(items[:-1]) + " or " + items[-1]
+
+
+# ------------------------------------------------------------------ entry points
+
+
+def _parse_tree(text: str, start: str, mapper: SpanMapper):
+    parser = build_parser()
+    return parser.parse(text, start=start)
+
+
+def parse_statements(text: str, path: str = "<string>") -> list:
+    """Parse a whole ``.dync`` text into a list of declarations.
+
+    Raises:
+        SpecErrors: with every syntax error of the file, sorted by position.
+    """
+    mapper = SpanMapper(path, text)
+    parser = build_parser()
+    work = text if text.endswith("\n") else text + "\n"
+    errors: list[DyncSyntaxError] = []
+    seen: set[tuple[int, int]] = set()
+    while True:
+        try:
+            tree = parser.parse(work, start="start")
+            break
+        except lark.exceptions.LarkError as exc:  # UnexpectedInput and friends
+            err = _syntax_error(exc, work, mapper, parser)
+            key = (err.span.line, err.span.column) if err.span else (0, 0)
+            if key not in seen:
+                seen.add(key)
+                errors.append(err)
+            if len(errors) >= _MAX_ERRORS or err.span is None:
+                break
+            lines = work.split("\n")
+            blank = err.span.line - 1
+            if not 0 <= blank < len(lines) or not lines[blank].strip():
+                break
+            lines[blank] = " " * len(lines[blank])
+            work = "\n".join(lines)
+    if errors:
+        raise SpecErrors(errors)
+    return _AstBuilder(mapper).transform(tree)
+
+
+def parse_fragment(text: str, kind: str, mapper: SpanMapper):
+    """Parse one YAML string: ``kind`` is ``expr``, ``equation``, ``dist`` or ``kind``.
+
+    Raises:
+        DyncSyntaxError: located inside the YAML file through ``mapper``.
+    """
+    start = f"{kind}_only"
+    parser = build_parser()
+    try:
+        tree = parser.parse(text, start=start)
+    except lark.exceptions.LarkError as exc:
+        raise _syntax_error(exc, text, mapper, parser) from None
+    return _AstBuilder(mapper).transform(tree)
+
+
+def _leading_doc(text: str) -> str:
+    """The model's doc: the comment block right after ``model NAME``, or, if
+    there is none, the comment block at the top of the file."""
+    lines = text.splitlines()
+
+    def block(start: int) -> list[str]:
+        out = []
+        for line in lines[start:]:
+            s = line.strip()
+            if s.startswith("#"):
+                out.append(s[1:].strip())
+            else:
+                break
+        return out
+
+    for i, line in enumerate(lines):
+        if line.strip().startswith("model ") or line.strip() == "model":
+            after = block(i + 1)
+            if after:
+                return "\n".join(after)
+            break
+    top = block(0)
+    return "\n".join(top)
+
+
+def parse_spec(text: str, path: str = "<string>") -> ast.Spec:
+    """Parse the text form of a spec into a :class:`~dync.dsl.ast.Spec`.
+
+    Example:
+        >>> spec = parse_spec("model m\\nstate x = 0\\ndx = -x dt + dW\\n")
+        >>> spec.name
+        'm'
+    """
+    statements = parse_statements(text, path)
+    models = [s for s in statements if isinstance(s, ast.ModelName)]
+    name = models[0].name if models else ""
+    return ast.Spec(
+        name=name,
+        doc=_leading_doc(text),
+        statements=tuple(statements),
+        path=path,
+        source=text,
+        span=Span(path, 1, 1, source=text),
+    )

@@ -1,0 +1,233 @@
+"""The one error hierarchy of dync, and the one function that renders it.
+
+Every error a user can cause is a :class:`DyncError`. Spec errors carry a
+:class:`Span` into the file the user wrote (text or YAML), a stable code and a
+hint; :func:`render_diagnostic` turns one into::
+
+    specs/ou.dync:6:13: error[E201]: undefined name `sigm`
+      6 | dx = theta * (mu - x) dt + sigm dW
+        |                            ^^^^
+      = hint: did you mean `sigma`?
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Iterable
+
+
+@dataclasses.dataclass(frozen=True)
+class Span:
+    """A region of a source file: 1-based line and column, end exclusive.
+
+    ``end_line``/``end_column`` default to the start (a one-character caret).
+    """
+
+    path: str
+    line: int
+    column: int
+    end_line: int = 0
+    end_column: int = 0
+    #: full source text of the file, used to show the offending line
+    source: str = dataclasses.field(default="", repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.end_line == 0:
+            object.__setattr__(self, "end_line", self.line)
+            object.__setattr__(self, "end_column", self.column + 1)
+
+    def sort_key(self) -> tuple[str, int, int]:
+        return (self.path, self.line, self.column)
+
+
+#: a span for errors that have no place in a file (command-line input)
+NO_SPAN = Span("<command line>", 0, 0, 0, 0)
+
+
+class DyncError(Exception):
+    """Base of every error a user can cause."""
+
+    code: str = "E000"
+
+    def __init__(self, message: str, span: Span | None = None, hint: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.span = span
+        self.hint = hint
+        if code is not None:
+            self.code = code
+
+    def render(self) -> str:
+        return render_diagnostic(self)
+
+    def to_json(self) -> dict:
+        s = self.span
+        return {
+            "code": self.code,
+            "severity": "error",
+            "message": self.message,
+            "hint": self.hint,
+            "file": s.path if s else None,
+            "line": s.line if s else None,
+            "column": s.column if s else None,
+            "end_line": s.end_line if s else None,
+            "end_column": s.end_column if s else None,
+        }
+
+    def __str__(self) -> str:  # pragma: no cover - convenience
+        return self.render()
+
+
+class DyncSyntaxError(DyncError):
+    """The text could not be parsed."""
+
+    code = "E100"
+
+
+class SpecError(DyncError):
+    """The spec parses but is not a valid model."""
+
+    code = "E200"
+
+
+class UndefinedName(SpecError):
+    code = "E201"
+
+
+class DuplicateDeclaration(SpecError):
+    code = "E202"
+
+
+class ReservedName(SpecError):
+    code = "E203"
+
+
+class MissingEquation(SpecError):
+    code = "E210"
+
+
+class EquationForUndeclaredState(SpecError):
+    code = "E211"
+
+
+class DuplicateEquation(SpecError):
+    code = "E212"
+
+
+class MissingDifferential(SpecError):
+    code = "E213"
+
+
+class BadDifferential(SpecError):
+    code = "E214"
+
+
+class UnknownFunction(SpecError):
+    code = "E220"
+
+
+class BadArguments(SpecError):
+    code = "E221"
+
+
+class UnknownDistribution(SpecError):
+    code = "E222"
+
+
+class ShapeMismatch(SpecError):
+    code = "E230"
+
+
+class BadGrad(SpecError):
+    code = "E231"
+
+
+class ConstraintViolation(SpecError):
+    code = "E240"
+
+
+class BadConstraint(SpecError):
+    code = "E241"
+
+
+class BadDim(SpecError):
+    code = "E250"
+
+
+class UnknownKey(SpecError):
+    code = "E260"
+
+
+class BadValue(SpecError):
+    code = "E261"
+
+
+class InvalidSpec(SpecError):
+    """Anything structural that has no more specific class."""
+
+    code = "E290"
+
+
+class DyncRuntimeError(DyncError):
+    """A failure while running a model (NaN in a path, solver failure, bad data)."""
+
+    code = "E300"
+
+
+class UsageError(DyncError):
+    """Bad command-line or API usage (not a spec fault): exit code 2."""
+
+    code = "E400"
+
+
+class SpecErrors(DyncError):
+    """Several independent spec errors, reported together, sorted by position."""
+
+    code = "E200"
+
+    def __init__(self, errors: Iterable[DyncError]):
+        errs = sorted(errors, key=lambda e: e.span.sort_key() if e.span else ("", 0, 0))
+        self.errors: list[DyncError] = errs
+        super().__init__(f"{len(errs)} error(s)", errs[0].span if errs else None)
+
+    def render(self) -> str:
+        return "\n".join(render_diagnostic(e) for e in self.errors)
+
+    def to_json(self) -> dict:
+        return {"errors": [e.to_json() for e in self.errors]}
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """A hint naming the closest candidate, or ``None``."""
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else None
+
+
+def render_diagnostic(err: DyncError) -> str:
+    """``file:line:col: error[CODE]: message``, the line, a caret, the hint."""
+    span = err.span
+    out: list[str] = []
+    if span is None or span.line <= 0:
+        where = span.path if span is not None else "dync"
+        out.append(f"{where}: error[{err.code}]: {err.message}")
+    else:
+        out.append(f"{span.path}:{span.line}:{span.column}: error[{err.code}]: {err.message}")
+        lines = span.source.splitlines() if span.source else []
+        if 0 < span.line <= len(lines):
+            text = lines[span.line - 1].expandtabs(4).rstrip()
+            gutter = str(span.line)
+            pad = " " * len(gutter)
+            out.append(f"{pad} |")
+            out.append(f"{gutter} | {text}")
+            start = max(span.column, 1)
+            if span.end_line == span.line:
+                width = max(span.end_column - span.column, 1)
+            else:
+                width = max(len(text) - start + 1, 1)
+            width = min(width, max(len(text) - start + 1, 1))
+            out.append(f"{pad} | {' ' * (start - 1)}{'^' * width}")
+    if err.hint:
+        pad = " " * (len(str(span.line)) if span and span.line > 0 else 0)
+        out.append(f"{pad} = hint: {err.hint}")
+    return "\n".join(out)

@@ -1,0 +1,4 @@
+"""Everything that runs a compiled model."""
+
+from .model import AbstractModel as AbstractModel
+from .model import ModelInfo as ModelInfo
