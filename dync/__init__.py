@@ -1,3 +1,66 @@
-"""dync: declarative stochastic dynamical systems, compiled to JAX."""
+"""dync: declarative stochastic dynamical systems, compiled to JAX.
+
+The public API::
+
+    import dync
+    model = dync.load("specs/ou.dync", K=16)         # compile in-process
+    ds = dync.simulate(model, jax.random.key(0), paths=1000, t1=1.0, dt=1e-3)
+    compiled = dync.compile_file("specs/ou.dync")   # AST, IR and generated source
+    summary = dync.check_file("specs/ou.dync")       # the `dync check` summary
+
+The front end and the compiler import no JAX, so checking and formatting a
+spec stays fast; ``load`` and ``simulate`` import it on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import DyncError as DyncError
+from .errors import DyncRuntimeError as DyncRuntimeError
+from .errors import DyncSyntaxError as DyncSyntaxError
+from .errors import SpecError as SpecError
+from .errors import SpecErrors as SpecErrors
+from .errors import UsageError as UsageError
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "DyncError",
+    "DyncRuntimeError",
+    "DyncSyntaxError",
+    "SpecError",
+    "SpecErrors",
+    "UsageError",
+    "check_file",
+    "compile_file",
+    "load",
+    "load_spec",
+    "simulate",
+    "__version__",
+]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .compiler.driver import compile_file, load
+    from .compiler.summary import check_file
+    from .dsl.loading import load_spec
+    from .runtime.simulate import simulate
+
+_LAZY = {
+    "compile_file": ("dync.compiler.driver", "compile_file"),
+    "load": ("dync.compiler.driver", "load"),
+    "check_file": ("dync.compiler.summary", "check_file"),
+    "load_spec": ("dync.dsl.loading", "load_spec"),
+    "simulate": ("dync.runtime.simulate", "simulate"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'dync' has no attribute {name!r}")

@@ -380,10 +380,31 @@ def _syntax_error(exc: lark.exceptions.LarkError, text: str, mapper: SpanMapper,
     expected = sorted(getattr(exc, "expected", set()) or getattr(exc, "accepts", set()) or set())
     at_end = tok is None or tok.type in ("$END", "_NL")
     bracket = _bracket_problem(text)
+    if tok is not None and tok.type == "NUMBER" and tok.start_pos is not None and tok.start_pos > 0:
+        before = text[tok.start_pos - 1]
+        if before.isdigit() or before == ".":
+            start = tok.start_pos
+            while start > 0 and (text[start - 1].isdigit() or text[start - 1] in ".eE"):
+                start -= 1
+            end = tok.end_pos
+            while end < len(text) and (text[end].isdigit() or text[end] in ".eE"):
+                end += 1
+            col = column - (tok.start_pos - start) if (column := tok.column) else 1
+            return DyncSyntaxError(
+                f"malformed number `{text[start:end]}`",
+                mapper.span(tok.line, col, tok.line, col + end - start),
+                hint="a number has at most one decimal point, like `1.25` or `1e-3`",
+            )
     if bracket is not None:
         bl, bc, bmsg = bracket
         later_line = tok is not None and tok.line is not None and tok.line > bl
-        if at_end or tok.type in _CLOSE or later_line:
+        after_open = (
+            bmsg.endswith("never closed")
+            and tok is not None
+            and tok.line == bl
+            and (tok.column or 0) > bc
+        )
+        if at_end or tok.type in _CLOSE or later_line or after_open:
             return DyncSyntaxError(bmsg, mapper.span(bl, bc, bl, bc + 1), hint="every `(` needs a `)` and every `[` a `]`")
 
     described = [_describe_terminal(parser, e) for e in expected]

@@ -65,6 +65,13 @@ class ParamInfo:
     constraint: tuple = ("real",)
     fixed: bool = False
     has_prior: bool = False
+    #: attribute of the module holding the unconstrained value ("" = same as name;
+    #: differs when the name is a Python keyword such as ``lambda``)
+    attr: str = ""
+
+    @property
+    def field(self) -> str:
+        return self.attr or self.name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,6 +128,10 @@ class ModelInfo:
     dims: tuple[tuple[str, int], ...] = ()
     langevin: LangevinInfo | None = None
     diffusion_is_elementwise: bool = False
+    #: G is square and diagonal (m == n, noise block i drives state component i)
+    diagonal_noise: bool = False
+    #: hidden OU components per fractional Brownian motion (0 if none)
+    fbm_num_ou: int = 0
     spec_text: str = ""
     spec_path: str = ""
 
@@ -251,6 +262,14 @@ class AbstractModel(eqx.Module):
         gamma = force - self.drift(t, y1, args)[sl]
         sigma = self.diffusion_diagonal(t, y, args)[sl]
         return force, gamma, sigma
+
+    def with_horizon(self, horizon: float) -> "AbstractModel":
+        """The model with its fractional-noise weights tuned to ``[0, horizon]``
+        (the optimal Markov approximation depends on the time span); a model
+        without fractional noise is returned unchanged."""
+        if not hasattr(self, "fbm_horizon"):
+            return self
+        return eqx.tree_at(lambda m: m.fbm_horizon, self, jnp.asarray(horizon, dtype=jnp.result_type(float)))
 
     def unpack(self, y: Float[Array, "... n"]) -> dict[str, Array]:
         """Split flat state(s) into named arrays with their declared shapes."""

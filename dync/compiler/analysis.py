@@ -1,0 +1,147 @@
+"""Analyses of a checked model: noise structure, elementwise diffusion and
+underdamped-Langevin pairs. They only read the IR and return a new one."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from . import ir
+from .check import depends_on_state
+
+_ELEMENTWISE = frozenset(
+    "+ - * / ^ neg pos not < <= > >= == != and or".split()
+    + [f"call:{n}" for n in (
+        "exp log log1p expm1 sqrt abs sign sin cos tan tanh sinh cosh arctan sigmoid softplus relu erf "
+        "minimum maximum clip where"
+    ).split()]
+)
+
+
+def noise_structure(model: ir.ModelIR) -> str:
+    """Classify the diffusion: ``none`` (an ODE), ``additive`` (no term depends
+    on the state), ``diagonal`` (each state component has its own noise),
+    ``scalar`` (one Brownian motion drives everything), ``shared`` (declared
+    Brownian motions, elementwise) or ``general`` (matrix noise, mixtures)."""
+    terms = [t for _, ts in model.noise for t in ts]
+    if not terms:
+        return "none"
+    lets = dict(model.lets)
+    if not any(depends_on_state(t.coefficient, lets) for t in terms):
+        return "additive"
+    if is_diagonal_layout(model):
+        return "diagonal"
+    if model.noise_size == 1:
+        return "scalar"
+    if not any(t.matrix for t in terms):
+        return "shared"
+    return "general"
+
+
+def is_diagonal_layout(model: ir.ModelIR) -> bool:
+    """Every noise block is implicit and sits at its state's offset (m == n)."""
+    return (
+        model.noise_size == model.state_size
+        and bool(model.noise_blocks)
+        and all(b.implicit for b in model.noise_blocks)
+        and all(b.offset == model.state(b.name.split(".")[0]).offset for b in model.noise_blocks if "." in b.name)
+    )
+
+
+def _elementwise_in(e: ir.IExpr, state: str, lets: dict) -> bool:
+    """Whether ``e`` touches ``state`` only elementwise (and no other state)."""
+    if not depends_on_state(e, lets):
+        return True
+    if isinstance(e, ir.Ref):
+        if e.kind == "state":
+            return e.name == state
+        if e.kind == "let":
+            return _elementwise_in(lets[e.name], state, lets)
+        return True
+    if isinstance(e, ir.Op) and e.op in _ELEMENTWISE:
+        return all(_elementwise_in(a, state, lets) for a in e.args)
+    return False
+
+
+def diffusion_is_elementwise(model: ir.ModelIR) -> bool:
+    """Diagonal G whose entry i depends on component i only, so that the Itô
+    correction is one forward-mode derivative: $c = \\tfrac12 g\\,\\partial_y g$."""
+    if not is_diagonal_layout(model):
+        return False
+    lets = dict(model.lets)
+    for name, terms in model.noise:
+        for t in terms:
+            if not _elementwise_in(t.coefficient, name, lets):
+                return False
+            # a scalar coefficient of a vector state is fine; a broadcast that
+            # mixes components (coefficient bigger than the state) is not
+    return True
+
+
+def _split_sum(e: ir.IExpr, sign: int = 1):
+    """Signed additive pieces of an expression."""
+    if isinstance(e, ir.Op) and e.op == "+":
+        yield from _split_sum(e.args[0], sign)
+        yield from _split_sum(e.args[1], sign)
+    elif isinstance(e, ir.Op) and e.op == "-" and len(e.args) == 2:
+        yield from _split_sum(e.args[0], sign)
+        yield from _split_sum(e.args[1], -sign)
+    elif isinstance(e, ir.Op) and e.op == "neg":
+        yield from _split_sum(e.args[0], -sign)
+    else:
+        yield sign, e
+
+
+def _linear_in(piece: ir.IExpr, v: str, lets: dict) -> bool:
+    """``piece`` is ``c * v``, ``v * c`` or ``v`` with ``c`` state-free."""
+    if isinstance(piece, ir.Ref) and piece.kind == "state" and piece.name == v:
+        return True
+    if isinstance(piece, ir.Op) and piece.op == "neg":
+        return _linear_in(piece.args[0], v, lets)
+    if isinstance(piece, ir.Op) and piece.op == "*":
+        a, b = piece.args
+        if _linear_in(b, v, lets) and not depends_on_state(a, lets):
+            return True
+        if _linear_in(a, v, lets) and not depends_on_state(b, lets):
+            return True
+    return False
+
+
+def langevin_pair(model: ir.ModelIR) -> tuple[str, str] | None:
+    """Recognise ``dx = v dt``, ``dv = (F(x) - gamma v) dt + sigma dW`` with
+    state-free ``gamma`` and ``sigma`` (so BAOAB splitting applies)."""
+    visible = [s for s in model.states if not s.hidden]
+    if len(visible) != 2 or len(visible) != len(model.states):
+        return None
+    drift = dict(model.drift)
+    noise = dict(model.noise)
+    lets = dict(model.lets)
+    for x, v in ((visible[0], visible[1]), (visible[1], visible[0])):
+        if x.shape != v.shape or noise[x.name]:
+            continue
+        fx = drift[x.name]
+        if not (isinstance(fx, ir.Ref) and fx.kind == "state" and fx.name == v.name):
+            continue
+        nv = noise[v.name]
+        if len(nv) != 1 or nv[0].matrix or depends_on_state(nv[0].coefficient, lets):
+            continue
+        fv = drift[v.name]
+        if fv is None:
+            continue
+        ok = True
+        for _, piece in _split_sum(fv):
+            uses_v = depends_on_state(piece, lets, frozenset({v.name}))
+            if uses_v and not _linear_in(piece, v.name, lets):
+                ok = False
+        if ok and is_diagonal_layout(model):
+            return (x.name, v.name)
+    return None
+
+
+def analyse(model: ir.ModelIR) -> ir.ModelIR:
+    """Fill in the analysis fields of the IR."""
+    return dataclasses.replace(
+        model,
+        noise_structure=noise_structure(model),
+        diffusion_is_elementwise=diffusion_is_elementwise(model),
+        langevin=langevin_pair(model),
+    )

@@ -1,0 +1,586 @@
+"""Code generation: checked IR → the source of a Python module.
+
+The module defines ``INFO`` (static metadata) and ``class Model(AbstractModel)``.
+It imports only jax, equinox and ``dync.runtime``; it contains no user text
+except validated identifiers and numbers (the doc and the spec text are
+attached by :func:`dync.load` at run time, never written into code). The
+output is deterministic: the same IR gives the same bytes.
+
+Local names in generated functions are prefixed by what they hold, so they
+never collide with each other or with Python: ``p_`` parameter (constrained),
+``s_`` state, ``u_`` input, ``l_`` let, ``w_`` noise block, ``grad_`` gradient.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+
+import numpy as np
+
+from .. import __version__
+from . import ir
+from .check import depends_on_state
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+_CONSTRAINT_CLASS = {
+    "real": "Real",
+    "positive": "Positive",
+    "negative": "Negative",
+    "unit": "Unit",
+    "interval": "Interval",
+    "lower": "Lower",
+    "upper": "Upper",
+}
+
+# Python operator precedence levels used for minimal parenthesisation.
+_PREC = {"cmp": 1, "+": 2, "-": 2, "*": 3, "/": 3, "@": 3, "neg": 4, "pos": 4, "atom": 6}
+_CMP = {"<", "<=", ">", ">=", "==", "!="}
+
+
+def _ident(name: str) -> str:
+    """Validate an identifier that goes into generated code."""
+    if not _IDENT.match(name) or keyword.iskeyword(name):
+        raise ValueError(f"invalid identifier in code generation: {name!r}")
+    return name
+
+
+def _num(x: float) -> str:
+    x = float(x)
+    if np.isnan(x):
+        return "jnp.nan"
+    if np.isinf(x):
+        return "jnp.inf" if x > 0 else "-jnp.inf"
+    r = repr(x)
+    return r
+
+
+def _array_literal(v: np.ndarray) -> str:
+    v = np.asarray(v, dtype=float)
+    if v.shape == ():
+        return _num(v)
+    flat = v.ravel()
+    if flat.size and np.all(flat == flat[0]):
+        return f"jnp.full({tuple(v.shape)!r}, {_num(flat[0])})"
+
+    def rec(a):
+        if a.ndim == 0:
+            return _num(a)
+        return "[" + ", ".join(rec(x) for x in a) + "]"
+
+    return f"jnp.asarray({rec(v)})"
+
+
+def _constraint_expr(c: tuple) -> str:
+    cls = _CONSTRAINT_CLASS[c[0]]
+    return f"C.{cls}({', '.join(_num(b) for b in c[1:])})"
+
+
+class _Block:
+    """Lines of one function body, with hoisted statements for gradients."""
+
+    def __init__(self, indent: int):
+        self.indent = indent
+        self.lines: list[str] = []
+
+    def add(self, line: str) -> None:
+        self.lines.append(" " * self.indent + line)
+
+
+class _FunctionEmitter:
+    """Emits the body of one model method from IR expressions."""
+
+    def __init__(self, model: ir.ModelIR, counter: list[int]):
+        self.model = model
+        self.lets = dict(model.lets)
+        self.params = {p.name: p for p in model.params}
+        self.nets = {n.name: n for n in model.nets}
+        self.blocks = {b.name: b for b in model.noise_blocks}
+        self.counter = counter
+
+    # -------- dependency collection
+    def refs(self, exprs, out=None):
+        """Collect (kind, name) of everything the expressions read, through lets."""
+        out = set() if out is None else out
+        stack = list(exprs)
+        while stack:
+            e = stack.pop()
+            if e is None:
+                continue
+            if isinstance(e, ir.Ref):
+                key = (e.kind, e.name)
+                if key not in out:
+                    out.add(key)
+                    if e.kind == "let":
+                        stack.append(self.lets[e.name])
+            elif isinstance(e, ir.Op):
+                stack.extend(e.args)
+            elif isinstance(e, ir.Index):
+                stack.append(e.value)
+            elif isinstance(e, ir.Array):
+                stack.extend(e.elements)
+            elif isinstance(e, ir.Grad):
+                stack.append(e.body)
+                out.add(("state", e.wrt))
+            elif isinstance(e, ir.NetCall):
+                stack.append(e.arg)
+                out.add(("net", e.net))
+            elif isinstance(e, ir.FbmDrift):
+                out.add(("fbm", e.brownian))
+                out.add(("state", f"_fbm_{e.brownian}"))
+            elif isinstance(e, ir.DistIR):
+                stack.extend(v for _, v in e.args)
+        # fractional weights need the Hurst expression
+        for kind, name in list(out):
+            if kind in ("fbm", "fbm_scale", "fbm_gamma"):
+                out.add(("fbm", name))
+                h = self.blocks[name].hurst
+                if h is not None:
+                    out |= self.refs([h])
+        return out
+
+    # -------- prologue: params, states, inputs, fbm, lets
+    def prologue(self, blk: _Block, needs: set, y: str | None = "y") -> None:
+        for p in self.model.params:
+            if ("param", p.name) in needs:
+                attr = f"self.{_ident(p.attr)}"
+                if p.constraint[0] == "real":
+                    blk.add(f"p_{_ident(p.name)} = {attr}")
+                else:
+                    blk.add(f"p_{_ident(p.name)} = {_constraint_expr(p.constraint)}.forward({attr})")
+        if y is not None:
+            for s in self.model.states:
+                if ("state", s.name) in needs:
+                    blk.add(f"s_{_ident(s.name)} = {self.state_slice(s, y)}")
+        for name, _shape in self.model.inputs:
+            if ("input", name) in needs:
+                blk.add(f'u_{_ident(name)} = args["inputs"]["{_ident(name)}"](t)')
+        for b in self.model.noise_blocks:
+            if b.kind == "fractional" and ("fbm", b.name) in needs:
+                nm = _ident(b.name)
+                blk.add(f"fbm_gamma_{nm} = FBM.fbm_gammas({self.model.fbm_num_ou}, self.fbm_horizon)")
+                hurst = self.expr(b.hurst, blk)
+                blk.add(f"fbm_weight_{nm} = FBM.fbm_weights({hurst}, fbm_gamma_{nm}, self.fbm_horizon)")
+        for name, value in self.model.lets:
+            if ("let", name) in needs:
+                blk.add(f"l_{_ident(name)} = {self.expr(value, blk)}")
+
+    @staticmethod
+    def state_slice(s: ir.StateIR, y: str) -> str:
+        if s.shape == ():
+            return f"{y}[{s.offset}]"
+        sl = f"{y}[{s.offset}:{s.offset + s.size}]"
+        if len(s.shape) == 1:
+            return sl
+        return f"{sl}.reshape({tuple(s.shape)!r})"
+
+    # -------- expressions
+    def expr(self, e, blk: _Block) -> str:
+        return self._expr(e, blk)[0]
+
+    def _expr(self, e, blk: _Block) -> tuple[str, int]:
+        if isinstance(e, ir.Const):
+            v = np.asarray(e.value)
+            if v.shape == ():
+                s = _num(v)
+                return s, (_PREC["neg"] if s.startswith("-") else _PREC["atom"])
+            return _array_literal(v), _PREC["atom"]
+        if isinstance(e, ir.Ref):
+            k, n = e.kind, e.name
+            if k == "time":
+                return "t", _PREC["atom"]
+            prefix = {"param": "p_", "state": "s_", "input": "u_", "let": "l_"}.get(k)
+            if prefix:
+                return f"{prefix}{_ident(n)}", _PREC["atom"]
+            if k == "fbm_gamma":
+                return f"fbm_gamma_{_ident(n)}", _PREC["atom"]
+            if k == "fbm_scale":
+                return f"jnp.sum(fbm_weight_{_ident(n)})", _PREC["atom"]
+            raise ValueError(f"unknown reference kind {k}")
+        if isinstance(e, ir.FbmDrift):
+            n = _ident(e.brownian)
+            return f"jnp.dot(fbm_weight_{n} * fbm_gamma_{n}, s__fbm_{n})", _PREC["atom"]
+        if isinstance(e, ir.Op):
+            return self._op(e, blk)
+        if isinstance(e, ir.Index):
+            inner, prec = self._expr(e.value, blk)
+            if prec < _PREC["atom"]:
+                inner = f"({inner})"
+            parts = []
+            for it in e.items:
+                if isinstance(it, tuple):
+                    a, b, c = it
+                    s = f"{'' if a is None else a}:{'' if b is None else b}"
+                    if c is not None:
+                        s += f":{c}"
+                    parts.append(s)
+                else:
+                    parts.append(str(it))
+            return f"{inner}[{', '.join(parts)}]", _PREC["atom"]
+        if isinstance(e, ir.Array):
+            return "jnp.stack([" + ", ".join(self.expr(x, blk) for x in e.elements) + "])", _PREC["atom"]
+        if isinstance(e, ir.NetCall):
+            net = self.nets[e.net]
+            return f"NN.apply_net(self.{_ident(net.attr)}, {self.expr(e.arg, blk)})", _PREC["atom"]
+        if isinstance(e, ir.Grad):
+            return self._grad(e, blk), _PREC["atom"]
+        raise TypeError(f"cannot generate code for {type(e).__name__}")
+
+    def _op(self, e: ir.Op, blk: _Block) -> tuple[str, int]:
+        op = e.op
+        if op.startswith("call:"):
+            fname = op[5:]
+            args = [self.expr(a, blk) for a in e.args]
+            static = dict(e.static)
+            if fname == "clip":
+                names = static.get("params", ("x", "lo", "hi"))
+                rendered = [args[0]] + [f"{n}={a}" for n, a in zip(names[1:], args[1:])]
+                return f"F.clip({', '.join(rendered)})", _PREC["atom"]
+            extra = [f"{k}={v}" for k, v in e.static if k != "params"]
+            return f"F.{fname}({', '.join(args + extra)})", _PREC["atom"]
+        if op in ("neg", "pos", "not"):
+            inner, prec = self._expr(e.args[0], blk)
+            if op == "not":
+                return f"jnp.logical_not({inner})", _PREC["atom"]
+            if prec < _PREC["neg"]:
+                inner = f"({inner})"
+            return (f"-{inner}" if op == "neg" else inner), _PREC["neg"]
+        a, b = e.args
+        if op == "^":
+            base = self.expr(a, blk)
+            if isinstance(b, ir.Const) and np.asarray(b.value).shape == () and float(b.value).is_integer():
+                return f"F.power({base}, {int(b.value)})", _PREC["atom"]
+            return f"F.power({base}, {self.expr(b, blk)})", _PREC["atom"]
+        if op in ("and", "or"):
+            fn = "logical_and" if op == "and" else "logical_or"
+            return f"jnp.{fn}({self.expr(a, blk)}, {self.expr(b, blk)})", _PREC["atom"]
+        level = _PREC["cmp"] if op in _CMP else _PREC[op]
+        left, lp = self._expr(a, blk)
+        right, rp = self._expr(b, blk)
+        if lp < level:
+            left = f"({left})"
+        # left-associative: the right operand needs parentheses at equal level
+        if rp <= level:
+            right = f"({right})"
+        return f"{left} {op} {right}", level
+
+    def _grad(self, e: ir.Grad, blk: _Block) -> str:
+        self.counter[0] += 1
+        k = self.counter[0]
+        wrt = _ident(e.wrt)
+        fn = f"grad_fn_{k}"
+        blk.add(f"def {fn}(s_{wrt}):")
+        inner = _Block(blk.indent + 4)
+        # recompute the lets that depend on the variable of differentiation
+        needs = self.refs([e.body])
+        only = frozenset({e.wrt})
+        for name, value in self.model.lets:
+            if ("let", name) in needs and depends_on_state(value, self.lets, only):
+                inner.add(f"l_{_ident(name)} = {self.expr(value, inner)}")
+        body = self.expr(e.body, inner)
+        inner.add(f"return {body}")
+        blk.lines.extend(inner.lines)
+        blk.add(f"grad_{k} = jax.grad({fn})(s_{wrt})")
+        return f"grad_{k}"
+
+    # -------- assembling a flat vector from per-state pieces
+    def assemble(self, pieces: list[tuple[ir.StateIR, str | None, tuple]], blk: _Block, zeros_dtype: str) -> str:
+        parts = []
+        all_scalar = all(s.shape == () for s, _, _ in pieces)
+        for s, code, shape in pieces:
+            if code is None:
+                if all_scalar:
+                    parts.append(f"jnp.zeros((), {zeros_dtype})")
+                else:
+                    parts.append(f"jnp.zeros(({s.size},), {zeros_dtype})")
+                continue
+            if tuple(shape) != tuple(s.shape):
+                code = f"jnp.broadcast_to({code}, {tuple(s.shape)!r})"
+            if all_scalar:
+                parts.append(code)
+            elif len(s.shape) == 0:
+                parts.append(f"jnp.reshape({code}, (1,))")
+            elif len(s.shape) == 1:
+                parts.append(code)
+            else:
+                parts.append(f"jnp.ravel({code})")
+        if all_scalar:
+            if len(parts) == 1:
+                return f"jnp.reshape({parts[0]}, (1,))"
+            return f"jnp.stack([{', '.join(parts)}])"
+        if len(parts) == 1:
+            return parts[0]
+        return f"jnp.concatenate([{', '.join(parts)}])"
+
+
+def _dist_expr(em: _FunctionEmitter, d: ir.DistIR, blk: _Block) -> str:
+    args = ", ".join(f"{name}={em.expr(v, blk)}" for name, v in d.args)
+    return f"D.{_ident(d.name)}({args})"
+
+
+def _info_source(model: ir.ModelIR) -> str:
+    lines = ["INFO = ModelInfo("]
+    add = lines.append
+    add(f'    name="{_ident(model.name)}",')
+    add('    doc="",')
+    add(f'    calculus="{model.calculus}",')
+    add(f'    noise_structure="{model.noise_structure}",')
+    add("    states=(")
+    for s in model.states:
+        add(f'        StateInfo("{_ident(s.name)}", {tuple(s.shape)!r}, {s.offset}, {s.size}, hidden={s.hidden}),')
+    add("    ),")
+    add(f"    state_size={model.state_size},")
+    add("    noises=(")
+    for b in model.noise_blocks:
+        add(f'        NoiseInfo("{b.name}", {tuple(b.shape)!r}, {b.offset}, {b.size}, implicit={b.implicit}, kind="{b.kind}"),')
+    add("    ),")
+    add(f"    noise_size={model.noise_size},")
+    add("    params=(")
+    for p in model.params:
+        cons = "(" + ", ".join([f'"{p.constraint[0]}"'] + [_num(b) for b in p.constraint[1:]]) + ",)"
+        attr = f', attr="{_ident(p.attr)}"' if p.attr != p.name else ""
+        add(
+            f'        ParamInfo("{_ident(p.name)}", {tuple(p.shape)!r}, {cons}, fixed={p.fixed}, '
+            f"has_prior={p.prior is not None}{attr}),"
+        )
+    add("    ),")
+    add("    observations=(")
+    from .library import DISTRIBUTIONS
+
+    for o in model.observations:
+        add(
+            f'        ObservationInfo("{_ident(o.name)}", {tuple(o.shape)!r}, "{_ident(o.dist.name)}", '
+            f"{DISTRIBUTIONS[o.dist.name].discrete}),"
+        )
+    add("    ),")
+    add("    inputs=(" + "".join(f'("{_ident(n)}", {tuple(s)!r}), ' for n, s in model.inputs) + "),")
+    add("    dims=(" + "".join(f'("{_ident(n)}", {v}), ' for n, v in model.dims) + "),")
+    if model.langevin:
+        add(f'    langevin=LangevinInfo("{_ident(model.langevin[0])}", "{_ident(model.langevin[1])}"),')
+    add(f"    diffusion_is_elementwise={model.diffusion_is_elementwise},")
+    from .analysis import is_diagonal_layout
+
+    add(f"    diagonal_noise={is_diagonal_layout(model)},")
+    add(f"    fbm_num_ou={model.fbm_num_ou},")
+    add(")")
+    return "\n".join(lines)
+
+
+def generate_module(model: ir.ModelIR) -> str:
+    """The Python source of the compiled model (deterministic, formatted)."""
+    counter = [0]
+    out: list[str] = []
+    add = out.append
+    add(f"# Generated by dync {__version__}. Do not edit: regenerate with `dync compile`.")
+    add(f'"""The compiled dync model `{_ident(model.name)}`."""')
+    add("")
+    add("import equinox as eqx")
+    add("import jax")
+    add("import jax.numpy as jnp")
+    add("")
+    add("from dync.runtime import constraints as C")
+    add("from dync.runtime import distributions as D")
+    add("from dync.runtime import fractional as FBM")
+    add("from dync.runtime import functions as F")
+    add("from dync.runtime import nets as NN")
+    add("from dync.runtime.model import (")
+    add("    AbstractModel,")
+    add("    LangevinInfo,")
+    add("    ModelInfo,")
+    add("    NoiseInfo,")
+    add("    ObservationInfo,")
+    add("    ParamInfo,")
+    add("    StateInfo,")
+    add(")")
+    add("")
+    add("__all__ = [\"INFO\", \"Model\"]")
+    add("")
+    add(_info_source(model))
+    add("")
+    add("")
+    add("class Model(AbstractModel):")
+    add(f'    """`{_ident(model.name)}`: {model.noise_structure} noise, {model.calculus} calculus."""')
+    add("")
+    add("    info = INFO")
+    add("")
+    for p in model.params:
+        add(f"    {_ident(p.attr)}: jax.Array")
+    for n in model.nets:
+        add(f"    {_ident(n.attr)}: eqx.nn.MLP")
+    fractional = any(b.kind == "fractional" for b in model.noise_blocks)
+    if fractional:
+        add("    fbm_horizon: jax.Array")
+    add("")
+
+    # ---- __init__
+    em = _FunctionEmitter(model, counter)
+    add("    def __init__(self, key=None" + (", fbm_horizon=1.0" if fractional else "") + "):")
+    blk = _Block(8)
+    random_params = [p for p in model.params if p.init is not None]
+    n_keys = len(random_params) + len(model.nets)
+    if n_keys:
+        blk.add("key = jax.random.key(0) if key is None else key")
+        blk.add(f"keys = jax.random.split(key, {n_keys})")
+    else:
+        blk.add("del key")
+    ki = 0
+    for p in model.params:
+        target = f"self.{_ident(p.attr)}"
+        if p.init is not None:
+            value = f"{_dist_expr(em, p.init, blk)}.sample(keys[{ki}], {tuple(p.shape)!r})"
+            ki += 1
+        else:
+            value = f"jnp.asarray({_array_literal(p.value)}, dtype=float)" if np.asarray(p.value).shape == () else f"jnp.asarray({_array_literal(p.value)}, dtype=float)"
+        blk.add(f"p_{_ident(p.name)} = {value}")
+        if p.constraint[0] == "real":
+            blk.add(f"{target} = p_{_ident(p.name)}")
+        else:
+            blk.add(f"{target} = {_constraint_expr(p.constraint)}.inverse(p_{_ident(p.name)})")
+    for n in model.nets:
+        blk.add(
+            f"self.{_ident(n.attr)} = NN.make_mlp(keys[{ki}], {n.in_size}, {n.out_size}, {n.width}, {n.depth}, \"{_ident(n.activation)}\")"
+        )
+        ki += 1
+    if fractional:
+        blk.add("self.fbm_horizon = jnp.asarray(fbm_horizon, dtype=float)")
+    out.extend(blk.lines)
+    add("")
+
+    # ---- constrained_params
+    add("    def constrained_params(self):")
+    blk = _Block(8)
+    em.prologue(blk, {("param", p.name) for p in model.params}, y=None)
+    blk.add("return {" + ", ".join(f'"{_ident(p.name)}": p_{_ident(p.name)}' for p in model.params) + "}")
+    out.extend(blk.lines)
+    add("")
+
+    # ---- log_prior
+    add("    def log_prior(self):")
+    blk = _Block(8)
+    priors = [p for p in model.params if p.prior is not None and not p.fixed]
+    jac = [p for p in model.params if not p.fixed and p.constraint[0] != "real"]
+    needs = em.refs([p.prior for p in priors]) | {("param", p.name) for p in priors}
+    em.prologue(blk, needs, y=None)
+    blk.add("lp = jnp.zeros(())")
+    for p in priors:
+        blk.add(f"lp = lp + jnp.sum({_dist_expr(em, p.prior, blk)}.log_prob(p_{_ident(p.name)}))")
+    for p in jac:
+        blk.add(f"lp = lp + jnp.sum({_constraint_expr(p.constraint)}.log_det_jacobian(self.{_ident(p.attr)}))")
+    blk.add("return lp")
+    out.extend(blk.lines)
+    add("")
+
+    # ---- drift
+    drift = dict(model.drift)
+    add("    def drift(self, t, y, args=None):")
+    blk = _Block(8)
+    needs = em.refs([e for e in drift.values() if e is not None])
+    em.prologue(blk, needs)
+    pieces = []
+    for s in model.states:
+        e = drift[s.name]
+        if e is None:
+            pieces.append((s, None, s.shape))
+        else:
+            var = f"d_{_ident(s.name)}"
+            blk.add(f"{var} = {em.expr(e, blk)}")
+            pieces.append((s, var, e.shape))
+    blk.add(f"return {em.assemble(pieces, blk, 'y.dtype')}")
+    out.extend(blk.lines)
+    add("")
+
+    # ---- noise
+    noise = dict(model.noise)
+    add("    def noise(self, t, y, dw, args=None):")
+    blk = _Block(8)
+    coefs = [term.coefficient for terms in noise.values() for term in terms]
+    needs = em.refs(coefs)
+    em.prologue(blk, needs)
+    block_var = {}
+    for i, b in enumerate(model.noise_blocks):
+        if any(term.block == b.name for terms in noise.values() for term in terms):
+            var = f"w_{i}"
+            block_var[b.name] = var
+            if b.shape == ():
+                blk.add(f"{var} = dw[{b.offset}]")
+            elif len(b.shape) == 1:
+                blk.add(f"{var} = dw[{b.offset}:{b.offset + b.size}]")
+            else:
+                blk.add(f"{var} = dw[{b.offset}:{b.offset + b.size}].reshape({tuple(b.shape)!r})")
+    pieces = []
+    for s in model.states:
+        terms = noise.get(s.name, ())
+        if not terms:
+            pieces.append((s, None, s.shape))
+            continue
+        codes = []
+        shape: tuple = ()
+        for term in terms:
+            c = em.expr(term.coefficient, blk)
+            w = block_var[term.block]
+            bshape = {b.name: b.shape for b in model.noise_blocks}[term.block]
+            if term.matrix:
+                codes.append(f"({c}) @ {w}" if " " in c else f"{c} @ {w}")
+                shape = tuple(s.shape)
+            else:
+                cc = f"({c})" if (" + " in c or " - " in c) and not c.startswith("(") else c
+                codes.append(f"{cc} * {w}")
+                shape = tuple(np.broadcast_shapes(shape, tuple(term.coefficient.shape), tuple(bshape)))
+        var = f"g_{_ident(s.name)}"
+        blk.add(f"{var} = {' + '.join(codes)}")
+        pieces.append((s, var, shape))
+    blk.add(f"return {em.assemble(pieces, blk, 'y.dtype')}")
+    out.extend(blk.lines)
+    add("")
+
+    # ---- initial_state
+    add("    def initial_state(self, key, args=None):")
+    blk = _Block(8)
+    random_states = [s for s in model.states if s.init is not None]
+    needs = em.refs([s.value for s in model.states if s.value is not None] + [s.init for s in random_states])
+    em.prologue(blk, needs, y=None)
+    if random_states:
+        blk.add(f"keys = jax.random.split(key, {len(random_states)})")
+    else:
+        blk.add("del key")
+    blk.add("dtype = jnp.result_type(float)")
+    pieces = []
+    ki = 0
+    for s in model.states:
+        var = f"x_{_ident(s.name)}"
+        if s.init is not None:
+            blk.add(f"{var} = {_dist_expr(em, s.init, blk)}.sample(keys[{ki}], {tuple(s.shape)!r}).astype(dtype)")
+            ki += 1
+        else:
+            value = em.expr(s.value, blk) if s.value is not None else "0.0"
+            blk.add(f"{var} = jnp.broadcast_to(jnp.asarray({value}, dtype=dtype), {tuple(s.shape)!r})")
+        pieces.append((s, var, s.shape))
+    blk.add(f"return {em.assemble(pieces, blk, 'dtype')}")
+    out.extend(blk.lines)
+
+    # ---- observations
+    if model.observations:
+        add("")
+        add("    def observation_log_prob(self, t, y, data, args=None):")
+        blk = _Block(8)
+        needs = em.refs([o.dist for o in model.observations])
+        em.prologue(blk, needs)
+        blk.add("lp = jnp.zeros(())")
+        for o in model.observations:
+            blk.add(f'lp = lp + jnp.sum({_dist_expr(em, o.dist, blk)}.log_prob(data["{_ident(o.name)}"]))')
+        blk.add("return lp")
+        out.extend(blk.lines)
+        add("")
+        add("    def observation_sample(self, key, t, y, args=None):")
+        blk = _Block(8)
+        em.prologue(blk, needs)
+        blk.add(f"keys = jax.random.split(key, {len(model.observations)})")
+        codes = [_dist_expr(em, o.dist, blk) for o in model.observations]
+        blk.add("return {")
+        for i, (o, code) in enumerate(zip(model.observations, codes)):
+            blk.add(f'    "{_ident(o.name)}": {code}.sample(keys[{i}], {tuple(o.shape)!r}),')
+        blk.add("}")
+        out.extend(blk.lines)
+    add("")
+    return "\n".join(out)

@@ -1,0 +1,191 @@
+"""The checked intermediate representation.
+
+A :class:`ModelIR` exists only after every check has passed: names are
+resolved to what they refer to, every expression node carries its concrete
+shape, dims are folded to integers, and equations are split into drift and
+noise terms on known noise blocks. Code generation reads nothing else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Union
+
+import numpy as np
+
+Shape = tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Const:
+    """A compile-time constant (float scalar or numpy array)."""
+
+    value: np.ndarray
+    shape: Shape
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Ref:
+    """A reference: ``kind`` is param, state, input, let, time or pi."""
+
+    kind: str
+    name: str
+    shape: Shape
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Op:
+    """An operator or library function applied to array arguments.
+
+    ``op`` is an operator symbol (``+ - * / @ ^ neg pos not < <= > >= == !=
+    and or``) or ``call:NAME`` for a library function; ``static`` holds its
+    compile-time keyword arguments (``axis``, ``shift``, ...).
+    """
+
+    op: str
+    args: tuple[IExpr, ...]
+    shape: Shape
+    static: tuple[tuple[str, object], ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Index:
+    """Static indexing: each item an ``int`` or a ``(start, stop, step)`` triple."""
+
+    value: IExpr
+    items: tuple[object, ...]
+    shape: Shape
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Array:
+    elements: tuple[IExpr, ...]
+    shape: Shape
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Grad:
+    """$\\nabla_x E$ where ``body`` is scalar and ``wrt`` names a state."""
+
+    body: IExpr
+    wrt: str
+    shape: Shape
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class NetCall:
+    net: str
+    arg: IExpr
+    shape: Shape
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class FbmDrift:
+    """$\\sum_k \\omega_k \\gamma_k Y_k$ of a fractional Brownian motion's OU state."""
+
+    brownian: str
+    shape: Shape = ()
+
+
+IExpr = Union[Const, Ref, Op, Index, Array, Grad, NetCall, FbmDrift]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class DistIR:
+    name: str
+    args: tuple[tuple[str, IExpr], ...]  # (parameter name, value)
+    shape: Shape  # broadcast shape of the arguments
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ParamIR:
+    name: str
+    attr: str  # attribute name on the generated module
+    shape: Shape
+    constraint: tuple
+    value: np.ndarray | None
+    init: DistIR | None
+    prior: DistIR | None
+    fixed: bool
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class StateIR:
+    name: str
+    shape: Shape
+    offset: int
+    size: int
+    value: IExpr | None
+    init: DistIR | None
+    hidden: bool = False
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class NetIR:
+    name: str
+    attr: str
+    in_size: int
+    out_size: int
+    width: int
+    depth: int
+    activation: str
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class NoiseBlock:
+    """A slice of the driving-noise vector: an implicit per-equation noise or a
+    declared Brownian motion (for a fractional one, its driving W)."""
+
+    name: str
+    shape: Shape
+    offset: int
+    size: int
+    implicit: bool
+    kind: str = "brownian"
+    hurst: IExpr | None = None
+    fbm_state: str | None = None  # hidden OU state of a fractional motion
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class NoiseTerm:
+    """``coefficient * dB`` (elementwise) or ``coefficient @ dB`` (matrix)."""
+
+    coefficient: IExpr
+    block: str
+    matrix: bool
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ObservationIR:
+    name: str
+    shape: Shape
+    dist: DistIR
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ModelIR:
+    name: str
+    doc: str
+    calculus: str
+    dims: tuple[tuple[str, int], ...]
+    params: tuple[ParamIR, ...]
+    states: tuple[StateIR, ...]
+    state_size: int
+    inputs: tuple[tuple[str, Shape], ...]
+    lets: tuple[tuple[str, IExpr], ...]  # in dependency order
+    nets: tuple[NetIR, ...]
+    drift: tuple[tuple[str, IExpr | None], ...]  # per state, broadcast to its shape
+    noise: tuple[tuple[str, tuple[NoiseTerm, ...]], ...]  # per state
+    noise_blocks: tuple[NoiseBlock, ...]
+    noise_size: int
+    observations: tuple[ObservationIR, ...]
+    noise_structure: str = "none"
+    diffusion_is_elementwise: bool = False
+    langevin: tuple[str, str] | None = None
+    fbm_num_ou: int = 0
+
+    def let(self, name: str) -> IExpr:
+        return dict(self.lets)[name]
+
+    def state(self, name: str) -> StateIR:
+        return {s.name: s for s in self.states}[name]

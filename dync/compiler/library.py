@@ -1,0 +1,106 @@
+"""What the spec language knows by name: functions, distributions, constraints.
+
+This table is the single source for the checker (arity, keywords) and for code
+generation (each function becomes ``F.<name>`` in ``dync.runtime.functions``,
+each distribution ``D.<Name>`` in ``dync.runtime.distributions``). Shape rules
+live in :mod:`dync.compiler.shapes`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class FunctionSig:
+    """``params`` in order; ``variadic`` takes any number of positional arrays;
+    ``static`` names the arguments that must be compile-time integers."""
+
+    name: str
+    params: tuple[str, ...]
+    required: int
+    kind: str  # elementwise | broadcast | reduction | special
+    variadic: bool = False
+    static: tuple[str, ...] = ()
+
+
+def _sigs() -> dict[str, FunctionSig]:
+    out: dict[str, FunctionSig] = {}
+    for n in (
+        "exp log log1p expm1 sqrt abs sign sin cos tan tanh sinh cosh arctan "
+        "sigmoid softplus relu erf"
+    ).split():
+        out[n] = FunctionSig(n, ("x",), 1, "elementwise")
+    out["minimum"] = FunctionSig("minimum", ("a", "b"), 2, "broadcast")
+    out["maximum"] = FunctionSig("maximum", ("a", "b"), 2, "broadcast")
+    out["clip"] = FunctionSig("clip", ("x", "lo", "hi"), 1, "broadcast")
+    out["where"] = FunctionSig("where", ("cond", "a", "b"), 3, "broadcast")
+    for n in ("sum", "mean", "prod", "max", "min", "logsumexp", "norm"):
+        out[n] = FunctionSig(n, ("x", "axis"), 1, "reduction", static=("axis",))
+    out["dot"] = FunctionSig("dot", ("a", "b"), 2, "special")
+    out["outer"] = FunctionSig("outer", ("a", "b"), 2, "special")
+    out["roll"] = FunctionSig("roll", ("x", "shift", "axis"), 1, "special", static=("shift", "axis"))
+    out["concat"] = FunctionSig("concat", ("axis",), 0, "special", variadic=True, static=("axis",))
+    out["stack"] = FunctionSig("stack", ("axis",), 0, "special", variadic=True, static=("axis",))
+    out["diag"] = FunctionSig("diag", ("x",), 1, "special")
+    out["eye"] = FunctionSig("eye", ("n",), 1, "special", static=("n",))
+    out["zeros"] = FunctionSig("zeros", (), 0, "special", variadic=True)
+    out["ones"] = FunctionSig("ones", (), 0, "special", variadic=True)
+    out["transpose"] = FunctionSig("transpose", ("x",), 1, "special")
+    out["grad"] = FunctionSig("grad", ("f", "x"), 2, "special")
+    return out
+
+
+FUNCTIONS: dict[str, FunctionSig] = _sigs()
+
+
+@dataclasses.dataclass(frozen=True)
+class DistributionSig:
+    """A distribution's parameters, whether it is discrete, and its support
+    (a constraint tuple, for checking fixed initial values and priors)."""
+
+    name: str
+    params: tuple[str, ...]
+    discrete: bool
+    support: tuple
+    alternatives: tuple[tuple[str, ...], ...] = ()  # e.g. Bernoulli(p) or (logits)
+
+
+DISTRIBUTIONS: dict[str, DistributionSig] = {
+    d.name: d
+    for d in (
+        DistributionSig("Normal", ("loc", "scale"), False, ("real",)),
+        DistributionSig("HalfNormal", ("scale",), False, ("positive",)),
+        DistributionSig("LogNormal", ("loc", "scale"), False, ("positive",)),
+        DistributionSig("Uniform", ("low", "high"), False, ("real",)),
+        DistributionSig("Exponential", ("rate",), False, ("positive",)),
+        DistributionSig("Gamma", ("shape", "rate"), False, ("positive",)),
+        DistributionSig("Beta", ("a", "b"), False, ("unit",)),
+        DistributionSig("StudentT", ("df", "loc", "scale"), False, ("real",)),
+        DistributionSig("Cauchy", ("loc", "scale"), False, ("real",)),
+        DistributionSig("Laplace", ("loc", "scale"), False, ("real",)),
+        DistributionSig("Poisson", ("rate",), True, ("lower", 0.0)),
+        DistributionSig("Bernoulli", ("p",), True, ("interval", 0.0, 1.0), alternatives=(("p",), ("logits",))),
+        DistributionSig("Binomial", ("n", "p"), True, ("lower", 0.0)),
+        DistributionSig("NegativeBinomial", ("mean", "concentration"), True, ("lower", 0.0)),
+    )
+}
+
+#: constraint name -> number of numeric bounds it takes
+CONSTRAINTS: dict[str, int] = {
+    "real": 0,
+    "positive": 0,
+    "negative": 0,
+    "unit": 0,
+    "interval": 2,
+    "lower": 1,
+    "upper": 1,
+}
+
+NOISE_KINDS = ("brownian", "fractional")
+ACTIVATIONS = ("tanh", "relu", "softplus", "sigmoid", "gelu", "silu", "swish", "elu", "identity", "sin")
+NET_KEYWORDS = ("in", "out", "width", "depth", "activation")
+CALCULI = ("ito", "stratonovich")
+
+#: names that can never be declared
+RESERVED = frozenset({"t", "dt", "pi"})

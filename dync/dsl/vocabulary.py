@@ -1,0 +1,55 @@
+"""Fixed words of the spec language, shared by the loaders and the formatter.
+
+Kept in one place so that the text parser, the YAML loader, the formatter and
+the compiler agree on what a distribution is and which words are keywords.
+"""
+
+from __future__ import annotations
+
+#: the distributions of LANGUAGE.md §5; a YAML state ``init`` string that
+#: calls one of these is an initial distribution, anything else a value
+DISTRIBUTION_NAMES: frozenset[str] = frozenset(
+    {
+        "Normal",
+        "HalfNormal",
+        "LogNormal",
+        "Uniform",
+        "Exponential",
+        "Gamma",
+        "Beta",
+        "StudentT",
+        "Cauchy",
+        "Laplace",
+        "Poisson",
+        "Bernoulli",
+        "Binomial",
+        "NegativeBinomial",
+    }
+)
+
+#: the keywords of the text form (grammar.lark); not usable as names in YAML
+KEYWORDS: frozenset[str] = frozenset(
+    {
+        "model",
+        "dim",
+        "param",
+        "const",
+        "state",
+        "brownian",
+        "input",
+        "let",
+        "net",
+        "observe",
+        "calculus",
+        "init",
+        "not",
+        "and",
+        "or",
+    }
+)
+
+#: the keyword arguments of a network, in the order the canonical form writes them
+NET_OPTIONS: tuple[str, ...] = ("in", "out", "width", "depth", "activation")
+
+#: the values of ``calculus``; the first is the default
+CALCULI: tuple[str, ...] = ("ito", "stratonovich")

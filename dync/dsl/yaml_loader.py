@@ -1,0 +1,930 @@
+"""The YAML form of a spec, read into the same AST as the text form.
+
+The file is composed (never constructed) with PyYAML's safe loader, so every
+node keeps its position; each expression, equation, distribution and kind
+string is then parsed with the text grammar (:func:`~dync.dsl.parser.parse_fragment`)
+through a mapper that moves every position back into the YAML file, so an
+error in ``dx = theta * (mu - x) dt + sigm dW`` points at ``sigm`` inside the
+YAML string, whatever its quoting or block style.
+
+Reading rules (see docs/language.md):
+
+- the file is at most 1 MiB and nested at most 32 collections deep; anchors
+  may be set but aliases (``*name``) are refused, so a spec cannot blow up;
+- one extension to YAML: inside a flow collection (``{...}``, ``[...]``), a
+  plain scalar keeps the commas, colons and brackets that stand inside its own
+  parentheses or brackets, so ``{prior: LogNormal(0, 1)}`` reads as written in
+  LANGUAGE.md (standard YAML would split it at the comma);
+- a section left empty (``params:``) is an empty section; ``dync:`` may be
+  omitted but must be ``1`` when present;
+- every independent mistake (an unknown key, a value of the wrong YAML type,
+  a duplicate key, a syntax error inside a string) is collected and all are
+  raised together as one :class:`~dync.errors.SpecErrors`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import math
+import re
+from collections.abc import Callable
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from ..errors import (
+    BadValue,
+    DuplicateDeclaration,
+    DyncError,
+    DyncSyntaxError,
+    InvalidSpec,
+    ReservedName,
+    Span,
+    SpecErrors,
+    UnknownKey,
+    did_you_mean,
+)
+from . import ast
+from .parser import SpanMapper, parse_fragment
+from .vocabulary import CALCULI, DISTRIBUTION_NAMES, KEYWORDS, NET_OPTIONS
+
+#: the largest spec file read, in bytes
+MAX_SPEC_BYTES = 1 << 20
+#: the deepest nesting of YAML collections read
+MAX_DEPTH = 32
+
+_TAG = "tag:yaml.org,2002:"
+_STR = _TAG + "str"
+_INT = _TAG + "int"
+_FLOAT = _TAG + "float"
+_BOOL = _TAG + "bool"
+_NULL = _TAG + "null"
+_STANDARD_TAGS = frozenset({_STR, _INT, _FLOAT, _BOOL, _NULL, _TAG + "map", _TAG + "seq"})
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_SPACE_OR_BREAK = "\0 \t\r\n\x85\u2028\u2029"
+
+SECTIONS: tuple[str, ...] = (
+    "dync",
+    "model",
+    "doc",
+    "calculus",
+    "dims",
+    "params",
+    "inputs",
+    "brownian",
+    "states",
+    "let",
+    "nets",
+    "equations",
+    "observe",
+    "simulate",
+    "fit",
+    "check",
+)
+SETTINGS_SECTIONS: tuple[str, ...] = ("simulate", "fit", "check")
+PARAM_KEYS: tuple[str, ...] = ("value", "shape", "constraint", "prior", "init", "fixed")
+STATE_KEYS: tuple[str, ...] = ("shape", "init")
+BROWNIAN_KEYS: tuple[str, ...] = ("shape", "kind", "hurst")
+INPUT_KEYS: tuple[str, ...] = ("shape",)
+NET_KEYS: tuple[str, ...] = ("type", *NET_OPTIONS)
+OBSERVE_KEYS: tuple[str, ...] = ("shape", "dist")
+
+
+# ------------------------------------------------------------ YAML reading
+
+
+class _Refused(Exception):
+    """A YAML document the loader will not read (too deep, an alias)."""
+
+    def __init__(self, message: str, mark, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.mark = mark
+        self.hint = hint
+
+
+class _SpecYamlLoader(yaml.SafeLoader):
+    """The safe loader, composing nodes only, with bounded nesting, no aliases,
+    and flow scalars that keep their bracketed commas."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise _Refused(
+                "YAML aliases (`*name`) are not allowed in a spec",
+                self.peek_event().start_mark,
+                hint="write the value out in full",
+            )
+        collection = self.check_event(yaml.MappingStartEvent, yaml.SequenceStartEvent)
+        if collection:
+            self._depth += 1
+            if self._depth > MAX_DEPTH:
+                raise _Refused(f"the YAML is nested more than {MAX_DEPTH} levels deep", self.peek_event().start_mark)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            if collection:
+                self._depth -= 1
+
+    def scan_plain(self):
+        # PyYAML's Scanner.scan_plain, with one change: in the flow context a
+        # `,` `?` `]` or `:` inside the scalar's own parentheses or brackets
+        # does not end it, so `{prior: LogNormal(0, 1)}` keeps its call whole.
+        chunks: list[str] = []
+        start_mark = self.get_mark()
+        end_mark = start_mark
+        indent = self.indent + 1
+        spaces: list[str] = []
+        parens = brackets = 0
+        while True:
+            length = 0
+            if self.peek() == "#":
+                break
+            while True:
+                ch = self.peek(length)
+                nested = parens or brackets
+                if ch in _SPACE_OR_BREAK:
+                    break
+                if ch == ":" and self.peek(length + 1) in _SPACE_OR_BREAK + (",[]{}" if self.flow_level and not nested else ""):
+                    break
+                if self.flow_level:
+                    if ch == "(":
+                        parens += 1
+                    elif ch == ")":
+                        parens = max(parens - 1, 0)
+                    elif ch == "[":
+                        if not (length or chunks):
+                            break
+                        brackets += 1
+                    elif ch == "]":
+                        if not brackets:
+                            break
+                        brackets -= 1
+                    elif ch in "{}" or (ch in ",?" and not nested):
+                        break
+                length += 1
+            if length == 0:
+                break
+            self.allow_simple_key = False
+            chunks.extend(spaces)
+            chunks.append(self.prefix(length))
+            self.forward(length)
+            end_mark = self.get_mark()
+            spaces = self.scan_plain_spaces(indent, start_mark)
+            if not spaces or self.peek() == "#" or (not self.flow_level and self.column < indent):
+                break
+        return yaml.tokens.ScalarToken("".join(chunks), True, start_mark, end_mark)
+
+
+def _compose(text: str) -> Node | None:
+    loader = _SpecYamlLoader(text)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
+
+
+_YAML_HINTS = {
+    "found character '\\t' that cannot start any token": "indent with spaces: YAML does not allow tabs",
+    "mapping values are not allowed here": "quote a value that contains `: `",
+    "found undefined alias": "aliases (`*name`) are not allowed in a spec",
+}
+
+
+# ------------------------------------------------------------ positions
+
+
+@dataclasses.dataclass(frozen=True)
+class _ScalarMapper(SpanMapper):
+    """Maps a position in a (one-line) YAML string to the file, character by
+    character: ``positions[i]`` is where the string's ``i``-th character
+    stands, so quoting, escapes, folding and block indentation all map right."""
+
+    positions: tuple[tuple[int, int], ...] = ()
+
+    def _at(self, index: int) -> tuple[int, int]:
+        if not self.positions:
+            return self.line, self.column + max(index, 0)
+        if index < 0:
+            return self.positions[0]
+        if index < len(self.positions):
+            return self.positions[index]
+        line, column = self.positions[-1]
+        return line, column + index - len(self.positions) + 1
+
+    def span(self, line: int, column: int, end_line: int, end_column: int) -> Span:
+        # the parsed text has no line breaks (they were replaced by spaces)
+        start, end = column - 1, end_column - 1
+        l0, c0 = self._at(start)
+        if end > start:
+            l1, c1 = self._at(end - 1)
+            c1 += 1
+        else:
+            l1, c1 = l0, c0 + 1
+        return Span(self.path, l0, c0, l1, c1, self.source)
+
+
+def _escape_length(source: str, j: int) -> int:
+    """Length of the double-quoted escape sequence starting at ``source[j]``."""
+    nxt = source[j + 1] if j + 1 < len(source) else ""
+    return {"x": 4, "u": 6, "U": 10}.get(nxt, 2)
+
+
+def _align(value: str, source: str, start: int, end: int, style: str | None) -> list[int]:
+    """For each character of a scalar's value, its index in the raw source.
+
+    The value is what YAML made of ``source[start:end]``: quotes removed,
+    escapes decoded, line breaks folded, block indentation dropped. Walks both
+    together; a character that cannot be matched keeps the last position.
+    """
+    out: list[int] = []
+    j = start
+    for c in value:
+        while True:
+            if j >= end:
+                out.append(max(min(j, end) - 1, start))
+                break
+            r = source[j]
+            if r == c:
+                out.append(j)
+                j += 1
+                break
+            if style == '"' and r == "\\":
+                if j + 1 < end and source[j + 1] in "\r\n":
+                    j += 1  # an escaped line break: no character in the value
+                    continue
+                out.append(j)
+                j += _escape_length(source, j)
+                break
+            if style == "'" and r == "'":
+                j += 1  # the second quote of ''
+                continue
+            if c in " \n" and r in "\r\n":
+                out.append(j)  # a folded line break
+                j += 2 if source.startswith("\r\n", j) else 1
+                while j < end and source[j] in " \t":
+                    j += 1
+                break
+            if r in " \t\r\n":
+                j += 1
+                continue
+            out.append(j)
+            if c not in " \t\n":
+                j += 1
+            break
+    return out
+
+
+# ------------------------------------------------------------ the reader
+
+
+def _describe(node: Node) -> str:
+    if isinstance(node, MappingNode):
+        return "a mapping"
+    if isinstance(node, SequenceNode):
+        return "a list"
+    if node.tag in (_INT, _FLOAT):
+        return f"the number `{node.value}`"
+    if node.tag == _BOOL:
+        return f"`{node.value}` (true/false)"
+    if node.tag == _NULL:
+        return "nothing"
+    return f"the string `{node.value}`" if len(node.value) <= 40 else "a string"
+
+
+def _is_null(node: Node) -> bool:
+    return isinstance(node, ScalarNode) and node.tag == _NULL and node.style is None
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+class _SpecReader:
+    """Walks the composed YAML, building AST nodes and collecting errors."""
+
+    def __init__(self, text: str, path: str):
+        self.text = text
+        self.path = path
+        self.errors: list[DyncError] = []
+        self._line_starts = [0]
+        for line in text.splitlines(keepends=True):
+            self._line_starts.append(self._line_starts[-1] + len(line))
+
+    # -- positions
+    def pos(self, index: int) -> tuple[int, int]:
+        line = max(bisect.bisect_right(self._line_starts, index), 1)
+        line = min(line, len(self._line_starts))
+        return line, index - self._line_starts[line - 1] + 1
+
+    def span_of_indices(self, start: int, end: int) -> Span:
+        l0, c0 = self.pos(start)
+        if end <= start:
+            return Span(self.path, l0, c0, l0, c0 + 1, self.text)
+        l1, c1 = self.pos(end - 1)
+        return Span(self.path, l0, c0, l1, c1 + 1, self.text)
+
+    def span(self, node: Node, until: Node | None = None) -> Span:
+        """From the start of ``node`` to the end of ``until`` (default: ``node``)."""
+        start, end = node.start_mark.index, (until or node).end_mark.index
+        # a block collection or block scalar ends where the next token starts
+        while end > start + 1 and self.text[end - 1] in " \t\r\n":
+            end -= 1
+        return self.span_of_indices(start, end)
+
+    def mark_span(self, mark) -> Span:
+        if mark is None:
+            return Span(self.path, 1, 1, source=self.text)
+        return self.span_of_indices(mark.index, mark.index + 1)
+
+    # -- errors
+    def error(self, cls: type[DyncError], message: str, node: Node, hint: str | None = None) -> None:
+        self.errors.append(cls(message, self.span(node), hint=hint))
+
+    def expected(self, where: str, what: str, node: Node, hint: str | None = None) -> None:
+        self.error(BadValue, f"`{where}` expects {what}, found {_describe(node)}", node, hint)
+
+    # -- structure
+    def mapping(self, node: Node, where: str, what: str = "a mapping (`key: value`)") -> list[tuple[ScalarNode, Node, str]]:
+        """The ``(key node, value node, key)`` entries of a mapping; a null
+        node is an empty mapping. Reports non-scalar and duplicate keys."""
+        if _is_null(node):
+            return []
+        if not isinstance(node, MappingNode):
+            self.expected(where, what, node)
+            return []
+        entries: list[tuple[ScalarNode, Node, str]] = []
+        first: dict[str, ScalarNode] = {}
+        for key, value in node.value:
+            if not isinstance(key, ScalarNode):
+                self.error(BadValue, f"a key in `{where}` must be a plain name, found {_describe(key)}", key)
+                continue
+            name = key.value
+            if name in first:
+                line, column = self.pos(first[name].start_mark.index)
+                self.error(
+                    DuplicateDeclaration,
+                    f"`{_join(where, name)}` is given twice",
+                    key,
+                    hint=f"first given at line {line}, column {column}",
+                )
+                continue
+            first[name] = key
+            entries.append((key, value, name))
+        return entries
+
+    def check_keys(self, entries, allowed: tuple[str, ...], where: str) -> dict[str, tuple[ScalarNode, Node]]:
+        known: dict[str, tuple[ScalarNode, Node]] = {}
+        for key, value, name in entries:
+            if name in allowed:
+                known[name] = (key, value)
+                continue
+            hint = did_you_mean(name, allowed) or "expected one of " + ", ".join(f"`{a}`" for a in allowed)
+            where_text = f"in `{where}`" if where else "at the top level"
+            self.error(UnknownKey, f"unknown key `{name}` {where_text}", key, hint)
+        return known
+
+    def decl_name(self, key: ScalarNode, what: str) -> str | None:
+        name = key.value
+        if not _IDENTIFIER.match(name):
+            self.error(
+                BadValue,
+                f"`{name}` is not a valid {what} name",
+                key,
+                hint="a name starts with a letter or `_` and has only letters, digits and `_`",
+            )
+            return None
+        if name in KEYWORDS:
+            self.error(ReservedName, f"`{name}` is a keyword of the spec language and cannot name a {what}", key)
+            return None
+        return name
+
+    def identifier(self, node: Node, where: str) -> str | None:
+        if isinstance(node, ScalarNode) and node.tag != _NULL and _IDENTIFIER.match(node.value):
+            return node.value
+        self.expected(where, "a name", node)
+        return None
+
+    # -- strings in the expression grammar
+    def mapper_for(self, node: ScalarNode) -> tuple[str, _ScalarMapper]:
+        """The text to parse for a scalar and the mapper back into the file.
+
+        Comments are blanked and line breaks become spaces, so an expression
+        may run over several lines of a block scalar; every character keeps
+        its index, hence its position.
+        """
+        value = node.value
+        start, end = node.start_mark.index, node.end_mark.index
+        style = node.style
+        if style in ('"', "'"):
+            start, end = start + 1, max(end - 1, start + 1)
+        elif style in ("|", ">"):
+            newline = self.text.find("\n", start, end)
+            start = newline + 1 if newline >= 0 else end
+        indices = _align(value, self.text, start, end, style)
+        positions = tuple(self.pos(i) for i in indices)
+        line, column = positions[0] if positions else self.pos(start)
+        mapper = _ScalarMapper(self.path, self.text, line, column, positions)
+        lines = [ln.split("#", 1)[0] if "#" in ln else ln for ln in value.split("\n")]
+        blanked = "\n".join(ln.ljust(len(orig)) for ln, orig in zip(lines, value.split("\n")))
+        return blanked.replace("\r", " ").replace("\n", " "), mapper
+
+    def fragment(self, node: ScalarNode, kind: str):
+        text, mapper = self.mapper_for(node)
+        return parse_fragment(text, kind, mapper)
+
+    def number(self, node: ScalarNode, where: str) -> ast.Expr | None:
+        """A YAML number the expression grammar cannot spell (``0x1F``,
+        ``1_000``, ``.inf``): its value, if finite."""
+        value = yaml.constructor.SafeConstructor().construct_object(node)
+        if isinstance(value, float) and not math.isfinite(value):
+            self.error(BadValue, f"`{where}` must be a finite number, found `{node.value}`", node)
+            return None
+        span = self.span(node)
+        magnitude = abs(value)
+        text = str(magnitude) if isinstance(magnitude, int) else repr(magnitude)
+        number = ast.Number(float(magnitude), text, span)
+        return ast.Unary("-", number, span) if value < 0 else number
+
+    def expr(self, node: Node, where: str) -> ast.Expr | None:
+        """A number, an expression string, or a (nested) YAML list of them."""
+        if isinstance(node, SequenceNode):
+            if not node.value:
+                self.expected(where, "a value", node, hint="an array needs at least one element")
+                return None
+            elements = [self.expr(item, where) for item in node.value]
+            if any(e is None for e in elements):
+                return None
+            return ast.ArrayLit(tuple(elements), self.span(node))  # type: ignore[arg-type]
+        if not isinstance(node, ScalarNode) or _is_null(node):
+            self.expected(where, "a number or an expression", node)
+            return None
+        try:
+            return self.fragment(node, "expr")
+        except DyncSyntaxError as exc:
+            if node.style is None and node.tag in (_INT, _FLOAT):
+                return self.number(node, where)
+            self.errors.append(exc)
+            return None
+
+    def string_fragment(self, node: Node, kind: str, where: str, what: str):
+        """A distribution, kind or equation string."""
+        if not isinstance(node, ScalarNode) or node.tag in (_NULL, _INT, _FLOAT) and node.style is None:
+            self.expected(where, what, node)
+            return None
+        try:
+            return self.fragment(node, kind)
+        except DyncSyntaxError as exc:
+            self.errors.append(exc)
+            return None
+
+    def dist(self, node: Node, where: str) -> ast.Call | None:
+        return self.string_fragment(node, "dist", where, "a distribution such as `Normal(0, 1)`")
+
+    def kind(self, node: Node, where: str) -> ast.Name | ast.Call | None:
+        return self.string_fragment(node, "kind", where, "a name such as `positive` or a call such as `interval(0, 1)`")
+
+    def shape(self, node: Node, where: str) -> tuple[ast.Expr, ...] | None:
+        """``[N, K]``, a single size ``N`` / ``8``, or a string ``"[N, K]"``."""
+        hint = "write a shape as a list of sizes, like `[N, K]`"
+        if isinstance(node, SequenceNode):
+            if not node.value:
+                self.expected(where, "a shape like `[N, K]`", node, hint="leave `shape` out for a scalar")
+                return None
+            sizes = []
+            for item in node.value:
+                if not isinstance(item, ScalarNode):
+                    self.expected(where, "a size (a number or a name)", item, hint)
+                    sizes.append(None)
+                else:
+                    sizes.append(self.expr(item, where))
+            return None if any(s is None for s in sizes) else tuple(sizes)  # type: ignore[arg-type]
+        if isinstance(node, ScalarNode) and not _is_null(node):
+            value = self.expr(node, where)
+            if value is None:
+                return None
+            if isinstance(value, ast.ArrayLit) and node.value.lstrip().startswith("["):
+                return value.elements
+            return (value,)
+        self.expected(where, "a shape like `[N, K]`", node, hint)
+        return None
+
+    def boolean(self, node: Node, where: str) -> bool | None:
+        if isinstance(node, ScalarNode) and node.tag == _BOOL:
+            return bool(yaml.constructor.SafeConstructor().construct_object(node))
+        self.expected(where, "`true` or `false`", node)
+        return None
+
+    # -- sections
+    def read(self) -> ast.Spec:
+        try:
+            root = _compose(self.text)
+        except _Refused as exc:
+            raise SpecErrors([InvalidSpec(exc.message, self.mark_span(exc.mark), hint=exc.hint)]) from None
+        except yaml.MarkedYAMLError as exc:
+            raise SpecErrors([self.yaml_syntax_error(exc)]) from None
+        except yaml.YAMLError as exc:  # ReaderError: a character YAML does not allow
+            position = getattr(exc, "position", 0)
+            span = self.span_of_indices(position, position + 1)
+            raise SpecErrors([DyncSyntaxError(f"invalid YAML: {exc}", span)]) from None
+        spec = self.spec(root)
+        if self.errors:
+            raise SpecErrors(self.errors)
+        return spec
+
+    def yaml_syntax_error(self, exc: yaml.MarkedYAMLError) -> DyncSyntaxError:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "malformed YAML"
+        hint = _YAML_HINTS.get(problem)
+        if hint is None and exc.context and exc.context_mark is not None and exc.problem:
+            line, column = self.pos(exc.context_mark.index)
+            hint = f"{exc.context} at line {line}, column {column}"
+        return DyncSyntaxError(f"invalid YAML: {problem}", self.mark_span(mark), hint=hint)
+
+    def spec(self, root: Node | None) -> ast.Spec:
+        span = Span(self.path, 1, 1, source=self.text)
+        if root is None:
+            return ast.Spec("", "", (), path=self.path, source=self.text, span=span)
+        if not isinstance(root, MappingNode):
+            self.expected("spec", "a mapping of sections (`model:`, `params:`, ...)", root)
+            return ast.Spec("", "", (), path=self.path, source=self.text, span=span)
+        for node in _walk(root):
+            if node.tag not in _STANDARD_TAGS:
+                self.error(BadValue, f"the YAML tag `{node.tag}` is not allowed in a spec", node, hint="remove the tag")
+        sections = self.check_keys(self.mapping(root, ""), SECTIONS, "")
+
+        def section(name: str, build: Callable[[Node], list]) -> list:
+            return build(sections[name][1]) if name in sections else []
+
+        if "dync" in sections:
+            self.version(sections["dync"][1])
+        name = ""
+        statements: list = []
+        if "model" in sections:
+            node = sections["model"][1]
+            name = self.identifier(node, "model") or ""
+            if name:
+                statements.append(ast.ModelName(name, self.span(node)))
+        doc = self.doc(sections["doc"][1]) if "doc" in sections else ""
+        statements += section("calculus", self.calculus)
+        statements += section("dims", self.dims)
+        statements += section("params", self.params)
+        statements += section("inputs", self.inputs)
+        statements += section("brownian", self.brownians)
+        statements += section("states", self.states)
+        statements += section("let", self.lets)
+        statements += section("nets", self.nets)
+        statements += section("equations", self.equations)
+        statements += section("observe", self.observations)
+        settings = tuple(
+            (name_, self.settings(name_, sections[name_][1])) for name_ in SETTINGS_SECTIONS if name_ in sections
+        )
+        return ast.Spec(name, doc, tuple(statements), settings, path=self.path, source=self.text, span=span)
+
+    def version(self, node: Node) -> None:
+        if isinstance(node, ScalarNode) and node.tag == _INT and node.value == "1":
+            return
+        self.error(BadValue, f"unsupported spec version: `dync` is {_describe(node)}", node, hint='this dync reads `dync: 1`')
+
+    def doc(self, node: Node) -> str:
+        if _is_null(node):
+            return ""
+        if not isinstance(node, ScalarNode):
+            self.expected("doc", "a string", node)
+            return ""
+        return "\n".join(line.strip() for line in node.value.strip().splitlines())
+
+    def calculus(self, node: Node) -> list:
+        if isinstance(node, ScalarNode) and node.value in CALCULI and node.tag == _STR:
+            return [ast.Calculus(node.value, self.span(node))]
+        hint = did_you_mean(node.value, CALCULI) if isinstance(node, ScalarNode) else None
+        self.expected("calculus", "`ito` or `stratonovich`", node, hint)
+        return []
+
+    def dims(self, node: Node) -> list:
+        out = []
+        for key, value, _ in self.mapping(node, "dims"):
+            name = self.decl_name(key, "dim")
+            where = _join("dims", key.value)
+            if isinstance(value, SequenceNode):
+                self.expected(where, "a size (a number or an expression)", value)
+                continue
+            expr = self.expr(value, where)
+            if name and expr is not None:
+                out.append(ast.Dim(name, expr, self.span(key, value), self.span(key)))
+        return out
+
+    def params(self, node: Node) -> list:
+        out = []
+        for key, value, _ in self.mapping(node, "params"):
+            name = self.decl_name(key, "parameter")
+            where = _join("params", key.value)
+            if isinstance(value, MappingNode):
+                param = self.param_mapping(name, key, value, where)
+            elif _is_null(value):
+                param = ast.Param(name or "", span=self.span(key, value), name_span=self.span(key))
+            else:
+                expr = self.expr(value, where)
+                param = None if expr is None else ast.Param(name or "", value=expr, span=self.span(key, value), name_span=self.span(key))
+            if name and param is not None:
+                out.append(param)
+        return out
+
+    def param_mapping(self, name: str | None, key: ScalarNode, node: MappingNode, where: str) -> ast.Param | None:
+        parts = self.check_keys(self.mapping(node, where), PARAM_KEYS, where)
+        before = len(self.errors)
+        got: dict[str, object] = {}
+        readers = {
+            "value": self.expr,
+            "shape": self.shape,
+            "constraint": self.kind,
+            "prior": self.dist,
+            "init": self.dist,
+            "fixed": self.boolean,
+        }
+        for part, (_, value) in parts.items():
+            got[part] = readers[part](value, _join(where, part))
+        fixed = bool(got.get("fixed"))
+        if fixed:
+            extra = [p for p in ("constraint", "prior", "init") if p in parts]
+            for part in extra:
+                self.error(
+                    InvalidSpec,
+                    f"a fixed parameter takes only `value` and `shape`, not `{part}`",
+                    parts[part][0],
+                    hint="remove `fixed: true` to make it a parameter, or remove this key",
+                )
+            if "value" not in parts:
+                self.error(InvalidSpec, f"the fixed parameter `{key.value}` needs a `value`", parts["fixed"][0])
+        if len(self.errors) > before or name is None:
+            return None
+        return ast.Param(
+            name,
+            shape=got.get("shape"),  # type: ignore[arg-type]
+            value=got.get("value"),  # type: ignore[arg-type]
+            constraint=got.get("constraint"),  # type: ignore[arg-type]
+            prior=got.get("prior"),  # type: ignore[arg-type]
+            init=got.get("init"),  # type: ignore[arg-type]
+            fixed=fixed,
+            span=self.span(key, node),
+            name_span=self.span(key),
+        )
+
+    def states(self, node: Node) -> list:
+        out = []
+        for key, value, _ in self.mapping(node, "states"):
+            name = self.decl_name(key, "state")
+            where = _join("states", key.value)
+            shape = None
+            init_node: Node | None = value
+            before = len(self.errors)
+            if isinstance(value, MappingNode):
+                parts = self.check_keys(self.mapping(value, where), STATE_KEYS, where)
+                if "shape" in parts:
+                    shape = self.shape(parts["shape"][1], _join(where, "shape"))
+                init_node = parts["init"][1] if "init" in parts else None
+            if init_node is None or _is_null(init_node):
+                self.error(
+                    InvalidSpec,
+                    f"the state `{key.value}` needs `init`: an initial value or distribution",
+                    key,
+                    hint="add `init: 0.0` or `init: Normal(0, 1)`",
+                )
+                continue
+            init = self.expr(init_node, _join(where, "init") if init_node is not value else where)
+            if len(self.errors) > before or name is None or init is None:
+                continue
+            span, name_span = self.span(key, value), self.span(key)
+            if isinstance(init, ast.Call) and init.func in DISTRIBUTION_NAMES:
+                out.append(ast.State(name, shape, None, init, span, name_span))
+            else:
+                out.append(ast.State(name, shape, init, None, span, name_span))
+        return out
+
+    def brownians(self, node: Node) -> list:
+        out = []
+        for key, value, _ in self.mapping(node, "brownian"):
+            name = self.decl_name(key, "Brownian motion")
+            where = _join("brownian", key.value)
+            before = len(self.errors)
+            shape = kind = None
+            if isinstance(value, MappingNode):
+                parts = self.check_keys(self.mapping(value, where), BROWNIAN_KEYS, where)
+                if "shape" in parts:
+                    shape = self.shape(parts["shape"][1], _join(where, "shape"))
+                if "kind" in parts:
+                    kind = self.kind(parts["kind"][1], _join(where, "kind"))
+                if "hurst" in parts:
+                    kind = self.with_hurst(kind, parts, where)
+            elif not _is_null(value):
+                self.expected(where, "a mapping (`{shape, kind, hurst}`) or nothing", value)
+            if len(self.errors) == before and name:
+                out.append(ast.Brownian(name, shape, kind, self.span(key, value), self.span(key)))
+        return out
+
+    def with_hurst(self, kind, parts, where: str):
+        hurst_key, hurst_node = parts["hurst"]
+        hurst = self.expr(hurst_node, _join(where, "hurst"))
+        if "kind" not in parts:
+            self.error(InvalidSpec, "`hurst` needs `kind: fractional`", hurst_key, hint="add `kind: fractional`")
+            return None
+        if hurst is None or kind is None:
+            return None
+        keyword = ast.Keyword("hurst", hurst, self.span(hurst_key, hurst_node))
+        if isinstance(kind, ast.Name):
+            return ast.Call(kind.id, (), (keyword,), kind.span, kind.span)
+        if any(k.name == "hurst" for k in kind.kwargs):
+            self.error(InvalidSpec, "`hurst` is given twice: in `kind` and as its own key", hurst_key)
+            return None
+        return dataclasses.replace(kind, kwargs=kind.kwargs + (keyword,))
+
+    def inputs(self, node: Node) -> list:
+        out = []
+        for key, value, _ in self.mapping(node, "inputs"):
+            name = self.decl_name(key, "input")
+            where = _join("inputs", key.value)
+            before = len(self.errors)
+            shape = None
+            if isinstance(value, MappingNode):
+                parts = self.check_keys(self.mapping(value, where), INPUT_KEYS, where)
+                if "shape" in parts:
+                    shape = self.shape(parts["shape"][1], _join(where, "shape"))
+            elif not _is_null(value):
+                self.expected(where, "a mapping (`{shape}`) or nothing", value)
+            if len(self.errors) == before and name:
+                out.append(ast.Input(name, shape, self.span(key, value), self.span(key)))
+        return out
+
+    def lets(self, node: Node) -> list:
+        out = []
+        for key, value, _ in self.mapping(node, "let"):
+            name = self.decl_name(key, "named expression")
+            expr = self.expr(value, _join("let", key.value))
+            if name and expr is not None:
+                out.append(ast.Let(name, expr, self.span(key, value), self.span(key)))
+        return out
+
+    def nets(self, node: Node) -> list:
+        out = []
+        for key, value, _ in self.mapping(node, "nets"):
+            name = self.decl_name(key, "network")
+            where = _join("nets", key.value)
+            if not isinstance(value, MappingNode):
+                self.expected(where, "a mapping (`{type: mlp, in: ..., out: ...}`)", value)
+                continue
+            before = len(self.errors)
+            parts = self.check_keys(self.mapping(value, where), NET_KEYS, where)
+            func = None
+            if "type" in parts:
+                type_node = parts["type"][1]
+                func = self.identifier(type_node, _join(where, "type"))
+            else:
+                self.error(InvalidSpec, f"the network `{key.value}` needs a `type`", key, hint="add `type: mlp`")
+            kwargs = []
+            for option in NET_OPTIONS:
+                if option in parts:
+                    k, v = parts[option]
+                    expr = self.expr(v, _join(where, option))
+                    if expr is not None:
+                        kwargs.append(ast.Keyword(option, expr, self.span(k, v)))
+            if len(self.errors) > before or not name or func is None:
+                continue
+            call = ast.Call(func, (), tuple(kwargs), self.span(value), self.span(parts["type"][1]))
+            out.append(ast.Net(name, call, self.span(key, value), self.span(key)))
+        return out
+
+    def equations(self, node: Node) -> list:
+        if _is_null(node):
+            return []
+        if not isinstance(node, SequenceNode):
+            self.expected("equations", "a list of equations", node, hint="write each equation as `- dx = ...` on its own line")
+            return []
+        out = []
+        for item in node.value:
+            eq = self.string_fragment(item, "equation", "equations", "an equation such as `dx = -x dt + dW`")
+            if eq is not None:
+                out.append(eq)
+        return out
+
+    def observations(self, node: Node) -> list:
+        out = []
+        for key, value, _ in self.mapping(node, "observe"):
+            name = self.decl_name(key, "observation")
+            where = _join("observe", key.value)
+            before = len(self.errors)
+            shape = dist = None
+            if isinstance(value, MappingNode):
+                parts = self.check_keys(self.mapping(value, where), OBSERVE_KEYS, where)
+                if "shape" in parts:
+                    shape = self.shape(parts["shape"][1], _join(where, "shape"))
+                if "dist" in parts:
+                    dist = self.dist(parts["dist"][1], _join(where, "dist"))
+                else:
+                    self.error(InvalidSpec, f"the observation `{key.value}` needs `dist`", key, hint="add `dist: Normal(x, 0.1)`")
+            else:
+                dist = self.dist(value, where)
+            if len(self.errors) == before and name and dist is not None:
+                out.append(ast.Observe(name, shape, dist, self.span(key, value), self.span(key)))
+        return out
+
+    # -- run settings
+    def settings(self, section: str, node: Node) -> tuple[tuple[str, object], ...]:
+        entries = self.mapping(node, section)
+        out = []
+        if section == "simulate":
+            known = self.check_keys(entries, tuple(_SIMULATE), section)
+            for name, (key, value) in known.items():
+                what, accepts = _SIMULATE[name]
+                if accepts(value):
+                    out.append((name, _construct(value)))
+                else:
+                    self.expected(_join(section, name), what, value)
+            return tuple(out)
+        for key, value, name in entries:
+            if isinstance(value, ScalarNode) or (
+                isinstance(value, SequenceNode) and all(isinstance(v, ScalarNode) for v in value.value)
+            ):
+                out.append((name, _construct(value)))
+            else:
+                self.expected(_join(section, name), "a value or a list of values", value)
+        return tuple(out)
+
+
+def _walk(root: Node):
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, MappingNode):
+            for k, v in node.value:
+                stack.extend((k, v))
+        elif isinstance(node, SequenceNode):
+            stack.extend(node.value)
+
+
+def _construct(node: Node) -> object:
+    value = yaml.constructor.SafeConstructor().construct_object(node, deep=True)
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _is(*tags: str) -> Callable[[Node], bool]:
+    return lambda node: isinstance(node, ScalarNode) and node.tag in tags
+
+
+def _numbers(node: Node) -> bool:
+    return isinstance(node, SequenceNode) and bool(node.value) and all(_is(_INT, _FLOAT)(v) for v in node.value)
+
+
+#: the keys of `simulate:` and the YAML types they accept
+_SIMULATE: dict[str, tuple[str, Callable[[Node], bool]]] = {
+    "paths": ("an integer", _is(_INT)),
+    "t0": ("a number", _is(_INT, _FLOAT)),
+    "t1": ("a number", _is(_INT, _FLOAT)),
+    "dt": ("a number", _is(_INT, _FLOAT)),
+    "save": ("a number of save points, a list of times or a name", lambda n: _is(_INT, _STR)(n) or _numbers(n)),
+    "save_every": ("an integer", _is(_INT)),
+    "solver": ("a solver name", _is(_STR)),
+    "seed": ("an integer", _is(_INT)),
+    "chunk_size": ("an integer", _is(_INT)),
+    "adaptive": ("`true` or `false`", _is(_BOOL)),
+}
+
+
+# ------------------------------------------------------------ entry point
+
+
+def load_yaml_spec(text: str, path: str = "<string>") -> ast.Spec:
+    """Read the YAML form of a spec into the same AST the text form gives.
+
+    Statements come out in the canonical order of :func:`dync.dsl.format.canonical`
+    (model, calculus, dims, params, inputs, brownians, states, lets, nets,
+    equations, observations); ``let`` and ``equations`` keep their order.
+
+    Args:
+        text: the YAML document.
+        path: the file name used in spans and diagnostics.
+
+    Returns:
+        The spec, every node's span pointing into ``text``.
+
+    Raises:
+        SpecErrors: every problem found, sorted by position: YAML syntax
+            (:class:`~dync.errors.DyncSyntaxError`), unknown keys (E260),
+            values of the wrong YAML type (E261), duplicate keys (E202), a file
+            too large or too deep (E290), syntax errors inside strings.
+
+    Example:
+        >>> spec = load_yaml_spec("model: m\\nstates: {x: {init: 0.0}}\\nequations: [dx = -x dt + dW]\\n")
+        >>> [type(s).__name__ for s in spec.statements]
+        ['ModelName', 'State', 'Equation']
+    """
+    size = len(text.encode("utf-8", errors="replace"))
+    if size > MAX_SPEC_BYTES:
+        raise SpecErrors(
+            [InvalidSpec(f"the spec is {size} bytes long; the limit is {MAX_SPEC_BYTES} bytes (1 MiB)", Span(path, 1, 1))]
+        )
+    return _SpecReader(text, path).read()

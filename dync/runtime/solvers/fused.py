@@ -1,0 +1,544 @@
+"""Fused fixed-step kernels: every path advanced together in one ``lax.scan``.
+
+The state of all ``P`` paths is one ``(P, n)`` array; the model's one-path
+functions are ``vmap``-ed over the path axis inside each step (never a whole
+solve per path). Gaussian increments are drawn inside the scan, for a block of
+steps at a time: the increments of step ``i`` are
+``sqrt(dt) * normal(fold_in(key, i), (P, m))``, so they depend on the key and
+the step index only -- not on the block size or the save plan. The same key
+therefore gives the same paths whatever is saved, and one large draw per block
+(instead of a small one per step) lets XLA spread the random-number work over
+all cores; that is most of the cost of a cheap model.
+
+Public entry point: :func:`solve_fixed`. Steps are kernels in the BlackJAX
+style, ``init(t, y) -> state`` and ``step(t, h, state, dw) -> state``, built by
+:func:`make_stepper`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jaxtyping import Array, Float, PRNGKeyArray, PyTree
+
+from dync.errors import UsageError
+from dync.runtime.model import AbstractModel
+from dync.runtime.solvers.selection import check_solver
+
+#: Aim for about this many Gaussian draws per block of steps.
+_BLOCK_DRAWS = 1 << 19
+#: Never draw more than this many steps at once.
+_MAX_BLOCK = 128
+
+
+@dataclasses.dataclass(frozen=True)
+class SavePlan:
+    """Which steps of a fixed-step solve are kept (static: part of the jit key).
+
+    Build one with :meth:`final`, :meth:`every` or :meth:`at`:
+
+    * ``SavePlan.final()``: the state after the last step only (``S = 1``). The
+      scan then carries the state and emits nothing per step.
+    * ``SavePlan.every(k)``: the initial state and the state after every
+      ``k``-th step: step indices ``0, k, 2k, ..., (num_steps // k) * k``.
+      Steps after the last saved one are not simulated.
+    * ``SavePlan.at(steps)``: the states at the given step indices (``0`` is the
+      initial state), sorted and without repeats, each in ``[0, num_steps]``.
+    """
+
+    kind: str = "final"
+    stride: int = 0
+    steps: tuple[int, ...] = ()
+
+    @classmethod
+    def final(cls) -> SavePlan:
+        """Keep the final state only."""
+        return cls("final")
+
+    @classmethod
+    def every(cls, k: int) -> SavePlan:
+        """Keep the initial state and the state after every ``k``-th step."""
+        if int(k) != k or k < 1:
+            raise UsageError(f"a save stride must be a positive whole number of steps, got {k!r}")
+        return cls("every", stride=int(k))
+
+    @classmethod
+    def at(cls, steps) -> SavePlan:
+        """Keep the states at the given step indices (0 = the initial state)."""
+        idx = tuple(int(s) for s in np.asarray(steps, dtype=np.int64).ravel())
+        if any(b <= a for a, b in zip(idx, idx[1:])):
+            raise UsageError(f"save steps must be strictly increasing, got {idx[:8]}...")
+        if idx and idx[0] < 0:
+            raise UsageError(f"save steps must be >= 0, got {idx[0]}")
+        if not idx:
+            raise UsageError("a save plan needs at least one step index")
+        return cls("steps", steps=idx)
+
+    def step_indices(self, num_steps: int) -> np.ndarray:
+        """The saved step indices for a run of ``num_steps`` steps."""
+        if self.kind == "final":
+            return np.array([num_steps], np.int64)
+        if self.kind == "every":
+            return np.arange(0, num_steps // self.stride + 1, dtype=np.int64) * self.stride
+        return np.asarray(self.steps, np.int64)
+
+
+# ---------------------------------------------------------------------------
+# Steppers: one step of a method on the batched state
+# ---------------------------------------------------------------------------
+
+
+class Stepper(NamedTuple):
+    """A fixed-step method on the batched ``(P, n)`` state.
+
+    ``init(t0, y)`` builds the carried state (the solution and anything a
+    method reuses between steps); ``step(t, h, state, dw)`` advances it by
+    ``h`` with Brownian increments ``dw`` of shape ``(P, m)``; ``read(state)``
+    is the ``(P, n)`` solution.
+    """
+
+    init: Callable[[Array, Array], PyTree]
+    step: Callable[[Array, Array, PyTree, Array], PyTree]
+    read: Callable[[PyTree], Array]
+
+
+def _identity(state):
+    return state
+
+
+def _paths(fn: Callable) -> Callable:
+    """vmap a one-path ``fn(t, y, *rest)`` over the path axis of ``y`` and ``rest``."""
+
+    def batched(t, y, *rest):
+        return jax.vmap(fn, in_axes=(None, 0) + (0,) * len(rest))(t, y, *rest)
+
+    return batched
+
+
+def make_stepper(model: AbstractModel, solver: str, args: Any = None) -> Stepper:
+    """The :class:`Stepper` of fused solver ``solver`` for ``model``.
+
+    Args:
+        model: the model (one-path functions, vmapped here over paths).
+        solver: ``euler_maruyama``, ``heun``, ``milstein``, ``baoab`` or ``rk4``.
+        args: run-time data passed to every model call.
+
+    Returns:
+        The method's ``Stepper``.
+    """
+    info = model.info
+    m = info.noise_size
+    has_noise = info.noise_structure != "none" and m > 0
+
+    def noise(t, y, dw):
+        return _paths(lambda t_, y_, dw_: model.noise(t_, y_, dw_, args))(t, y, dw)
+
+    if solver == "euler_maruyama":
+        drift = _paths(lambda t_, y_: model.ito_drift(t_, y_, args))
+
+        def em_step(t, h, y, dw):
+            y1 = y + drift(t, y) * h
+            return y1 + noise(t, y, dw) if has_noise else y1
+
+        return Stepper(lambda t, y: y, em_step, _identity)
+
+    if solver == "heun":
+        drift = _paths(lambda t_, y_: model.stratonovich_drift(t_, y_, args))
+
+        def heun_step(t, h, y, dw):
+            f0 = drift(t, y)
+            if not has_noise:
+                f1 = drift(t + h, y + f0 * h)
+                return y + 0.5 * h * (f0 + f1)
+            g0 = noise(t, y, dw)
+            y_pred = y + f0 * h + g0
+            f1 = drift(t + h, y_pred)
+            g1 = noise(t + h, y_pred, dw)
+            return y + 0.5 * h * (f0 + f1) + 0.5 * (g0 + g1)
+
+        return Stepper(lambda t, y: y, heun_step, _identity)
+
+    if solver == "milstein":
+        return Stepper(lambda t, y: y, _milstein_step(model, args), _identity)
+
+    if solver == "baoab":
+        return _baoab(model, args)
+
+    if solver == "rk4":
+        drift = _paths(lambda t_, y_: model.drift(t_, y_, args))
+
+        def rk4_step(t, h, y, dw):
+            del dw
+            k1 = drift(t, y)
+            k2 = drift(t + 0.5 * h, y + 0.5 * h * k1)
+            k3 = drift(t + 0.5 * h, y + 0.5 * h * k2)
+            k4 = drift(t + h, y + h * k3)
+            return y + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
+
+        return Stepper(lambda t, y: y, rk4_step, _identity)
+
+    raise UsageError(f"`{solver}` is not a fused fixed-step solver")
+
+
+def _milstein_step(model: AbstractModel, args: Any) -> Callable:
+    """Milstein in the model's calculus.
+
+    Itô: $y + f h + g\\,\\Delta W + \\tfrac12 (g' g)(\\Delta W^2 - h)$;
+    Stratonovich: the same without $-h$. For elementwise-diagonal noise
+    $g' g$ is $g_i\\,\\partial g_i/\\partial y_i$ (one jvp along ones); for scalar
+    noise it is the directional derivative $(\\partial g/\\partial y)\\,g$.
+    """
+    info = model.info
+    structure = info.noise_structure
+    n, m = info.state_size, info.noise_size
+    ito = info.calculus == "ito"
+
+    def drift(t, y):
+        return model.drift(t, y, args)
+
+    if structure in ("none", "additive") or m == 0:
+
+        def step_plain(t, h, y, dw):
+            def one(y_, dw_):
+                out = y_ + drift(t, y_) * h
+                return out + model.noise(t, y_, dw_, args) if m else out
+
+            return jax.vmap(one)(y, dw)
+
+        return step_plain
+
+    if structure == "scalar":
+
+        def one_scalar(t, h, y, dw):
+            e = jnp.ones((1,), y.dtype)
+            g, g_lin = jax.linearize(lambda z: model.noise(t, z, e, args), y)
+            ggp = g_lin(g)
+            dw2 = dw[0] * dw[0] - h if ito else dw[0] * dw[0]
+            return y + drift(t, y) * h + g * dw[0] + 0.5 * ggp * dw2
+
+        return lambda t, h, y, dw: jax.vmap(one_scalar, in_axes=(None, None, 0, 0))(t, h, y, dw)
+
+    def one_diagonal(t, h, y, dw):
+        ones_m = jnp.ones((m,), y.dtype)
+        g, dg = jax.jvp(lambda z: model.noise(t, z, ones_m, args), (y,), (jnp.ones((n,), y.dtype),))
+        dw2 = dw * dw - h if ito else dw * dw
+        return y + drift(t, y) * h + g * dw + 0.5 * g * dg * dw2
+
+    return lambda t, h, y, dw: jax.vmap(one_diagonal, in_axes=(None, None, 0, 0))(t, h, y, dw)
+
+
+def _baoab(model: AbstractModel, args: Any) -> Stepper:
+    """BAOAB for ``dx = v dt``, ``dv = (F(x) - gamma v) dt + sigma dW``.
+
+    B: $v \\mathrel{+}= \\tfrac h2 F(x)$; A: $x \\mathrel{+}= \\tfrac h2 v$;
+    O: $v \\leftarrow e^{-\\gamma h} v + \\sqrt{(1 - e^{-2\\gamma h})/(2\\gamma h)}\\,
+    \\sigma\\,\\Delta W$ (exact for the Ornstein-Uhlenbeck part; the factor tends
+    to 1 as $\\gamma \\to 0$); A; B. The force at the end of a step is carried
+    into the next one, so it is evaluated once per step. ``gamma`` is the same
+    for every state (the compiler checked it), so it is read once per step from
+    the first path.
+    """
+    lv = model.info.langevin
+    xi, vi = model.info.state(lv.position), model.info.state(lv.velocity)
+    xs = slice(xi.offset, xi.offset + xi.size)
+    vs = slice(vi.offset, vi.offset + vi.size)
+    has_noise = model.info.noise_size > 0 and model.info.noise_structure != "none"
+
+    def force_one(t, y):
+        return model.drift(t, y.at[vs].set(0.0), args)[vs]
+
+    force = _paths(force_one)
+
+    def friction(t, y_one):
+        return force_one(t, y_one) - model.drift(t, y_one.at[vs].set(1.0), args)[vs]
+
+    def join(x, v):
+        parts = [(xi.offset, x), (vi.offset, v)]
+        return jnp.concatenate([p for _, p in sorted(parts, key=lambda q: q[0])], axis=-1)
+
+    def init(t, y):
+        return (y, force(t, y))
+
+    def step(t, h, state, dw):
+        y, f = state
+        x, v = y[:, xs], y[:, vs]
+        gamma = friction(t, y[0])
+        v = v + 0.5 * h * f
+        x = x + 0.5 * h * v
+        decay = jnp.exp(-gamma * h)
+        if has_noise:
+            z = 2.0 * gamma * h
+            small = z < 1e-6
+            ratio = -jnp.expm1(-jnp.where(small, 1.0, z)) / jnp.where(small, 1.0, z)
+            scale = jnp.sqrt(jnp.where(small, 1.0 - 0.5 * z, ratio))
+            kick = _paths(lambda t_, y_, dw_: model.noise(t_, y_, dw_, args)[vs])(t, join(x, v), dw)
+            v = decay * v + scale * kick
+        else:
+            v = decay * v
+        x = x + 0.5 * h * v
+        y1 = join(x, v)
+        f1 = force(t + h, y1)
+        v = v + 0.5 * h * f1
+        return (join(x, v), f1)
+
+    return Stepper(init, step, lambda state: state[0])
+
+
+# ---------------------------------------------------------------------------
+# The scan
+# ---------------------------------------------------------------------------
+
+
+def _block_size(num_paths: int, m: int) -> int:
+    per_step = max(num_paths * max(m, 1), 1)
+    return int(min(_MAX_BLOCK, max(1, _BLOCK_DRAWS // per_step)))
+
+
+def _solve(
+    model: AbstractModel,
+    key: PRNGKeyArray | None,
+    y0: Array,
+    t0: Array,
+    dt: Array,
+    args: Any,
+    increments: Array | None,
+    *,
+    solver: str,
+    num_steps: int,
+    plan: SavePlan,
+    block: int,
+) -> tuple[Array, Array]:
+    info = model.info
+    P, _ = y0.shape
+    m = info.noise_size if info.noise_structure != "none" else 0
+    dtype = y0.dtype
+    stepper = make_stepper(model, solver, args)
+    sqrt_dt = jnp.sqrt(dt)
+
+    def draw(i0, length):
+        """Increments of steps ``i0 .. i0 + length - 1``, shape ``(length, P, m)``."""
+        if m == 0:
+            return jnp.zeros((length, P, 0), dtype)
+        if increments is not None:
+            return lax.dynamic_slice_in_dim(increments, i0, length, axis=0)
+        keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(i0 + jnp.arange(length))
+        z = jax.vmap(lambda k: jax.random.normal(k, (P, m), dtype))(keys)
+        return z * sqrt_dt
+
+    def run_steps(state, i0, dws):
+        """Advance through the pre-drawn increments ``dws`` (steps from ``i0``)."""
+
+        def one(state, xs):
+            j, dw = xs
+            t = t0 + (i0 + j).astype(dtype) * dt
+            return stepper.step(t, dt, state, dw), None
+
+        return lax.scan(one, state, (jnp.arange(dws.shape[0]), dws))[0]
+
+    def advance(state, i0, length: int):
+        """``length`` (static) steps from step ``i0``, no output, in blocks."""
+        nb, rem = divmod(length, block)
+        if nb:
+
+            def outer(state, b):
+                start = i0 + b * block
+                return run_steps(state, start, draw(start, block)), None
+
+            state = lax.scan(outer, state, jnp.arange(nb))[0]
+        if rem:
+            start = i0 + nb * block
+            state = run_steps(state, start, draw(start, rem))
+        return state
+
+    state = stepper.init(t0, y0)
+    idx = plan.step_indices(num_steps)
+    ts = t0 + jnp.asarray(idx, dtype) * dt
+
+    if plan.kind == "final":
+        state = advance(state, jnp.int32(0), num_steps)
+        return ts, stepper.read(state)[:, None, :]
+
+    if plan.kind == "every":
+        k = plan.stride
+        nsaves = num_steps // k
+        if nsaves == 0:
+            return ts, y0[:, None, :]
+        if k >= block:
+
+            def seg(state, s):
+                state = advance(state, s * k, k)
+                return state, stepper.read(state)
+
+            _, ys = lax.scan(seg, state, jnp.arange(nsaves))
+        else:
+            per_block = block // k
+
+            def save_block(state, i_start, count: int):
+                dws = draw(i_start, count * k).reshape((count, k) + (P, m))
+
+                def seg(state, xs):
+                    s, dw_seg = xs
+                    state = run_steps(state, i_start + s * k, dw_seg)
+                    return state, stepper.read(state)
+
+                return lax.scan(seg, state, (jnp.arange(count), dws))
+
+            nb, rem = divmod(nsaves, per_block)
+            chunks = []
+            if nb:
+
+                def outer(state, b):
+                    return save_block(state, b * (per_block * k), per_block)
+
+                state, ys_b = lax.scan(outer, state, jnp.arange(nb))
+                chunks.append(ys_b.reshape((nb * per_block,) + ys_b.shape[2:]))
+            if rem:
+                state, ys_r = save_block(state, jnp.int32(nb * per_block * k), rem)
+                chunks.append(ys_r)
+            ys = jnp.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+        ys = jnp.concatenate([y0[None], ys])
+        return ts, jnp.transpose(ys, (1, 0, 2))
+
+    # Arbitrary step indices: a buffer in the carry, written on the save steps.
+    last = int(idx[-1])
+    slot_of = np.full(last + 1, -1, np.int32)
+    slot_of[idx] = np.arange(idx.size, dtype=np.int32)
+    slots = jnp.asarray(slot_of)
+    buf = jnp.zeros((idx.size,) + y0.shape, dtype)
+    if slot_of[0] == 0:
+        buf = buf.at[0].set(y0)
+
+    def one_saving(carry, xs):
+        state, buf = carry
+        i, dw = xs
+        t = t0 + i.astype(dtype) * dt
+        state = stepper.step(t, dt, state, dw)
+        slot = slots[i + 1]
+        buf = lax.cond(slot >= 0, lambda b: b.at[slot].set(stepper.read(state)), lambda b: b, buf)
+        return (state, buf), None
+
+    def block_saving(carry, i_start, length: int):
+        dws = draw(i_start, length)
+        return lax.scan(one_saving, carry, (i_start + jnp.arange(length), dws))[0]
+
+    nb, rem = divmod(last, block)
+    carry = (state, buf)
+    if nb:
+        carry = lax.scan(lambda c, b: (block_saving(c, b * block, block), None), carry, jnp.arange(nb))[0]
+    if rem:
+        carry = block_saving(carry, jnp.int32(nb * block), rem)
+    return ts, jnp.transpose(carry[1], (1, 0, 2))
+
+
+_solve_jit = eqx.filter_jit(_solve)
+
+
+def solve_fixed(
+    model: AbstractModel,
+    solver: str,
+    key: PRNGKeyArray | None,
+    y0: Float[Array, "paths states"],
+    t0: float,
+    dt: float,
+    num_steps: int,
+    plan: SavePlan,
+    args: Any = None,
+    *,
+    increments: Float[Array, "steps paths noises"] | None = None,
+) -> tuple[Float[Array, " saves"], Float[Array, "paths saves states"]]:
+    """Integrate every path with a fixed step in one fused ``lax.scan``.
+
+    The time of step ``i`` is ``t0 + i * dt`` (not a running sum, so float32
+    runs do not drift). The increments of step ``i`` are
+    ``sqrt(dt) * normal(fold_in(key, i), (P, m))``: the same key gives the
+    same paths for every save plan.
+
+    Args:
+        model: the compiled model.
+        solver: ``euler_maruyama``, ``heun``, ``milstein``, ``baoab`` or ``rk4``
+            (checked against the model by
+            :func:`~dync.runtime.solvers.selection.check_solver`).
+        key: a JAX PRNG key; may be ``None`` when ``increments`` is given or
+            the model has no noise.
+        y0: initial states of shape ``(P, n)``; its floating dtype is the
+            dtype of the whole computation.
+        t0: start time.
+        dt: step size (> 0).
+        num_steps: number of steps (static: a new value recompiles).
+        plan: which states to keep (static).
+        args: run-time data passed to every model call.
+        increments: Brownian increments ``(num_steps, P, m)`` to use instead
+            of drawing them (each ``~ N(0, dt)``); for convergence studies
+            that refine one Brownian path.
+
+    Returns:
+        ``(ts, ys)``: the saved times ``(S,)`` and states ``(P, S, n)``.
+
+    Raises:
+        UsageError: the solver does not fit the model, or the arguments are
+            inconsistent (shapes, a non-positive step, save steps out of range).
+
+    Example:
+        >>> ts, ys = solve_fixed(ou, "euler_maruyama", jax.random.key(0),
+        ...                      jnp.zeros((10_000, 1)), 0.0, 1e-3, 1000,
+        ...                      SavePlan.every(10))
+        >>> ys.shape
+        (10000, 101, 1)
+    """
+    info = model.info
+    check_solver(info, solver)
+    if solver not in ("euler_maruyama", "heun", "milstein", "baoab", "rk4"):
+        raise UsageError(
+            f"`{solver}` runs on diffrax, not on the fused kernels",
+            hint="call `solve_diffrax`, or pick `euler_maruyama`, `heun`, `milstein`, `baoab` or `rk4`",
+        )
+    y0 = jnp.asarray(y0)
+    if not jnp.issubdtype(y0.dtype, jnp.floating):
+        y0 = y0.astype(jnp.result_type(float))
+    if y0.ndim != 2 or y0.shape[1] != info.state_size:
+        raise UsageError(
+            f"initial states must have shape (paths, {info.state_size}) for model "
+            f"`{info.name}`, got {tuple(y0.shape)}"
+        )
+    if int(num_steps) != num_steps or num_steps < 1:
+        raise UsageError(f"num_steps must be a positive whole number, got {num_steps!r}")
+    num_steps = int(num_steps)
+    if not isinstance(plan, SavePlan):
+        raise UsageError(f"plan must be a SavePlan, got {type(plan).__name__}")
+    if plan.kind == "steps" and plan.steps[-1] > num_steps:
+        raise UsageError(f"save step {plan.steps[-1]} is beyond num_steps = {num_steps}")
+    if isinstance(dt, (int, float)) and not (dt > 0 and math.isfinite(dt)):
+        raise UsageError(f"dt must be positive and finite, got {dt!r}")
+    m = info.noise_size if info.noise_structure != "none" else 0
+    P = y0.shape[0]
+    if increments is not None:
+        increments = jnp.asarray(increments, y0.dtype)
+        if increments.shape != (num_steps, P, m):
+            raise UsageError(
+                f"increments must have shape (num_steps, paths, noises) = {(num_steps, P, m)}, "
+                f"got {tuple(increments.shape)}"
+            )
+        key = None
+    elif key is None and m > 0:
+        raise UsageError("a PRNG key is needed to draw the Brownian increments")
+    return _solve_jit(
+        model,
+        key,
+        y0,
+        jnp.asarray(t0, y0.dtype),
+        jnp.asarray(dt, y0.dtype),
+        args,
+        increments,
+        solver=solver,
+        num_steps=num_steps,
+        plan=plan,
+        block=_block_size(P, m),
+    )

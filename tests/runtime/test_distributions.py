@@ -1,0 +1,299 @@
+"""Tests for dync.runtime.distributions against scipy.stats."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import special, stats
+
+from dync.runtime import distributions as D
+
+
+@pytest.fixture
+def x64():
+    """Enable float64 for one test and restore the previous setting."""
+    with jax.enable_x64(True):
+        yield
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    id: str
+    make: Callable[..., D.AbstractDistribution]  # params -> our distribution
+    params: tuple[float, ...]
+    scipy: Callable[..., object]  # params -> frozen scipy distribution
+    points: tuple[float, ...]  # inside the support
+    outside: tuple[float, ...] = ()  # outside the support
+    grad_params: tuple[int, ...] = ()  # indices of continuous parameters
+
+
+CASES = [
+    Case("Normal", D.Normal, (0.3, 1.7), lambda m, s: stats.norm(m, s), (-2.0, 0.0, 0.3, 4.0), (), (0, 1)),
+    Case("HalfNormal", D.HalfNormal, (1.5,), lambda s: stats.halfnorm(scale=s), (0.0, 0.2, 1.0, 5.0), (-0.5,), (0,)),
+    Case(
+        "LogNormal",
+        D.LogNormal,
+        (0.2, 0.7),
+        lambda m, s: stats.lognorm(s=s, scale=math.exp(m)),
+        (0.1, 1.0, 3.0),
+        (0.0, -1.0),
+        (0, 1),
+    ),
+    Case("Uniform", D.Uniform, (-1.0, 2.0), lambda a, b: stats.uniform(a, b - a), (-1.0, 0.5, 2.0), (-1.5, 2.5), (0, 1)),
+    Case("Exponential", D.Exponential, (2.5,), lambda r: stats.expon(scale=1 / r), (0.0, 0.3, 4.0), (-0.1,), (0,)),
+    Case("Gamma", D.Gamma, (2.5, 1.5), lambda a, r: stats.gamma(a, scale=1 / r), (0.1, 1.0, 5.0), (-1.0,), (0, 1)),
+    Case("Beta", D.Beta, (2.0, 3.5), lambda a, b: stats.beta(a, b), (0.01, 0.3, 0.99), (-0.1, 1.1), (0, 1)),
+    Case(
+        "StudentT",
+        D.StudentT,
+        (3.5, 0.5, 2.0),
+        lambda df, m, s: stats.t(df, m, s),
+        (-10.0, 0.5, 3.0),
+        (),
+        (0, 1, 2),
+    ),
+    Case("Cauchy", D.Cauchy, (0.5, 2.0), lambda m, s: stats.cauchy(m, s), (-30.0, 0.5, 3.0), (), (0, 1)),
+    Case("Laplace", D.Laplace, (0.5, 2.0), lambda m, s: stats.laplace(m, s), (-3.0, 0.4, 3.0), (), (0, 1)),
+    Case("Poisson", D.Poisson, (3.5,), lambda r: stats.poisson(r), (0.0, 1.0, 3.0, 10.0), (-1.0, 1.5), (0,)),
+    Case("Bernoulli-p", lambda p: D.Bernoulli(p=p), (0.3,), lambda p: stats.bernoulli(p), (0.0, 1.0), (0.5, 2.0), (0,)),
+    Case(
+        "Bernoulli-logits",
+        lambda z: D.Bernoulli(logits=z),
+        (-0.8,),
+        lambda z: stats.bernoulli(special.expit(z)),
+        (0.0, 1.0),
+        (-1.0,),
+        (0,),
+    ),
+    Case("Binomial", D.Binomial, (12.0, 0.3), lambda n, p: stats.binom(n, p), (0.0, 3.0, 12.0), (13.0, 2.5, -1.0), (1,)),
+    Case(
+        "NegativeBinomial",
+        D.NegativeBinomial,
+        (4.0, 2.5),
+        lambda m, c: stats.nbinom(n=c, p=c / (c + m)),
+        (0.0, 2.0, 4.0, 20.0),
+        (-2.0, 0.5),
+        (0, 1),
+    ),
+]
+IDS = [c.id for c in CASES]
+
+
+def _scipy_log_prob(case: Case, params, x):
+    dist = case.scipy(*params)
+    return dist.logpmf(x) if hasattr(dist, "logpmf") else dist.logpdf(x)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_log_prob_matches_scipy(x64, case):
+    x = np.array(case.points)
+    ours = case.make(*(jnp.float64(p) for p in case.params)).log_prob(jnp.asarray(x))
+    assert ours.shape == x.shape
+    np.testing.assert_allclose(ours, _scipy_log_prob(case, case.params, x), rtol=1e-5, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_log_prob_is_minus_infinity_outside_support(x64, case):
+    dist = case.make(*case.params)
+    inside = jnp.asarray(case.points)
+    outside = jnp.asarray(case.outside)
+    assert bool(jnp.all(dist.support_contains(inside)))
+    assert not bool(jnp.any(dist.support_contains(outside)))
+    assert bool(jnp.all(jnp.isneginf(dist.log_prob(outside))))
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_log_prob_gradient_matches_scipy_finite_differences(x64, case):
+    x = np.array(case.points)
+    for i in case.grad_params:
+
+        def ours(theta):
+            params = list(case.params)
+            params[i] = theta
+            return jnp.sum(case.make(*params).log_prob(jnp.asarray(x)))
+
+        grad = float(jax.grad(ours)(jnp.float64(case.params[i])))
+        eps = 1e-6
+        hi, lo = list(case.params), list(case.params)
+        hi[i] += eps
+        lo[i] -= eps
+        fd = (np.sum(_scipy_log_prob(case, hi, x)) - np.sum(_scipy_log_prob(case, lo, x))) / (2 * eps)
+        assert grad == pytest.approx(fd, rel=1e-5, abs=1e-7), (case.id, i)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_log_prob_broadcasts_without_summing(x64, case):
+    # first parameter varies along axis 0, the values along axis 1
+    first = jnp.asarray(case.params[0]) * jnp.array([[1.0], [1.25]])
+    if case.id == "Binomial":
+        first = jnp.array([[12.0], [13.0]])
+    params = (first,) + tuple(jnp.float64(p) for p in case.params[1:])
+    x = jnp.asarray(case.points)
+    ours = case.make(*params).log_prob(x)
+    assert ours.shape == (2, len(case.points))
+    for row in range(2):
+        row_params = (float(first[row, 0]),) + case.params[1:]
+        np.testing.assert_allclose(ours[row], _scipy_log_prob(case, row_params, np.asarray(x)), rtol=1e-5)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_sample_moments_match_scipy(case):
+    dist = case.make(*case.params)
+    n = 4000
+    draws = dist.sample(jax.random.key(1), (n,))
+    assert draws.shape == (n,)
+    assert draws.dtype == jnp.float32
+    ref = case.scipy(*case.params)
+    values = np.asarray(draws, np.float64)
+    assert np.all(ref.pdf(values) > 0) if hasattr(ref, "pdf") else np.all(ref.pmf(values) > 0)
+    if case.id == "Cauchy":
+        # no mean: compare the median, whose standard error is pi * scale / (2 sqrt(n))
+        se = math.pi * case.params[1] / (2 * math.sqrt(n))
+        assert abs(np.median(values) - ref.median()) < 5 * se
+        assert bool(jnp.isnan(dist.mean()))
+        return
+    np.testing.assert_allclose(dist.mean(), ref.mean(), rtol=1e-6)
+    se = math.sqrt(ref.var() / n)
+    assert abs(values.mean() - ref.mean()) < 5 * se
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if not D.REGISTRY[c.id.split("-")[0]].discrete], ids=str)
+def test_continuous_samples_pass_ks(case):
+    draws = case.make(*case.params).sample(jax.random.key(2), (2000,))
+    assert stats.kstest(np.asarray(draws, np.float64), case.scipy(*case.params).cdf).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if D.REGISTRY[c.id.split("-")[0]].discrete], ids=str)
+def test_discrete_samples_are_integers_in_support(case):
+    dist = case.make(*case.params)
+    draws = dist.sample(jax.random.key(3), (500,))
+    assert bool(jnp.all(draws == jnp.round(draws)))
+    assert bool(jnp.all(dist.support_contains(draws)))
+
+
+def test_sample_shape_broadcasting():
+    dist = D.Normal(jnp.zeros(3), 1.0)
+    key = jax.random.key(0)
+    assert dist.batch_shape == (3,)
+    assert dist.sample(key).shape == (3,)
+    assert dist.sample(key, (5, 3)).shape == (5, 3)
+    assert D.Poisson(2.0).sample(key, (2, 2)).shape == (2, 2)
+    assert D.Bernoulli(logits=jnp.zeros((4, 1))).sample(key, (4, 6)).shape == (4, 6)
+    with pytest.raises(ValueError):
+        dist.sample(key, (4,))
+
+
+def test_float32_is_never_promoted(x64):
+    f32 = jnp.float32
+    key = jax.random.key(0)
+    cases = [
+        D.Normal(f32(0), f32(1)),
+        D.Gamma(f32(2), f32(1)),
+        D.Poisson(f32(2)),
+        D.Binomial(jnp.int32(5), f32(0.4)),
+        D.NegativeBinomial(f32(3), f32(2)),
+        D.Bernoulli(logits=f32(0.1)),
+        D.StudentT(f32(3), f32(0), f32(1)),
+    ]
+    for dist in cases:
+        assert dist.log_prob(jnp.ones(3, f32)).dtype == f32, dist
+        assert dist.sample(key, (3,)).dtype == f32, dist
+        assert dist.mean().dtype == f32, dist
+    # Python numbers adapt to float32 data
+    assert D.Normal(0.0, 1.0).log_prob(jnp.ones(2, f32)).dtype == f32
+    # integer observations of a discrete distribution
+    assert D.Poisson(f32(2)).log_prob(jnp.array([0, 1, 2])).dtype == f32
+
+
+def test_works_under_strict_promotion_and_rank_rules():
+    x = jnp.ones((4, 3), jnp.float32)
+    with jax.numpy_dtype_promotion("strict"), jax.numpy_rank_promotion("raise"):
+        for dist in (D.Normal(jnp.zeros(3), 1.0), D.NegativeBinomial(jnp.ones(3), 2.0), D.Uniform(0.0, jnp.full(3, 2.0))):
+            assert dist.log_prob(x).shape == (4, 3)
+            assert dist.sample(jax.random.key(0), (4, 3)).shape == (4, 3)
+
+
+def test_jit_vmap_and_reparameterised_sampling():
+    key = jax.random.key(0)
+
+    @jax.jit
+    def loss(loc, scale):
+        return jnp.sum(D.Normal(loc, scale).log_prob(jnp.array([0.0, 1.0])))
+
+    g = jax.grad(loss, argnums=(0, 1))(0.5, 2.0)
+    assert all(bool(jnp.isfinite(v)) for v in g)
+    # d/dloc E[x] = 1 for a reparameterised sampler
+    dmean = jax.grad(lambda m: jnp.mean(D.Normal(m, 1.0).sample(key, (64,))))(0.3)
+    assert float(dmean) == pytest.approx(1.0)
+    dshape = jax.grad(lambda a: jnp.mean(D.Gamma(a, 1.0).sample(key, (256,))))(2.0)
+    assert bool(jnp.isfinite(dshape))
+    batched = jax.vmap(lambda r: D.Poisson(r).log_prob(2.0))(jnp.array([1.0, 2.0]))
+    np.testing.assert_allclose(batched, stats.poisson([1.0, 2.0]).logpmf(2), rtol=1e-5)
+
+
+def test_gradients_are_zero_not_nan_outside_support():
+    def masked_sum(scale):
+        lp = D.HalfNormal(scale).log_prob(jnp.array([-1.0, 1.0]))
+        return jnp.sum(jnp.where(jnp.isfinite(lp), lp, 0.0))
+
+    assert bool(jnp.isfinite(jax.grad(masked_sum)(1.5)))
+    g = jax.grad(lambda r: D.Poisson(r).log_prob(jnp.array([0.0, 2.0])).sum())(1.5)
+    assert bool(jnp.isfinite(g))
+
+
+def test_bernoulli_needs_exactly_one_parameter():
+    with pytest.raises(ValueError):
+        D.Bernoulli()
+    with pytest.raises(ValueError):
+        D.Bernoulli(p=0.5, logits=0.0)
+    assert float(D.Bernoulli(0.25).mean()) == 0.25  # positional p
+
+
+def test_negative_binomial_variance():
+    dist = D.NegativeBinomial(mean=5.0, concentration=2.0)
+    draws = np.asarray(dist.sample(jax.random.key(4), (20000,)), np.float64)
+    expected = 5.0 + 5.0**2 / 2.0
+    assert abs(draws.var() / expected - 1) < 0.1
+
+
+def test_registry_and_class_attributes():
+    names = {
+        "Normal",
+        "HalfNormal",
+        "LogNormal",
+        "Uniform",
+        "Exponential",
+        "Gamma",
+        "Beta",
+        "StudentT",
+        "Cauchy",
+        "Laplace",
+        "Poisson",
+        "Bernoulli",
+        "Binomial",
+        "NegativeBinomial",
+    }
+    assert set(D.REGISTRY) == names
+    discrete = {"Poisson", "Bernoulli", "Binomial", "NegativeBinomial"}
+    for name, cls in D.REGISTRY.items():
+        assert cls.__name__ == name
+        assert cls.discrete is (name in discrete)
+        assert isinstance(cls.support, tuple) and cls.support
+    assert D.Gamma.support == ("positive",)
+    assert D.Beta.support == ("unit",)
+    assert D.Poisson.support == ("nonnegative_integer",)
+
+
+def test_keyword_construction_uses_spec_names():
+    assert float(D.Normal(loc=1.0, scale=2.0).mean()) == 1.0
+    assert float(D.Gamma(shape=3.0, rate=1.5).mean()) == 2.0
+    assert float(D.StudentT(df=5.0, loc=1.0, scale=2.0).mean()) == 1.0
+    assert float(D.Binomial(n=4, p=0.5).mean()) == 2.0
+    assert float(D.Uniform(low=1.0, high=3.0).mean()) == 2.0
+    assert float(D.Beta(a=1.0, b=3.0).mean()) == 0.25
