@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .errors import DyncError, SpecErrors, UsageError
+from .errors import DyncError, SpecErrors, UsageError, did_you_mean
 
 app = typer.Typer(
     name="dync",
@@ -65,7 +65,7 @@ def _number(text: str, what: str) -> float:
 def _split_sets(path: Path, sets: dict[str, str]) -> tuple[dict[str, int], dict[str, float]]:
     """Dims go to the compiler, everything else is a parameter value."""
     from .dsl import ast
-    from .dsl.loading import load_spec
+    from .compiler.driver import read_spec as load_spec
 
     spec = load_spec(path)
     dim_names = {d.name for d in spec.of_type(ast.Dim)}
@@ -83,10 +83,17 @@ def _split_sets(path: Path, sets: dict[str, str]) -> tuple[dict[str, int], dict[
 
 
 def _dims_only(path: Path, sets: list[str] | None) -> dict[str, int]:
+    from .dsl import ast
+    from .compiler.driver import read_spec as load_spec
+
     dims, params = _split_sets(path, _parse_sets(sets))
     if params:
         name = next(iter(params))
-        raise UsageError(f"`--set {name}=...`: only dims can be set here, and `{name}` is not a dim of the spec")
+        declared = sorted(d.name for d in load_spec(path).of_type(ast.Dim))
+        hint = did_you_mean(name, declared) or (
+            f"the spec's dims are {', '.join(declared)}" if declared else "the spec declares no dims"
+        )
+        raise UsageError(f"`--set {name}=...`: the spec has no dim `{name}` (only dims can be set here)", hint=hint)
     return dims
 
 
@@ -143,7 +150,7 @@ def fmt(
 ) -> None:
     """Print the canonical form of a spec (text or YAML)."""
     from .dsl.format import format_text, format_yaml
-    from .dsl.loading import load_spec
+    from .compiler.driver import read_spec as load_spec
 
     target = to or ("yaml" if spec.suffix in (".yaml", ".yml") else "dync")
     if target not in ("dync", "yaml", "text"):
@@ -184,7 +191,7 @@ def simulate(
 def _simulate(spec, output, paths, t1, dt, t0, save, save_every, solver, seed, set_, sweep, adaptive, chunk_size, progress):
     import numpy as np
 
-    from .dsl.loading import load_spec
+    from .compiler.driver import read_spec as load_spec
     from .runtime.devices import configure_host_devices, enable_compilation_cache
 
     parsed = load_spec(spec)

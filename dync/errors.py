@@ -186,9 +186,12 @@ class SpecErrors(DyncError):
 
     code = "E200"
 
-    def __init__(self, errors: Iterable[DyncError]):
+    def __init__(self, errors: Iterable[DyncError], partial: object | None = None):
         errs = sorted(errors, key=lambda e: e.span.sort_key() if e.span else ("", 0, 0))
         self.errors: list[DyncError] = errs
+        #: the AST read around the errors, when they only dropped parts of it
+        #: (an unknown YAML key): the checker may still look for more errors
+        self.partial = partial
         super().__init__(f"{len(errs)} error(s)", errs[0].span if errs else None)
 
     def render(self) -> str:

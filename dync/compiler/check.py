@@ -142,7 +142,9 @@ class Checker:
     def _declared_span(self, name: str) -> str:
         node = self._decl_nodes.get(name)
         if node is not None and node.span.line > 0:
-            return f"`{name}` was first declared on line {node.span.line}"
+            kind = {"Param": "a param", "Const": "a const", "State": "a state", "Dim": "a dim", "Let": "a let",
+                    "Brownian": "a brownian", "Input": "an input", "Net": "a net", "Observe": "an observation"}.get(type(node).__name__, "")
+            return f"`{name}` was first declared {'as ' + kind + ' ' if kind else ''}on line {node.span.line}; rename one of them"
         return f"`{name}` is already declared"
 
     # ------------------------------------------------------------- driver
@@ -195,6 +197,8 @@ class Checker:
 
     def _collect_declarations(self) -> None:
         self._decl_nodes: dict[str, object] = {}
+        #: names declared more than once (reported once; later checks stay quiet)
+        self._duplicated: set[str] = set()
         models = self.spec.of_type(ast.ModelName)
         if not models:
             self.err(
@@ -217,6 +221,7 @@ class Checker:
                 pass  # mangled in code generation
             if name in self._decl_nodes:
                 self.err(DuplicateDeclaration, f"`{name}` is declared twice", span, hint=self._declared_span(name))
+                self._duplicated.add(name)
                 continue
             self._decl_nodes[name] = node
         calc = self.spec.of_type(ast.Calculus)
@@ -295,6 +300,8 @@ class Checker:
                     hint="use numbers, dims and parameters declared above",
                 )
             hint = did_you_mean(nc.name, list(self.consts) + ["pi"])
+            if hint is None and cls is BadDim:
+                hint = "a dim is a whole number, or an expression of the dims declared before it"
             return self.err(UndefinedName, f"undefined name `{nc.name}`", nc.span, hint=hint)
         except DyncError as e:
             self.errors.append(e)
@@ -522,7 +529,7 @@ class Checker:
     def _check_state_decls(self) -> list[ast.State]:
         states = []
         decls = [s for s in self.spec.of_type(ast.State) if self._decl_nodes.get(s.name) is s]
-        if not decls and self.spec.of_type(ast.ModelName):
+        if not self.spec.of_type(ast.State) and self.spec.of_type(ast.ModelName):
             self.err(
                 InvalidSpec,
                 "the model declares no state, so there is nothing to simulate",
@@ -668,6 +675,8 @@ class Checker:
         for eq in equations:
             target = eq.lhs[1:] if eq.lhs.startswith("d") else None
             if target is None or target not in self.states:
+                if target in self._duplicated:
+                    continue  # the duplicate declaration is the error
                 cands = [f"d{s}" for s in self.states]
                 if target is not None and target in self._decl_nodes:
                     kind = type(self._decl_nodes[target]).__name__.lower()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..dsl import ast
 from ..dsl.loading import load_spec
-from ..errors import UsageError, did_you_mean
+from ..errors import SpecErrors, UsageError, did_you_mean
 from . import ir
 from .check import check_spec
 from .codegen import generate_module
@@ -60,9 +60,36 @@ def compile_ast(spec: ast.Spec, dims: Mapping[str, int] | None = None) -> Compil
 
 
 def compile_file(path: str | Path, dims: Mapping[str, int] | None = None, text: str | None = None) -> CompiledSpec:
-    """Read a ``.dync`` or ``.yaml`` spec and compile it."""
-    spec = load_spec(path, text)
-    return compile_ast(spec, dims)
+    """Read a ``.dync`` or ``.yaml`` spec and compile it.
+
+    Raises:
+        SpecErrors: every error of the spec. When reading found only errors
+            that dropped a part of the spec (an unknown YAML key), the rest is
+            still checked, so that one run reports all independent errors.
+    """
+    return compile_ast(read_spec(path, text, dims), dims)
+
+
+def read_spec(path: str | Path, text: str | None = None, dims: Mapping[str, int] | None = None) -> ast.Spec:
+    """:func:`~dync.dsl.loading.load_spec`, reporting every independent error.
+
+    When reading the spec found only errors that dropped a part of it (an
+    unknown YAML key), the rest is still checked, so that one run reports the
+    reading errors and the checker's together.
+
+    Raises:
+        SpecErrors: every error found.
+    """
+    try:
+        return load_spec(path, text)
+    except SpecErrors as err:
+        if err.partial is None:
+            raise
+        try:
+            check_spec(err.partial, {k: v for k, v in (dims or {}).items() if k in {d.name for d in err.partial.of_type(ast.Dim)}})
+        except SpecErrors as more:
+            raise SpecErrors(err.errors + more.errors) from None
+        raise
 
 
 def module_from_source(source: str, name: str) -> types.ModuleType:

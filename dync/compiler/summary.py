@@ -7,10 +7,10 @@ import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..dsl.loading import load_spec
 from . import ir
 from .check import check_spec
 from .driver import _warnings
+from .driver import read_spec as load_spec
 
 _SOLVER_HINT = {
     "none": "tsit5 (diffrax, adaptive)",

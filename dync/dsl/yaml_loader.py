@@ -201,30 +201,36 @@ _YAML_HINTS = {
 @dataclasses.dataclass(frozen=True)
 class _ScalarMapper(SpanMapper):
     """Maps a position in a (one-line) YAML string to the file, character by
-    character: ``positions[i]`` is where the string's ``i``-th character
-    stands, so quoting, escapes, folding and block indentation all map right."""
+    character: the string's ``i``-th character stands from ``starts[i]`` to
+    ``ends[i]`` (exclusive) in the file, so quoting, escapes, folding and block
+    indentation all map right."""
 
-    positions: tuple[tuple[int, int], ...] = ()
+    starts: tuple[tuple[int, int], ...] = ()
+    ends: tuple[tuple[int, int], ...] = ()
 
-    def _at(self, index: int) -> tuple[int, int]:
-        if not self.positions:
+    def _start(self, index: int) -> tuple[int, int]:
+        if not self.starts:
             return self.line, self.column + max(index, 0)
-        if index < 0:
-            return self.positions[0]
-        if index < len(self.positions):
-            return self.positions[index]
-        line, column = self.positions[-1]
-        return line, column + index - len(self.positions) + 1
+        if index < len(self.starts):
+            return self.starts[max(index, 0)]
+        line, column = self.ends[-1]
+        return line, column + index - len(self.starts)
+
+    def _end(self, index: int) -> tuple[int, int]:
+        """Where the character before ``index`` ends."""
+        if not self.ends or index <= 0:
+            line, column = self._start(index)
+            return line, column + 1
+        if index <= len(self.ends):
+            return self.ends[index - 1]
+        line, column = self.ends[-1]
+        return line, column + index - len(self.ends)
 
     def span(self, line: int, column: int, end_line: int, end_column: int) -> Span:
         # the parsed text has no line breaks (they were replaced by spaces)
         start, end = column - 1, end_column - 1
-        l0, c0 = self._at(start)
-        if end > start:
-            l1, c1 = self._at(end - 1)
-            c1 += 1
-        else:
-            l1, c1 = l0, c0 + 1
+        l0, c0 = self._start(start)
+        l1, c1 = self._end(end) if end > start else (l0, c0 + 1)
         return Span(self.path, l0, c0, l1, c1, self.source)
 
 
@@ -234,37 +240,40 @@ def _escape_length(source: str, j: int) -> int:
     return {"x": 4, "u": 6, "U": 10}.get(nxt, 2)
 
 
-def _align(value: str, source: str, start: int, end: int, style: str | None) -> list[int]:
-    """For each character of a scalar's value, its index in the raw source.
+def _align(value: str, source: str, start: int, end: int, style: str | None) -> list[tuple[int, int]]:
+    """For each character of a scalar's value, where it stands in the raw
+    source: ``(start, end)`` indices, end exclusive.
 
     The value is what YAML made of ``source[start:end]``: quotes removed,
     escapes decoded, line breaks folded, block indentation dropped. Walks both
     together; a character that cannot be matched keeps the last position.
     """
-    out: list[int] = []
+    out: list[tuple[int, int]] = []
     j = start
     for c in value:
         while True:
             if j >= end:
-                out.append(max(min(j, end) - 1, start))
+                last = max(min(j, end) - 1, start)
+                out.append((last, last + 1))
                 break
             r = source[j]
             if r == c:
-                out.append(j)
+                out.append((j, j + 1))
                 j += 1
                 break
             if style == '"' and r == "\\":
                 if j + 1 < end and source[j + 1] in "\r\n":
                     j += 1  # an escaped line break: no character in the value
                     continue
-                out.append(j)
-                j += _escape_length(source, j)
+                n = _escape_length(source, j)
+                out.append((j, j + n))
+                j += n
                 break
             if style == "'" and r == "'":
                 j += 1  # the second quote of ''
                 continue
             if c in " \n" and r in "\r\n":
-                out.append(j)  # a folded line break
+                out.append((j, j + 1))  # a folded line break
                 j += 2 if source.startswith("\r\n", j) else 1
                 while j < end and source[j] in " \t":
                     j += 1
@@ -272,7 +281,7 @@ def _align(value: str, source: str, start: int, end: int, style: str | None) -> 
             if r in " \t\r\n":
                 j += 1
                 continue
-            out.append(j)
+            out.append((j, j + 1))
             if c not in " \t\n":
                 j += 1
             break
@@ -321,6 +330,11 @@ class _SpecReader:
         line = min(line, len(self._line_starts))
         return line, index - self._line_starts[line - 1] + 1
 
+    def end_pos(self, end: int) -> tuple[int, int]:
+        """The (exclusive) end position of a region ending before index ``end``."""
+        line, column = self.pos(max(end - 1, 0))
+        return line, column + 1
+
     def span_of_indices(self, start: int, end: int) -> Span:
         l0, c0 = self.pos(start)
         if end <= start:
@@ -339,7 +353,16 @@ class _SpecReader:
     def mark_span(self, mark) -> Span:
         if mark is None:
             return Span(self.path, 1, 1, source=self.text)
-        return self.span_of_indices(mark.index, mark.index + 1)
+        return self.index_span(mark.index)
+
+    def index_span(self, index: int) -> Span:
+        """One character at ``index``; past the last line, just after the
+        file's last character, so the diagnostic can show that line."""
+        end_of_text = len(self.text.rstrip())
+        if index >= end_of_text and end_of_text > 0:
+            line, column = self.pos(end_of_text - 1)
+            return Span(self.path, line, column + 1, line, column + 2, self.text)
+        return self.span_of_indices(index, index + 1)
 
     # -- errors
     def error(self, cls: type[DyncError], message: str, node: Node, hint: str | None = None) -> None:
@@ -425,10 +448,11 @@ class _SpecReader:
         elif style in ("|", ">"):
             newline = self.text.find("\n", start, end)
             start = newline + 1 if newline >= 0 else end
-        indices = _align(value, self.text, start, end, style)
-        positions = tuple(self.pos(i) for i in indices)
-        line, column = positions[0] if positions else self.pos(start)
-        mapper = _ScalarMapper(self.path, self.text, line, column, positions)
+        extents = _align(value, self.text, start, end, style)
+        starts = tuple(self.pos(a) for a, _ in extents)
+        ends = tuple(self.end_pos(b) for _, b in extents)
+        line, column = starts[0] if starts else self.pos(start)
+        mapper = _ScalarMapper(self.path, self.text, line, column, starts, ends)
         lines = [ln.split("#", 1)[0] if "#" in ln else ln for ln in value.split("\n")]
         blanked = "\n".join(ln.ljust(len(orig)) for ln, orig in zip(lines, value.split("\n")))
         return blanked.replace("\r", " ").replace("\n", " "), mapper
@@ -527,13 +551,14 @@ class _SpecReader:
             raise SpecErrors([InvalidSpec(exc.message, self.mark_span(exc.mark), hint=exc.hint)]) from None
         except yaml.MarkedYAMLError as exc:
             raise SpecErrors([self.yaml_syntax_error(exc)]) from None
-        except yaml.YAMLError as exc:  # ReaderError: a character YAML does not allow
-            position = getattr(exc, "position", 0)
-            span = self.span_of_indices(position, position + 1)
-            raise SpecErrors([DyncSyntaxError(f"invalid YAML: {exc}", span)]) from None
+        except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+            code = exc.character if isinstance(exc.character, int) else ord(exc.character[:1] or "\0")
+            message = f"invalid YAML: the character #x{code:04x} is not allowed"
+            raise SpecErrors([DyncSyntaxError(message, self.index_span(exc.position))]) from None
         spec = self.spec(root)
         if self.errors:
-            raise SpecErrors(self.errors)
+            recoverable = all(isinstance(e, UnknownKey) for e in self.errors)
+            raise SpecErrors(self.errors, partial=spec if recoverable else None)
         return spec
 
     def yaml_syntax_error(self, exc: yaml.MarkedYAMLError) -> DyncSyntaxError:
@@ -550,11 +575,12 @@ class _SpecReader:
         if root is None:
             return ast.Spec("", "", (), path=self.path, source=self.text, span=span)
         if not isinstance(root, MappingNode):
-            self.expected("spec", "a mapping of sections (`model:`, `params:`, ...)", root)
+            self.error(BadValue, f"a spec is a mapping of sections (`model:`, `params:`, ...), found {_describe(root)}", root)
             return ast.Spec("", "", (), path=self.path, source=self.text, span=span)
         for node in _walk(root):
             if node.tag not in _STANDARD_TAGS:
-                self.error(BadValue, f"the YAML tag `{node.tag}` is not allowed in a spec", node, hint="remove the tag")
+                tag = node.tag.replace(_TAG, "!!", 1)
+                self.error(BadValue, f"the YAML tag `{tag}` is not allowed in a spec", node, hint="remove the tag")
         sections = self.check_keys(self.mapping(root, ""), SECTIONS, "")
 
         def section(name: str, build: Callable[[Node], list]) -> list:
@@ -609,11 +635,7 @@ class _SpecReader:
         out = []
         for key, value, _ in self.mapping(node, "dims"):
             name = self.decl_name(key, "dim")
-            where = _join("dims", key.value)
-            if isinstance(value, SequenceNode):
-                self.expected(where, "a size (a number or an expression)", value)
-                continue
-            expr = self.expr(value, where)
+            expr = self.expr(value, _join("dims", key.value))
             if name and expr is not None:
                 out.append(ast.Dim(name, expr, self.span(key, value), self.span(key)))
         return out
@@ -687,6 +709,8 @@ class _SpecReader:
                 if "shape" in parts:
                     shape = self.shape(parts["shape"][1], _join(where, "shape"))
                 init_node = parts["init"][1] if "init" in parts else None
+                if init_node is None and len(self.errors) > before:
+                    continue  # a misspelt key was reported; `init` is likely it
             if init_node is None or _is_null(init_node):
                 self.error(
                     InvalidSpec,
@@ -782,7 +806,7 @@ class _SpecReader:
             if "type" in parts:
                 type_node = parts["type"][1]
                 func = self.identifier(type_node, _join(where, "type"))
-            else:
+            elif len(self.errors) == before:  # else a misspelt key was reported
                 self.error(InvalidSpec, f"the network `{key.value}` needs a `type`", key, hint="add `type: mlp`")
             kwargs = []
             for option in NET_OPTIONS:
@@ -823,7 +847,7 @@ class _SpecReader:
                     shape = self.shape(parts["shape"][1], _join(where, "shape"))
                 if "dist" in parts:
                     dist = self.dist(parts["dist"][1], _join(where, "dist"))
-                else:
+                elif len(self.errors) == before:  # else a misspelt key was reported
                     self.error(InvalidSpec, f"the observation `{key.value}` needs `dist`", key, hint="add `dist: Normal(x, 0.1)`")
             else:
                 dist = self.dist(value, where)

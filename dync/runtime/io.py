@@ -4,7 +4,7 @@ Files are written atomically: the dataset goes to a temporary file in the
 target's directory, which is flushed to disk and then renamed over the target
 (``os.replace``), so a reader never sees a half-written file and an
 interrupted run leaves the previous file intact. The engine is ``h5netcdf``
-when installed, else ``netCDF4``.
+when installed (with ``h5py``), else ``netCDF4``.
 
 netCDF attributes can only be strings, numbers and 1-d numeric arrays;
 :func:`netcdf_safe_attrs` converts the rest (``bool`` → ``0``/``1``, ``None``
@@ -30,14 +30,15 @@ __all__ = ["atomic_path", "netcdf_engine", "netcdf_safe_attrs", "read_netcdf", "
 
 
 def netcdf_engine() -> str:
-    """``"h5netcdf"`` if importable, else ``"netcdf4"``.
+    """``"h5netcdf"`` if it and ``h5py`` are importable, else ``"netcdf4"``.
 
     Raises:
         UsageError: neither engine is installed.
     """
-    for module, engine in (("h5netcdf", "h5netcdf"), ("netCDF4", "netcdf4")):
+    for modules, engine in ((("h5netcdf", "h5py"), "h5netcdf"), (("netCDF4",), "netcdf4")):
         try:
-            __import__(module)
+            for module in modules:
+                __import__(module)
         except ImportError:
             continue
         return engine

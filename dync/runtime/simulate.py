@@ -420,30 +420,50 @@ class _Kernel:
     mesh: Any
 
 
-def _initial_states(model, args, init_key, b, block_size: int):
-    """Initial states ``(B, n)`` of block ``b``: path ``i`` from ``fold_in(init_key, i)``."""
-    idx = b * block_size + jnp.arange(block_size, dtype=jnp.asarray(b).dtype)
-    return jax.vmap(lambda i: model.initial_state(jax.random.fold_in(init_key, i), args))(idx)
+def _path_indices(blocks, block_size: int):
+    """Global indices ``(G * B,)`` of the paths of ``blocks`` ``(G,)``."""
+    blocks = jnp.asarray(blocks)
+    return (blocks[:, None] * block_size + jnp.arange(block_size, dtype=blocks.dtype)).reshape(-1)
 
 
-def _observations(model, args, obs_key, b, block_size: int, ys, times):
-    """Observations of block ``b`` at the saved times: ``name -> (B, S, *shape)``."""
-    idx = b * block_size + jnp.arange(block_size, dtype=jnp.asarray(b).dtype)
-    s_idx = jnp.arange(times.shape[0])
+def _initial_states(model, args, init_key, blocks, block_size: int):
+    """Initial states ``(G, B, n)``: path ``i`` from ``fold_in(init_key, i)``.
 
-    def path_obs(i, y_path):
-        k_path = jax.random.fold_in(obs_key, i)
-        return jax.vmap(
-            lambda s, t, y: model.observation_sample(jax.random.fold_in(k_path, s), t, y, args)
-        )(s_idx, times.astype(y_path.dtype), y_path)
+    One ``vmap`` over all paths (not one per block): a flat batch of keys
+    compiles much faster than nested ones.
+    """
+    idx = _path_indices(blocks, block_size)
+    y0 = jax.vmap(lambda i: model.initial_state(jax.random.fold_in(init_key, i), args))(idx)
+    return y0.reshape((-1, block_size) + y0.shape[1:])
 
-    return jax.vmap(path_obs)(idx, ys)
+
+def _observations(model, args, obs_key, blocks, block_size: int, ys, times):
+    """Observations of ``blocks`` at the saved times: ``name -> (G, B, S, *shape)``.
+
+    Path ``i`` at save ``s`` uses ``fold_in(fold_in(obs_key, i), s)``; one flat
+    ``vmap`` over all (path, time) pairs.
+    """
+    G, B, S, n = ys.shape
+    idx = jnp.repeat(_path_indices(blocks, block_size), S)
+    s_idx = jnp.tile(jnp.arange(S, dtype=idx.dtype), G * B)
+    t = jnp.tile(times.astype(ys.dtype), G * B)
+
+    def one(i, s, t, y):
+        k = jax.random.fold_in(jax.random.fold_in(obs_key, i), s)
+        return model.observation_sample(k, t, y, args)
+
+    obs = jax.vmap(one)(idx, s_idx, t, ys.reshape(G * B * S, n))
+    return jax.tree.map(lambda a: a.reshape((G, B, S) + a.shape[1:]), obs)
 
 
 @eqx.filter_jit
 def _run_fused_chunk(model, args, keys, blocks, times, kernel: _Kernel):
     """Simulate the blocks with indices ``blocks`` (sharded over the mesh) with
     a fused fixed-step solver, in one computation.
+
+    Each device runs its blocks one after the other (``lax.map``): a block is
+    large enough to fill the vector units, and an unbatched key per solve
+    keeps compilation short.
 
     Returns ``(ys, obs)``: states ``(G, B, S, n)`` and a dict of observations
     ``(G, B, S, *shape)``.
@@ -453,25 +473,28 @@ def _run_fused_chunk(model, args, keys, blocks, times, kernel: _Kernel):
     dynamic, static = eqx.partition((model, args, keys, times), eqx.is_array)
     B = kernel.block_size
 
-    def one_block(dynamic, b):
-        model, args, (init_key, noise_key, obs_key), times = eqx.combine(dynamic, static)
-        y0 = _initial_states(model, args, init_key, b, B)
-        _, ys = solve_fixed(
-            model,
-            kernel.solver,
-            jax.random.fold_in(noise_key, b),
-            y0,
-            kernel.t0,
-            kernel.dt,
-            kernel.num_steps,
-            kernel.plan,
-            args=args,
-        )
-        obs = _observations(model, args, obs_key, b, B, ys, times) if kernel.observe else {}
-        return ys, obs
-
     def local(dynamic, blocks):
-        return jax.vmap(one_block, in_axes=(None, 0))(dynamic, blocks)
+        model, args, (init_key, noise_key, obs_key), times = eqx.combine(dynamic, static)
+        y0 = _initial_states(model, args, init_key, blocks, B)
+
+        def solve_block(xs):
+            b, y0_b = xs
+            _, ys = solve_fixed(
+                model,
+                kernel.solver,
+                jax.random.fold_in(noise_key, b),
+                y0_b,
+                kernel.t0,
+                kernel.dt,
+                kernel.num_steps,
+                kernel.plan,
+                args=args,
+            )
+            return ys
+
+        ys = jax.lax.map(solve_block, (blocks, y0))
+        obs = _observations(model, args, obs_key, blocks, B, ys, times) if kernel.observe else {}
+        return ys, obs
 
     sharded = jax.shard_map(
         local,
@@ -503,8 +526,8 @@ def _run_diffrax_chunk(model, args, keys, blocks: np.ndarray, times: np.ndarray,
         m, a = _replicate((model, args), device) if len(devices) > 1 else (model, args)
         out = []
         for b in my_blocks:
-            b_dev = jax.device_put(jnp.int32(b), device)
-            y0 = _initial_states_jit(m, a, jax.device_put(init_key, device), b_dev, B)
+            b_dev = jax.device_put(np.array([b], np.int32), device)
+            y0 = _initial_states_jit(m, a, jax.device_put(init_key, device), b_dev, B)[0]
             _, ys = solve_diffrax(
                 m,
                 kernel.solver,
@@ -522,8 +545,8 @@ def _run_diffrax_chunk(model, args, keys, blocks: np.ndarray, times: np.ndarray,
             obs = {}
             if kernel.observe:
                 t_dev = jax.device_put(jnp.asarray(times, ys.dtype), device)
-                obs = _observations_jit(m, a, jax.device_put(obs_key, device), b_dev, B, ys, t_dev)
-            out.append((b, np.asarray(ys), jax.tree.map(np.asarray, obs)))
+                obs = _observations_jit(m, a, jax.device_put(obs_key, device), b_dev, B, ys[None], t_dev)
+            out.append((b, np.asarray(ys), {k: np.asarray(v[0]) for k, v in obs.items()}))
         return out
 
     assignment = [(d, [int(b) for b in blocks[i :: len(devices)]]) for i, d in enumerate(devices)]

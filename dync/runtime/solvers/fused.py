@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jax.extend.random import threefry_2x32
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 from dync.errors import UsageError
@@ -37,6 +38,8 @@ from dync.runtime.solvers.selection import check_solver
 _BLOCK_DRAWS = 1 << 19
 #: Never draw more than this many steps at once.
 _MAX_BLOCK = 128
+#: Unrolling of the innermost step loop.
+_UNROLL = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -298,8 +301,46 @@ def _baoab(model: AbstractModel, args: Any) -> Stepper:
 
 
 def _block_size(num_paths: int, m: int) -> int:
+    """Steps whose increments are drawn in one call.
+
+    On CPU one step at a time is fastest: the draw then fuses with the step
+    into one loop over the paths and nothing is written to memory (measured in
+    ``benchmarks/scratch_kernels.py``: blocks win only when idle cores can
+    share one large draw). Accelerators get blocks of about ``_BLOCK_DRAWS``
+    draws, which saves kernel launches.
+    """
+    if jax.default_backend() == "cpu":
+        return 1
     per_step = max(num_paths * max(m, 1), 1)
     return int(min(_MAX_BLOCK, max(1, _BLOCK_DRAWS // per_step)))
+
+
+def _is_threefry(key: PRNGKeyArray) -> bool:
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        return jax.random.key_impl(key) == jax.random.key_impl(jax.random.key(0, impl="threefry2x32"))
+    return key.shape == (2,) and key.dtype == jnp.uint32
+
+
+def standard_normal(key: PRNGKeyArray, shape: tuple[int, ...], dtype) -> Array:
+    """Standard normal draws: ``jax.random.normal``, made cheaper for float32.
+
+    For a Threefry key and float32 output, both 32-bit words of each
+    Threefry-2x32 block are used (``jax.random.normal`` keeps one word of two
+    per draw), which halves the hashing, most of the cost of a cheap model.
+    The words go through the same inverse-error-function map as
+    ``jax.random.normal``, with 23 random mantissa bits, so the tails are the
+    same. Deterministic: the same key gives the same numbers.
+    """
+    dtype = jnp.dtype(dtype)
+    if dtype != jnp.float32 or not _is_threefry(key):
+        return jax.random.normal(key, shape, dtype)
+    size = math.prod(shape)
+    data = jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
+    bits = threefry_2x32(data, lax.iota(jnp.uint32, size + size % 2))[:size]
+    # 23 random bits as a float in [1, 2), mapped to [-1, 1) and off -1.
+    one_two = lax.bitcast_convert_type((bits >> 9) | np.uint32(0x3F800000), jnp.float32)
+    u = jnp.maximum(one_two * 2.0 - 3.0, np.nextafter(np.float32(-1.0), np.float32(0.0)))
+    return (np.float32(math.sqrt(2.0)) * lax.erf_inv(u)).reshape(shape)
 
 
 def _solve(
@@ -330,7 +371,7 @@ def _solve(
         if increments is not None:
             return lax.dynamic_slice_in_dim(increments, i0, length, axis=0)
         keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(i0 + jnp.arange(length))
-        z = jax.vmap(lambda k: jax.random.normal(k, (P, m), dtype))(keys)
+        z = jax.vmap(lambda k: standard_normal(k, (P, m), dtype))(keys)
         return z * sqrt_dt
 
     def run_steps(state, i0, dws):
@@ -341,7 +382,7 @@ def _solve(
             t = t0 + (i0 + j).astype(dtype) * dt
             return stepper.step(t, dt, state, dw), None
 
-        return lax.scan(one, state, (jnp.arange(dws.shape[0]), dws))[0]
+        return lax.scan(one, state, (jnp.arange(dws.shape[0]), dws), unroll=_UNROLL)[0]
 
     def advance(state, i0, length: int):
         """``length`` (static) steps from step ``i0``, no output, in blocks."""

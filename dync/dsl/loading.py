@@ -1,0 +1,93 @@
+"""Read a spec file of either form: ``.dync`` text or YAML.
+
+The form is chosen by the file's suffix (``.dync``; ``.yaml`` / ``.yml``);
+for any other suffix the content decides: a first line (after blank and
+comment lines) that starts with ``dync:``, ``model:`` or ``---`` means YAML,
+anything else the text form.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import InvalidSpec, Span, SpecErrors, UsageError
+from . import ast
+from .parser import parse_spec
+from .yaml_loader import MAX_SPEC_BYTES, load_yaml_spec
+
+TEXT_SUFFIXES = (".dync",)
+YAML_SUFFIXES = (".yaml", ".yml")
+_YAML_STARTS = ("dync:", "model:", "---", "%YAML")
+
+
+def looks_like_yaml(text: str) -> bool:
+    """Whether a spec of unknown suffix is in the YAML form."""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        return stripped.startswith(_YAML_STARTS)
+    return False
+
+
+def _read(path: Path) -> str:
+    try:
+        size = path.stat().st_size
+        if size > MAX_SPEC_BYTES:
+            raise SpecErrors(
+                [
+                    InvalidSpec(
+                        f"the spec is {size} bytes long; the limit is {MAX_SPEC_BYTES} bytes (1 MiB)",
+                        Span(str(path), 1, 1),
+                    )
+                ]
+            )
+        with open(path, encoding="utf-8-sig") as f:
+            return f.read(MAX_SPEC_BYTES + 1)
+    except FileNotFoundError:
+        raise UsageError(f"cannot read the spec `{path}`: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"cannot read the spec `{path}`: it is a directory") from None
+    except PermissionError:
+        raise UsageError(f"cannot read the spec `{path}`: permission denied") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"cannot read the spec `{path}`: it is not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read the spec `{path}`: {exc.strerror or exc}") from None
+
+
+def load_spec(path: str | os.PathLike[str], text: str | None = None) -> ast.Spec:
+    """Read a spec in either form into its AST.
+
+    Args:
+        path: the spec file; its suffix picks the form.
+        text: the file's content, if already in memory (then ``path`` is only
+            used to pick the form and in diagnostics).
+
+    Returns:
+        The spec, its spans pointing into the file.
+
+    Raises:
+        UsageError: the file cannot be read (missing, a directory, not UTF-8).
+        SpecErrors: the spec is larger than 1 MiB, or has syntax or structure
+            errors (all of them, sorted by position).
+
+    Example:
+        >>> spec = load_spec("m.dync", "model m\\nstate x = 0\\ndx = -x dt\\n")
+        >>> spec.name
+        'm'
+    """
+    p = Path(path)
+    name = str(path)
+    if text is None:
+        text = _read(p)
+    size = len(text.encode("utf-8", errors="replace"))
+    if size > MAX_SPEC_BYTES:
+        raise SpecErrors(
+            [InvalidSpec(f"the spec is {size} bytes long; the limit is {MAX_SPEC_BYTES} bytes (1 MiB)", Span(name, 1, 1))]
+        )
+    suffix = p.suffix.lower()
+    if suffix in YAML_SUFFIXES or (suffix not in TEXT_SUFFIXES and looks_like_yaml(text)):
+        return load_yaml_spec(text, name)
+    return parse_spec(text, name)

@@ -1,0 +1,112 @@
+"""The command line as a user runs it: exit codes (0 ok, 1 spec error, 2 usage),
+diagnostics on stderr, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def dync(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "dync.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_check_prints_a_summary():
+    r = dync("check", "specs/langevin_oscillators.dync")
+    assert r.returncode == 0, r.stderr
+    assert "states" in r.stdout and "additive" in r.stdout and "BAOAB" in r.stdout
+
+
+def test_check_json_for_editors():
+    r = dync("check", "specs/heston.dync", "--format", "json")
+    assert r.returncode == 0
+    data = json.loads(r.stdout)
+    assert data["ok"] and data["noise_structure"] == "shared"
+
+
+def test_spec_error_exits_1_with_located_diagnostic(tmp_path):
+    bad = tmp_path / "bad.dync"
+    bad.write_text("model m\nparam sigma = 1 : positive\nstate x = 0\ndx = -x dt + sigm dW\n")
+    r = dync("check", str(bad))
+    assert r.returncode == 1
+    assert f"{bad}:4:14: error[E201]: undefined name `sigm`" in r.stderr
+    assert "did you mean `sigma`?" in r.stderr
+    assert "Traceback" not in r.stderr + r.stdout
+
+
+def test_spec_error_as_json(tmp_path):
+    bad = tmp_path / "bad.dync"
+    bad.write_text("model m\nstate x = 0\ndx = -x dt + sigm dW\n")
+    r = dync("check", str(bad), "--format", "json")
+    assert r.returncode == 1
+    diag = json.loads(r.stdout)["diagnostics"][0]
+    assert diag["code"] == "E201" and diag["line"] == 3 and diag["column"] == 14
+
+
+def test_missing_file_is_a_usage_error():
+    r = dync("check", "no/such/spec.dync")
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+
+
+def test_unknown_dim_override_is_a_usage_error():
+    r = dync("check", "specs/langevin_oscillators.dync", "--set", "Q=3")
+    assert r.returncode == 2 and "no dim `Q`" in r.stderr
+
+
+def test_dim_override_changes_shapes():
+    r = dync("check", "specs/langevin_oscillators.dync", "--set", "K=4", "--format", "json")
+    assert r.returncode == 0
+    data = json.loads(r.stdout)
+    assert data["dims"]["K"] == 4 and data["state_size"] == 8
+
+
+def test_compile_writes_an_importable_module(tmp_path):
+    out = tmp_path / "ou_model.py"
+    r = dync("compile", "specs/ou.dync", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    code = (
+        "import importlib.util, jax\n"
+        f"spec = importlib.util.spec_from_file_location('m', {str(out)!r})\n"
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+        "model = m.Model()\n"
+        "y = model.initial_state(jax.random.key(0))\n"
+        "print(model.drift(0.0, y).shape)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "(1,)" in r.stdout
+
+
+def test_fmt_is_idempotent(tmp_path):
+    r = dync("fmt", "specs/heston.dync")
+    assert r.returncode == 0, r.stderr
+    once = tmp_path / "once.dync"
+    once.write_text(r.stdout)
+    r2 = dync("fmt", str(once))
+    assert r2.stdout == r.stdout
+
+
+def test_fmt_to_yaml_and_back(tmp_path):
+    y = dync("fmt", "specs/kubo.dync", "--to", "yaml")
+    assert y.returncode == 0, y.stderr
+    ypath = tmp_path / "kubo.yaml"
+    ypath.write_text(y.stdout)
+    back = dync("fmt", str(ypath), "--to", "dync")
+    assert back.returncode == 0, back.stderr
+    assert back.stdout == dync("fmt", "specs/kubo.dync").stdout
+
+
+@pytest.mark.parametrize("args", [["simulate", "specs/ou.dync", "--t1", "1"], ["fmt", "specs/ou.dync", "--to", "json"], ["nonsense"]])
+def test_usage_errors_exit_2(args):
+    r = dync(*args)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr

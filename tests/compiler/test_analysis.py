@@ -1,0 +1,88 @@
+"""Noise-structure and Langevin analyses on the spec library and small specs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dync.compiler.check import check_spec
+from dync.dsl.parser import parse_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def ir_of(text: str):
+    return check_spec(parse_spec(text, "t.dync"))
+
+
+@pytest.mark.parametrize(
+    "name, structure",
+    [
+        ("ou", "additive"),
+        ("gbm", "diagonal"),
+        ("heston", "shared"),
+        ("kubo", "scalar"),
+        ("ou_matrix", "additive"),
+        ("sir_cle", "shared"),
+        ("lorenz63", "additive"),
+        ("fractional_ou", "additive"),
+    ],
+)
+def test_noise_structure_of_library_specs(name, structure):
+    path = ROOT / "specs" / f"{name}.dync"
+    assert check_spec(parse_spec(path.read_text(), str(path))).noise_structure == structure
+
+
+def test_an_ode_has_no_noise():
+    m = ir_of("model m\nstate x = 1\ndx = -x dt\n")
+    assert m.noise_structure == "none" and m.noise_size == 0
+
+
+def test_matrix_noise_on_the_state_is_general():
+    m = ir_of("model m\nbrownian W[2]\nparam L[2, 2] = [[1, 0], [0.5, 1]]\nstate x[2] = 0\ndx = -x dt + (L * x) @ dW\n")
+    assert m.noise_structure == "general"
+
+
+def test_diagonal_multiplicative_noise_is_elementwise():
+    m = ir_of("model m\nstate x[3] = 1\ndx = 0.1 * x dt + 0.2 * x dW\n")
+    assert m.noise_structure == "diagonal" and m.diffusion_is_elementwise
+    assert m.noise_size == m.state_size == 3
+
+
+def test_noise_that_mixes_components_is_not_elementwise():
+    m = ir_of("model m\nstate x[3] = 1\ndx = 0.1 * x dt + 0.2 * sum(x) dW\n")
+    assert m.noise_structure == "diagonal" and not m.diffusion_is_elementwise
+
+
+def test_underdamped_langevin_pair_is_recognised():
+    path = ROOT / "specs" / "langevin_oscillators.dync"
+    m = check_spec(parse_spec(path.read_text(), str(path)))
+    assert m.langevin == ("x", "v")
+
+
+def test_velocity_dependent_noise_is_not_a_langevin_pair():
+    m = ir_of("model m\nstate x = 0\nstate v = 0\ndx = v dt\ndv = (-x - v) dt + 0.1 * v dW\n")
+    assert m.langevin is None
+
+
+def test_nonlinear_friction_is_not_a_langevin_pair():
+    m = ir_of("model m\nstate x = 0\nstate v = 0\ndx = v dt\ndv = (-x - v^3) dt + 0.1 dW\n")
+    assert m.langevin is None
+
+
+def test_fractional_noise_adds_a_hidden_ou_state():
+    m = ir_of("model m\nparam H = 0.7 : interval(0, 1)\nbrownian B : fractional(hurst = H)\nstate x = 0\ndx = -x dt + dB\n")
+    hidden = [s for s in m.states if s.hidden]
+    assert len(hidden) == 1 and hidden[0].size == m.fbm_num_ou > 1
+    assert m.noise_size == 1
+
+
+def test_implicit_noises_are_private_to_their_equation():
+    m = ir_of("model m\nstate x = 0\nstate y = 0\ndx = -x dt + dW\ndy = -y dt + dW\n")
+    assert m.noise_size == 2 and m.noise_structure == "additive"
+
+
+def test_declared_brownian_is_shared():
+    m = ir_of("model m\nbrownian W\nstate x = 0\nstate y = 0\ndx = -x dt + dW\ndy = -y dt + dW\n")
+    assert m.noise_size == 1

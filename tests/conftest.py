@@ -1,0 +1,59 @@
+"""Shared fixtures: a PRNG key, compiled spec models shared across tests (JAX
+compile time dominates small tests), and the `--update-golden` flag."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = ROOT / "specs"
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite golden files (error diagnostics, generated code) instead of comparing",
+    )
+
+
+@pytest.fixture(scope="session")
+def update_golden(request) -> bool:
+    return bool(request.config.getoption("--update-golden")) or os.environ.get("DYNC_UPDATE_GOLDEN") == "1"
+
+
+@pytest.fixture
+def key():
+    import jax
+
+    return jax.random.key(0)
+
+
+@functools.lru_cache(maxsize=None)
+def compiled_model(relpath: str, **dims):
+    """A model built from a spec under the repo root, cached for the session."""
+    import dync
+
+    return dync.load(ROOT / relpath, **dims)
+
+
+@pytest.fixture(scope="session")
+def spec_model():
+    """`spec_model("specs/ou.dync")` → the compiled model (shared)."""
+    return compiled_model
+
+
+@pytest.fixture
+def x64():
+    """Enable float64 for one test and restore the previous setting."""
+    import jax
+
+    old = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    yield
+    jax.config.update("jax_enable_x64", old)
