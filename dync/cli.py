@@ -248,7 +248,6 @@ def _simulate(spec, output, paths, t1, dt, t0, save, save_every, solver, seed, s
     model = model_class(compiled)(jax.random.key(seed))
     ds = run(
         model,
-        jax.random.key(seed),
         paths=paths,
         t1=float(t1),
         dt=float(dt),

@@ -110,3 +110,34 @@ def test_usage_errors_exit_2(args):
     r = dync(*args)
     assert r.returncode == 2
     assert "Traceback" not in r.stderr
+
+
+def test_simulate_writes_netcdf_that_plot_reads(tmp_path):
+    """The README's main job, small: simulate OU into NetCDF, then plot it.
+
+    Tolerance: the stationary sd of this OU is 0.5/sqrt(2) ≈ 0.354; with 4000
+    paths the sample sd has a standard error of ≈ 0.004, so ±0.03 is > 5 se."""
+    import xarray as xr
+
+    out = tmp_path / "ou.nc"
+    r = dync("simulate", "specs/ou.dync", "--paths", "4000", "--t1", "5", "--dt", "0.01", "--save-every", "100",
+             "--seed", "3", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    with xr.open_dataset(out) as ds:
+        assert ds["x"].dims == ("path", "time") and ds.sizes["time"] == 6
+        assert ds.attrs["seed"] == 3 and ds.attrs["solver"] == "euler_maruyama"
+        assert abs(float(ds["x"].isel(time=-1).std()) - 0.5 / 2**0.5) < 0.03
+        assert "y" in ds
+    png = tmp_path / "ou.png"
+    r = dync("plot", str(out), "-o", str(png))
+    assert r.returncode == 0, r.stderr
+    assert png.stat().st_size > 10_000
+
+
+def test_simulate_rejects_a_solver_that_does_not_fit(tmp_path):
+    r = dync("simulate", "specs/heston.dync", "--paths", "10", "--t1", "1", "--dt", "0.1", "--solver", "milstein",
+             "-o", str(tmp_path / "h.nc"))
+    assert r.returncode == 2, r.stderr
+    assert "milstein" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "h.nc").exists()
