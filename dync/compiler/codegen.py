@@ -13,7 +13,6 @@ never collide with each other or with Python: ``p_`` parameter (constrained),
 
 from __future__ import annotations
 
-import keyword
 import re
 
 import numpy as np
@@ -40,8 +39,10 @@ _CMP = {"<", "<=", ">", ">=", "==", "!="}
 
 
 def _ident(name: str) -> str:
-    """Validate an identifier that goes into generated code."""
-    if not _IDENT.match(name) or keyword.iskeyword(name):
+    """Validate an identifier that goes into generated code. A Python keyword
+    is a valid spec name: it only ever appears prefixed (``p_lambda``), quoted,
+    or as an attribute the checker has already renamed (``lambda_``)."""
+    if not _IDENT.match(name):
         raise ValueError(f"invalid identifier in code generation: {name!r}")
     return name
 
@@ -332,8 +333,10 @@ def _info_source(model: ir.ModelIR) -> str:
     add("    ),")
     add(f"    state_size={model.state_size},")
     add("    noises=(")
+    used = {term.block for _, terms in model.noise for term in terms}
     for b in model.noise_blocks:
-        add(f'        NoiseInfo("{b.name}", {tuple(b.shape)!r}, {b.offset}, {b.size}, implicit={b.implicit}, kind="{b.kind}"),')
+        drives = "" if b.name in used or b.kind == "fractional" else ", drives=False"
+        add(f'        NoiseInfo("{b.name}", {tuple(b.shape)!r}, {b.offset}, {b.size}, implicit={b.implicit}, kind="{b.kind}"{drives}),')
     add("    ),")
     add(f"    noise_size={model.noise_size},")
     add("    params=(")

@@ -84,6 +84,10 @@ class NoiseInfo:
     size: int
     implicit: bool
     kind: str = "brownian"  # or "fractional"
+    #: whether any equation uses it: the diagonal layout gives every state a
+    #: block (``m == n``), but a state without a noise term leaves its block
+    #: unused, and solvers need not draw it
+    drives: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,6 +138,19 @@ class ModelInfo:
     fbm_num_ou: int = 0
     spec_text: str = ""
     spec_path: str = ""
+
+    @property
+    def driving_noise_segments(self) -> tuple[tuple[int, int, bool], ...]:
+        """``(offset, size, drives)`` runs of ``dw`` in order, adjacent blocks
+        with the same ``drives`` merged: what a solver must draw and what it
+        may leave zero."""
+        runs: list[list] = []
+        for b in self.noises:
+            if runs and runs[-1][2] == b.drives and runs[-1][0] + runs[-1][1] == b.offset:
+                runs[-1][1] += b.size
+            else:
+                runs.append([b.offset, b.size, b.drives])
+        return tuple((o, n, d) for o, n, d in runs)
 
     def state(self, name: str) -> StateInfo:
         for s in self.states:

@@ -258,7 +258,7 @@ def test_same_seed_same_numbers_different_seed_different(ou, ou_run):
 
 
 def test_chunking_does_not_change_numbers(ou, monkeypatch):
-    # small blocks so that 300 paths make 5 blocks (the rule is the same at 8192)
+    # small blocks so that 300 paths make 5 blocks of 64 (the rule is the same at 8192)
     monkeypatch.setattr(sim_mod, "BLOCK_PATHS", 64)
     runs = [
         simulate(ou, seed=1, paths=300, t1=0.3, dt=0.01, save=5, chunk_size=c, progress=False)
@@ -268,9 +268,6 @@ def test_chunking_does_not_change_numbers(ou, monkeypatch):
     for r in runs[1:]:
         np.testing.assert_array_equal(r["x"].values, runs[0]["x"].values)
         np.testing.assert_array_equal(r["y"].values, runs[0]["y"].values)
-    # fewer paths: a prefix of the larger run
-    fewer = simulate(ou, seed=1, paths=100, t1=0.3, dt=0.01, save=5, chunk_size=64)
-    np.testing.assert_array_equal(fewer["x"].values, runs[0]["x"].values[:100])
     # blocks are independent: the second block is not a copy of the first
     x = runs[0]["x"].values
     assert not np.allclose(x[:64, -1], x[64:128, -1])
@@ -360,7 +357,9 @@ def test_sweep_matches_single_runs_without_retracing():
     np.testing.assert_array_equal(ds["x"].values[0], first["x"].values[0])
     for j, v in enumerate(values):
         single = simulate(model, params={"theta": v}, **kw)
-        np.testing.assert_allclose(ds["x"].values[j], single["x"].values, rtol=1e-6)
+        # a single run compiles theta in as a constant (XLA folds it, so float32
+        # rounding differs by a few ulps): rtol 1e-5 with atol 1e-6 for values near 0
+        np.testing.assert_allclose(ds["x"].values[j], single["x"].values, rtol=1e-5, atol=1e-6)
     # common random numbers: larger theta pulls every path closer to mu = 0
     spread = np.abs(ds["x"].values[:, :, -1]).mean(axis=1)
     assert np.all(np.diff(spread) < 0)
@@ -436,9 +435,12 @@ def test_layout_rules():
     # the device count never changes the block size; chunks are whole multiples of it
     for d in (1, 2, 3, 8):
         lay = sim_mod._layout(100_000, 40, 50_000, d)
-        assert lay.block_size == 8192 and lay.blocks_per_chunk % d == 0
-    # fewer paths than a block: one block of exactly that many paths
+        assert lay.block_size == 7696 and lay.blocks_per_chunk % d == 0  # 13 blocks, ceil(100000/13) -> x8
+    # few paths: one block of exactly that many paths
     assert sim_mod._layout(10, 4, None, 2).block_size == 10
+    # 10,000 paths: two blocks of 5,000 (no padded paths); 1,000: two of 504 (two devices share it)
+    assert sim_mod._layout(10_000, 4, None, 1).block_size == 5000
+    assert sim_mod._layout(1000, 4, None, 1).block_size == 504
 
 
 def test_progress_bar_over_chunks(ou, monkeypatch, capsys):

@@ -34,7 +34,7 @@ INFO = ModelInfo(
     state_size=2,
     noises=(
         NoiseInfo("v.dW", (), 0, 1, implicit=True, kind="brownian"),
-        NoiseInfo("r.dW", (), 1, 1, implicit=True, kind="brownian"),
+        NoiseInfo("r.dW", (), 1, 1, implicit=True, kind="brownian", drives=False),
     ),
     noise_size=2,
     params=(

@@ -33,7 +33,7 @@ INFO = ModelInfo(
     ),
     state_size=16,
     noises=(
-        NoiseInfo("x.dW", (8,), 0, 8, implicit=True, kind="brownian"),
+        NoiseInfo("x.dW", (8,), 0, 8, implicit=True, kind="brownian", drives=False),
         NoiseInfo("v.dW", (8,), 8, 8, implicit=True, kind="brownian"),
     ),
     noise_size=16,

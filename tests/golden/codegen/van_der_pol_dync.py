@@ -33,7 +33,7 @@ INFO = ModelInfo(
     ),
     state_size=2,
     noises=(
-        NoiseInfo("x.dW", (), 0, 1, implicit=True, kind="brownian"),
+        NoiseInfo("x.dW", (), 0, 1, implicit=True, kind="brownian", drives=False),
         NoiseInfo("y.dW", (), 1, 1, implicit=True, kind="brownian"),
     ),
     noise_size=2,
