@@ -220,7 +220,7 @@ class _FunctionEmitter:
                     parts.append(str(it))
             return f"{inner}[{', '.join(parts)}]", _PREC["atom"]
         if isinstance(e, ir.Array):
-            return "jnp.stack([" + ", ".join(self.expr(x, blk) for x in e.elements) + "])", _PREC["atom"]
+            return "F.stack(" + ", ".join(self.expr(x, blk) for x in e.elements) + ")", _PREC["atom"]
         if isinstance(e, ir.NetCall):
             net = self.nets[e.net]
             return f"NN.apply_net(self.{_ident(net.attr)}, {self.expr(e.arg, blk)})", _PREC["atom"]
@@ -306,13 +306,15 @@ class _FunctionEmitter:
                 parts.append(code)
             else:
                 parts.append(f"jnp.ravel({code})")
+        # F.stack / F.join rather than jnp.stack / jnp.concatenate: they batch
+        # without transposes on the solvers' paths-minor layout
         if all_scalar:
             if len(parts) == 1:
                 return f"jnp.reshape({parts[0]}, (1,))"
-            return f"jnp.stack([{', '.join(parts)}])"
+            return f"F.stack({', '.join(parts)})"
         if len(parts) == 1:
             return parts[0]
-        return f"jnp.concatenate([{', '.join(parts)}])"
+        return f"F.join({', '.join(parts)})"
 
 
 def _dist_expr(em: _FunctionEmitter, d: ir.DistIR, blk: _Block) -> str:

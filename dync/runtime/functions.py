@@ -17,10 +17,12 @@ Two choices matter for numerics:
 
 from __future__ import annotations
 
+import builtins
 
 import jax
 import jax.numpy as jnp
 import jax.scipy.special as jsp
+import numpy as np
 from jaxtyping import Array, ArrayLike
 
 # ---- elementwise -------------------------------------------------------------
@@ -207,9 +209,52 @@ def outer(a: ArrayLike, b: ArrayLike) -> Array:
     return jnp.outer(a, b)
 
 
+def join(*arrays: ArrayLike, axis: int = 0) -> Array:
+    """``jnp.concatenate`` written as a sum of zero-padded pieces.
+
+    Why: the solvers ``vmap`` the model over a path axis that is *minor* in
+    memory (see :mod:`dync.runtime.solvers.fused`); JAX batches
+    ``concatenate`` by moving that axis to the front, so every join of state
+    pieces would transpose the whole batch twice. ``lax.pad`` batches in
+    place, and XLA fuses pad-and-select into the surrounding loop. Exact: each
+    element is selected, never added to anything (an add would flush
+    subnormals to zero on CPU).
+    """
+    parts = [jnp.asarray(a) for a in arrays]
+    if len(parts) == 1:
+        return parts[0]
+    dtype = jnp.result_type(*parts)
+    total = builtins.sum(p.shape[axis] for p in parts)
+    out = None
+    offset = 0
+    for p in parts:
+        size = p.shape[axis]
+        config = [(0, 0, 0)] * p.ndim
+        config[axis] = (offset, total - offset - size, 0)
+        padded = jax.lax.pad(p.astype(dtype), jnp.zeros((), dtype), config)
+        if out is None:
+            out = padded
+        else:
+            inside = np.zeros(total, bool)
+            inside[offset : offset + size] = True
+            mask = inside.reshape((-1,) + (1,) * (p.ndim - 1 - axis % p.ndim))
+            out = jnp.where(mask, padded, out)
+        offset += size
+    return out
+
+
 def roll(x: ArrayLike, shift: int = 1, axis: int = 0) -> Array:
-    """``x`` shifted cyclically: ``roll(x, 1)[i] == x[i - 1]`` (NumPy's convention)."""
-    return jnp.roll(x, shift, axis=axis)
+    """``x`` shifted cyclically: ``roll(x, 1)[i] == x[i - 1]`` (NumPy's convention).
+
+    Built from two slices and :func:`join`, which batch without transposes."""
+    x = jnp.asarray(x)
+    n = x.shape[axis]
+    s = shift % n if n else 0
+    if s == 0:
+        return x
+    head = jax.lax.slice_in_dim(x, n - s, n, axis=axis)
+    tail = jax.lax.slice_in_dim(x, 0, n - s, axis=axis)
+    return join(head, tail, axis=axis)
 
 
 def _at_least_1d(arrays) -> list[Array]:
@@ -218,12 +263,12 @@ def _at_least_1d(arrays) -> list[Array]:
 
 def concat(*arrays: ArrayLike, axis: int = 0) -> Array:
     """Arrays joined along an existing axis (scalars count as length-1 vectors)."""
-    return jnp.concatenate(_at_least_1d(arrays), axis=axis)
+    return join(*_at_least_1d(arrays), axis=axis)
 
 
 def stack(*arrays: ArrayLike, axis: int = 0) -> Array:
     """Arrays of one shape stacked along a new axis."""
-    return jnp.stack([jnp.asarray(a) for a in arrays], axis=axis)
+    return join(*[jnp.expand_dims(jnp.asarray(a), axis) for a in arrays], axis=axis)
 
 
 def diag(x: ArrayLike) -> Array:
@@ -238,5 +283,7 @@ def transpose(x: ArrayLike) -> Array:
 
 #: every public name, for the checker-library consistency test
 NAMES = tuple(
-    n for n, v in list(globals().items()) if callable(v) and not n.startswith("_") and v.__module__ == __name__
+    n
+    for n, v in list(globals().items())
+    if callable(v) and not n.startswith("_") and v.__module__ == __name__ and n != "join"  # join: codegen's own
 )

@@ -103,20 +103,20 @@ class Model(AbstractModel):
         s_r = y[1]
         d_v = s_v - F.power(s_v, 3) / 3.0 - s_r + p_I
         d_r = (s_v + p_a - p_b * s_r) / p_tau
-        return jnp.stack([d_v, d_r])
+        return F.stack(d_v, d_r)
 
     def noise(self, t, y, dw, args=None):
         p_s = C.Positive().forward(self.s)
         w_0 = dw[0]
         g_v = p_s * w_0
-        return jnp.stack([g_v, jnp.zeros((), y.dtype)])
+        return F.stack(g_v, jnp.zeros((), y.dtype))
 
     def initial_state(self, key, args=None):
         del key
         dtype = jnp.result_type(float)
         x_v = jnp.broadcast_to(jnp.asarray(-1.0, dtype=dtype), ())
         x_r = jnp.broadcast_to(jnp.asarray(1.0, dtype=dtype), ())
-        return jnp.stack([x_v, x_r])
+        return F.stack(x_v, x_r)
 
     def observation_log_prob(self, t, y, data, args=None):
         s_v = y[0]

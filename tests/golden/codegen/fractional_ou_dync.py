@@ -87,7 +87,7 @@ class Model(AbstractModel):
         fbm_weight_B = FBM.fbm_weights(p_H, fbm_gamma_B, self.fbm_horizon)
         d_x = -p_theta * s_x + -(1.0 * jnp.dot(fbm_weight_B * fbm_gamma_B, s__fbm_B))
         d__fbm_B = -(fbm_gamma_B * s__fbm_B)
-        return jnp.concatenate([jnp.reshape(d_x, (1,)), d__fbm_B])
+        return F.join(jnp.reshape(d_x, (1,)), d__fbm_B)
 
     def noise(self, t, y, dw, args=None):
         p_H = C.Interval(0.0, 1.0).forward(self.H)
@@ -96,11 +96,11 @@ class Model(AbstractModel):
         w_0 = dw[0]
         g_x = 1.0 * jnp.sum(fbm_weight_B) * w_0
         g__fbm_B = jnp.full((10,), 1.0) * w_0
-        return jnp.concatenate([jnp.reshape(g_x, (1,)), g__fbm_B])
+        return F.join(jnp.reshape(g_x, (1,)), g__fbm_B)
 
     def initial_state(self, key, args=None):
         del key
         dtype = jnp.result_type(float)
         x_x = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), ())
         x__fbm_B = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), (10,))
-        return jnp.concatenate([jnp.reshape(x_x, (1,)), x__fbm_B])
+        return F.join(jnp.reshape(x_x, (1,)), x__fbm_B)

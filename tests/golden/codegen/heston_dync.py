@@ -102,7 +102,7 @@ class Model(AbstractModel):
         s_v = y[1]
         d_S = p_mu * s_S
         d_v = p_kappa * (p_theta - s_v)
-        return jnp.stack([d_S, d_v])
+        return F.stack(d_S, d_v)
 
     def noise(self, t, y, dw, args=None):
         p_xi = C.Positive().forward(self.xi)
@@ -114,11 +114,11 @@ class Model(AbstractModel):
         w_1 = dw[1]
         g_S = s_S * l_vol * w_0
         g_v = p_xi * l_vol * p_rho * w_0 + (p_xi * l_vol * F.sqrt(1.0 - F.power(p_rho, 2))) * w_1
-        return jnp.stack([g_S, g_v])
+        return F.stack(g_S, g_v)
 
     def initial_state(self, key, args=None):
         del key
         dtype = jnp.result_type(float)
         x_S = jnp.broadcast_to(jnp.asarray(100.0, dtype=dtype), ())
         x_v = jnp.broadcast_to(jnp.asarray(0.04, dtype=dtype), ())
-        return jnp.stack([x_S, x_v])
+        return F.stack(x_S, x_v)

@@ -81,7 +81,7 @@ class Model(AbstractModel):
         s_y = y[1]
         d_x = -p_omega * s_y
         d_y = p_omega * s_x
-        return jnp.stack([d_x, d_y])
+        return F.stack(d_x, d_y)
 
     def noise(self, t, y, dw, args=None):
         p_s = C.Positive().forward(self.s)
@@ -90,11 +90,11 @@ class Model(AbstractModel):
         w_0 = dw[0]
         g_x = -(p_s * s_y) * w_0
         g_y = p_s * s_x * w_0
-        return jnp.stack([g_x, g_y])
+        return F.stack(g_x, g_y)
 
     def initial_state(self, key, args=None):
         del key
         dtype = jnp.result_type(float)
         x_x = jnp.broadcast_to(jnp.asarray(1.0, dtype=dtype), ())
         x_y = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), ())
-        return jnp.stack([x_x, x_y])
+        return F.stack(x_x, x_y)

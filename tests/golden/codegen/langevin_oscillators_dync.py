@@ -113,21 +113,21 @@ class Model(AbstractModel):
             return l_U
         grad_1 = jax.grad(grad_fn_1)(s_x)
         d_v = -p_gamma * s_v - grad_1
-        return jnp.concatenate([d_x, d_v])
+        return F.join(d_x, d_v)
 
     def noise(self, t, y, dw, args=None):
         p_gamma = C.Positive().forward(self.gamma)
         p_T = self.T
         w_1 = dw[8:16]
         g_v = F.sqrt(2.0 * p_gamma * p_T) * w_1
-        return jnp.concatenate([jnp.zeros((8,), y.dtype), g_v])
+        return F.join(jnp.zeros((8,), y.dtype), g_v)
 
     def initial_state(self, key, args=None):
         keys = jax.random.split(key, 1)
         dtype = jnp.result_type(float)
         x_x = D.Normal(loc=0.0, scale=1.0).sample(keys[0], (8,)).astype(dtype)
         x_v = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), (8,))
-        return jnp.concatenate([x_x, x_v])
+        return F.join(x_x, x_v)
 
     def observation_log_prob(self, t, y, data, args=None):
         p_C = self.C

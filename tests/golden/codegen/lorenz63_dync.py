@@ -100,7 +100,7 @@ class Model(AbstractModel):
         d_x = p_sigma * (s_y - s_x)
         d_y = s_x * (p_rho - s_z) - s_y
         d_z = s_x * s_y - p_beta * s_z
-        return jnp.stack([d_x, d_y, d_z])
+        return F.stack(d_x, d_y, d_z)
 
     def noise(self, t, y, dw, args=None):
         p_s = C.Positive().forward(self.s)
@@ -110,7 +110,7 @@ class Model(AbstractModel):
         g_x = p_s * w_0
         g_y = p_s * w_1
         g_z = p_s * w_2
-        return jnp.stack([g_x, g_y, g_z])
+        return F.stack(g_x, g_y, g_z)
 
     def initial_state(self, key, args=None):
         del key
@@ -118,4 +118,4 @@ class Model(AbstractModel):
         x_x = jnp.broadcast_to(jnp.asarray(1.0, dtype=dtype), ())
         x_y = jnp.broadcast_to(jnp.asarray(1.0, dtype=dtype), ())
         x_z = jnp.broadcast_to(jnp.asarray(1.0, dtype=dtype), ())
-        return jnp.stack([x_x, x_y, x_z])
+        return F.stack(x_x, x_y, x_z)

@@ -102,7 +102,7 @@ class Model(AbstractModel):
         l_death = p_gamma * s_y
         d_x = l_birth - l_predation
         d_y = l_conversion - l_death
-        return jnp.stack([d_x, d_y])
+        return F.stack(d_x, d_y)
 
     def noise(self, t, y, dw, args=None):
         p_alpha = C.Positive().forward(self.alpha)
@@ -119,11 +119,11 @@ class Model(AbstractModel):
         w_1 = dw[1]
         g_x = (F.sqrt(F.maximum(l_birth + l_predation, 0.0))) * w_0
         g_y = (F.sqrt(F.maximum(l_conversion + l_death, 0.0))) * w_1
-        return jnp.stack([g_x, g_y])
+        return F.stack(g_x, g_y)
 
     def initial_state(self, key, args=None):
         del key
         dtype = jnp.result_type(float)
         x_x = jnp.broadcast_to(jnp.asarray(80.0, dtype=dtype), ())
         x_y = jnp.broadcast_to(jnp.asarray(40.0, dtype=dtype), ())
-        return jnp.stack([x_x, x_y])
+        return F.stack(x_x, x_y)

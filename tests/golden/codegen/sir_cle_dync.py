@@ -105,7 +105,7 @@ class Model(AbstractModel):
         d_S = -l_infection
         d_I = l_infection - l_recovery
         d_R = l_recovery
-        return jnp.stack([d_S, d_I, d_R])
+        return F.stack(d_S, d_I, d_R)
 
     def noise(self, t, y, dw, args=None):
         p_N = self.N
@@ -120,7 +120,7 @@ class Model(AbstractModel):
         g_S = -F.sqrt(F.maximum(l_infection, 0.0)) * w_0
         g_I = F.sqrt(F.maximum(l_infection, 0.0)) * w_0 + -F.sqrt(F.maximum(l_recovery, 0.0)) * w_1
         g_R = F.sqrt(F.maximum(l_recovery, 0.0)) * w_1
-        return jnp.stack([g_S, g_I, g_R])
+        return F.stack(g_S, g_I, g_R)
 
     def initial_state(self, key, args=None):
         del key
@@ -128,7 +128,7 @@ class Model(AbstractModel):
         x_S = jnp.broadcast_to(jnp.asarray(990.0, dtype=dtype), ())
         x_I = jnp.broadcast_to(jnp.asarray(10.0, dtype=dtype), ())
         x_R = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), ())
-        return jnp.stack([x_S, x_I, x_R])
+        return F.stack(x_S, x_I, x_R)
 
     def observation_log_prob(self, t, y, data, args=None):
         p_rho = C.Unit().forward(self.rho)

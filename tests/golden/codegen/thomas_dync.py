@@ -92,7 +92,7 @@ class Model(AbstractModel):
         d_x = -p_a * s_x + p_b * F.sin(s_y)
         d_y = -p_a * s_y + p_b * F.sin(s_z)
         d_z = -p_a * s_z + p_b * F.sin(s_x)
-        return jnp.stack([d_x, d_y, d_z])
+        return F.stack(d_x, d_y, d_z)
 
     def noise(self, t, y, dw, args=None):
         p_s = C.Positive().forward(self.s)
@@ -102,7 +102,7 @@ class Model(AbstractModel):
         g_x = p_s * w_0
         g_y = p_s * w_1
         g_z = p_s * w_2
-        return jnp.stack([g_x, g_y, g_z])
+        return F.stack(g_x, g_y, g_z)
 
     def initial_state(self, key, args=None):
         del key
@@ -110,4 +110,4 @@ class Model(AbstractModel):
         x_x = jnp.broadcast_to(jnp.asarray(2.199442, dtype=dtype), ())
         x_y = jnp.broadcast_to(jnp.asarray(2.3634225, dtype=dtype), ())
         x_z = jnp.broadcast_to(jnp.asarray(3.220197, dtype=dtype), ())
-        return jnp.stack([x_x, x_y, x_z])
+        return F.stack(x_x, x_y, x_z)

@@ -84,20 +84,20 @@ class Model(AbstractModel):
         s_y = y[1]
         d_x = s_y
         d_y = p_mu * (1.0 - F.power(s_x, 2)) * s_y - s_x
-        return jnp.stack([d_x, d_y])
+        return F.stack(d_x, d_y)
 
     def noise(self, t, y, dw, args=None):
         p_s = C.Positive().forward(self.s)
         w_1 = dw[1]
         g_y = p_s * w_1
-        return jnp.stack([jnp.zeros((), y.dtype), g_y])
+        return F.stack(jnp.zeros((), y.dtype), g_y)
 
     def initial_state(self, key, args=None):
         del key
         dtype = jnp.result_type(float)
         x_x = jnp.broadcast_to(jnp.asarray(2.0, dtype=dtype), ())
         x_y = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), ())
-        return jnp.stack([x_x, x_y])
+        return F.stack(x_x, x_y)
 
     def observation_log_prob(self, t, y, data, args=None):
         s_x = y[0]
