@@ -171,7 +171,7 @@ def simulate(
     t1: Annotated[Optional[float], typer.Option(help="End time")] = None,
     dt: Annotated[Optional[float], typer.Option(help="Step size")] = None,
     t0: Annotated[Optional[float], typer.Option(help="Start time")] = None,
-    save: Annotated[Optional[str], typer.Option(help="`final`, or use --save-every")] = None,
+    save: Annotated[Optional[str], typer.Option(help="`final`, or comma-separated times such as 0.5,1,2")] = None,
     save_every: Annotated[Optional[int], typer.Option("--save-every", help="Save every K steps")] = None,
     solver: Annotated[Optional[str], typer.Option(help="Solver name or `auto`")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed")] = None,
@@ -180,15 +180,46 @@ def simulate(
     adaptive: Annotated[Optional[bool], typer.Option("--adaptive/--fixed", help="Adaptive steps (diffrax)")] = None,
     chunk_size: Annotated[Optional[int], typer.Option(help="Paths per chunk")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Step budget of a diffrax solve")] = None,
+    on_nonfinite: Annotated[
+        Optional[str], typer.Option("--on-nonfinite", help="raise (default), warn or keep when a path turns NaN/inf")
+    ] = None,
 ) -> None:
     """Simulate a spec and write the paths to a NetCDF file."""
     try:
-        _simulate(spec, output, paths, t1, dt, t0, save, save_every, solver, seed, set_, sweep, adaptive, chunk_size, progress)
+        _simulate(spec, output, paths, t1, dt, t0, save, save_every, solver, seed, set_, sweep, adaptive, chunk_size,
+                  progress, max_steps, on_nonfinite)  # fmt: skip
     except DyncError as err:
         _fail(err)
 
 
-def _simulate(spec, output, paths, t1, dt, t0, save, save_every, solver, seed, set_, sweep, adaptive, chunk_size, progress):
+def _save_value(save_every, save):
+    """``dync simulate``'s save plan from ``--save-every``, ``--save`` or the
+    spec's ``simulate:`` section (``save: final``, ``save: 10`` = every 10th
+    step, ``save: [0.5, 1.0]`` = those times)."""
+    if save_every is not None:
+        if isinstance(save_every, bool) or int(save_every) != save_every or save_every < 1:
+            raise UsageError(f"--save-every {save_every}: expected a positive whole number of steps")
+        return int(save_every)
+    if isinstance(save, bool):
+        raise UsageError(f"save: {save}: use `final`, a number of steps, or a list of times")
+    if isinstance(save, int):
+        return _save_value(save, None)
+    if isinstance(save, (list, tuple)):
+        return [_number(str(v), "save") for v in save]
+    text = str(save).strip()
+    if text == "final":
+        return "final"
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UsageError(
+            f"--save {save}: use `--save final`, `--save 0.5,1,2` (times) or `--save-every K`"
+        ) from None
+
+
+def _simulate(spec, output, paths, t1, dt, t0, save, save_every, solver, seed, set_, sweep, adaptive, chunk_size,
+              progress, max_steps=None, on_nonfinite=None):  # fmt: skip
     import numpy as np
 
     from .compiler.driver import read_spec as load_spec
@@ -211,12 +242,9 @@ def _simulate(spec, output, paths, t1, dt, t0, save, save_every, solver, seed, s
     if t1 is None or dt is None:
         missing = "--t1" if t1 is None else "--dt"
         raise UsageError(f"{missing} is required", hint="give --t1 and --dt, or a `simulate:` section in a YAML spec")
-    save_every = pick(save_every, "save_every")
-    save_value = pick(save, "save", "final")
-    if save_every is not None:
-        save_value = int(save_every)
-    elif save_value != "final":
-        raise UsageError(f"--save {save_value}: use `--save final` or `--save-every K`")
+    save_value = _save_value(pick(save_every, "save_every"), pick(save, "save", "final"))
+    max_steps = pick(max_steps, "max_steps")
+    on_nonfinite = str(pick(on_nonfinite, "on_nonfinite", "raise"))
     seed = int(pick(seed, "seed", 0))
     solver = str(pick(solver, "solver", "auto"))
     adaptive = bool(pick(adaptive, "adaptive", False))
@@ -260,6 +288,8 @@ def _simulate(spec, output, paths, t1, dt, t0, save, save_every, solver, seed, s
         adaptive=adaptive,
         progress=progress,
         seed=seed,
+        max_steps=None if max_steps is None else int(max_steps),
+        on_nonfinite=on_nonfinite,
     )
     write_netcdf(ds, output)
     sizes = ", ".join(f"{k}={v}" for k, v in ds.sizes.items())

@@ -47,7 +47,7 @@ from .library import ACTIVATIONS, CALCULI, CONSTRAINTS, DISTRIBUTIONS, FUNCTIONS
 _MODEL_ATTRS = frozenset(
     "info drift noise diffusion diffusion_diagonal initial_state constrained_params log_prior "
     "observation_log_prob observation_sample ito_correction ito_drift stratonovich_drift unpack pack "
-    "langevin_parts fbm_horizon with_horizon".split()
+    "langevin_parts fbm_horizon fbm_high with_horizon".split()
 )
 _ELEMENTWISE_OPS = frozenset("+ - * / ^ neg pos < <= > >= == != and or not".split())
 

@@ -160,7 +160,7 @@ class _FunctionEmitter:
         for b in self.model.noise_blocks:
             if b.kind == "fractional" and ("fbm", b.name) in needs:
                 nm = _ident(b.name)
-                blk.add(f"fbm_gamma_{nm} = FBM.fbm_gammas({self.model.fbm_num_ou}, self.fbm_horizon)")
+                blk.add(f"fbm_gamma_{nm} = FBM.fbm_gammas({self.model.fbm_num_ou}, self.fbm_horizon, high=self.fbm_high)")
                 hurst = self.expr(b.hurst, blk)
                 blk.add(f"fbm_weight_{nm} = FBM.fbm_weights({hurst}, fbm_gamma_{nm}, self.fbm_horizon)")
         for name, value in self.model.lets:
@@ -416,6 +416,7 @@ def generate_module(model: ir.ModelIR) -> str:
     fractional = any(b.kind == "fractional" for b in model.noise_blocks)
     if fractional:
         add("    fbm_horizon: jax.Array")
+        add("    fbm_high: jax.Array")
     add("")
 
     # ---- __init__
@@ -449,6 +450,7 @@ def generate_module(model: ir.ModelIR) -> str:
         ki += 1
     if fractional:
         blk.add("self.fbm_horizon = jnp.asarray(fbm_horizon, dtype=float)")
+        blk.add("self.fbm_high = jnp.asarray(FBM.DEFAULT_GAMMA_HIGH, dtype=float)")
     out.extend(blk.lines)
     add("")
 

@@ -60,8 +60,12 @@ of the ill-conditioned system.
 
 Stiffness: the fastest component decays at $\gamma_{\max} = 1000/T$. An explicit
 Euler-Maruyama step of the hidden states is stable only for
-$\Delta t < 2/\gamma_{\max} = T/500$; integrate them exactly (they are linear)
-or pass a smaller ``high`` to :func:`fbm_gammas` when stepping more coarsely.
+$\Delta t < 2/\gamma_{\max} = T/500$. So :func:`dync.simulate` caps the grid at
+$\gamma_{\max} = 1/\Delta t$ (``high = T/Δt`` when that is below 1000, through
+:meth:`~dync.runtime.model.AbstractModel.with_horizon`): components faster
+than the step cannot be resolved by it anyway. The approximation's error then
+is that of the capped grid (larger for rough noise, $H < 1/2$); step at
+$\Delta t \le T/1000$ to keep the error table above.
 """
 
 from __future__ import annotations
@@ -142,7 +146,8 @@ def fbm_gammas(
     """
     if num < 1:
         raise ValueError(f"fbm_gammas needs num >= 1, got {num}")
-    if not 0.0 < low < high:
+    concrete = all(isinstance(v, (int, float)) for v in (low, high))
+    if concrete and not 0.0 < low < high:
         raise ValueError(f"fbm_gammas needs 0 < low < high, got low={low}, high={high}")
     if num == 1:
         exponents = jnp.asarray([0.5])

@@ -280,13 +280,22 @@ class AbstractModel(eqx.Module):
         sigma = self.diffusion_diagonal(t, y, args)[sl]
         return force, gamma, sigma
 
-    def with_horizon(self, horizon: float) -> "AbstractModel":
+    def with_horizon(self, horizon: float, dt: float | None = None) -> "AbstractModel":
         """The model with its fractional-noise weights tuned to ``[0, horizon]``
-        (the optimal Markov approximation depends on the time span); a model
-        without fractional noise is returned unchanged."""
+        (the optimal Markov approximation depends on the time span) and, given
+        the step ``dt``, its fastest hidden component capped at ``1/dt`` so
+        that a fixed step is stable (see :mod:`dync.runtime.fractional`); a
+        model without fractional noise is returned unchanged."""
         if not hasattr(self, "fbm_horizon"):
             return self
-        return eqx.tree_at(lambda m: m.fbm_horizon, self, jnp.asarray(horizon, dtype=jnp.result_type(float)))
+        dtype = jnp.result_type(float)
+        out = eqx.tree_at(lambda m: m.fbm_horizon, self, jnp.asarray(horizon, dtype=dtype))
+        if dt is not None and hasattr(self, "fbm_high"):
+            from .fractional import DEFAULT_GAMMA_HIGH
+
+            high = min(DEFAULT_GAMMA_HIGH, float(horizon) / float(dt))
+            out = eqx.tree_at(lambda m: m.fbm_high, out, jnp.asarray(high, dtype=dtype))
+        return out
 
     def unpack(self, y: Float[Array, "... n"]) -> dict[str, Array]:
         """Split flat state(s) into named arrays with their declared shapes."""

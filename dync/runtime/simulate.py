@@ -429,6 +429,7 @@ class _Kernel:
     adaptive: bool
     rtol: float
     atol: float
+    max_steps: int | None
     observe: bool
     mesh: Any
 
@@ -586,6 +587,7 @@ def _run_diffrax_chunk(model, args, keys, blocks: np.ndarray, times: np.ndarray,
                 adaptive=kernel.adaptive,
                 rtol=kernel.rtol,
                 atol=kernel.atol,
+                max_steps=kernel.max_steps,
             )
             obs = {}
             if kernel.observe:
@@ -757,6 +759,7 @@ def simulate(
     rtol: float = 1e-3,
     atol: float = 1e-6,
     specialise: bool = True,
+    max_steps: int | None = None,
 ) -> xr.Dataset:
     """Simulate ``paths`` independent paths of ``model`` from ``t0`` to ``t1``.
 
@@ -798,6 +801,8 @@ def simulate(
             Either way the dataset's ``nonfinite`` attribute describes them.
         rtol: relative tolerance for adaptive stepping.
         atol: absolute tolerance for adaptive stepping.
+        max_steps: step budget of a diffrax solve (default: the fixed-step
+            count, or 16,384 adaptive steps); reaching it is an error.
         specialise: compile the parameter values into the fixed-step kernel
             as constants (2-3x faster on CPU; a run with other values
             compiles anew, and the persistent cache keeps each). ``False``
@@ -842,6 +847,8 @@ def simulate(
         raise UsageError(f"dt must be positive and finite, got {dt:g}")
     if on_nonfinite not in _NONFINITE_MODES:
         raise UsageError(f"on_nonfinite must be one of {', '.join(_NONFINITE_MODES)}, got {on_nonfinite!r}")
+    if max_steps is not None and (isinstance(max_steps, bool) or int(max_steps) != max_steps or max_steps < 1):
+        raise UsageError(f"max_steps must be a positive whole number, got {max_steps!r}")
     if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size < 1):
         raise UsageError(f"chunk_size must be a positive whole number of paths, got {chunk_size!r}")
     for name in [s.name for s in info.states] + [o.name for o in info.observations]:
@@ -849,7 +856,7 @@ def simulate(
             raise UsageError(f"a state or observation named `{name}` clashes with the output dimension `{name}`")
 
     # fractional noise (if any) is approximated best on the simulated span
-    model = model.with_horizon(t1 - t0) if hasattr(model, "with_horizon") else model
+    model = model.with_horizon(t1 - t0, dt) if hasattr(model, "with_horizon") else model
     if params:
         model = with_params(model, params)
     swept = _check_sweep(info, sweep, params)
@@ -877,6 +884,7 @@ def simulate(
         adaptive=bool(adaptive),
         rtol=float(rtol),
         atol=float(atol),
+        max_steps=None if max_steps is None else int(max_steps),
         observe=bool(info.observations),
         mesh=mesh,
     )

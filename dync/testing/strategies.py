@@ -119,7 +119,7 @@ TRICKY_NAMES: tuple[str, ...] = (
     "lambda", "if", "in", "is", "for", "class", "def", "return", "None", "True",
     "False", "import", "with", "as", "pass", "yield", "del", "global", "while",
     "info", "drift", "noise", "diffusion", "pack", "unpack", "log_prior", "drift_",
-    "info_", "fbm_horizon", "key", "keys", "lp", "dtype", "self", "y", "dw", "args",
+    "info_", "fbm_horizon", "fbm_high", "key", "keys", "lp", "dtype", "self", "y", "dw", "args",
     "jnp", "jax", "eqx", "np", "C", "D", "F", "FBM", "NN", "INFO", "Model",
     "AbstractModel", "float", "p_x", "s_x", "w_0", "g_x", "l_x", "grad_1",
     "exp", "sum", "roll", "where", "eye", "grad", "mlp", "Normal", "Poisson",

@@ -58,6 +58,7 @@ class Model(AbstractModel):
     theta: jax.Array
     H: jax.Array
     fbm_horizon: jax.Array
+    fbm_high: jax.Array
 
     def __init__(self, key=None, fbm_horizon=1.0):
         del key
@@ -66,6 +67,7 @@ class Model(AbstractModel):
         p_H = jnp.asarray(0.7, dtype=float)
         self.H = C.Interval(0.0, 1.0).inverse(p_H)
         self.fbm_horizon = jnp.asarray(fbm_horizon, dtype=float)
+        self.fbm_high = jnp.asarray(FBM.DEFAULT_GAMMA_HIGH, dtype=float)
 
     def constrained_params(self):
         p_theta = C.Positive().forward(self.theta)
@@ -83,7 +85,7 @@ class Model(AbstractModel):
         p_H = C.Interval(0.0, 1.0).forward(self.H)
         s_x = y[0]
         s__fbm_B = y[1:11]
-        fbm_gamma_B = FBM.fbm_gammas(10, self.fbm_horizon)
+        fbm_gamma_B = FBM.fbm_gammas(10, self.fbm_horizon, high=self.fbm_high)
         fbm_weight_B = FBM.fbm_weights(p_H, fbm_gamma_B, self.fbm_horizon)
         d_x = -p_theta * s_x + -(1.0 * jnp.dot(fbm_weight_B * fbm_gamma_B, s__fbm_B))
         d__fbm_B = -(fbm_gamma_B * s__fbm_B)
@@ -91,7 +93,7 @@ class Model(AbstractModel):
 
     def noise(self, t, y, dw, args=None):
         p_H = C.Interval(0.0, 1.0).forward(self.H)
-        fbm_gamma_B = FBM.fbm_gammas(10, self.fbm_horizon)
+        fbm_gamma_B = FBM.fbm_gammas(10, self.fbm_horizon, high=self.fbm_high)
         fbm_weight_B = FBM.fbm_weights(p_H, fbm_gamma_B, self.fbm_horizon)
         w_0 = dw[0]
         g_x = 1.0 * jnp.sum(fbm_weight_B) * w_0
