@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 from importlib import resources
 
 import lark
@@ -67,6 +68,10 @@ def build_parser(strict: bool = False) -> lark.Lark:
         maybe_placeholders=True,
         postlex=_BracketNewlines(),
         strict=strict,
+        # lark keeps the LALR tables in the temp directory, keyed by a hash of
+        # the grammar and options: a fresh process then loads them in a few ms
+        # instead of building them (~100 ms); a bad cache file is rebuilt
+        cache=not strict,
     )
 
 
@@ -317,12 +322,31 @@ def _describe_token(tok: Token) -> str:
     return f"`{tok}`"
 
 
+#: characters `str.splitlines` (hence the diagnostic renderer) ends a line at
+#: but the grammar does not: only `\n` and `\r\n` end a line of a spec
+_NOT_LINE_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]|\r(?!\n)")
+
+
+def _display_source(text: str) -> str:
+    """``text`` with every character in :data:`_NOT_LINE_BREAKS` made a space
+    (same length, same offsets), so the renderer's lines are the grammar's."""
+    return _NOT_LINE_BREAKS.sub(" ", text)
+
+
+def _grammar_lines(text: str) -> list[str]:
+    """The lines of ``text`` as the grammar counts them (split at ``\n``)."""
+    lines = [ln[:-1] if ln.endswith("\r") else ln for ln in text.split("\n")]
+    if text.endswith("\n") or not text:
+        lines.pop()
+    return lines
+
+
 def _bracket_problem(text: str) -> tuple[int, int, str] | None:
     """The first unmatched closing bracket or the last unclosed opening one,
     as ``(line, column, message)``; ignores comments."""
     stack: list[tuple[str, int, int]] = []
     pairs = {")": "(", "]": "["}
-    for ln, line in enumerate(text.splitlines(), start=1):
+    for ln, line in enumerate(_grammar_lines(text), start=1):
         for col, ch in enumerate(line, start=1):
             if ch == "#":
                 break
@@ -354,7 +378,7 @@ _STATEMENT_HINTS = {
 
 
 def _syntax_error(exc: lark.exceptions.LarkError, text: str, mapper: SpanMapper, parser: lark.Lark) -> DyncSyntaxError:
-    lines = text.splitlines()
+    lines = _grammar_lines(text)
     line = getattr(exc, "line", 1) or 1
     column = getattr(exc, "column", 1) or 1
     first_word = lines[line - 1].split()[0] if 0 < line <= len(lines) and lines[line - 1].split() else ""
@@ -362,8 +386,10 @@ def _syntax_error(exc: lark.exceptions.LarkError, text: str, mapper: SpanMapper,
 
     if isinstance(exc, lark.exceptions.UnexpectedCharacters):
         ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else "?"
-        msg = f"unexpected character `{ch}`"
-        if ch in "'\"":
+        msg = f"unexpected character `{ch}`" if ch.isprintable() else f"unexpected character U+{ord(ch):04X}"
+        if ch == "\r":
+            hint = "end lines with `\\n` or `\\r\\n`: a lone carriage return is not a line break"
+        elif ch in "'\"":
             hint = "the language has no strings: write names and numbers without quotes"
         elif ch == ";":
             hint = "write one statement per line, without `;`"
@@ -459,7 +485,7 @@ def parse_statements(text: str, path: str = "<string>") -> list:
     Raises:
         SpecErrors: with every syntax error of the file, sorted by position.
     """
-    mapper = SpanMapper(path, text)
+    mapper = SpanMapper(path, _display_source(text))
     parser = build_parser()
     work = text if text.endswith("\n") else text + "\n"
     errors: list[DyncSyntaxError] = []
@@ -544,5 +570,5 @@ def parse_spec(text: str, path: str = "<string>") -> ast.Spec:
         statements=tuple(statements),
         path=path,
         source=text,
-        span=Span(path, 1, 1, source=text),
+        span=Span(path, 1, 1, source=_display_source(text)),
     )
