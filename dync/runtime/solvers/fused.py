@@ -156,9 +156,20 @@ def make_stepper(model: AbstractModel, solver: str, args: Any = None) -> Stepper
     if solver == "euler_maruyama":
         drift = _paths(lambda t_, y_: model.ito_drift(t_, y_, args))
 
+        rows = _noisy_rows(info)
+
         def em_step(t, h, y, dw):
             y1 = y + drift(t, y) * h
-            return y1 + noise(t, y, dw) if has_noise else y1
+            if not has_noise:
+                return y1
+            g = noise(t, y, dw)
+            if rows is None:
+                return y1 + g
+            # only the rows that noise drives (XLA fuses a whole-batch add of
+            # the mostly-zero increment badly: 64-oscillator chain 1.7 s vs 0.9 s)
+            for lo, hi in rows:
+                y1 = y1.at[lo:hi].add(g[lo:hi])
+            return y1
 
         return Stepper(lambda t, y: y, em_step, _identity)
 
@@ -198,6 +209,18 @@ def make_stepper(model: AbstractModel, solver: str, args: Any = None) -> Stepper
         return Stepper(lambda t, y: y, rk4_step, _identity)
 
     raise UsageError(f"`{solver}` is not a fused fixed-step solver")
+
+
+def _noisy_rows(info) -> tuple[tuple[int, int], ...] | None:
+    """State rows ``[lo, hi)`` that the noise reaches, when only some are: in
+    the diagonal layout, the rows of the noise blocks some equation uses.
+    ``None`` when every row may be (or the layout says nothing)."""
+    if not info.diagonal_noise:
+        return None
+    segments = info.driving_noise_segments
+    if all(drives for _, _, drives in segments):
+        return None
+    return tuple((o, o + n) for o, n, drives in segments if drives)
 
 
 def _milstein_step(model: AbstractModel, args: Any) -> Callable:
