@@ -326,6 +326,10 @@ class _SpecReader:
 
     # -- positions
     def pos(self, index: int) -> tuple[int, int]:
+        if index >= len(self.text) and len(self._line_starts) > 1:
+            # the end of the file (an empty last key `?`): just after the last
+            # line's last character, a place the diagnostic can show
+            return len(self._line_starts) - 1, len(self.text.splitlines()[-1]) + 1
         line = max(bisect.bisect_right(self._line_starts, index), 1)
         line = min(line, len(self._line_starts))
         return line, index - self._line_starts[line - 1] + 1
