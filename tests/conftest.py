@@ -8,6 +8,13 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Same examples on every run, so CI is reproducible (a failure found once is
+# found again); `HYPOTHESIS_PROFILE=explore pytest` searches afresh.
+settings.register_profile("ci", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "specs"
