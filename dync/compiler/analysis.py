@@ -48,8 +48,11 @@ def is_diagonal_layout(model: ir.ModelIR) -> bool:
 
 
 def _elementwise_in(e: ir.IExpr, state: str, lets: dict) -> bool:
-    """Whether ``e`` touches ``state`` only elementwise (and no other state)."""
-    if not depends_on_state(e, lets):
+    """Whether ``e`` touches ``state`` only elementwise (and no other state).
+
+    One walk down the tree (asking :func:`depends_on_state` only at nodes
+    that are not elementwise), so a long sum costs linear time."""
+    if isinstance(e, ir.Const):
         return True
     if isinstance(e, ir.Ref):
         if e.kind == "state":
@@ -59,7 +62,7 @@ def _elementwise_in(e: ir.IExpr, state: str, lets: dict) -> bool:
         return True
     if isinstance(e, ir.Op) and e.op in _ELEMENTWISE:
         return all(_elementwise_in(a, state, lets) for a in e.args)
-    return False
+    return not depends_on_state(e, lets)
 
 
 def diffusion_is_elementwise(model: ir.ModelIR) -> bool:
@@ -78,17 +81,19 @@ def diffusion_is_elementwise(model: ir.ModelIR) -> bool:
 
 
 def _split_sum(e: ir.IExpr, sign: int = 1):
-    """Signed additive pieces of an expression."""
-    if isinstance(e, ir.Op) and e.op == "+":
-        yield from _split_sum(e.args[0], sign)
-        yield from _split_sum(e.args[1], sign)
-    elif isinstance(e, ir.Op) and e.op == "-" and len(e.args) == 2:
-        yield from _split_sum(e.args[0], sign)
-        yield from _split_sum(e.args[1], -sign)
-    elif isinstance(e, ir.Op) and e.op == "neg":
-        yield from _split_sum(e.args[0], -sign)
-    else:
-        yield sign, e
+    """Signed additive pieces of an expression, left to right (without
+    recursion: a long sum nests as deep as it is long)."""
+    stack = [(e, sign)]
+    while stack:
+        e, sign = stack.pop()
+        if isinstance(e, ir.Op) and e.op == "+":
+            stack += [(e.args[1], sign), (e.args[0], sign)]
+        elif isinstance(e, ir.Op) and e.op == "-" and len(e.args) == 2:
+            stack += [(e.args[1], -sign), (e.args[0], sign)]
+        elif isinstance(e, ir.Op) and e.op == "neg":
+            stack.append((e.args[0], -sign))
+        else:
+            yield sign, e
 
 
 def _linear_in(piece: ir.IExpr, v: str, lets: dict) -> bool:

@@ -15,7 +15,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .._deep import deepest_statement, run_deep
 from ..dsl import ast
+from ..dsl.vocabulary import KEYWORDS, OPERATOR_WORDS
 from ..errors import (
     BadArguments,
     BadConstraint,
@@ -132,6 +134,13 @@ class Checker:
         self.fractional: dict[str, ir.IExpr] = {}
         #: declarations that failed their own check: later uses stay silent
         self.failed: set[str] = set()
+        #: declarations that lost a misspelt YAML key (a partial spec): the
+        #: reading error is reported; their uses and equations stay silent
+        self.incomplete: frozenset[str] = spec.incomplete
+        self.failed |= self.incomplete
+        #: checked initial values of states, so each is checked (and any
+        #: error in it reported) once
+        self._state_values: dict[str, object] = {}
 
     # ----------------------------------------------------------- utilities
 
@@ -199,6 +208,8 @@ class Checker:
         self._decl_nodes: dict[str, object] = {}
         #: names declared more than once (reported once; later checks stay quiet)
         self._duplicated: set[str] = set()
+        #: names refused outright (operator words): their uses stay quiet
+        self._rejected: set[str] = set()
         models = self.spec.of_type(ast.ModelName)
         if not models:
             self.err(
@@ -217,13 +228,33 @@ class Checker:
             if name in RESERVED:
                 self.err(ReservedName, f"`{name}` is reserved and cannot be declared", span, hint="choose another name")
                 continue
-            if keyword.iskeyword(name) and name not in ("lambda",):
-                pass  # mangled in code generation
+            if name in OPERATOR_WORDS:
+                self.err(
+                    ReservedName,
+                    f"`{name}` is an operator of the spec language and cannot be declared",
+                    span,
+                    hint=f"choose another name: inside expressions `{name}` is always the operator",
+                )
+                self._rejected.add(name)
+                continue
+            if isinstance(node, ast.State) and f"d{name}" in KEYWORDS:
+                self.err(
+                    ReservedName,
+                    f"a state cannot be named `{name}`: its equation `d{name} = ...` reads as a `d{name}` statement",
+                    span,
+                    hint="choose another name",
+                )
+                self._rejected.add(name)
+                continue
+            # a Python keyword (`lambda`, `in`) is a valid name: generated code
+            # prefixes every local and renames clashing attributes (_attr_names)
             if name in self._decl_nodes:
                 self.err(DuplicateDeclaration, f"`{name}` is declared twice", span, hint=self._declared_span(name))
                 self._duplicated.add(name)
                 continue
             self._decl_nodes[name] = node
+        self.failed |= self._rejected
+        self._attrs = self._attr_names()
         calc = self.spec.of_type(ast.Calculus)
         for extra in calc[1:]:
             self.err(DuplicateDeclaration, "the calculus is given twice", extra.span, hint="keep one `calculus` line")
@@ -239,6 +270,33 @@ class Checker:
                     node.name_span,
                     hint=f"inside equations `{name}` means d({diffs[name]}); rename this declaration",
                 )
+
+    def _attr_names(self) -> dict[str, str]:
+        """The attribute of the generated module for each parameter and network.
+
+        A name keeps itself as its attribute unless it is a Python keyword,
+        an attribute of the model class or starts with ``_``; such a name gets
+        ``NAME_`` (``lambda`` → ``lambda_``; ``_a`` → ``field_a_``), with more
+        ``_`` until it clashes with no other attribute (``param lambda`` and
+        ``param lambda_`` give ``lambda__`` and ``lambda_``).
+        """
+        fields = [n for n, node in self._decl_nodes.items() if isinstance(node, (ast.Param, ast.Net))]
+
+        def plain(n: str) -> bool:
+            return not (keyword.iskeyword(n) or n in _MODEL_ATTRS or n.startswith("_"))
+
+        taken = set(_MODEL_ATTRS) | {n for n in fields if plain(n)}
+        out: dict[str, str] = {}
+        for n in fields:
+            if plain(n):
+                out[n] = n
+                continue
+            attr = f"field{n}_" if n.startswith("_") else f"{n}_"
+            while attr in taken or keyword.iskeyword(attr):
+                attr += "_"
+            taken.add(attr)
+            out[n] = attr
+        return out
 
     def _model_name(self) -> str:
         models = self.spec.of_type(ast.ModelName)
@@ -394,19 +452,17 @@ class Checker:
 
     @staticmethod
     def _default_value(constraint: tuple) -> float:
+        """The value of a parameter declared with neither a value nor ``~ init``
+        (with or without a prior): a point inside its constraint, 0 when it
+        has none."""
         kind = constraint[0]
-        return {
-            "real": 0.0,
-            "positive": 1.0,
-            "negative": -1.0,
-            "unit": 0.5,
-        }.get(kind) or (
-            0.5 * (constraint[1] + constraint[2])
-            if kind == "interval"
-            else constraint[1] + 1.0
-            if kind == "lower"
-            else constraint[1] - 1.0
-        )
+        if kind == "interval":
+            return 0.5 * (constraint[1] + constraint[2])
+        if kind == "lower":
+            return constraint[1] + 1.0
+        if kind == "upper":
+            return constraint[1] - 1.0
+        return {"real": 0.0, "positive": 1.0, "negative": -1.0, "unit": 0.5}[kind]
 
     def _check_params(self) -> list[ir.ParamIR]:
         out: list[ir.ParamIR] = []
@@ -453,15 +509,90 @@ class Checker:
             init = self._dist(p.init, allow_states=False) if p.init is not None else None
             if prior is BAD or init is BAD:
                 continue
+            if init is not None and not self._init_fits(init, constraint):
+                self._init_outside(what, init, constraint, p.init)
+                continue
             if value is None and init is None:
                 value = np.full(shape, self._default_value(constraint))
             if value is not None:
                 self.consts[p.name] = value
-            attr = p.name
-            if keyword.iskeyword(attr) or attr in _MODEL_ATTRS or attr.startswith("_"):
-                attr = f"{attr}_"
-            out.append(ir.ParamIR(p.name, attr, shape, constraint, value, init, prior, p.fixed))
+            out.append(ir.ParamIR(p.name, self._attrs[p.name], shape, constraint, value, init, prior, p.fixed))
         return out
+
+    @staticmethod
+    def _bounds(constraint: tuple) -> tuple[float, float]:
+        """The (open) interval of a constraint or a distribution's support."""
+        kind = constraint[0]
+        if kind == "interval":
+            return constraint[1], constraint[2]
+        if kind == "lower":
+            return constraint[1], math.inf
+        if kind == "upper":
+            return -math.inf, constraint[1]
+        return {"real": (-math.inf, math.inf), "positive": (0.0, math.inf), "negative": (-math.inf, 0.0), "unit": (0.0, 1.0)}[kind]
+
+    def _ir_value(self, e) -> np.ndarray | None:
+        """The value of a distribution argument known at compile time, or ``None``."""
+        if isinstance(e, ir.Const):
+            return np.asarray(e.value, dtype=float)
+        if isinstance(e, ir.Ref) and e.kind == "param" and e.name in self.consts:
+            return np.asarray(self.consts[e.name], dtype=float)
+        if isinstance(e, ir.Op) and e.op == "neg":
+            inner = self._ir_value(e.args[0])
+            return None if inner is None else -inner
+        return None
+
+    def _init_fits(self, dist: ir.DistIR, constraint: tuple) -> bool:
+        """Whether every draw of ``dist`` lies inside ``constraint``.
+
+        A discrete distribution takes the ends of its support (a Poisson draw
+        may be 0, outside ``positive``); ``Uniform(low, high)`` is checked
+        when its bounds are known at compile time, and its ends count as open
+        (a draw on a bound has probability zero). Unknown bounds pass.
+        """
+        lo_c, hi_c = self._bounds(constraint)
+        sig = DISTRIBUTIONS[dist.name]
+        if dist.name == "Uniform":
+            low, high = (self._ir_value(v) for _, v in dist.args)
+            if low is None or high is None:
+                return True
+            return bool(np.all(low >= lo_c) and np.all(high <= hi_c))
+        lo, hi = self._bounds(sig.support)
+        if sig.discrete:  # the support's finite ends are values it takes
+            return (lo > lo_c or (lo == lo_c and math.isinf(lo))) and (hi < hi_c or (hi == hi_c and math.isinf(hi)))
+        return lo >= lo_c and hi <= hi_c
+
+    def _init_outside(self, what: str, dist: ir.DistIR, constraint: tuple, node: ast.Call) -> None:
+        desc = self._describe(constraint)
+        lo_c, hi_c = self._bounds(constraint)
+        continuous = [(n, self._bounds(sig.support)) for n, sig in DISTRIBUTIONS.items() if not sig.discrete and n != "Uniform"]
+        # those whose support is the constraint's set, else (for an unbounded
+        # set) those whose support lies inside it
+        fitting = [n for n, b in continuous if b == (lo_c, hi_c)]
+        if not fitting and not (math.isfinite(lo_c) and math.isfinite(hi_c)):
+            fitting = [n for n, (lo, hi) in continuous if lo_c <= lo and hi <= hi_c and (lo, hi) != (-math.inf, math.inf)]
+        if fitting:
+            names = ", ".join(f"`{n}`" for n in fitting)
+            hint = f"draw from {'one of ' if len(fitting) > 1 else ''}{names} (draws inside `{desc}`), or give a value"
+        elif math.isfinite(lo_c) and math.isfinite(hi_c):
+            hint = f"draw from `Uniform({lo_c:g}, {hi_c:g})`, or give a value"
+        else:
+            hint = f"draw from `Uniform(lo, hi)` with bounds inside `{desc}`, or give a value instead of `~ init`"
+        sig = DISTRIBUTIONS[dist.name]
+        if dist.name == "Bernoulli":
+            draws = " (its draws are 0 or 1)"
+        elif sig.discrete:
+            draws = " (its draws are whole numbers from 0 up)"
+        elif dist.name == "Uniform":
+            draws = ""
+        else:
+            draws = {"real": " (its draws are any real number)", "positive": " (its draws are positive)", "unit": " (its draws lie between 0 and 1)"}.get(sig.support[0], "")
+        self.err(
+            ConstraintViolation,
+            f"{what} is drawn from `{dist.name}`, which can give values outside its constraint `{desc}`{draws}",
+            node.span,
+            hint=hint,
+        )
 
     def _check_inputs(self) -> list[tuple[str, tuple]]:
         out = []
@@ -508,7 +639,8 @@ class Checker:
                 if kind.args:
                     hurst_expr = kind.args[0] if hurst_expr is None else hurst_expr
             if hurst_expr is None:
-                self.err(BadArguments, "fractional noise needs a Hurst index", kind.span, hint="write `fractional(hurst = 0.7)`")
+                if b.name not in self.incomplete:  # else its `hurst` key was misspelt
+                    self.err(BadArguments, "fractional noise needs a Hurst index", kind.span, hint="write `fractional(hurst = 0.7)`")
                 continue
             if shape != ():
                 self.err(ShapeMismatch, "a fractional Brownian motion must be scalar", b.name_span, hint="declare one per component")
@@ -542,7 +674,7 @@ class Checker:
                 shape = ()
                 if s.value is not None:
                     # a state's shape may come from its initial value
-                    v = self._expr(s.value, allow_states=False)
+                    v = self._state_value(s)
                     if v is not BAD:
                         shape = v.shape
             self.states[s.name] = s
@@ -550,6 +682,13 @@ class Checker:
             self.symbols[s.name] = ("state", tuple(shape))
             states.append(s)
         return states
+
+    def _state_value(self, s: ast.State):
+        """The checked initial value of a state (checked once: an error in it
+        is reported once however often the value is needed)."""
+        if s.name not in self._state_values:
+            self._state_values[s.name] = self._expr(s.value, allow_states=False)
+        return self._state_values[s.name]
 
     # ---------------------------------------------------------------- nets
 
@@ -595,16 +734,17 @@ class Checker:
                     continue
                 values[kw.name] = int(v)
             missing = [k for k in ("in", "out") if k not in values]
-            if ok and missing:
+            if ok and missing and n.name in self.incomplete:  # a misspelt key was reported
+                ok = False
+            elif ok and missing:
                 self.err(BadArguments, f"mlp needs `{missing[0]}`", call.span, hint="write `mlp(in = 4, out = 1, width = 64, depth = 2)`")
                 ok = False
             if not ok:
                 self.symbols[n.name] = ("net", None)
                 continue
-            attr = n.name if not (keyword.iskeyword(n.name) or n.name in _MODEL_ATTRS) else f"{n.name}_"
             net = ir.NetIR(
                 n.name,
-                attr,
+                self._attrs[n.name],
                 values["in"],
                 values["out"],
                 values.get("width", 64),
@@ -669,14 +809,20 @@ class Checker:
         kind = self.symbols.get(base, (None,))[0]
         return kind in (None, "brownian")
 
+    def _is_bare_differential(self, e) -> bool:
+        """``e`` is a differential name, possibly under unary signs (``-dW``)."""
+        while isinstance(e, ast.Unary) and e.op in ("-", "+"):
+            e = e.operand
+        return isinstance(e, ast.Name) and self._is_differential(e.id)
+
     def _check_equations(self, states: list[ast.State]):
         equations = self.spec.of_type(ast.Equation)
         by_state: dict[str, ast.Equation] = {}
         for eq in equations:
             target = eq.lhs[1:] if eq.lhs.startswith("d") else None
             if target is None or target not in self.states:
-                if target in self._duplicated:
-                    continue  # the duplicate declaration is the error
+                if target in self._duplicated or target in self._rejected or target in self.incomplete:
+                    continue  # the declaration's own error is the one to report
                 cands = [f"d{s}" for s in self.states]
                 if target is not None and target in self._decl_nodes:
                     kind = type(self._decl_nodes[target]).__name__.lower()
@@ -716,12 +862,6 @@ class Checker:
             size = int(np.prod(self.state_shapes[s.name], dtype=int))
             layout[s.name] = (offset, size)
             offset += size
-        num_ou = self._num_ou() if self.fractional else 0
-        fbm_states = {b: f"_fbm_{b}" for b in self.fractional}
-        for b, sname in fbm_states.items():
-            layout[sname] = (offset, num_ou)
-            offset += num_ou
-        n = offset
 
         drift_terms: dict[str, list[ir.IExpr]] = {s.name: [] for s in states}
         noise_terms: dict[str, list[tuple]] = {s.name: [] for s in states}
@@ -734,12 +874,20 @@ class Checker:
             for term in eq.terms:
                 self._check_term(term, s.name, shape, drift_terms, noise_terms, used_blocks)
 
+        # then the hidden states of the fractional motions that drive an
+        # equation; an unused one adds nothing (the driver warns about it,
+        # as about any unused Brownian motion)
+        self.fractional = {b: h for b, h in self.fractional.items() if b in used_blocks}
+        num_ou = self._num_ou() if self.fractional else 0
+        fbm_states = {b: f"_fbm_{b}" for b in self.fractional}
+        for b, sname in fbm_states.items():
+            layout[sname] = (offset, num_ou)
+            offset += num_ou
+        n = offset
+
         # ---- noise blocks
         implicit = [b for b, (_, imp, _) in used_blocks.items() if imp]
         declared = [b for b in self.brownians if b in used_blocks]
-        for b in self.brownians:
-            if b not in used_blocks and b not in self.fractional:
-                pass  # an unused Brownian motion is harmless; analysis reports it
         diagonal_layout = (
             bool(implicit)
             and not declared
@@ -781,7 +929,7 @@ class Checker:
             shape = self.state_shapes[s.name]
             value = init = None
             if s.value is not None:
-                v = self._expr(s.value, allow_states=False)
+                v = self._state_value(s)
                 if v is not BAD:
                     if broadcast(v.shape, shape) != shape:
                         self.err(ShapeMismatch, f"the initial value of `{s.name}` has shape {_fmt_shape(v.shape)}, but the state has shape {_fmt_shape(shape)}", s.value.span)
@@ -807,7 +955,13 @@ class Checker:
     def _check_term(self, term: ast.Term, state: str, shape, drift_terms, noise_terms, used_blocks) -> None:
         coef, diff, matrix = term.coefficient, term.differential, False
         diff_span = term.differential_span
+        sign = term.sign
         if diff is None:
+            # a bare differential has coefficient 1, so it may be negated:
+            # `dx = -dW`, `dx = -dt + dW`
+            while isinstance(coef, ast.Unary) and coef.op in ("-", "+") and self._is_bare_differential(coef.operand):
+                sign = -sign if coef.op == "-" else sign
+                coef = coef.operand
             if isinstance(coef, ast.Name) and self._is_differential(coef.id):
                 diff, diff_span, coef = coef.id, coef.span, None
             elif (
@@ -825,6 +979,8 @@ class Checker:
                     hint="end every term with `dt` or a noise `dW`; a sum needs parentheses: `(mu - x) dt`",
                 )
                 return
+        if diff[1:] in self.incomplete:
+            return  # a Brownian motion that lost a misspelt key: that key is the error
         if diff != "dt" and not self._is_differential(diff):
             if diff.startswith("d") and diff[1:] in self.symbols:
                 kind = self.symbols[diff[1:]][0]
@@ -838,7 +994,7 @@ class Checker:
         c = ir.Const(np.asarray(1.0), ()) if coef is None else self._expr(coef, allow_states=True)
         if c is BAD:
             return
-        if term.sign < 0:
+        if sign < 0:
             c = ir.Op("neg", (c,), c.shape)
         if diff == "dt":
             if matrix:
@@ -877,14 +1033,7 @@ class Checker:
         if matrix:
             out = matmul_shape(c.shape, bshape)
             if out != shape:
-                self.err(
-                    ShapeMismatch,
-                    f"`{_fmt_shape(c.shape)} @ d{base}{_fmt_shape(bshape)}` "
-                    + ("has no matching inner size" if out is None else f"gives shape {_fmt_shape(out)}")
-                    + f", but state `{state}` has shape {_fmt_shape(shape)}",
-                    term.span,
-                    hint=f"the matrix needs shape {_fmt_shape(tuple(shape) + tuple(bshape[-1:]))}",
-                )
+                self._matrix_noise_mismatch(c.shape, base, tuple(bshape), state, tuple(shape), out, term.span)
                 return
         elif (inner := broadcast(c.shape, bshape)) is None or broadcast(inner, shape) != tuple(shape):
             self.err(
@@ -897,6 +1046,30 @@ class Checker:
             return
         used_blocks[block] = (bshape, implicit, base)
         noise_terms[state].append((c, block, matrix))
+
+    def _matrix_noise_mismatch(self, cshape, base: str, bshape, state: str, shape, out, span) -> None:
+        """E230 for a matrix noise term ``L @ dB`` whose shapes do not fit."""
+        if not cshape or not bshape:
+            scalars = [w for w, s in (("the coefficient", cshape), (f"`d{base}`", bshape)) if not s]
+            message = (
+                f"`@ d{base}` is a matrix product, but {' and '.join(scalars)} "
+                + ("are scalars" if len(scalars) == 2 else "is a scalar")
+            )
+            hint = f"write `EXPR d{base}` without `@` for elementwise noise"
+            if not bshape and cshape:
+                hint += f", or declare `brownian {base}[M]` for M driving noises"
+            self.err(ShapeMismatch, message, span, hint=hint)
+            return
+        result = "the inner sizes do not match" if out is None else f"the product has shape {_fmt_shape(out)}"
+        message = (
+            f"a coefficient of shape {_fmt_shape(cshape)} cannot multiply `d{base}` of shape {_fmt_shape(bshape)} "
+            f"with `@` for state `{state}` of shape {_fmt_shape(shape)}: {result}"
+        )
+        hint = None
+        if len(bshape) == 1:
+            need = tuple(shape) + bshape
+            hint = f"the coefficient needs shape {_fmt_shape(need)}"
+        self.err(ShapeMismatch, message, span, hint=hint)
 
     # -------------------------------------------------------- observations
 
@@ -1179,6 +1352,8 @@ class _ExprChecker:
         sym = c.symbols.get(name)
         if sym is not None and sym[0] == "net":
             return self._net_call(e, sym[1])
+        if sym is None and name in c.incomplete:
+            return BAD  # a network that lost a misspelt key: that key is the error
         sig = FUNCTIONS.get(name)
         if sig is None:
             if name in DISTRIBUTIONS:
@@ -1393,6 +1568,7 @@ def check_spec(spec: ast.Spec, dims: Mapping[str, int] | None = None, fbm_num_ou
         fbm_num_ou: number of OU processes per fractional Brownian motion.
 
     Raises:
-        SpecErrors: every independent error, sorted by position.
+        SpecErrors: every independent error, sorted by position; E290 at
+            the deepest statement when an expression is nested too deeply.
     """
-    return Checker(spec, dims, fbm_num_ou).run()
+    return run_deep(lambda: deepest_statement(spec), lambda: Checker(spec, dims, fbm_num_ou).run())

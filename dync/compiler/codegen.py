@@ -36,6 +36,24 @@ _CONSTRAINT_CLASS = {
 # Python operator precedence levels used for minimal parenthesisation.
 _PREC = {"cmp": 1, "+": 2, "-": 2, "*": 3, "/": 3, "@": 3, "neg": 4, "pos": 4, "atom": 6}
 _CMP = {"<", "<=", ">", ">=", "==", "!="}
+_LOGIC = {"and", "or", "not"}
+#: the deepest nesting written into one Python expression: a deeper
+#: sub-expression goes into a local ``tmp_K`` first (Python's parser allows
+#: 200 nested parentheses, and long flat sums would otherwise nest as deep as
+#: they are long)
+_MAX_NESTING = 50
+
+
+def _is_bool(e, lets: dict) -> bool:
+    """Whether ``e`` evaluates to booleans: a comparison, ``and``/``or``/``not``,
+    an index into one, or a let holding one."""
+    while True:
+        if isinstance(e, ir.Index):
+            e = e.value
+        elif isinstance(e, ir.Ref) and e.kind == "let":
+            e = lets[e.name]
+        else:
+            return isinstance(e, ir.Op) and (e.op in _CMP or e.op in _LOGIC)
 
 
 def _ident(name: str) -> str:
@@ -99,6 +117,8 @@ class _FunctionEmitter:
         self.nets = {n.name: n for n in model.nets}
         self.blocks = {b.name: b for b in model.noise_blocks}
         self.counter = counter
+        self._level = 0  # nesting depth of the expression being written
+        self._deepest = 0  # deepest level reached below it
 
     # -------- dependency collection
     def refs(self, exprs, out=None):
@@ -165,7 +185,7 @@ class _FunctionEmitter:
                 blk.add(f"fbm_weight_{nm} = FBM.fbm_weights({hurst}, fbm_gamma_{nm}, self.fbm_horizon)")
         for name, value in self.model.lets:
             if ("let", name) in needs:
-                blk.add(f"l_{_ident(name)} = {self.expr(value, blk)}")
+                blk.add(f"l_{_ident(name)} = {self._expr(value, blk)[0]}")
 
     @staticmethod
     def state_slice(s: ir.StateIR, y: str) -> str:
@@ -178,9 +198,45 @@ class _FunctionEmitter:
 
     # -------- expressions
     def expr(self, e, blk: _Block) -> str:
-        return self._expr(e, blk)[0]
+        """The code of ``e`` as a number: booleans (comparisons) become 0/1."""
+        return self._value(e, blk)[0]
+
+    def _value(self, e, blk: _Block) -> tuple[str, int]:
+        """``_expr``, with a boolean cast to 0.0/1.0 for use as a number
+        (``-(x > 0)``, ``(x > 0) * x``)."""
+        code, prec = self._expr(e, blk)
+        if _is_bool(e, self.lets):
+            return f"jnp.where({code}, 1.0, 0.0)", _PREC["atom"]
+        return code, prec
+
+    def _truth(self, e, blk: _Block) -> str:
+        """``_expr`` as booleans, for ``and``, ``or`` and ``not``: a number
+        is true when it is not 0."""
+        code, prec = self._expr(e, blk)
+        if _is_bool(e, self.lets):
+            return code
+        return f"({code} != 0)" if prec < _PREC["atom"] else f"{code} != 0"
 
     def _expr(self, e, blk: _Block) -> tuple[str, int]:
+        """The code of ``e`` and its precedence; a sub-expression nested more
+        than :data:`_MAX_NESTING` levels deep is first bound to a local."""
+        outer = self._deepest
+        self._level += 1
+        self._deepest = self._level
+        try:
+            code, prec = self._node(e, blk)
+            if self._deepest - self._level >= _MAX_NESTING:
+                self.counter[0] += 1
+                name = f"tmp_{self.counter[0]}"
+                blk.add(f"{name} = {code}")
+                code, prec = name, _PREC["atom"]
+                self._deepest = self._level
+        finally:
+            self._level -= 1
+            self._deepest = max(outer, self._deepest)
+        return code, prec
+
+    def _node(self, e, blk: _Block) -> tuple[str, int]:
         if isinstance(e, ir.Const):
             v = np.asarray(e.value)
             if v.shape == ():
@@ -232,7 +288,8 @@ class _FunctionEmitter:
         op = e.op
         if op.startswith("call:"):
             fname = op[5:]
-            args = [self.expr(a, blk) for a in e.args]
+            # a condition is booleans; every other argument is a number
+            args = [self._truth(a, blk) if fname == "where" and i == 0 else self.expr(a, blk) for i, a in enumerate(e.args)]
             static = dict(e.static)
             if fname == "clip":
                 names = static.get("params", ("x", "lo", "hi"))
@@ -241,9 +298,9 @@ class _FunctionEmitter:
             extra = [f"{k}={v}" for k, v in e.static if k != "params"]
             return f"F.{fname}({', '.join(args + extra)})", _PREC["atom"]
         if op in ("neg", "pos", "not"):
-            inner, prec = self._expr(e.args[0], blk)
             if op == "not":
-                return f"jnp.logical_not({inner})", _PREC["atom"]
+                return f"jnp.logical_not({self._truth(e.args[0], blk)})", _PREC["atom"]
+            inner, prec = self._value(e.args[0], blk)
             if prec < _PREC["neg"]:
                 inner = f"({inner})"
             return (f"-{inner}" if op == "neg" else inner), _PREC["neg"]
@@ -255,10 +312,10 @@ class _FunctionEmitter:
             return f"F.power({base}, {self.expr(b, blk)})", _PREC["atom"]
         if op in ("and", "or"):
             fn = "logical_and" if op == "and" else "logical_or"
-            return f"jnp.{fn}({self.expr(a, blk)}, {self.expr(b, blk)})", _PREC["atom"]
+            return f"jnp.{fn}({self._truth(a, blk)}, {self._truth(b, blk)})", _PREC["atom"]
         level = _PREC["cmp"] if op in _CMP else _PREC[op]
-        left, lp = self._expr(a, blk)
-        right, rp = self._expr(b, blk)
+        left, lp = self._value(a, blk)
+        right, rp = self._value(b, blk)
         if lp < level:
             left = f"({left})"
         # left-associative: the right operand needs parentheses at equal level
@@ -278,7 +335,7 @@ class _FunctionEmitter:
         only = frozenset({e.wrt})
         for name, value in self.model.lets:
             if ("let", name) in needs and depends_on_state(value, self.lets, only):
-                inner.add(f"l_{_ident(name)} = {self.expr(value, inner)}")
+                inner.add(f"l_{_ident(name)} = {self._expr(value, inner)[0]}")
         body = self.expr(e.body, inner)
         inner.add(f"return {body}")
         blk.lines.extend(inner.lines)

@@ -50,6 +50,12 @@ _REDUCE: dict[str, Callable] = {
     "norm": lambda x, axis=None: np.sqrt(np.sum(np.square(x), axis=axis)),
     "logsumexp": lambda x, axis=None: np.log(np.sum(np.exp(x), axis=axis)),
 }
+def _as_number(fn: Callable) -> Callable:
+    """A comparison or logical operator whose booleans are the numbers 0 and 1
+    (so that ``-(a > b)`` and ``(a > b) * c`` evaluate, as at run time)."""
+    return lambda a, b: np.asarray(fn(a, b), dtype=float)
+
+
 _BINARY: dict[str, Callable] = {
     "+": np.add,
     "-": np.subtract,
@@ -57,14 +63,14 @@ _BINARY: dict[str, Callable] = {
     "/": np.divide,
     "@": np.matmul,
     "^": np.power,
-    "<": np.less,
-    "<=": np.less_equal,
-    ">": np.greater,
-    ">=": np.greater_equal,
-    "==": np.equal,
-    "!=": np.not_equal,
-    "and": np.logical_and,
-    "or": np.logical_or,
+    "<": _as_number(np.less),
+    "<=": _as_number(np.less_equal),
+    ">": _as_number(np.greater),
+    ">=": _as_number(np.greater_equal),
+    "==": _as_number(np.equal),
+    "!=": _as_number(np.not_equal),
+    "and": _as_number(np.logical_and),
+    "or": _as_number(np.logical_or),
 }
 
 
@@ -93,7 +99,7 @@ def _eval(e: ast.Expr, env: Mapping[str, np.ndarray]):
         if e.op == "-":
             return np.negative(v)
         if e.op == "not":
-            return np.logical_not(v)
+            return np.asarray(np.logical_not(v), dtype=float)
         return v
     if isinstance(e, ast.Binary):
         a, b = _eval(e.left, env), _eval(e.right, env)

@@ -13,6 +13,7 @@ import types
 from collections.abc import Mapping
 from pathlib import Path
 
+from .._deep import deepest_statement, run_deep
 from ..dsl import ast
 from ..dsl.loading import load_spec
 from ..errors import SpecErrors, UsageError, did_you_mean
@@ -56,7 +57,8 @@ def compile_ast(spec: ast.Spec, dims: Mapping[str, int] | None = None) -> Compil
             )
             raise UsageError(f"`--set {name}=...`: the spec has no dim `{name}`", hint=hint)
     model = check_spec(spec, dims)
-    return CompiledSpec(spec, model, generate_module(model), _warnings(spec, model))
+    source = run_deep(lambda: deepest_statement(spec), generate_module, model)
+    return CompiledSpec(spec, model, source, _warnings(spec, model))
 
 
 def compile_file(path: str | Path, dims: Mapping[str, int] | None = None, text: str | None = None) -> CompiledSpec:

@@ -12,14 +12,44 @@ from .check import check_spec
 from .driver import _warnings
 from .driver import read_spec as load_spec
 
-_SOLVER_HINT = {
-    "none": "tsit5 (diffrax, adaptive)",
-    "additive": "euler_maruyama (fused); shark/sra1 with --adaptive",
-    "diagonal": "milstein (fused)",
-    "scalar": "milstein (fused)",
-    "shared": "euler_maruyama / heun (fused)",
-    "general": "euler_maruyama / heun (fused)",
-}
+#: the solvers run by the fused fixed-step kernels (the others run in diffrax);
+#: mirrors ``dync.runtime.solvers.selection.FUSED_SOLVERS``
+_FUSED = frozenset({"euler_maruyama", "heun", "milstein", "baoab", "rk4"})
+
+
+def auto_solver(model: ir.ModelIR, adaptive: bool = False) -> str:
+    """The solver ``--solver auto`` runs for ``model``.
+
+    The rule of ``dync.runtime.solvers.selection.choose_solver``, restated on
+    the IR because the compiler may not import the runtime (it imports JAX);
+    ``tests/compiler/test_check_regressions.py`` checks that the two agree on
+    every bundled spec.
+    """
+    noise = model.noise_structure
+    if noise == "none":
+        return "tsit5"
+    if adaptive:
+        return "shark" if noise == "additive" else "heun_diffrax"
+    if model.langevin is not None:
+        x, v = model.state(model.langevin[0]), model.state(model.langevin[1])
+        if x.size == v.size and x.size + v.size == model.state_size:
+            return "baoab"
+    if noise == "additive":
+        return "euler_maruyama"
+    milstein = noise == "scalar" or (
+        noise == "diagonal" and model.diffusion_is_elementwise and model.noise_size == model.state_size
+    )
+    if milstein:
+        return "milstein"
+    return "heun" if model.calculus == "stratonovich" else "euler_maruyama"
+
+
+def solver_line(model: ir.ModelIR) -> str:
+    """``auto → NAME (backend, fixed step); NAME with --adaptive``."""
+    fixed, adaptive = auto_solver(model), auto_solver(model, adaptive=True)
+    backend = "fused" if fixed in _FUSED else "diffrax"
+    line = f"auto → {fixed} ({backend}, fixed step)"
+    return line + (f"; {adaptive} with --adaptive" if adaptive != fixed else "; adaptive with --adaptive")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,7 +118,7 @@ class CheckSummary:
             lines.append(f"  structure   underdamped Langevin pair ({m.langevin[0]}, {m.langevin[1]}): BAOAB applies")
         if m.observations:
             lines.append("  observe     " + ", ".join(f"{o.name}{shape(o.shape)} ~ {o.dist.name}" for o in m.observations))
-        lines.append(f"  solver      auto → {_SOLVER_HINT[m.noise_structure] if not m.langevin else 'baoab (fused)'}")
+        lines.append(f"  solver      {solver_line(m)}")
         lines.extend(self.warnings)
         return "\n".join(lines)
 

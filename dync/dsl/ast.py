@@ -255,6 +255,9 @@ class Spec:
     path: str = dataclasses.field(default="<string>", compare=False)
     source: str = dataclasses.field(default="", compare=False, repr=False)
     span: Span = _span_field()
+    #: names whose declaration lost a part to a reading error (a misspelt
+    #: YAML key): the checker of a partial spec stays silent about their uses
+    incomplete: frozenset[str] = dataclasses.field(default=frozenset(), compare=False, repr=False)
 
     def of_type(self, kind: type) -> list:
         return [s for s in self.statements if isinstance(s, kind)]

@@ -31,6 +31,7 @@ import math
 
 import yaml
 
+from .._deep import deepest_statement, run_deep
 from . import ast
 from .vocabulary import CALCULI, DISTRIBUTION_NAMES, NET_OPTIONS
 
@@ -306,6 +307,10 @@ def format_text(spec: ast.Spec) -> str:
         <BLANKLINE>
         dx = -x dt + dW
     """
+    return run_deep(lambda: deepest_statement(spec), _format_text, spec)
+
+
+def _format_text(spec: ast.Spec) -> str:
     blocks: list[list[str]] = []
     header: list[str] = []
     for group in _groups(spec):
@@ -500,6 +505,10 @@ def format_yaml(spec: ast.Spec) -> str:
         equations:
           - dx = -a * x dt + dW
     """
+    return run_deep(lambda: deepest_statement(spec), _format_yaml, spec)
+
+
+def _format_yaml(spec: ast.Spec) -> str:
     spec = canonical(spec)
     doc: dict = {"dync": 1}
     if spec.name:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .._deep import busiest_line, run_deep
 from ..errors import InvalidSpec, Span, SpecErrors, UsageError
 from . import ast
 from .parser import parse_spec
@@ -89,5 +90,7 @@ def load_spec(path: str | os.PathLike[str], text: str | None = None) -> ast.Spec
         )
     suffix = p.suffix.lower()
     if suffix in YAML_SUFFIXES or (suffix not in TEXT_SUFFIXES and looks_like_yaml(text)):
-        return load_yaml_spec(text, name)
-    return parse_spec(text, name)
+        reader = load_yaml_spec
+    else:
+        reader = parse_spec
+    return run_deep(lambda: busiest_line(text, name), reader, text, name)

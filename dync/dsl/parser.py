@@ -20,7 +20,8 @@ import re
 from importlib import resources
 
 import lark
-from lark import Token, Transformer, v_args
+from lark import Token, v_args
+from lark.visitors import Transformer_NonRecursive
 from lark.lexer import PatternStr
 
 from ..errors import DyncSyntaxError, Span, SpecErrors
@@ -116,8 +117,12 @@ class _Tagged:
 
 
 @v_args(meta=True)
-class _AstBuilder(Transformer):
-    """Turns the Lark tree into AST nodes, one method per grammar rule."""
+class _AstBuilder(Transformer_NonRecursive):
+    """Turns the Lark tree into AST nodes, one method per grammar rule.
+
+    Non-recursive: a flat sum of thousands of terms is a tree as deep as it is
+    long, and the recursive transformer is quadratic in depth (and needs one
+    stack frame per level)."""
 
     def __init__(self, mapper: SpanMapper):
         super().__init__()

@@ -27,7 +27,10 @@ DISTRIBUTION_NAMES: frozenset[str] = frozenset(
     }
 )
 
-#: the keywords of the text form (grammar.lark); not usable as names in YAML
+#: the keywords of the text form (grammar.lark). The contextual lexer reads
+#: the statement words (``model``, ``param``, ..., ``init``) as names wherever
+#: a name may stand, so they may name declarations in both forms; only the
+#: operator words below cannot
 KEYWORDS: frozenset[str] = frozenset(
     {
         "model",
@@ -47,6 +50,10 @@ KEYWORDS: frozenset[str] = frozenset(
         "or",
     }
 )
+
+#: keywords that are operators inside expressions, so a declaration named
+#: after one could never be used: reserved in both forms (E203)
+OPERATOR_WORDS: frozenset[str] = frozenset({"not", "and", "or"})
 
 #: the keyword arguments of a network, in the order the canonical form writes them
 NET_OPTIONS: tuple[str, ...] = ("in", "out", "width", "depth", "activation")

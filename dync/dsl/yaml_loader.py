@@ -39,7 +39,6 @@ from ..errors import (
     DyncError,
     DyncSyntaxError,
     InvalidSpec,
-    ReservedName,
     Span,
     SpecErrors,
     UnknownKey,
@@ -47,7 +46,7 @@ from ..errors import (
 )
 from . import ast
 from .parser import SpanMapper, parse_fragment
-from .vocabulary import CALCULI, DISTRIBUTION_NAMES, KEYWORDS, NET_OPTIONS
+from .vocabulary import CALCULI, DISTRIBUTION_NAMES, NET_OPTIONS
 
 #: the largest spec file read, in bytes
 MAX_SPEC_BYTES = 1 << 20
@@ -320,6 +319,8 @@ class _SpecReader:
         self.text = text
         self.path = path
         self.errors: list[DyncError] = []
+        #: declarations that lost a misspelt key (see :attr:`ast.Spec.incomplete`)
+        self.incomplete: set[str] = set()
         self._line_starts = [0]
         for line in text.splitlines(keepends=True):
             self._line_starts.append(self._line_starts[-1] + len(line))
@@ -415,6 +416,18 @@ class _SpecReader:
             self.error(UnknownKey, f"unknown key `{name}` {where_text}", key, hint)
         return known
 
+    def keeps(self, name: str | None, before: int) -> bool:
+        """Whether a declaration read with errors since ``before`` stays in
+        the (partial) spec: it does when every such error is an unknown key,
+        and its name is then marked incomplete, so the checker stays silent
+        about its uses instead of reporting what the misspelt key would have
+        given it."""
+        if not name or not all(isinstance(e, UnknownKey) for e in self.errors[before:]):
+            return False
+        if len(self.errors) > before:
+            self.incomplete.add(name)
+        return True
+
     def decl_name(self, key: ScalarNode, what: str) -> str | None:
         name = key.value
         if not _IDENTIFIER.match(name):
@@ -425,9 +438,7 @@ class _SpecReader:
                 hint="a name starts with a letter or `_` and has only letters, digits and `_`",
             )
             return None
-        if name in KEYWORDS:
-            self.error(ReservedName, f"`{name}` is a keyword of the spec language and cannot name a {what}", key)
-            return None
+        # reserved words are the checker's business, as for the text form
         return name
 
     def identifier(self, node: Node, where: str) -> str | None:
@@ -613,7 +624,10 @@ class _SpecReader:
         settings = tuple(
             (name_, self.settings(name_, sections[name_][1])) for name_ in SETTINGS_SECTIONS if name_ in sections
         )
-        return ast.Spec(name, doc, tuple(statements), settings, path=self.path, source=self.text, span=span)
+        return ast.Spec(
+            name, doc, tuple(statements), settings, path=self.path, source=self.text, span=span,
+            incomplete=frozenset(self.incomplete),
+        )
 
     def version(self, node: Node) -> None:
         if isinstance(node, ScalarNode) and node.tag == _INT and node.value == "1":
@@ -661,7 +675,9 @@ class _SpecReader:
         return out
 
     def param_mapping(self, name: str | None, key: ScalarNode, node: MappingNode, where: str) -> ast.Param | None:
+        read_from = len(self.errors)
         parts = self.check_keys(self.mapping(node, where), PARAM_KEYS, where)
+        self.keeps(name, read_from)
         before = len(self.errors)
         got: dict[str, object] = {}
         readers = {
@@ -714,7 +730,11 @@ class _SpecReader:
                     shape = self.shape(parts["shape"][1], _join(where, "shape"))
                 init_node = parts["init"][1] if "init" in parts else None
                 if init_node is None and len(self.errors) > before:
-                    continue  # a misspelt key was reported; `init` is likely it
+                    # a misspelt key was reported; `init` is likely it: keep
+                    # the state, without an initial value, for the checker
+                    if self.keeps(name, before):
+                        out.append(ast.State(name, shape, None, None, self.span(key, value), self.span(key)))  # type: ignore[arg-type]
+                    continue
             if init_node is None or _is_null(init_node):
                 self.error(
                     InvalidSpec,
@@ -724,7 +744,7 @@ class _SpecReader:
                 )
                 continue
             init = self.expr(init_node, _join(where, "init") if init_node is not value else where)
-            if len(self.errors) > before or name is None or init is None:
+            if name is None or init is None or not self.keeps(name, before):
                 continue
             span, name_span = self.span(key, value), self.span(key)
             if isinstance(init, ast.Call) and init.func in DISTRIBUTION_NAMES:
@@ -750,8 +770,8 @@ class _SpecReader:
                     kind = self.with_hurst(kind, parts, where)
             elif not _is_null(value):
                 self.expected(where, "a mapping (`{shape, kind, hurst}`) or nothing", value)
-            if len(self.errors) == before and name:
-                out.append(ast.Brownian(name, shape, kind, self.span(key, value), self.span(key)))
+            if self.keeps(name, before):
+                out.append(ast.Brownian(name, shape, kind, self.span(key, value), self.span(key)))  # type: ignore[arg-type]
         return out
 
     def with_hurst(self, kind, parts, where: str):
@@ -783,8 +803,8 @@ class _SpecReader:
                     shape = self.shape(parts["shape"][1], _join(where, "shape"))
             elif not _is_null(value):
                 self.expected(where, "a mapping (`{shape}`) or nothing", value)
-            if len(self.errors) == before and name:
-                out.append(ast.Input(name, shape, self.span(key, value), self.span(key)))
+            if self.keeps(name, before):
+                out.append(ast.Input(name, shape, self.span(key, value), self.span(key)))  # type: ignore[arg-type]
         return out
 
     def lets(self, node: Node) -> list:
@@ -819,7 +839,7 @@ class _SpecReader:
                     expr = self.expr(v, _join(where, option))
                     if expr is not None:
                         kwargs.append(ast.Keyword(option, expr, self.span(k, v)))
-            if len(self.errors) > before or not name or func is None:
+            if not self.keeps(name, before) or func is None:
                 continue
             call = ast.Call(func, (), tuple(kwargs), self.span(value), self.span(parts["type"][1]))
             out.append(ast.Net(name, call, self.span(key, value), self.span(key)))
@@ -855,7 +875,7 @@ class _SpecReader:
                     self.error(InvalidSpec, f"the observation `{key.value}` needs `dist`", key, hint="add `dist: Normal(x, 0.1)`")
             else:
                 dist = self.dist(value, where)
-            if len(self.errors) == before and name and dist is not None:
+            if self.keeps(name, before) and dist is not None:
                 out.append(ast.Observe(name, shape, dist, self.span(key, value), self.span(key)))
         return out
 

@@ -143,6 +143,8 @@ def _usable(name: str, used: set[str]) -> bool:
     """Not reserved, not a keyword, not taken, and no ``d<name>`` clash either way."""
     if name in RESERVED or name in KEYWORDS or name in used:
         return False
+    if f"d{name}" in KEYWORDS:  # a state `im` would have the equation `dim = ...` (E203)
+        return False
     if f"d{name}" in used:
         return False
     if name.startswith("d") and name[1:] in used:

@@ -101,7 +101,9 @@ def test_a_loaded_valid_spec_evaluates_to_finite_values_of_the_right_shapes(spec
     n, m = model.info.state_size, model.info.noise_size
     hidden = sum(s.size for s in model.info.states if s.hidden)
     assert n == meta.state_size + hidden
-    assert (hidden > 0) == any(b.kind == "fractional" for b in meta.brownians.values())
+    # only a fractional motion that drives an equation has hidden states
+    used = {t.noise for t in meta.noise_terms}
+    assert (hidden > 0) == any(b.kind == "fractional" and name in used for name, b in meta.brownians.items())
     assert m == sum(b.size for b in model.info.noises)
 
     k_init, k_y, k_w = jax.random.split(jax.random.key(seed), 3)
