@@ -10,10 +10,11 @@ path axis inside each step (never a whole solve per path). Gaussian
 increments are drawn inside the scan, for a block of steps at a time: the
 increments of step ``i`` are ``sqrt(dt) * normal(fold_in(key, i), (m, P))``,
 so they depend on the key, the step index and ``P`` only -- not on the block
-of steps or the save plan. The same key
-therefore gives the same paths whatever is saved, and one large draw per block
-(instead of a small one per step) lets XLA spread the random-number work over
-all cores; that is most of the cost of a cheap model.
+of steps or the save plan. The same key therefore gives the same paths
+whatever is saved. The numbers come from :mod:`dync.runtime.rng` (JAX's
+Threefry, unrolled so that XLA compiles it into one vectorised kernel per
+block of steps; JAX's own CPU lowering is a loop, and was most of the cost of
+a cheap model).
 
 Public entry point: :func:`solve_fixed`. Steps are kernels in the BlackJAX
 style, ``init(t, y) -> state`` and ``step(t, h, state, dw) -> state``, built by
@@ -32,17 +33,22 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jax.extend.random import threefry_2x32
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 from dync.errors import UsageError
+from dync.runtime import rng
 from dync.runtime.model import AbstractModel
+from dync.runtime.rng import standard_normal
 from dync.runtime.solvers.selection import check_solver
 
 #: Aim for about this many Gaussian draws per block of steps.
 _BLOCK_DRAWS = 1 << 19
 #: Never draw more than this many steps at once.
 _MAX_BLOCK = 128
+#: On CPU: about this many draws per block, and 4 to 32 steps.
+_CPU_BLOCK_DRAWS = 1 << 17
+_CPU_MIN_BLOCK = 4
+_CPU_MAX_BLOCK = 32
 #: Unrolling of the innermost step loop.
 _UNROLL = 1
 
@@ -337,46 +343,21 @@ def _baoab(model: AbstractModel, args: Any) -> Stepper:
 
 
 def _block_size(num_paths: int, m: int) -> int:
-    """Steps whose increments are drawn in one call.
+    """Steps whose increments are drawn in one call, before those steps run.
 
-    On CPU one step at a time is fastest: the draw then fuses with the step
-    into one loop over the paths and nothing is written to memory (measured in
-    ``benchmarks/scratch_kernels.py``: blocks win only when idle cores can
-    share one large draw). Accelerators get blocks of about ``_BLOCK_DRAWS``
-    draws, which saves kernel launches.
+    The draw of a block of steps is one kernel of its own and the steps read
+    its output from memory. On CPU that is much faster than drawing inside
+    each step: XLA would fuse the unrolled hash into the step's kernel, whose
+    transposes (from batching the model over paths) keep it from vectorising
+    (2-D double-well Langevin, 10,000 paths x 1,000 steps: 1.1 s drawn per
+    step, 0.06 s in blocks of 16). Blocks hold about ``_CPU_BLOCK_DRAWS``
+    numbers on CPU (within the L2 cache; 4 to 32 steps) and about
+    ``_BLOCK_DRAWS`` on accelerators, which saves kernel launches.
     """
-    if jax.default_backend() == "cpu":
-        return 1
     per_step = max(num_paths * max(m, 1), 1)
+    if jax.default_backend() == "cpu":
+        return int(min(_CPU_MAX_BLOCK, max(_CPU_MIN_BLOCK, _CPU_BLOCK_DRAWS // per_step)))
     return int(min(_MAX_BLOCK, max(1, _BLOCK_DRAWS // per_step)))
-
-
-def _is_threefry(key: PRNGKeyArray) -> bool:
-    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        return jax.random.key_impl(key) == jax.random.key_impl(jax.random.key(0, impl="threefry2x32"))
-    return key.shape == (2,) and key.dtype == jnp.uint32
-
-
-def standard_normal(key: PRNGKeyArray, shape: tuple[int, ...], dtype) -> Array:
-    """Standard normal draws: ``jax.random.normal``, made cheaper for float32.
-
-    For a Threefry key and float32 output, both 32-bit words of each
-    Threefry-2x32 block are used (``jax.random.normal`` keeps one word of two
-    per draw), which halves the hashing, most of the cost of a cheap model.
-    The words go through the same inverse-error-function map as
-    ``jax.random.normal``, with 23 random mantissa bits, so the tails are the
-    same. Deterministic: the same key gives the same numbers.
-    """
-    dtype = jnp.dtype(dtype)
-    if dtype != jnp.float32 or not _is_threefry(key):
-        return jax.random.normal(key, shape, dtype)
-    size = math.prod(shape)
-    data = jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
-    bits = threefry_2x32(data, lax.iota(jnp.uint32, size + size % 2))[:size]
-    # 23 random bits as a float in [1, 2), mapped to [-1, 1) and off -1.
-    one_two = lax.bitcast_convert_type((bits >> 9) | np.uint32(0x3F800000), jnp.float32)
-    u = jnp.maximum(one_two * 2.0 - 3.0, np.nextafter(np.float32(-1.0), np.float32(0.0)))
-    return (np.float32(math.sqrt(2.0)) * lax.erf_inv(u)).reshape(shape)
 
 
 def _solve(
@@ -411,11 +392,8 @@ def _solve(
             return jnp.zeros((length, 0, P), dtype)
         if increments is not None:
             return lax.dynamic_slice_in_dim(increments, i0, length, axis=0)
-        if length == 1:  # the CPU case: an unbatched key keeps the draw one fused loop
-            z = standard_normal(jax.random.fold_in(key, i0), (drawn, P), dtype)[None] * sqrt_dt
-        else:
-            keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(i0 + jnp.arange(length))
-            z = jax.vmap(lambda k: standard_normal(k, (drawn, P), dtype))(keys) * sqrt_dt
+        keys = jax.vmap(lambda i: rng.fold_in(key, i))(i0 + jnp.arange(length))
+        z = jax.vmap(lambda k: standard_normal(k, (drawn, P), dtype))(keys) * sqrt_dt
         if drawn == m:
             return z
         # rows of `dw` that no equation uses stay zero and are not drawn
