@@ -237,15 +237,6 @@ class Checker:
                 )
                 self._rejected.add(name)
                 continue
-            if isinstance(node, ast.State) and f"d{name}" in KEYWORDS:
-                self.err(
-                    ReservedName,
-                    f"a state cannot be named `{name}`: its equation `d{name} = ...` reads as a `d{name}` statement",
-                    span,
-                    hint="choose another name",
-                )
-                self._rejected.add(name)
-                continue
             # a Python keyword (`lambda`, `in`) is a valid name: generated code
             # prefixes every local and renames clashing attributes (_attr_names)
             if name in self._decl_nodes:

@@ -96,7 +96,7 @@ class CheckSummary:
         if m.dims:
             lines.append("  dims        " + ", ".join(f"{k} = {v}" for k, v in m.dims))
         visible = [s for s in m.states if not s.hidden]
-        lines.append("  states      " + ", ".join(f"{s.name}{shape(s.shape)}" for s in visible) + f"   ({m.state_size} numbers per path)")
+        lines.append("  states      " + ", ".join(f"{s.name}{shape(s.shape)}" for s in visible) + f"   ({m.state_size} number{'s' if m.state_size != 1 else ''} per path)")
         hidden = [s for s in m.states if s.hidden]
         if hidden:
             lines.append("  hidden      " + ", ".join(f"{s.name}{shape(s.shape)}" for s in hidden) + "   (fractional-noise OU components)")
@@ -111,7 +111,11 @@ class CheckSummary:
             lines.append("  consts      " + ", ".join(f"{p.name}{shape(p.shape)}" for p in consts))
         if m.nets:
             lines.append("  nets        " + ", ".join(f"{n.name}: mlp {n.in_size}→{n.out_size} (width {n.width}, depth {n.depth}, {n.activation})" for n in m.nets))
-        noise = f"{m.noise_structure}" + (f", {m.noise_size} Brownian increment{'s' if m.noise_size != 1 else ''} per step" if m.noise_size else "")
+        # count what a step draws: the blocks some equation uses (a diagonal
+        # layout also has blocks for states without noise, left zero)
+        used = {term.block for _, terms in m.noise for term in terms}
+        drawn = sum(b.size for b in m.noise_blocks if b.name in used or b.kind == "fractional")
+        noise = f"{m.noise_structure}" + (f", {drawn} Brownian increment{'s' if drawn != 1 else ''} per step" if drawn else "")
         lines.append(f"  noise       {noise}")
         lines.append(f"  calculus    {'Stratonovich' if m.calculus == 'stratonovich' else 'Itô'}")
         if m.langevin:

@@ -158,6 +158,7 @@ class _AstBuilder(Transformer_NonRecursive):
         return ast.ModelName(str(ch[0]), self._sp(meta))
 
     def dim_stmt(self, meta, ch):
+        ch = [c for c in ch if not (isinstance(c, Token) and c.type == "DIM")]
         return ast.Dim(str(ch[0]), ch[1], self._sp(meta), self._tok(ch[0]))
 
     def shape(self, meta, ch):

@@ -118,7 +118,7 @@ class SpecMeta:
 TRICKY_NAMES: tuple[str, ...] = (
     "lambda", "if", "in", "is", "for", "class", "def", "return", "None", "True",
     "False", "import", "with", "as", "pass", "yield", "del", "global", "while",
-    "info", "drift", "noise", "diffusion", "pack", "unpack", "log_prior", "drift_",
+    "im", "info", "drift", "noise", "diffusion", "pack", "unpack", "log_prior", "drift_",
     "info_", "fbm_horizon", "fbm_high", "key", "keys", "lp", "dtype", "self", "y", "dw", "args",
     "jnp", "jax", "eqx", "np", "C", "D", "F", "FBM", "NN", "INFO", "Model",
     "AbstractModel", "float", "p_x", "s_x", "w_0", "g_x", "l_x", "grad_1",
@@ -142,8 +142,6 @@ def _name_strategy(tricky: bool) -> st.SearchStrategy[str]:
 def _usable(name: str, used: set[str]) -> bool:
     """Not reserved, not a keyword, not taken, and no ``d<name>`` clash either way."""
     if name in RESERVED or name in KEYWORDS or name in used:
-        return False
-    if f"d{name}" in KEYWORDS:  # a state `im` would have the equation `dim = ...` (E203)
         return False
     if f"d{name}" in used:
         return False
