@@ -1,7 +1,9 @@
-"""Integrators: fused fixed-step kernels, the diffrax backend, and solver choice."""
+"""Integrators: fused fixed-step kernels, the diffrax backend, and solver choice.
 
-from .diffrax_backend import PathwiseNoiseTerm as PathwiseNoiseTerm
-from .diffrax_backend import solve_diffrax as solve_diffrax
+The diffrax backend is imported on first use (``import diffrax`` takes about
+0.4 s, and a fixed-step run never needs it).
+"""
+
 from .fused import SavePlan as SavePlan
 from .fused import Stepper as Stepper
 from .fused import make_stepper as make_stepper
@@ -10,3 +12,13 @@ from .selection import SOLVERS as SOLVERS
 from .selection import SolverChoice as SolverChoice
 from .selection import check_solver as check_solver
 from .selection import choose_solver as choose_solver
+
+_LAZY = {"PathwiseNoiseTerm", "solve_diffrax"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from . import diffrax_backend
+
+        return getattr(diffrax_backend, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
