@@ -17,7 +17,7 @@ import numpy as np
 
 from .._deep import deepest_statement, run_deep
 from ..dsl import ast
-from ..dsl.vocabulary import KEYWORDS, OPERATOR_WORDS
+from ..dsl.vocabulary import OPERATOR_WORDS
 from ..errors import (
     BadArguments,
     BadConstraint,

@@ -470,36 +470,6 @@ def _observations(model, args, obs_key, blocks, block_size: int, ys, times):
     return jax.tree.map(lambda a: a.reshape((G, B, S) + a.shape[1:]), obs)
 
 
-class _Specialised:
-    """A model whose parameter values are compiled into the kernel as constants.
-
-    XLA on CPU runs a ``lax.scan`` body 2-3x slower when the model's scalars
-    are run-time inputs of the loop rather than constants (measured on
-    Lorenz-63, 10,000 paths: 0.29 s against 0.84 s; the fused loop is the same
-    but for the scalar operands). So a run with one set of parameter values
-    hands the model to the jitted chunk as a *static* argument, hashed by the
-    bytes of its leaves: the same values hit the compilation cache, new values
-    compile anew. Sweeps keep the parameters dynamic (one compilation for all
-    values).
-    """
-
-    def __init__(self, model: AbstractModel):
-        leaves, treedef = jax.tree.flatten(model)
-        host = [np.asarray(x) if eqx.is_array(x) else x for x in leaves]
-        self.model = jax.tree.unflatten(treedef, host)
-        self._key = (
-            treedef,
-            tuple((x.shape, x.dtype.str, x.tobytes()) if isinstance(x, np.ndarray) else x for x in host),
-        )
-        self._hash = hash(self._key)
-
-    def __hash__(self) -> int:
-        return self._hash
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, _Specialised) and self._key == other._key
-
-
 @eqx.filter_jit
 def _run_fused_chunk(model, args, keys, blocks, times, kernel: _Kernel):
     """Simulate the blocks with indices ``blocks`` (sharded over the mesh) with
@@ -519,8 +489,6 @@ def _run_fused_chunk(model, args, keys, blocks, times, kernel: _Kernel):
 
     def local(dynamic, blocks):
         model, args, (init_key, noise_key, obs_key), times = eqx.combine(dynamic, static)
-        if isinstance(model, _Specialised):
-            model = model.model
         y0 = _initial_states(model, args, init_key, blocks, B)
 
         def solve_block(xs):
@@ -758,7 +726,6 @@ def simulate(
     on_nonfinite: str = "raise",
     rtol: float = 1e-3,
     atol: float = 1e-6,
-    specialise: bool = True,
     max_steps: int | None = None,
 ) -> xr.Dataset:
     """Simulate ``paths`` independent paths of ``model`` from ``t0`` to ``t1``.
@@ -803,11 +770,6 @@ def simulate(
         atol: absolute tolerance for adaptive stepping.
         max_steps: step budget of a diffrax solve (default: the fixed-step
             count, or 16,384 adaptive steps); reaching it is an error.
-        specialise: compile the parameter values into the fixed-step kernel
-            as constants (2-3x faster on CPU; a run with other values
-            compiles anew, and the persistent cache keeps each). ``False``
-            keeps them run-time inputs, for many runs over changing values;
-            a ``sweep`` always keeps them so (one compilation for all values).
 
     Returns:
         An ``xarray.Dataset`` with one variable per non-hidden state, named
@@ -918,9 +880,6 @@ def simulate(
             return _run_diffrax_chunk(m, args, keys_host, blocks, times, kernel)
         blocks = jax.device_put(blocks, blocks_sharding)
         return _run_fused_chunk(m, args_dev, keys, blocks, times_dev, kernel)
-
-    if specialise and not swept and choice.backend == "fused":
-        sweep_models = [_Specialised(model)]
 
     with progress_bar(total_units, f"simulating {info.name}", enabled) as advance:
         for j, m in enumerate(sweep_models):
