@@ -252,16 +252,11 @@ def _pad(ins, params, size, shapes):
     return _Batched(lax.pad(_to_batched(x, _one_path_shape(x), size), pad_value, config))
 
 
-def _reduction(name):
-    def rule(ins, params, size, shapes):
-        (x,) = ins
-        prim = _PRIMS[name]
-        return _Batched(prim.bind(x.value, **params))
+def _same_axes(name):
+    """A rule for a primitive whose axis parameters name one-path axes only
+    (reductions, cumulative operations): the paths, last, are never among
+    them, so the primitive applies to the batched value as it is."""
 
-    return rule
-
-
-def _cumulative(name):
     def rule(ins, params, size, shapes):
         (x,) = ins
         return _Batched(_PRIMS[name].bind(x.value, **params))
@@ -355,10 +350,8 @@ def _register_primitives() -> None:
         if p is None:
             continue
         _PRIMS[n] = p
-        if n in _REDUCTIONS:
-            _RULES[n] = _reduction(n)
-        elif n in _CUMULATIVE:
-            _RULES[n] = _cumulative(n)
+        if n in _REDUCTIONS or n in _CUMULATIVE:
+            _RULES[n] = _same_axes(n)
 
 
 _register_primitives()
