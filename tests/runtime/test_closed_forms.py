@@ -414,6 +414,30 @@ def test_baoab_position_variance_is_temperature_over_k_at_a_big_step(harmonic):
     assert abs(m2[1, 1] - LV_TEMP * (1 - LV_K * h**2 / 4)) < Z * se[1, 1], (m2[1, 1], se[1, 1])
 
 
+def test_baoab_rereads_a_time_dependent_friction_every_step(harmonic):
+    """BAOAB reads gamma once when it does not depend on time, else at every
+    step: both give the same paths when the time dependence is zero in value,
+    and a friction that does vary changes them."""
+    from dync.runtime.solvers.fused import SavePlan, _depends_on_time, solve_fixed
+
+    def friction(t, y):
+        return y * 0.0 + 1.0 + 0.0 * jnp.sin(t)
+
+    assert _depends_on_time(friction, jnp.asarray(0.1), jnp.ones(2))
+    assert not _depends_on_time(lambda t, y: y * 2.0, jnp.asarray(0.1), jnp.ones(2))
+    varying = LANGEVIN_SPEC.replace("- gamma * v", "- gamma * (1 + 0 * sin(t)) * v")
+    timed = dync.load("harmonic_t.dync", text=varying)
+    changing = dync.load("harmonic_c.dync", text=LANGEVIN_SPEC.replace("- gamma * v", "- gamma * (1 + 0.5 * sin(t)) * v"))
+    y0 = jnp.zeros((64, 2)).at[:, 0].set(1.0)
+    runs = [
+        solve_fixed(m, "baoab", jax.random.key(3), y0, 0.0, 0.1, 50, SavePlan.final())[1]
+        for m in (harmonic, timed, changing)
+    ]
+    # the same operations but for gamma's (exact) factor 1 + 0 sin(t): equal to float32 rounding
+    np.testing.assert_allclose(np.asarray(runs[1]), np.asarray(runs[0]), rtol=1e-5, atol=1e-6)
+    assert np.abs(np.asarray(runs[2]) - np.asarray(runs[0])).max() > 1e-3
+
+
 def test_euler_maruyama_position_variance_is_off_at_the_same_step(harmonic):
     h = 0.5
     ds = dync.simulate(harmonic, seed=71, paths=8192, t1=60.0, dt=h, save=4, solver="euler_maruyama")
