@@ -249,8 +249,12 @@ def _simulate(spec, output, paths, t1, dt, t0, save, save_every, solver, seed, s
     solver = str(pick(solver, "solver", "auto"))
     adaptive = bool(pick(adaptive, "adaptive", False))
     chunk_size = pick(chunk_size, "chunk_size")
-    if paths < 1 or float(dt) <= 0 or float(t1) <= t0:
-        raise UsageError("need --paths ≥ 1, --dt > 0 and --t1 > --t0")
+    if paths < 1:
+        raise UsageError(f"--paths {paths}: need at least 1 path")
+    if not float(dt) > 0:
+        raise UsageError(f"--dt {dt}: the step must be positive")
+    if not float(t1) > t0:
+        raise UsageError(f"--t1 {t1}: the end time must come after --t0 {t0}")
 
     dims, params = _split_sets(spec, _parse_sets(set_))
     sweeps = {}

@@ -141,3 +141,17 @@ def test_simulate_rejects_a_solver_that_does_not_fit(tmp_path):
     assert r.returncode == 2, r.stderr
     assert "milstein" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "h.nc").exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (("--paths", "0", "--t1", "1", "--dt", "0.1"), "--paths 0: need at least 1 path"),
+        (("--paths", "4", "--t1", "1", "--dt", "0"), "--dt 0.0: the step must be positive"),
+        (("--paths", "4", "--t1", "-1", "--dt", "0.1"), "--t1 -1.0: the end time must come after --t0 0.0"),
+    ],
+)
+def test_simulate_names_the_bad_flag(tmp_path, flags, message):
+    r = dync("simulate", "specs/ou.dync", *flags, "-o", str(tmp_path / "x.nc"))
+    assert r.returncode == 2 and message in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "x.nc").exists()
