@@ -125,8 +125,18 @@ def _constraint(p: ParamInfo):
     return from_tuple(tuple(p.constraint))
 
 
-def _checked_value(p: ParamInfo, value: ArrayLike, what: str) -> np.ndarray:
-    """``value`` as a float64 array of the parameter's shape, inside its constraint."""
+def _checked_value(p: ParamInfo, value: ArrayLike, what: str) -> np.ndarray | Array:
+    """``value`` as a float64 array of the parameter's shape, inside its constraint.
+
+    A traced value (under ``jax.grad``, ``jit`` or ``vmap``) is only
+    broadcast to the shape: its numbers are not known, so not checked."""
+    if isinstance(value, jax.core.Tracer):
+        try:
+            return jnp.broadcast_to(value, tuple(p.shape))
+        except ValueError:
+            raise UsageError(
+                f"{what}: parameter `{p.name}` has shape {tuple(p.shape)}, got a value of shape {jnp.shape(value)}"
+            ) from None
     try:
         v = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
@@ -173,7 +183,8 @@ def with_params(model: AbstractModel, params: Mapping[str, ArrayLike]) -> Abstra
     Each value is given in user (constrained) space, checked against the
     parameter's constraint and stored through the constraint's inverse as the
     unconstrained leaf, so the result is an ordinary model of the same
-    structure (no recompilation).
+    structure (no recompilation). Values may be traced (``jax.grad`` with
+    respect to a parameter, ``jit``, ``vmap``); those are not checked.
 
     Args:
         model: a compiled model.

@@ -342,6 +342,27 @@ def test_params_outside_constraint_or_unknown(ou):
         simulate(ou, seed=0, paths=2, t1=0.1, dt=0.01, sweep={"theta": [1.0, -1.0]})
 
 
+def test_with_params_takes_traced_values_so_gradients_reach_a_parameter(ou):
+    from dync.runtime.solvers.fused import SavePlan, solve_fixed
+
+    y0 = jnp.ones((64, 1))
+    steps, h = 50, 0.01
+
+    def mean_final(theta):
+        model = with_params(ou, {"theta": theta})
+        no_noise = jnp.zeros((steps, 64, 1))
+        _, ys = solve_fixed(model, "euler_maruyama", None, y0, 0.0, h, steps, SavePlan.final(), increments=no_noise)
+        return ys.mean()
+
+    # no noise: x_N = mu + (1 - mu) (1 - theta h)^N, so d x_N / d theta = -(1 - mu) N h (1 - theta h)^(N - 1)
+    theta, mu = 1.5, 0.5
+    exact = -(1 - mu) * steps * h * (1 - theta * h) ** (steps - 1)
+    assert float(jax.grad(mean_final)(theta)) == pytest.approx(exact, rel=1e-4)
+    assert float(jax.jit(mean_final)(theta)) == pytest.approx(mu + (1 - mu) * (1 - theta * h) ** steps, rel=1e-5)
+    with pytest.raises(UsageError, match="shape"):
+        jax.jit(lambda v: with_params(ou, {"theta": v}))(jnp.ones(3))
+
+
 def test_sweep_matches_single_runs_without_retracing():
     model = CountedOU.make(theta=1.0, mu=0.0, sigma=0.5)
     kw = dict(seed=11, paths=40, t1=0.4, dt=0.02, save=5)
