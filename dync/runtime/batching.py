@@ -59,10 +59,12 @@ class _Batched:
 
 
 def _is_batched(x) -> bool:
+    """Whether ``x`` carries the paths (a :class:`_Batched`)."""
     return isinstance(x, _Batched)
 
 
 def _one_path_shape(x) -> tuple[int, ...]:
+    """The shape ``x`` has for one path."""
     return tuple(x.value.shape[:-1]) if _is_batched(x) else tuple(np.shape(x))
 
 
@@ -116,11 +118,14 @@ def minor_batched(fn: Callable, in_batched: Sequence[bool]) -> Callable:
 
 
 def _place(args, in_batched, xs):
+    """The argument list with the batched positions taken from ``xs``."""
     it = iter(xs)
     return [next(it) if b else a for a, b in zip(args, in_batched)]
 
 
 def _eval(jaxpr, consts, args, size: int) -> list:
+    """Evaluate ``jaxpr`` on ``args`` (some :class:`_Batched`): equations with
+    no batched input run as they are, the others through :func:`_apply`."""
     env: dict = {}
 
     def read(v):
