@@ -135,3 +135,24 @@ def test_unbatched_arguments_and_outputs():
 def test_batched_arguments_must_share_the_path_axis():
     with pytest.raises(ValueError, match="share their last axis"):
         minor_batched(lambda a, b: a + b, (True, True))(jnp.ones((2, 3)), jnp.ones((2, 4)))
+
+
+def test_solver_falls_back_to_vmap_when_the_evaluator_fails(spec_model, monkeypatch):
+    from dync.runtime.solvers import fused
+
+    model = spec_model("specs/van_der_pol.dync")
+    y0 = jnp.ones((24, model.info.state_size))
+
+    def run():
+        with jax.disable_jit():  # traced afresh each time (no compilation cache)
+            return fused.solve_fixed(model, "euler_maruyama", jax.random.key(2), y0, 0.0, 0.01, 3, fused.SavePlan.final())[1]
+
+    def broken(fn, flags):
+        raise RuntimeError("no rule")
+
+    expected = run()
+    monkeypatch.setattr(fused, "minor_batched", broken)
+    got = run()
+    # the fallback (vmap) and the evaluator compute the same numbers
+    np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-6, atol=1e-6)
+    assert np.isfinite(np.asarray(got)).all()

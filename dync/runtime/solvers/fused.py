@@ -5,8 +5,9 @@ inside the kernel (the interface takes and returns ``(P, n)``): every state
 component is then a contiguous row of ``P`` numbers, so each elementwise
 operation of the model vectorises over paths. (With ``(P, n)`` and a small
 ``n`` the vector units work along the short state axis: 2.4x slower on
-Lorenz-63, measured.) The model's one-path functions are ``vmap``-ed over the
-path axis inside each step (never a whole solve per path). Gaussian
+Lorenz-63, measured.) The model's one-path functions are evaluated on the
+whole batch inside each step by :func:`~dync.runtime.batching.minor_batched`,
+which keeps the paths last (never a whole solve per path). Gaussian
 increments are drawn inside the scan, for a block of steps at a time: the
 increments of step ``i`` are ``sqrt(dt) * normal(fold_in(key, i), (m, P))``,
 so they depend on the key, the step index and ``P`` only -- not on the block
@@ -149,7 +150,7 @@ def _paths(fn: Callable, n_unbatched: int = 1) -> Callable:
         flags = (False,) * n_unbatched + (True,) * (len(xs) - n_unbatched)
         try:
             return minor_batched(fn, flags)(*xs)
-        except ImportError:  # noqa: BLE001 - a safety net: vmap gives the same numbers
+        except Exception:  # noqa: BLE001 - a safety net: vmap gives the same numbers
             axes = tuple(PATH_AXIS if f else None for f in flags)
             return jax.vmap(fn, in_axes=axes, out_axes=PATH_AXIS)(*xs)
 
@@ -160,7 +161,7 @@ def make_stepper(model: AbstractModel, solver: str, args: Any = None) -> Stepper
     """The :class:`Stepper` of fused solver ``solver`` for ``model``.
 
     Args:
-        model: the model (one-path functions, vmapped here over paths).
+        model: the model (one-path functions, batched here over paths).
         solver: ``euler_maruyama``, ``heun``, ``milstein``, ``baoab`` or ``rk4``.
         args: run-time data passed to every model call.
 
