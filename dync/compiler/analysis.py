@@ -47,6 +47,14 @@ def is_diagonal_layout(model: ir.ModelIR) -> bool:
     )
 
 
+def drives(model: ir.ModelIR, block: ir.NoiseBlock) -> bool:
+    """Whether noise block ``block`` drives anything: some equation uses it,
+    or it is a fractional motion (which drives its hidden states). A block
+    that does not (a diagonal layout's slot for a state without noise) stays
+    zero and is never drawn."""
+    return block.kind == "fractional" or any(t.block == block.name for _, terms in model.noise for t in terms)
+
+
 def _elementwise_in(e: ir.IExpr, state: str, lets: dict) -> bool:
     """Whether ``e`` touches ``state`` only elementwise (and no other state).
 

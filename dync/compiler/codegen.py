@@ -18,7 +18,7 @@ import re
 import numpy as np
 
 from .. import __version__
-from . import ir
+from . import analysis, ir
 from .check import depends_on_state
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -392,9 +392,8 @@ def _info_source(model: ir.ModelIR) -> str:
     add("    ),")
     add(f"    state_size={model.state_size},")
     add("    noises=(")
-    used = {term.block for _, terms in model.noise for term in terms}
     for b in model.noise_blocks:
-        drives = "" if b.name in used or b.kind == "fractional" else ", drives=False"
+        drives = "" if analysis.drives(model, b) else ", drives=False"
         add(f'        NoiseInfo("{b.name}", {tuple(b.shape)!r}, {b.offset}, {b.size}, implicit={b.implicit}, kind="{b.kind}"{drives}),')
     add("    ),")
     add(f"    noise_size={model.noise_size},")

@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
-from . import ir
+from . import analysis, ir
 from .check import check_spec
 from .driver import _warnings
 from .driver import read_spec as load_spec
@@ -111,10 +111,8 @@ class CheckSummary:
             lines.append("  consts      " + ", ".join(f"{p.name}{shape(p.shape)}" for p in consts))
         if m.nets:
             lines.append("  nets        " + ", ".join(f"{n.name}: mlp {n.in_size}→{n.out_size} (width {n.width}, depth {n.depth}, {n.activation})" for n in m.nets))
-        # count what a step draws: the blocks some equation uses (a diagonal
-        # layout also has blocks for states without noise, left zero)
-        used = {term.block for _, terms in m.noise for term in terms}
-        drawn = sum(b.size for b in m.noise_blocks if b.name in used or b.kind == "fractional")
+        # count what a step draws (a diagonal layout's slots for states without noise stay zero)
+        drawn = sum(b.size for b in m.noise_blocks if analysis.drives(m, b))
         noise = f"{m.noise_structure}" + (f", {drawn} Brownian increment{'s' if drawn != 1 else ''} per step" if drawn else "")
         lines.append(f"  noise       {noise}")
         lines.append(f"  calculus    {'Stratonovich' if m.calculus == 'stratonovich' else 'Itô'}")

@@ -24,7 +24,6 @@ alone, so every function still gets the numbers ``jax.vmap`` gives
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -44,8 +43,13 @@ _ELEMENTWISE = frozenset(
     reduce_precision rem round rsqrt select_n shift_left shift_right_arithmetic
     shift_right_logical sign sin sinh sqrt square stop_gradient sub tan tanh xor""".split()
 )
-_REDUCTIONS = frozenset("reduce_sum reduce_max reduce_min reduce_prod reduce_and reduce_or argmax argmin".split())
-_CUMULATIVE = frozenset("cumsum cumprod cummax cummin cumlogsumexp".split())
+#: primitives whose axis parameters name one-path axes only (reductions,
+#: cumulative operations, split): the paths, last, are never among them, so
+#: the primitive applies to the batched value as it is
+_SAME_AXES = frozenset(
+    """reduce_sum reduce_max reduce_min reduce_prod reduce_and reduce_or argmax argmin
+    cumsum cumprod cummax cummin cumlogsumexp split""".split()
+)
 _INLINE_CALLS = frozenset("pjit jit closed_call core_call remat checkpoint".split())
 
 
@@ -158,10 +162,12 @@ def _apply(eqn, ins: list, size: int):
     """One equation with some batched inputs; results wrapped as batched."""
     prim, params = eqn.primitive, dict(eqn.params)
     name = prim.name
-    shapes = [tuple(v.aval.shape) for v in eqn.outvars]
     if name in _ELEMENTWISE:
-        shape = shapes[0]
+        shape = tuple(eqn.outvars[0].aval.shape)
         return _Batched(prim.bind(*[_to_batched(x, shape, size) for x in ins], **params))
+    if name in _SAME_AXES and len(ins) == 1:
+        out = prim.bind(ins[0].value, **params)
+        return [_Batched(o) for o in out] if prim.multiple_results else _Batched(out)
     inner = params.get("jaxpr", params.get("call_jaxpr")) if name in _INLINE_CALLS else None
     if inner is not None:
         # a call of a sub-jaxpr (jit, checkpoint): evaluate its body inline
@@ -169,11 +175,9 @@ def _apply(eqn, ins: list, size: int):
     rule = _RULES.get(name)
     if rule is not None:
         try:
-            out = rule(ins, params, size, shapes)
+            return rule(ins, params, size)
         except _NoRule:
-            out = None
-        if out is not None:
-            return out
+            pass
     return _fallback(eqn, ins)
 
 
@@ -199,7 +203,7 @@ def _fallback(eqn, ins: list):
     return _Batched(out)
 
 
-def _broadcast_in_dim(ins, params, size, shapes):
+def _broadcast_in_dim(ins, params, size):
     (x, *dyn) = ins
     if dyn:
         raise _NoRule
@@ -208,25 +212,25 @@ def _broadcast_in_dim(ins, params, size, shapes):
     return _Batched(lax.broadcast_in_dim(x.value, shape + (size,), dims))
 
 
-def _reshape(ins, params, size, shapes):
+def _reshape(ins, params, size):
     (x, *dyn) = ins
     if dyn or params.get("dimensions") is not None:
         raise _NoRule
     return _Batched(lax.reshape(x.value, tuple(params["new_sizes"]) + (size,)))
 
 
-def _squeeze(ins, params, size, shapes):
+def _squeeze(ins, params, size):
     (x,) = ins
     return _Batched(lax.squeeze(x.value, tuple(params["dimensions"])))
 
 
-def _transpose(ins, params, size, shapes):
+def _transpose(ins, params, size):
     (x,) = ins
     perm = tuple(params["permutation"])
     return _Batched(lax.transpose(x.value, perm + (len(perm),)))
 
 
-def _slice(ins, params, size, shapes):
+def _slice(ins, params, size):
     (x,) = ins
     strides = params.get("strides")
     return _Batched(
@@ -239,17 +243,17 @@ def _slice(ins, params, size, shapes):
     )
 
 
-def _rev(ins, params, size, shapes):
+def _rev(ins, params, size):
     (x,) = ins
     return _Batched(lax.rev(x.value, tuple(params["dimensions"])))
 
 
-def _concatenate(ins, params, size, shapes):
+def _concatenate(ins, params, size):
     values = [_to_batched(x, _one_path_shape(x), size) for x in ins]
     return _Batched(lax.concatenate(values, params["dimension"]))
 
 
-def _pad(ins, params, size, shapes):
+def _pad(ins, params, size):
     x, pad_value = ins
     if _is_batched(pad_value):
         raise _NoRule
@@ -257,19 +261,7 @@ def _pad(ins, params, size, shapes):
     return _Batched(lax.pad(_to_batched(x, _one_path_shape(x), size), pad_value, config))
 
 
-def _same_axes(name):
-    """A rule for a primitive whose axis parameters name one-path axes only
-    (reductions, cumulative operations): the paths, last, are never among
-    them, so the primitive applies to the batched value as it is."""
-
-    def rule(ins, params, size, shapes):
-        (x,) = ins
-        return _Batched(_PRIMS[name].bind(x.value, **params))
-
-    return rule
-
-
-def _dynamic_slice(ins, params, size, shapes):
+def _dynamic_slice(ins, params, size):
     x, *idx = ins
     if any(_is_batched(i) for i in idx) or not _is_batched(x):
         raise _NoRule
@@ -278,7 +270,7 @@ def _dynamic_slice(ins, params, size, shapes):
     return _Batched(lax.dynamic_slice(x.value, list(idx) + [zero], sizes))
 
 
-def _dynamic_update_slice(ins, params, size, shapes):
+def _dynamic_update_slice(ins, params, size):
     x, update, *idx = ins
     if any(_is_batched(i) for i in idx):
         raise _NoRule
@@ -288,13 +280,7 @@ def _dynamic_update_slice(ins, params, size, shapes):
     return _Batched(lax.dynamic_update_slice(xv, uv, list(idx) + [zero]))
 
 
-def _split(ins, params, size, shapes):
-    (x,) = ins
-    outs = _PRIMS["split"].bind(x.value, **params)
-    return [_Batched(o) for o in outs]
-
-
-def _dot_general(ins, params, size, shapes):
+def _dot_general(ins, params, size):
     lhs, rhs = ins
     (lc, rc), (lb, rb) = params["dimension_numbers"]
     kw = {k: v for k, v in params.items() if k not in ("dimension_numbers", "out_sharding")}
@@ -314,7 +300,6 @@ def _dot_general(ins, params, size, shapes):
     return _Batched(jnp.moveaxis(out, out.ndim - 1 - rhs_free, -1))
 
 
-_PRIMS: dict[str, Any] = {}
 _RULES: dict[str, Callable] = {
     "broadcast_in_dim": _broadcast_in_dim,
     "reshape": _reshape,
@@ -327,36 +312,4 @@ _RULES: dict[str, Callable] = {
     "dynamic_slice": _dynamic_slice,
     "dynamic_update_slice": _dynamic_update_slice,
     "dot_general": _dot_general,
-    "split": _split,
 }
-
-
-def _register_primitives() -> None:
-    """Primitives looked up by name (reductions, cumulative ops, split)."""
-    table = {
-        "reduce_sum": getattr(lax, "reduce_sum_p", None),
-        "reduce_max": getattr(lax, "reduce_max_p", None),
-        "reduce_min": getattr(lax, "reduce_min_p", None),
-        "reduce_prod": getattr(lax, "reduce_prod_p", None),
-        "reduce_and": getattr(lax, "reduce_and_p", None),
-        "reduce_or": getattr(lax, "reduce_or_p", None),
-        "argmax": getattr(lax, "argmax_p", None),
-        "argmin": getattr(lax, "argmin_p", None),
-        "split": getattr(lax, "split_p", None),
-    }
-    try:
-        from jax._src.lax import control_flow as _cf
-
-        for n in _CUMULATIVE:
-            table[n] = getattr(_cf, f"{n}_p", None)
-    except ImportError:  # pragma: no cover - a JAX without these names: fall back to vmap
-        pass
-    for n, p in table.items():
-        if p is None:
-            continue
-        _PRIMS[n] = p
-        if n in _REDUCTIONS or n in _CUMULATIVE:
-            _RULES[n] = _same_axes(n)
-
-
-_register_primitives()

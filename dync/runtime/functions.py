@@ -17,12 +17,9 @@ Two choices matter for numerics:
 
 from __future__ import annotations
 
-import builtins
-
 import jax
 import jax.numpy as jnp
 import jax.scipy.special as jsp
-import numpy as np
 from jaxtyping import Array, ArrayLike
 
 # ---- elementwise -------------------------------------------------------------
@@ -219,15 +216,12 @@ def join(*arrays: ArrayLike, axis: int = 0) -> Array:
     the zero-pad-and-select form it replaced, which suited ``jax.vmap``).
     """
     parts = [jnp.asarray(a) for a in arrays]
-    if len(parts) == 1:
-        return parts[0]
-    dtype = jnp.result_type(*parts)
-    return jnp.concatenate([p.astype(dtype) for p in parts], axis=axis)
+    return parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=axis)
 
 
 def roll(x: ArrayLike, shift: int = 1, axis: int = 0) -> Array:
     """``x`` shifted cyclically: ``roll(x, 1)[i] == x[i - 1]`` (NumPy's convention)."""
-    return jnp.roll(jnp.asarray(x), shift, axis)
+    return jnp.roll(x, shift, axis=axis)
 
 
 def _at_least_1d(arrays) -> list[Array]:
@@ -236,11 +230,12 @@ def _at_least_1d(arrays) -> list[Array]:
 
 def concat(*arrays: ArrayLike, axis: int = 0) -> Array:
     """Arrays joined along an existing axis (scalars count as length-1 vectors)."""
-    return join(*_at_least_1d(arrays), axis=axis)
+    return jnp.concatenate(_at_least_1d(arrays), axis=axis)
 
 
 def stack(*arrays: ArrayLike, axis: int = 0) -> Array:
-    """Arrays of one shape stacked along a new axis."""
+    """Arrays of one shape stacked along a new axis (as a concatenation:
+    ``jnp.stack`` is a primitive the paths-last evaluator leaves to ``vmap``)."""
     return join(*[jnp.expand_dims(jnp.asarray(a), axis) for a in arrays], axis=axis)
 
 

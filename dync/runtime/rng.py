@@ -12,8 +12,8 @@ This module computes exactly the same function with plain elementwise
 operations, unrolled, so that XLA fuses the hash with the step that uses the
 numbers into one loop over the paths and nothing is written to memory in
 between. The results are bit-for-bit those of ``jax.random``: the same key
-gives the same numbers as ``jax.extend.random.threefry_2x32`` and
-``jax.random.fold_in`` (checked in ``tests/runtime/test_rng.py``), so the
+gives the same numbers as ``jax.extend.random.threefry_2x32`` (checked in
+``tests/runtime/test_rng.py``), so the
 reproducibility contract of :mod:`dync.runtime.simulate` does not depend on
 which of the two computes them.
 """
@@ -28,7 +28,7 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, PRNGKeyArray, UInt32
 
-__all__ = ["fold_in", "is_threefry", "key_data", "standard_normal", "threefry2x32", "threefry_bits"]
+__all__ = ["is_threefry", "key_data", "standard_normal", "threefry2x32", "threefry_bits"]
 
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 _PARITY = np.uint32(0x1BD11BDA)
@@ -71,24 +71,6 @@ def is_threefry(key: PRNGKeyArray) -> bool:
 def key_data(key: PRNGKeyArray) -> UInt32[Array, "2"]:
     """The two ``uint32`` words of a Threefry key (typed or raw)."""
     return jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
-
-
-def fold_in(key: PRNGKeyArray, data) -> PRNGKeyArray:
-    """``jax.random.fold_in(key, data)`` for a Threefry key, unrolled.
-
-    ``jax.random.fold_in`` hashes the counter pair ``(0, data)`` with the key;
-    so does this. Other key types go to ``jax.random.fold_in``. The result has
-    the type of ``key`` (a typed key stays typed).
-    """
-    if not is_threefry(key):
-        return jax.random.fold_in(key, data)
-    k = key_data(key)
-    d = jnp.asarray(data, dtype=jnp.uint32)
-    y0, y1 = threefry2x32(k[0], k[1], jnp.zeros((), jnp.uint32), d)
-    raw = jnp.stack([y0, y1])
-    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        return jax.random.wrap_key_data(raw, impl=jax.random.key_impl(key))
-    return raw
 
 
 def threefry_bits(key: PRNGKeyArray, size: int) -> UInt32[Array, " size"]:
