@@ -201,6 +201,36 @@ class SpecErrors(DyncError):
         return {"errors": [e.to_json() for e in self.errors]}
 
 
+@dataclasses.dataclass(frozen=True)
+class SpecWarning:
+    """Something legal but probably unintended in a spec: a value, returned by
+    the compiler (never printed by it) and rendered by :func:`render_warning`.
+
+    Attributes:
+        code: a stable code (``W100``).
+        message: what was found, built from the spec's names.
+        span: where.
+    """
+
+    code: str
+    message: str
+    span: Span | None = None
+
+    def render(self) -> str:
+        return render_warning(self)
+
+
+#: a Brownian motion that drives no equation
+UNUSED_NOISE = "W100"
+
+
+def render_warning(warning: SpecWarning) -> str:
+    """``file:line: warning: message``."""
+    span = warning.span
+    where = f"{span.path}:{span.line}" if span is not None else "dync"
+    return f"{where}: warning: {warning.message}"
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """A hint naming the closest candidate, or ``None``."""
     close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)

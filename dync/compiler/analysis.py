@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 
 from . import ir
-from .check import depends_on_state
+from ..dsl import ast
+from ..errors import UNUSED_NOISE, SpecWarning
+from .dependencies import depends_on_state
 
 _ELEMENTWISE = frozenset(
     "+ - * / ^ neg pos not < <= > >= == != and or".split()
@@ -157,4 +159,15 @@ def analyse(model: ir.ModelIR) -> ir.ModelIR:
         noise_structure=noise_structure(model),
         diffusion_is_elementwise=diffusion_is_elementwise(model),
         langevin=langevin_pair(model),
+    )
+
+
+def spec_warnings(spec: ast.Spec, model: ir.ModelIR) -> tuple[SpecWarning, ...]:
+    """What is legal in ``spec`` but probably unintended: a Brownian motion
+    that drives no equation."""
+    used = {b.name for b in model.noise_blocks}
+    return tuple(
+        SpecWarning(UNUSED_NOISE, f"Brownian motion `{b.name}` drives no equation", b.span)
+        for b in spec.of_type(ast.Brownian)
+        if b.name not in used
     )

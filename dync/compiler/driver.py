@@ -1,13 +1,24 @@
 """The one driver: spec file → AST → checked IR → generated module.
 
-Both the command line and the Python API call these functions; warnings are
-returned, never printed.
+The pipeline, each stage a call that returns a value::
+
+    spec   = read_spec(path)                 # dync.dsl: text or YAML → AST
+    scope  = resolve_names(spec, dims)       # compiler.names: declarations, dims
+    parts  = check_model(scope)              # compiler.check: shapes, equations, noise
+    model  = lower_to_ir(parts)              # compiler.check: → ir.ModelIR
+    model  = analyse(model)                  # compiler.analysis: noise structure, Langevin
+    source = generate_module(model)          # compiler.codegen: → Python module
+
+:func:`check_ast` (``dync check``) runs up to ``analyse``; :func:`compile_ast`
+(``dync compile``, ``simulate``, :func:`load`) to ``generate_module``. Both
+take a parsed spec, so a command reads its spec once. Both the command line
+and the Python API call these functions; warnings are returned as
+:class:`~dync.errors.SpecWarning` values, never printed.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import sys
 import types
 from collections.abc import Mapping
@@ -16,64 +27,39 @@ from pathlib import Path
 from .._deep import deepest_statement, run_deep
 from ..dsl import ast
 from ..dsl.loading import load_spec
-from ..errors import SpecErrors, UsageError, did_you_mean
+from ..errors import SpecErrors, SpecWarning, UsageError, did_you_mean
+from ..info.model import SpecSource
 from . import ir
+from .analysis import spec_warnings
 from .check import check_spec
-from .codegen import generate_module
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckedSpec:
+    """A spec that passed every check: its AST, its analysed IR and the
+    warnings found (values; render each with :func:`~dync.errors.render_warning`)."""
+
+    spec: ast.Spec
+    model: ir.ModelIR
+    warnings: tuple[SpecWarning, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
 class CompiledSpec:
-    """Everything the compiler knows about one spec."""
+    """A checked spec and its generated Python module."""
 
     spec: ast.Spec
     model: ir.ModelIR
     source: str  # the generated Python module
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[SpecWarning, ...] = ()
 
 
-def _warnings(spec: ast.Spec, model: ir.ModelIR) -> tuple[str, ...]:
-    out = []
-    used = {b.name for b in model.noise_blocks}
-    for b in spec.of_type(ast.Brownian):
-        if b.name not in used:
-            out.append(f"{spec.path}:{b.span.line}: warning: Brownian motion `{b.name}` drives no equation")
-    return tuple(out)
-
-
-def compile_ast(spec: ast.Spec, dims: Mapping[str, int] | None = None) -> CompiledSpec:
-    """Check and generate code for a parsed spec.
-
-    Raises:
-        SpecErrors: every error of the spec.
-        UsageError: a ``dims`` override names no ``dim`` of the spec.
-    """
-    dims = dict(dims or {})
-    declared = {d.name for d in spec.of_type(ast.Dim)}
-    for name in dims:
-        if name not in declared:
-            hint = did_you_mean(name, declared) or (
-                f"the spec's dims are {', '.join(sorted(declared))}" if declared else "the spec declares no dims"
-            )
-            raise UsageError(f"`--set {name}=...`: the spec has no dim `{name}`", hint=hint)
-    model = check_spec(spec, dims)
-    source = run_deep(lambda: deepest_statement(spec), generate_module, model)
-    return CompiledSpec(spec, model, source, _warnings(spec, model))
-
-
-def compile_file(path: str | Path, dims: Mapping[str, int] | None = None, text: str | None = None) -> CompiledSpec:
-    """Read a ``.dync`` or ``.yaml`` spec and compile it.
-
-    Raises:
-        SpecErrors: every error of the spec. When reading found only errors
-            that dropped a part of the spec (an unknown YAML key), the rest is
-            still checked, so that one run reports all independent errors.
-    """
-    return compile_ast(read_spec(path, text, dims), dims)
+# ------------------------------------------------------------------ stages
 
 
 def read_spec(path: str | Path, text: str | None = None, dims: Mapping[str, int] | None = None) -> ast.Spec:
-    """:func:`~dync.dsl.loading.load_spec`, reporting every independent error.
+    """Stage 1, read: :func:`~dync.dsl.loading.load_spec`, reporting every
+    independent error.
 
     When reading the spec found only errors that dropped a part of it (an
     unknown YAML key), the rest is still checked, so that one run reports the
@@ -94,9 +80,66 @@ def read_spec(path: str | Path, text: str | None = None, dims: Mapping[str, int]
         raise
 
 
+def check_dim_overrides(spec: ast.Spec, dims: Mapping[str, int]) -> None:
+    """Refuse a ``dims`` override that names no ``dim`` of the spec.
+
+    Raises:
+        UsageError: naming the override, with the closest dim as a hint.
+    """
+    declared = {d.name for d in spec.of_type(ast.Dim)}
+    for name in dims:
+        if name not in declared:
+            hint = did_you_mean(name, declared) or (
+                f"the spec's dims are {', '.join(sorted(declared))}" if declared else "the spec declares no dims"
+            )
+            raise UsageError(f"`--set {name}=...`: the spec has no dim `{name}`", hint=hint)
+
+
+def check_ast(spec: ast.Spec, dims: Mapping[str, int] | None = None) -> CheckedSpec:
+    """Check a parsed spec with ``dims`` overrides, without generating code
+    (what ``dync check`` needs).
+
+    Raises:
+        SpecErrors: every error of the spec.
+        UsageError: a ``dims`` override names no ``dim`` of the spec.
+    """
+    dims = dict(dims or {})
+    check_dim_overrides(spec, dims)
+    model = check_spec(spec, dims)  # resolve_names → check_model → lower_to_ir → analyse
+    return CheckedSpec(spec, model, spec_warnings(spec, model))
+
+
+def compile_ast(spec: ast.Spec, dims: Mapping[str, int] | None = None) -> CompiledSpec:
+    """Check a parsed spec and generate its module (stage 6, generate): what
+    ``dync compile``, ``dync simulate`` and :func:`load` need.
+
+    Raises:
+        SpecErrors: every error of the spec.
+        UsageError: a ``dims`` override names no ``dim`` of the spec.
+    """
+    checked = check_ast(spec, dims)
+    from .codegen import generate_module  # only code generation needs it
+
+    source = run_deep(lambda: deepest_statement(spec), generate_module, checked.model)
+    return CompiledSpec(checked.spec, checked.model, source, checked.warnings)
+
+
+def compile_file(path: str | Path, dims: Mapping[str, int] | None = None, text: str | None = None) -> CompiledSpec:
+    """Read a ``.dync`` or ``.yaml`` spec and compile it.
+
+    Raises:
+        SpecErrors: every error of the spec. When reading found only errors
+            that dropped a part of the spec (an unknown YAML key), the rest is
+            still checked, so that one run reports all independent errors.
+    """
+    return compile_ast(read_spec(path, text, dims), dims)
+
+
 def module_from_source(source: str, name: str) -> types.ModuleType:
     """Import generated code as a module (the code is ours, built from checked IR
     with validated identifiers only; no user text reaches it)."""
+    import hashlib
+
     digest = hashlib.sha256(source.encode()).hexdigest()[:16]
     modname = f"dync._generated.{name}_{digest}"
     if modname in sys.modules:
@@ -104,19 +147,39 @@ def module_from_source(source: str, name: str) -> types.ModuleType:
     module = types.ModuleType(modname)
     module.__file__ = f"<dync:{name}>"
     code = compile(source, module.__file__, "exec")
-    exec(code, module.__dict__)  # noqa: S102 - generated code, see docstring
-    sys.modules[modname] = module
+    sys.modules[modname] = module  # before running it, as importlib does (dataclasses look it up)
+    try:
+        exec(code, module.__dict__)  # noqa: S102 - generated code, see docstring
+    except BaseException:
+        del sys.modules[modname]
+        raise
     return module
 
 
 def model_class(compiled: CompiledSpec) -> type:
-    """The generated ``Model`` class, with the spec's doc and text attached."""
-    module = module_from_source(compiled.source, compiled.model.name)
-    cls = module.Model
-    info = dataclasses.replace(
-        cls.info, doc=compiled.spec.doc, spec_text=compiled.spec.source, spec_path=str(compiled.spec.path)
-    )
-    return type(cls.__name__, (cls,), {"info": info, "__module__": module.__name__})
+    """The generated ``Model`` class (a final class: build it with
+    ``cls(key, source=spec_source(compiled))``)."""
+    return module_from_source(compiled.source, compiled.model.name).Model
+
+
+def spec_source(compiled: CompiledSpec) -> SpecSource:
+    """Where the compiled spec came from: its path, text and doc comment."""
+    spec = compiled.spec
+    return SpecSource(path=str(spec.path), text=spec.source, doc=spec.doc)
+
+
+def build_model(compiled: CompiledSpec, key=None):
+    """An instance of the compiled model, with its :class:`~dync.info.SpecSource`.
+
+    Args:
+        compiled: the compiled spec.
+        key: PRNG key for parameters drawn with ``~ init`` and network
+            weights; required exactly when the model draws any.
+
+    Raises:
+        UsageError: the model draws numbers and ``key`` is ``None``.
+    """
+    return model_class(compiled)(key, source=spec_source(compiled))
 
 
 def load(path: str | Path, key=None, *, text: str | None = None, **dims: int):
@@ -124,14 +187,15 @@ def load(path: str | Path, key=None, *, text: str | None = None, **dims: int):
 
     Args:
         path: a ``.dync`` or ``.yaml`` spec.
-        key: PRNG key for parameters drawn with ``~ init`` and network weights
-            (default ``jax.random.key(0)``).
+        key: PRNG key for parameters drawn with ``~ init`` and network
+            weights; required exactly when the spec has either (there is no
+            hidden default key).
         text: the spec's text, when it is not to be read from ``path``.
         **dims: overrides of the spec's ``dim`` values.
 
     Example:
         >>> model = dync.load("specs/ou.dync")
+        >>> net_model = dync.load("specs/neural_langevin.dync", jax.random.key(0))
         >>> model.drift(0.0, model.initial_state(jax.random.key(0)))
     """
-    compiled = compile_file(path, dims, text)
-    return model_class(compiled)(key)
+    return build_model(compile_file(path, dims, text), key)

@@ -1,4 +1,5 @@
-"""What the spec language knows by name: functions, distributions, constraints.
+"""What the spec language knows by name: functions and distributions (the
+constraint kinds are :data:`dync.info.constraints.CONSTRAINTS`).
 
 This table is the single source for the checker (arity, keywords) and for code
 generation (each function becomes ``F.<name>`` in ``dync.runtime.functions``,
@@ -9,6 +10,8 @@ live in :mod:`dync.compiler.shapes`.
 from __future__ import annotations
 
 import dataclasses
+
+from ..info.constraints import AbstractConstraint, Interval, Lower, Positive, Real, Unit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,44 +60,33 @@ FUNCTIONS: dict[str, FunctionSig] = _sigs()
 @dataclasses.dataclass(frozen=True)
 class DistributionSig:
     """A distribution's parameters, whether it is discrete, and its support
-    (a constraint tuple, for checking fixed initial values and priors)."""
+    (as a constraint, for checking fixed initial values and priors)."""
 
     name: str
     params: tuple[str, ...]
     discrete: bool
-    support: tuple
+    support: AbstractConstraint
     alternatives: tuple[tuple[str, ...], ...] = ()  # e.g. Bernoulli(p) or (logits)
 
 
 DISTRIBUTIONS: dict[str, DistributionSig] = {
     d.name: d
     for d in (
-        DistributionSig("Normal", ("loc", "scale"), False, ("real",)),
-        DistributionSig("HalfNormal", ("scale",), False, ("positive",)),
-        DistributionSig("LogNormal", ("loc", "scale"), False, ("positive",)),
-        DistributionSig("Uniform", ("low", "high"), False, ("real",)),
-        DistributionSig("Exponential", ("rate",), False, ("positive",)),
-        DistributionSig("Gamma", ("shape", "rate"), False, ("positive",)),
-        DistributionSig("Beta", ("a", "b"), False, ("unit",)),
-        DistributionSig("StudentT", ("df", "loc", "scale"), False, ("real",)),
-        DistributionSig("Cauchy", ("loc", "scale"), False, ("real",)),
-        DistributionSig("Laplace", ("loc", "scale"), False, ("real",)),
-        DistributionSig("Poisson", ("rate",), True, ("lower", 0.0)),
-        DistributionSig("Bernoulli", ("p",), True, ("interval", 0.0, 1.0), alternatives=(("p",), ("logits",))),
-        DistributionSig("Binomial", ("n", "p"), True, ("lower", 0.0)),
-        DistributionSig("NegativeBinomial", ("mean", "concentration"), True, ("lower", 0.0)),
+        DistributionSig("Normal", ("loc", "scale"), False, Real()),
+        DistributionSig("HalfNormal", ("scale",), False, Positive()),
+        DistributionSig("LogNormal", ("loc", "scale"), False, Positive()),
+        DistributionSig("Uniform", ("low", "high"), False, Real()),
+        DistributionSig("Exponential", ("rate",), False, Positive()),
+        DistributionSig("Gamma", ("shape", "rate"), False, Positive()),
+        DistributionSig("Beta", ("a", "b"), False, Unit()),
+        DistributionSig("StudentT", ("df", "loc", "scale"), False, Real()),
+        DistributionSig("Cauchy", ("loc", "scale"), False, Real()),
+        DistributionSig("Laplace", ("loc", "scale"), False, Real()),
+        DistributionSig("Poisson", ("rate",), True, Lower(0.0)),
+        DistributionSig("Bernoulli", ("p",), True, Interval(0.0, 1.0), alternatives=(("p",), ("logits",))),
+        DistributionSig("Binomial", ("n", "p"), True, Lower(0.0)),
+        DistributionSig("NegativeBinomial", ("mean", "concentration"), True, Lower(0.0)),
     )
-}
-
-#: constraint name -> number of numeric bounds it takes
-CONSTRAINTS: dict[str, int] = {
-    "real": 0,
-    "positive": 0,
-    "negative": 0,
-    "unit": 0,
-    "interval": 2,
-    "lower": 1,
-    "upper": 1,
 }
 
 NOISE_KINDS = ("brownian", "fractional")

@@ -44,7 +44,7 @@ from ..errors import (
     UnknownKey,
     did_you_mean,
 )
-from . import ast
+from . import ast, sections
 from .parser import SpanMapper, parse_fragment
 from .vocabulary import CALCULI, DISTRIBUTION_NAMES, NET_OPTIONS
 
@@ -81,7 +81,7 @@ SECTIONS: tuple[str, ...] = (
     "fit",
     "check",
 )
-SETTINGS_SECTIONS: tuple[str, ...] = ("simulate", "fit", "check")
+SETTINGS_SECTIONS: tuple[str, ...] = tuple(sections.SECTIONS)
 PARAM_KEYS: tuple[str, ...] = ("value", "shape", "constraint", "prior", "init", "fixed")
 STATE_KEYS: tuple[str, ...] = ("shape", "init")
 BROWNIAN_KEYS: tuple[str, ...] = ("shape", "kind", "hurst")
@@ -883,14 +883,15 @@ class _SpecReader:
     def settings(self, section: str, node: Node) -> tuple[tuple[str, object], ...]:
         entries = self.mapping(node, section)
         out = []
-        if section == "simulate":
-            known = self.check_keys(entries, tuple(_SIMULATE), section)
+        keys = sections.yaml_keys(section)
+        if keys is not None:
+            known = self.check_keys(entries, tuple(keys), section)
             for name, (key, value) in known.items():
-                what, accepts = _SIMULATE[name]
-                if accepts(value):
+                setting = keys[name]
+                if any(_ACCEPTS[kind](value) for kind in setting.accepts):
                     out.append((name, _construct(value)))
                 else:
-                    self.expected(_join(section, name), what, value)
+                    self.expected(_join(section, name), setting.what, value)
             return tuple(out)
         for key, value, name in entries:
             if isinstance(value, ScalarNode) or (
@@ -927,18 +928,13 @@ def _numbers(node: Node) -> bool:
     return isinstance(node, SequenceNode) and bool(node.value) and all(_is(_INT, _FLOAT)(v) for v in node.value)
 
 
-#: the keys of `simulate:` and the YAML types they accept
-_SIMULATE: dict[str, tuple[str, Callable[[Node], bool]]] = {
-    "paths": ("an integer", _is(_INT)),
-    "t0": ("a number", _is(_INT, _FLOAT)),
-    "t1": ("a number", _is(_INT, _FLOAT)),
-    "dt": ("a number", _is(_INT, _FLOAT)),
-    "save": ("a number of save points, a list of times or a name", lambda n: _is(_INT, _STR)(n) or _numbers(n)),
-    "save_every": ("an integer", _is(_INT)),
-    "solver": ("a solver name", _is(_STR)),
-    "seed": ("an integer", _is(_INT)),
-    "chunk_size": ("an integer", _is(_INT)),
-    "adaptive": ("`true` or `false`", _is(_BOOL)),
+#: what a YAML node must look like for each kind a setting accepts
+_ACCEPTS: dict[str, Callable[[Node], bool]] = {
+    sections.INT: _is(_INT),
+    sections.NUMBER: _is(_FLOAT),
+    sections.STRING: _is(_STR),
+    sections.BOOL: _is(_BOOL),
+    sections.NUMBERS: _numbers,
 }
 
 

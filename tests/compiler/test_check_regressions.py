@@ -16,7 +16,8 @@ import pytest
 
 import dync
 from dync.compiler.driver import compile_file, model_class
-from dync.compiler.summary import auto_solver, check_file
+from dync.compiler.describe import describe_model
+from dync.compiler.summary import check_file
 from dync.dsl.format import format_text, format_yaml
 from dync.errors import SpecErrors
 
@@ -57,7 +58,7 @@ def test_python_keywords_name_every_kind_of_declaration(offset):
         f"d{n['state']} = -{n['let']} * {n['input']} dt + {n['const']} * sum({n['net']}({n['state']})) d{n['brownian']}\n"
         f"observe {n['observe']} ~ Normal({n['state']}, 1)\n"
     )
-    model = dync.load("kw.dync", text=text)
+    model = dync.load("kw.dync", jax.random.key(2), text=text)
     y = model.initial_state(jax.random.key(0))
     args = {"inputs": {n["input"]: lambda t: jnp.asarray(1.0)}}
     np.testing.assert_allclose(model.drift(0.0, y, args), [-2.0], rtol=1e-6)
@@ -299,7 +300,8 @@ def test_unused_fractional_noise_adds_nothing_and_is_warned_about():
     assert (m.state_size, m.noise_size, m.fbm_num_ou) == (1, 1, 0)
     assert [s.name for s in m.states] == ["x"]
     assert "fbm_horizon" not in compiled.source
-    assert compiled.warnings == ("u.dync:2: warning: Brownian motion `B` drives no equation",)
+    assert [w.render() for w in compiled.warnings] == ["u.dync:2: warning: Brownian motion `B` drives no equation"]
+    assert [(w.code, w.span.line) for w in compiled.warnings] == [("W100", 2)]
     assert check_file("u.dync", text=text).warnings == compiled.warnings
 
 
@@ -376,18 +378,17 @@ def _all_specs():
         yield name, compile_file(name, text=text)
 
 
-def test_summary_solver_agrees_with_choose_solver_on_every_spec():
-    from dync.runtime.solvers.selection import FUSED_SOLVERS, choose_solver
-    from dync.compiler import summary
+def test_generated_info_is_the_compilers_description_and_picks_every_solver():
+    """The generated module embeds the very description `dync check` reads
+    its solver line from (one rule, `dync.info.choose_solver`)."""
+    from dync.info import choose_solver
 
-    assert summary._FUSED == FUSED_SOLVERS
     seen = set()
     for name, compiled in _all_specs():
         info = model_class(compiled).info
+        assert info == describe_model(compiled.model), name
         for adaptive in (False, True):
-            want = choose_solver(info, "auto", adaptive).name
-            assert auto_solver(compiled.model, adaptive) == want, (name, adaptive)
-            seen.add(want)
+            seen.add(choose_solver(info, "auto", adaptive).name)
     assert {"tsit5", "milstein", "euler_maruyama", "heun", "baoab", "shark", "heun_diffrax"} <= seen
 
 

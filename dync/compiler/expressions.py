@@ -1,0 +1,409 @@
+"""Expressions and shapes: resolving the names of one expression, inferring
+its shape (broadcasting, matrix products, indexing, calls) and lowering it to
+IR."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import math
+
+import numpy as np
+
+from ..dsl import ast
+from ..errors import (
+    BadArguments,
+    BadDifferential,
+    BadGrad,
+    InvalidSpec,
+    ShapeMismatch,
+    UndefinedName,
+    UnknownFunction,
+    did_you_mean,
+)
+from . import ir
+from .library import DISTRIBUTIONS, FUNCTIONS
+from .shapes import BAD, broadcast, fmt_shape, matmul_shape
+from .dependencies import depends_on_state, reads_time
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .check import Checker
+
+
+def free_names(e) -> set[str]:
+    out: set[str] = set()
+
+    def walk(x):
+        if isinstance(x, ast.Name):
+            out.add(x.id)
+        elif isinstance(x, ast.Unary):
+            walk(x.operand)
+        elif isinstance(x, ast.Binary):
+            walk(x.left)
+            walk(x.right)
+        elif isinstance(x, ast.Call):
+            for a in x.args:
+                walk(a)
+            for k in x.kwargs:
+                walk(k.value)
+        elif isinstance(x, ast.Index):
+            walk(x.value)
+            for it in x.items:
+                walk(it)
+        elif isinstance(x, ast.Slice):
+            for p in (x.start, x.stop, x.step):
+                if p is not None:
+                    walk(p)
+        elif isinstance(x, ast.ArrayLit):
+            for a in x.elements:
+                walk(a)
+
+    walk(e)
+    return out
+
+
+class ExprChecker:
+    """Resolves and shape-checks one expression into IR."""
+
+    def __init__(self, checker: Checker, allow_states: bool):
+        self.c = checker
+        self.allow_states = allow_states
+
+    def err(self, cls, msg, span, hint=None):
+        return self.c.err(cls, msg, span, hint)
+
+    def check(self, e):
+        method = getattr(self, f"_{type(e).__name__.lower()}")
+        return method(e)
+
+    def _number(self, e: ast.Number):
+        return ir.Const(np.asarray(float(e.value)), ())
+
+    def _name(self, e: ast.Name):
+        c = self.c
+        if e.id == "t":
+            if not self.allow_states:
+                return self.err(InvalidSpec, "time `t` is not known here", e.span, hint="initial values and parameters cannot depend on time")
+            return ir.Ref("time", "t", ())
+        if e.id == "pi":
+            return ir.Const(np.asarray(math.pi), ())
+        if e.id == "dt" or (c._is_differential(e.id) and e.id not in c.symbols and len(e.id) > 1 and e.id[1:] in c.brownians):
+            return self.err(BadDifferential, f"`{e.id}` can only close a term of an equation", e.span, hint=f"write `EXPR {e.id}` as a term of `dX = ...`")
+        sym = c.symbols.get(e.id)
+        if e.id in c.failed:
+            return BAD
+        if sym is None:
+            if e.id in c._decl_nodes:
+                return BAD  # declared but failed its own check
+            cands = [n for n, (k, _) in c.symbols.items() if k != "brownian"] + ["t", "pi"]
+            if not self.allow_states:
+                cands = [n for n in cands if c.symbols.get(n, ("",))[0] not in ("state", "let")]
+            return self.err(UndefinedName, f"undefined name `{e.id}`", e.span, hint=did_you_mean(e.id, cands))
+        kind, shape = sym
+        if kind == "dim":
+            return ir.Const(np.asarray(c.consts[e.id]), ())
+        if kind == "param":
+            return ir.Ref("param", e.id, shape)
+        if kind == "state" or kind == "input":
+            if not self.allow_states:
+                return self.err(InvalidSpec, f"{kind} `{e.id}` is not known here", e.span, hint="initial values, priors and parameters may use numbers, dims and parameters only")
+            return ir.Ref(kind, e.id, shape)
+        if kind == "let":
+            if shape is None:
+                return BAD
+            if not self.allow_states:
+                if depends_on_state(c.lets[e.id], c.lets) or reads_time(c.lets[e.id], c.lets):
+                    return self.err(InvalidSpec, f"`{e.id}` depends on the state and is not known here", e.span)
+            return ir.Ref("let", e.id, shape)
+        if kind == "brownian":
+            return self.err(BadDifferential, f"`{e.id}` is a Brownian motion; it appears only as the differential `d{e.id}`", e.span, hint=f"write `EXPR d{e.id}` as a term of an equation")
+        if kind == "net":
+            return self.err(InvalidSpec, f"`{e.id}` is a network: call it, `{e.id}(x)`", e.span)
+        return self.err(InvalidSpec, f"`{e.id}` cannot be used here", e.span)
+
+    def _unary(self, e: ast.Unary):
+        x = self.check(e.operand)
+        if x is BAD:
+            return BAD
+        op = {"-": "neg", "+": "pos", "not": "not"}[e.op]
+        if op == "neg" and isinstance(x, ir.Const):
+            return ir.Const(-x.value, x.shape)
+        return ir.Op(op, (x,), x.shape)
+
+    def _binary(self, e: ast.Binary):
+        a = self.check(e.left)
+        b = self.check(e.right)
+        if a is BAD or b is BAD:
+            return BAD
+        if e.op == "@":
+            shape = matmul_shape(a.shape, b.shape)
+            if shape is None:
+                return self.err(
+                    ShapeMismatch,
+                    f"cannot multiply matrices of shapes {fmt_shape(a.shape)} @ {fmt_shape(b.shape)}",
+                    e.op_span,
+                    hint="`@` needs the last size on the left to equal the first (or second-to-last) size on the right",
+                )
+            return ir.Op("@", (a, b), shape)
+        shape = broadcast(a.shape, b.shape)
+        if shape is None:
+            return self.err(
+                ShapeMismatch,
+                f"shapes {fmt_shape(a.shape)} and {fmt_shape(b.shape)} do not broadcast for `{e.op}`",
+                e.op_span,
+                hint="sizes must be equal or 1, counting from the last axis",
+            )
+        return ir.Op(e.op, (a, b), shape)
+
+    def _arraylit(self, e: ast.ArrayLit):
+        els = [self.check(x) for x in e.elements]
+        if any(x is BAD for x in els):
+            return BAD
+        shapes = {x.shape for x in els}
+        if len(shapes) > 1:
+            return self.err(ShapeMismatch, f"array elements have different shapes: {', '.join(fmt_shape(s) for s in sorted(shapes))}", e.span)
+        inner = els[0].shape if els else ()
+        if all(isinstance(x, ir.Const) for x in els):
+            return ir.Const(np.stack([x.value for x in els]), (len(els),) + inner)
+        return ir.Array(tuple(els), (len(els),) + inner)
+
+    def _static_int(self, e, what: str):
+        v = self.c._const(e, what, ShapeMismatch)
+        if v is BAD or v is None:
+            return BAD
+        v = np.asarray(v)
+        if v.shape != () or not float(v).is_integer():
+            return self.err(ShapeMismatch, f"{what} must be a constant integer", e.span)
+        return int(v)
+
+    def _index(self, e: ast.Index):
+        x = self.check(e.value)
+        if x is BAD:
+            return BAD
+        shape = list(x.shape)
+        if len(e.items) > len(shape):
+            return self.err(ShapeMismatch, f"{len(e.items)} indices for an array of shape {fmt_shape(x.shape)}", e.span, hint=f"it has {len(shape)} axes")
+        items = []
+        out = []
+        for axis, it in enumerate(e.items):
+            size = shape[axis]
+            if isinstance(it, ast.Slice):
+                parts = []
+                for p in (it.start, it.stop, it.step):
+                    if p is None:
+                        parts.append(None)
+                    else:
+                        v = self._static_int(p, "a slice bound")
+                        if v is BAD:
+                            return BAD
+                        parts.append(v)
+                if parts[2] == 0:
+                    return self.err(ShapeMismatch, "a slice step cannot be 0", it.span)
+                n = len(range(size)[slice(*parts)])
+                if n == 0:
+                    return self.err(ShapeMismatch, f"the slice selects nothing from an axis of size {size}", it.span)
+                items.append(tuple(parts))
+                out.append(n)
+            else:
+                v = self._static_int(it, "an index")
+                if v is BAD:
+                    return BAD
+                if not -size <= v < size:
+                    return self.err(ShapeMismatch, f"index {v} is out of range for an axis of size {size}", it.span, hint=f"valid indices are 0 to {size - 1}")
+                items.append(v)
+        out.extend(shape[len(e.items):])
+        return ir.Index(x, tuple(items), tuple(out))
+
+    def _call(self, e: ast.Call):
+        c = self.c
+        name = e.func
+        sym = c.symbols.get(name)
+        if sym is not None and sym[0] == "net":
+            return self._net_call(e, sym[1])
+        if sym is None and name in c.incomplete:
+            return BAD  # a network that lost a misspelt key: that key is the error
+        sig = FUNCTIONS.get(name)
+        if sig is None:
+            if name in DISTRIBUTIONS:
+                return self.err(UnknownFunction, f"`{name}` is a distribution; it can only follow `~`", e.func_span, hint="distributions appear in `~ DIST` of params, states and observations")
+            if sym is not None:
+                return self.err(UnknownFunction, f"`{name}` is a {sym[0]}, not a function", e.func_span)
+            return self.err(UnknownFunction, f"unknown function `{name}`", e.func_span, hint=did_you_mean(name, list(FUNCTIONS) + list(c.nets)))
+        if name == "grad":
+            return self._grad(e)
+        # bind arguments
+        pos: list = []
+        kw: dict[str, ast.Expr] = {}
+        if sig.variadic:
+            pos = list(e.args)
+            for k in e.kwargs:
+                if k.name not in sig.params:
+                    return self.err(BadArguments, f"`{name}` has no keyword `{k.name}`", k.span, hint=did_you_mean(k.name, sig.params) or (f"its keywords are {', '.join(sig.params)}" if sig.params else f"`{name}` takes no keywords"))
+                kw[k.name] = k.value
+        else:
+            if len(e.args) > len(sig.params):
+                return self.err(BadArguments, f"`{name}` takes at most {len(sig.params)} argument{'s' if len(sig.params) != 1 else ''}, got {len(e.args)}", e.span, hint=f"write `{name}({', '.join(sig.params)})`")
+            kw = dict(zip(sig.params, e.args))
+            for k in e.kwargs:
+                if k.name not in sig.params:
+                    return self.err(BadArguments, f"`{name}` has no keyword `{k.name}`", k.span, hint=did_you_mean(k.name, sig.params) or f"its arguments are {', '.join(sig.params)}")
+                if k.name in kw:
+                    return self.err(BadArguments, f"`{k.name}` is given twice in `{name}`", k.span)
+                kw[k.name] = k.value
+            missing = [p for p in sig.params[: sig.required] if p not in kw]
+            if missing:
+                return self.err(BadArguments, f"`{name}` needs its `{missing[0]}` argument", e.span, hint=f"write `{name}({', '.join(sig.params[:max(sig.required, 1)])})`")
+        static: dict[str, int] = {}
+        for s in sig.static:
+            if s in kw:
+                v = self._static_int(kw.pop(s), f"`{s}` of `{name}`")
+                if v is BAD:
+                    return BAD
+                static[s] = v
+        if name in ("zeros", "ones"):
+            dims = []
+            for a in pos:
+                v = self._static_int(a, f"a size of `{name}`")
+                if v is BAD:
+                    return BAD
+                if v < 1:
+                    return self.err(ShapeMismatch, f"sizes of `{name}` must be positive", a.span)
+                dims.append(v)
+            return ir.Const(np.zeros(tuple(dims)) if name == "zeros" else np.ones(tuple(dims)), tuple(dims))
+        if name == "eye":
+            n = static["n"]
+            if n < 1:
+                return self.err(ShapeMismatch, "`eye` needs a positive size", e.span)
+            return ir.Const(np.eye(n), (n, n))
+        args = {k: self.check(v) for k, v in kw.items()}
+        vargs = [self.check(a) for a in pos]
+        if any(v is BAD for v in args.values()) or any(v is BAD for v in vargs):
+            return BAD
+        return self._apply(e, sig, args, vargs, static)
+
+    def _apply(self, e: ast.Call, sig, args: dict, vargs: list, static: dict):
+        name = sig.name
+        if sig.kind == "elementwise":
+            x = args["x"]
+            return ir.Op(f"call:{name}", (x,), x.shape)
+        if sig.kind == "broadcast":
+            order = [p for p in sig.params if p in args]
+            shape: tuple | None = ()
+            for p in order:
+                shape = broadcast(shape, args[p].shape)
+                if shape is None:
+                    return self.err(ShapeMismatch, f"the arguments of `{name}` do not broadcast: " + ", ".join(fmt_shape(args[q].shape) for q in order), e.span)
+            if name == "clip":
+                return ir.Op("call:clip", tuple(args[p] for p in order), shape, (("params", tuple(order)),))
+            return ir.Op(f"call:{name}", tuple(args[p] for p in order), shape)
+        if sig.kind == "reduction":
+            x = args["x"]
+            axis = static.get("axis")
+            if axis is None:
+                return ir.Op(f"call:{name}", (x,), ())
+            nd = len(x.shape)
+            if not -nd <= axis < nd:
+                return self.err(ShapeMismatch, f"axis {axis} is out of range for `{name}` of an array of shape {fmt_shape(x.shape)}", e.span, hint=f"valid axes are 0 to {nd - 1}" if nd else "a scalar has no axes")
+            ax = axis % nd
+            shape = x.shape[:ax] + x.shape[ax + 1:]
+            return ir.Op(f"call:{name}", (x,), shape, (("axis", ax),))
+        if name == "dot":
+            a, b = args["a"], args["b"]
+            if len(a.shape) != 1 or a.shape != b.shape:
+                return self.err(ShapeMismatch, f"`dot` needs two vectors of one length, got {fmt_shape(a.shape)} and {fmt_shape(b.shape)}", e.span, hint="use `@` for matrices")
+            return ir.Op("call:dot", (a, b), ())
+        if name == "outer":
+            a, b = args["a"], args["b"]
+            if len(a.shape) != 1 or len(b.shape) != 1:
+                return self.err(ShapeMismatch, f"`outer` needs two vectors, got {fmt_shape(a.shape)} and {fmt_shape(b.shape)}", e.span)
+            return ir.Op("call:outer", (a, b), (a.shape[0], b.shape[0]))
+        if name == "roll":
+            x = args["x"]
+            axis = static.get("axis", 0)
+            if not x.shape:
+                return self.err(ShapeMismatch, "`roll` needs an array, not a scalar", e.span)
+            if not -len(x.shape) <= axis < len(x.shape):
+                return self.err(ShapeMismatch, f"axis {axis} is out of range for `roll` of shape {fmt_shape(x.shape)}", e.span)
+            return ir.Op("call:roll", (x,), x.shape, (("shift", static.get("shift", 1)), ("axis", axis % len(x.shape))))
+        if name in ("concat", "stack"):
+            if not vargs:
+                return self.err(BadArguments, f"`{name}` needs at least one array", e.span)
+            axis = static.get("axis", 0)
+            shapes = [v.shape if (v.shape or name == "stack") else (1,) for v in vargs]
+            if name == "stack":
+                if len(set(shapes)) > 1:
+                    return self.err(ShapeMismatch, "`stack` needs arrays of one shape, got " + ", ".join(fmt_shape(s) for s in shapes), e.span)
+                nd = len(shapes[0]) + 1
+                if not -nd <= axis < nd:
+                    return self.err(ShapeMismatch, f"axis {axis} is out of range for `stack`", e.span)
+                ax = axis % nd
+                out = shapes[0][:ax] + (len(vargs),) + shapes[0][ax:]
+                return ir.Op("call:stack", tuple(vargs), out, (("axis", ax),))
+            nd = len(shapes[0])
+            if any(len(s) != nd for s in shapes) or not -nd <= axis < nd:
+                return self.err(ShapeMismatch, "`concat` needs arrays with the same number of axes, got " + ", ".join(fmt_shape(s) for s in shapes), e.span)
+            ax = axis % nd
+            others = {s[:ax] + s[ax + 1:] for s in shapes}
+            if len(others) > 1:
+                return self.err(ShapeMismatch, "`concat` needs equal sizes off the joined axis, got " + ", ".join(fmt_shape(s) for s in shapes), e.span)
+            out = list(shapes[0])
+            out[ax] = sum(s[ax] for s in shapes)
+            return ir.Op("call:concat", tuple(vargs), tuple(out), (("axis", ax),))
+        if name == "diag":
+            x = args["x"]
+            if len(x.shape) == 1:
+                return ir.Op("call:diag", (x,), (x.shape[0], x.shape[0]))
+            if len(x.shape) == 2:
+                return ir.Op("call:diag", (x,), (min(x.shape),))
+            return self.err(ShapeMismatch, f"`diag` needs a vector or a matrix, got {fmt_shape(x.shape)}", e.span)
+        if name == "transpose":
+            x = args["x"]
+            return ir.Op("call:transpose", (x,), tuple(reversed(x.shape)))
+        return self.err(UnknownFunction, f"`{name}` cannot be used here", e.func_span)
+
+    def _grad(self, e: ast.Call):
+        c = self.c
+        if e.kwargs or len(e.args) != 2:
+            return self.err(BadArguments, f"`grad` takes 2 arguments (a scalar expression and a state), got {len(e.args) + len(e.kwargs)}", e.span, hint="write `grad(U, x)`")
+        body_ast, wrt = e.args
+        if not isinstance(wrt, ast.Name) or c.symbols.get(wrt.id, ("",))[0] != "state":
+            what = wrt.id if isinstance(wrt, ast.Name) else None
+            kind = c.symbols.get(what, ("",))[0] if what else ""
+            return self.err(
+                BadGrad,
+                f"`grad` is taken with respect to a state, and `{what}` is {'a ' + kind if kind else 'not one'}" if what else "`grad` is taken with respect to a state name",
+                wrt.span,
+                hint=did_you_mean(what, [n for n, (k, _) in c.symbols.items() if k == "state"]) if what else "write `grad(U, x)` for a state x",
+            )
+        if not self.allow_states:
+            return self.err(InvalidSpec, "`grad` of a state is not known here", e.span)
+        body = self.check(body_ast)
+        if body is BAD:
+            return BAD
+        if body.shape != ():
+            return self.err(
+                BadGrad,
+                f"`grad` needs a scalar expression, but this has shape {fmt_shape(body.shape)}",
+                body_ast.span,
+                hint="sum it first: `grad(sum(...), x)`",
+            )
+        return ir.Grad(body, wrt.id, c.symbols[wrt.id][1])
+
+    def _net_call(self, e: ast.Call, net):
+        if net is None:
+            return BAD
+        if e.kwargs or len(e.args) != 1:
+            return self.err(BadArguments, f"network `{e.func}` takes one argument", e.span)
+        x = self.check(e.args[0])
+        if x is BAD:
+            return BAD
+        ok = x.shape == (net.in_size,) or (net.in_size == 1 and x.shape == ())
+        if not ok:
+            return self.err(ShapeMismatch, f"network `{e.func}` takes a vector of size {net.in_size}, got shape {fmt_shape(x.shape)}", e.args[0].span)
+        return ir.NetCall(net.name, x, (net.out_size,))
+
+    def _slice(self, e):
+        return self.err(ShapeMismatch, "a slice can only stand inside `[...]`", e.span)
+
+    def _keyword(self, e):
+        return self.err(InvalidSpec, "a keyword argument can only stand inside a call", e.span)

@@ -1,0 +1,534 @@
+"""Names and declarations: resolution, duplicates and reserved words, dims,
+parameters and their constraints, inputs, states, nets and lets.
+
+Stage 2 of the pipeline (:func:`~dync.compiler.check.resolve_names`) runs the
+first two checks here; the rest run in :func:`~dync.compiler.check.check_model`.
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+
+import numpy as np
+
+from ..dsl.vocabulary import OPERATOR_WORDS
+from ..info.constraints import AbstractConstraint, CONSTRAINTS, Real, make_constraint
+from ..dsl import ast
+from ..errors import (
+    BadArguments,
+    BadConstraint,
+    BadDim,
+    ConstraintViolation,
+    DuplicateDeclaration,
+    DyncError,
+    InvalidSpec,
+    ReservedName,
+    ShapeMismatch,
+    Span,
+    UndefinedName,
+    UnknownFunction,
+    did_you_mean,
+)
+from . import ir
+from .consteval import NotConstant, const_eval
+from .library import ACTIVATIONS, CALCULI, DISTRIBUTIONS, FUNCTIONS, NET_KEYWORDS, RESERVED
+from .shapes import BAD, Bad, broadcast, fmt_shape
+from .expressions import free_names
+
+
+_MODEL_ATTRS = frozenset(
+    "info drift noise diffusion diffusion_diagonal initial_state constrained_params log_prior "
+    "observation_log_prob observation_sample ito_correction ito_drift stratonovich_drift unpack pack "
+    "langevin_parts fbm_horizon fbm_high with_horizon".split()
+)
+
+
+class DeclarationChecks:
+    """The declarations of a spec: names, dims, params and their constraints,
+    inputs, states, nets and lets (a part of :class:`~dync.compiler.check.Checker`)."""
+
+    # -------------------------------------------------------- declarations
+
+    def _collect_declarations(self) -> None:
+        self._decl_nodes: dict[str, object] = {}
+        #: names declared more than once (reported once; later checks stay quiet)
+        self._duplicated: set[str] = set()
+        #: names refused outright (operator words): their uses stay quiet
+        self._rejected: set[str] = set()
+        models = self.spec.of_type(ast.ModelName)
+        if not models:
+            self.err(
+                InvalidSpec,
+                "the spec has no model name",
+                Span(self.spec.path, 1, 1, source=self.spec.source),
+                hint="start the spec with `model NAME` (YAML: `model: NAME`)",
+            )
+        for extra in models[1:]:
+            self.err(DuplicateDeclaration, "the model is named twice", extra.span, hint="keep one `model` line")
+        for node in self.spec.statements:
+            if isinstance(node, (ast.ModelName, ast.Calculus, ast.Equation)):
+                continue
+            name = node.name
+            span = node.name_span
+            if name in RESERVED:
+                self.err(ReservedName, f"`{name}` is reserved and cannot be declared", span, hint="choose another name")
+                continue
+            if name in OPERATOR_WORDS:
+                self.err(
+                    ReservedName,
+                    f"`{name}` is an operator of the spec language and cannot be declared",
+                    span,
+                    hint=f"choose another name: inside expressions `{name}` is always the operator",
+                )
+                self._rejected.add(name)
+                continue
+            # a Python keyword (`lambda`, `in`) is a valid name: generated code
+            # prefixes every local and renames clashing attributes (_attr_names)
+            if name in self._decl_nodes:
+                self.err(DuplicateDeclaration, f"`{name}` is declared twice", span, hint=self._declared_span(name))
+                self._duplicated.add(name)
+                continue
+            self._decl_nodes[name] = node
+        self.failed |= self._rejected
+        self._attrs = self._attr_names()
+        calc = self.spec.of_type(ast.Calculus)
+        for extra in calc[1:]:
+            self.err(DuplicateDeclaration, "the calculus is given twice", extra.span, hint="keep one `calculus` line")
+        # a declared name that reads like the differential of a state or Brownian motion
+        diffs = {
+            f"d{n.name}": n.name for n in self.spec.statements if isinstance(n, (ast.State, ast.Brownian))
+        }
+        for name, node in self._decl_nodes.items():
+            if name in diffs:
+                self.err(
+                    ReservedName,
+                    f"`{name}` clashes with the differential of `{diffs[name]}`",
+                    node.name_span,
+                    hint=f"inside equations `{name}` means d({diffs[name]}); rename this declaration",
+                )
+
+    def _attr_names(self) -> dict[str, str]:
+        """The attribute of the generated module for each parameter and network.
+
+        A name keeps itself as its attribute unless it is a Python keyword,
+        an attribute of the model class or starts with ``_``; such a name gets
+        ``NAME_`` (``lambda`` → ``lambda_``; ``_a`` → ``field_a_``), with more
+        ``_`` until it clashes with no other attribute (``param lambda`` and
+        ``param lambda_`` give ``lambda__`` and ``lambda_``).
+        """
+        fields = [n for n, node in self._decl_nodes.items() if isinstance(node, (ast.Param, ast.Net))]
+
+        def plain(n: str) -> bool:
+            return not (keyword.iskeyword(n) or n in _MODEL_ATTRS or n.startswith("_"))
+
+        taken = set(_MODEL_ATTRS) | {n for n in fields if plain(n)}
+        out: dict[str, str] = {}
+        for n in fields:
+            if plain(n):
+                out[n] = n
+                continue
+            attr = f"field{n}_" if n.startswith("_") else f"{n}_"
+            while attr in taken or keyword.iskeyword(attr):
+                attr += "_"
+            taken.add(attr)
+            out[n] = attr
+        return out
+
+    def _model_name(self) -> str:
+        models = self.spec.of_type(ast.ModelName)
+        return models[0].name if models else "model"
+
+    def _calculus(self) -> str:
+        calc = self.spec.of_type(ast.Calculus)
+        return calc[0].value if calc else "ito"
+
+    # ---------------------------------------------------------------- dims
+
+    def _check_dims(self) -> dict[str, int]:
+        dims: dict[str, int] = {}
+        for d in self.spec.of_type(ast.Dim):
+            if self._decl_nodes.get(d.name) is not d:
+                continue
+            if d.name in self.overrides:
+                value = float(self.overrides[d.name])
+            else:
+                value = self._const(d.value, f"dim `{d.name}`", BadDim)
+                if value is None or value is BAD:
+                    self.failed.add(d.name)
+                    continue
+                value = float(np.asarray(value))
+            if not float(value).is_integer() or value < 1:
+                shown = int(value) if float(value).is_integer() else value
+                self.err(
+                    BadDim,
+                    f"dim `{d.name}` must be a positive integer, not {shown}",
+                    getattr(d.value, "span", d.span),
+                    hint="sizes are whole numbers of at least 1",
+                )
+                self.failed.add(d.name)
+                continue
+            dims[d.name] = int(value)
+            self.consts[d.name] = np.asarray(float(value))
+            self.symbols[d.name] = ("dim", ())
+        for c in self.spec.of_type(ast.Calculus):
+            if c.value not in CALCULI:
+                self.err(
+                    InvalidSpec,
+                    f"unknown calculus `{c.value}`",
+                    c.span,
+                    hint=did_you_mean(c.value, CALCULI) or "write `ito` or `stratonovich`",
+                )
+        return dims
+
+    def _const(self, expr, what: str, cls=InvalidSpec):
+        try:
+            return const_eval(expr, self.consts)
+        except NotConstant as nc:
+            if nc.name in self.failed:
+                return BAD
+            if nc.name in FUNCTIONS or nc.name in self._decl_nodes:
+                return self.err(
+                    cls,
+                    f"{what} must be a constant, but `{nc.name}` is known only at run time",
+                    nc.span,
+                    hint="use numbers, dims and parameters declared above",
+                )
+            hint = did_you_mean(nc.name, list(self.consts) + ["pi"])
+            if hint is None and cls is BadDim:
+                hint = "a dim is a whole number, or an expression of the dims declared before it"
+            return self.err(UndefinedName, f"undefined name `{nc.name}`", nc.span, hint=hint)
+        except DyncError as e:
+            self.errors.append(e)
+            return BAD
+
+    def _shape(self, shape_exprs, what: str) -> tuple | None:
+        if shape_exprs is None:
+            return None
+        out = []
+        for e in shape_exprs:
+            v = self._const(e, f"the shape of {what}", ShapeMismatch)
+            if v is BAD or v is None:
+                return None
+            v = np.asarray(v)
+            if v.shape != () or not float(v).is_integer() or v < 1:
+                self.err(ShapeMismatch, f"a size in the shape of {what} must be a positive integer", e.span)
+                return None
+            out.append(int(v))
+        return tuple(out)
+
+    # -------------------------------------------------------------- params
+
+    def _constraint(self, node) -> AbstractConstraint | Bad:
+        if node is None:
+            return Real()
+        if isinstance(node, ast.Name):
+            name, args = node.id, ()
+            span = node.span
+        else:
+            name, args, span = node.func, node.args, node.func_span
+            if node.kwargs:
+                return self.err(BadConstraint, f"constraint `{name}` takes no keyword arguments", node.kwargs[0].span)
+        if name not in CONSTRAINTS:
+            return self.err(
+                BadConstraint,
+                f"unknown constraint `{name}`",
+                span,
+                hint=did_you_mean(name, CONSTRAINTS) or "use positive, negative, unit, interval(lo, hi), lower(lo) or upper(hi)",
+            )
+        need = CONSTRAINTS[name].num_bounds
+        if len(args) != need:
+            return self.err(
+                BadConstraint,
+                f"constraint `{name}` takes {need} bound{'s' if need != 1 else ''}, got {len(args)}",
+                getattr(node, "span", span),
+                hint={0: f"write `{name}`", 1: f"write `{name}(VALUE)`", 2: f"write `{name}(LO, HI)`"}[need],
+            )
+        bounds = []
+        for a in args:
+            v = self._const(a, "a constraint bound", BadConstraint)
+            if v is BAD or v is None:
+                return BAD
+            if np.asarray(v).shape != ():
+                return self.err(BadConstraint, "constraint bounds must be scalars", a.span)
+            bounds.append(float(v))
+        if name == "interval" and not bounds[0] < bounds[1]:
+            return self.err(
+                BadConstraint,
+                f"interval({bounds[0]:g}, {bounds[1]:g}) is empty: the lower bound must be below the upper",
+                node.span,
+                hint="swap the bounds",
+            )
+        return make_constraint(name, *bounds)
+
+    @staticmethod
+    def _contains(constraint: AbstractConstraint, value: np.ndarray) -> bool:
+        return bool(np.all(constraint.contains(value)))
+
+    def _check_params(self) -> list[ir.ParamIR]:
+        out: list[ir.ParamIR] = []
+        for p in self.spec.of_type(ast.Param):
+            if self._decl_nodes.get(p.name) is not p:
+                continue
+            what = f"{'constant' if p.fixed else 'parameter'} `{p.name}`"
+            shape = self._shape(p.shape, what)
+            constraint = self._constraint(p.constraint)
+            value = None
+            if p.value is not None:
+                v = self._const(p.value, f"the value of {what}")
+                if v is BAD or v is None:
+                    self.symbols[p.name] = ("param", shape if shape is not None else ())
+                    self.failed.add(p.name)
+                    continue
+                value = np.asarray(v, dtype=float)
+                if shape is None:
+                    shape = value.shape
+                elif broadcast(value.shape, shape) != tuple(shape):
+                    self.err(
+                        ShapeMismatch,
+                        f"the value of {what} has shape {fmt_shape(value.shape)}, "
+                        f"which does not fit its declared shape {fmt_shape(shape)}",
+                        p.value.span,
+                    )
+                    continue
+                value = np.broadcast_to(value, shape).copy()
+            shape = tuple(shape) if shape is not None else ()
+            self.symbols[p.name] = ("param", shape)
+            if constraint is BAD:
+                continue
+            if value is not None and not self._contains(constraint, value):
+                bad = value if value.shape == () else value[~np.vectorize(lambda x: self._contains(constraint, x))(value)]
+                shown = f"{float(bad):g}" if np.asarray(bad).shape == () else f"{float(np.asarray(bad).flat[0]):g}"
+                self.err(
+                    ConstraintViolation,
+                    f"{what} = {shown} breaks its constraint `{constraint.describe()}`",
+                    p.value.span,
+                    hint=f"give a value that is {constraint.describe()}",
+                )
+                continue
+            prior = self._dist(p.prior, allow_states=False) if p.prior is not None else None
+            init = self._dist(p.init, allow_states=False) if p.init is not None else None
+            if prior is BAD or init is BAD:
+                continue
+            if init is not None and not self._init_fits(init, constraint):
+                self._init_outside(what, init, constraint, p.init)
+                continue
+            if value is None and init is None:
+                value = np.full(shape, constraint.default_value())
+            if value is not None:
+                self.consts[p.name] = value
+            out.append(ir.ParamIR(p.name, self._attrs[p.name], shape, constraint, value, init, prior, p.fixed))
+        return out
+
+    def _ir_value(self, e) -> np.ndarray | None:
+        """The value of a distribution argument known at compile time, or ``None``."""
+        if isinstance(e, ir.Const):
+            return np.asarray(e.value, dtype=float)
+        if isinstance(e, ir.Ref) and e.kind == "param" and e.name in self.consts:
+            return np.asarray(self.consts[e.name], dtype=float)
+        if isinstance(e, ir.Op) and e.op == "neg":
+            inner = self._ir_value(e.args[0])
+            return None if inner is None else -inner
+        return None
+
+    def _init_fits(self, dist: ir.DistIR, constraint: AbstractConstraint) -> bool:
+        """Whether every draw of ``dist`` lies inside ``constraint``.
+
+        A discrete distribution takes the ends of its support (a Poisson draw
+        may be 0, outside ``positive``); ``Uniform(low, high)`` is checked
+        when its bounds are known at compile time, and its ends count as open
+        (a draw on a bound has probability zero). Unknown bounds pass.
+        """
+        lo_c, hi_c = constraint.bounds()
+        sig = DISTRIBUTIONS[dist.name]
+        if dist.name == "Uniform":
+            low, high = (self._ir_value(v) for _, v in dist.args)
+            if low is None or high is None:
+                return True
+            return bool(np.all(low >= lo_c) and np.all(high <= hi_c))
+        lo, hi = sig.support.bounds()
+        if sig.discrete:  # the support's finite ends are values it takes
+            return (lo > lo_c or (lo == lo_c and math.isinf(lo))) and (hi < hi_c or (hi == hi_c and math.isinf(hi)))
+        return lo >= lo_c and hi <= hi_c
+
+    def _init_outside(self, what: str, dist: ir.DistIR, constraint: AbstractConstraint, node: ast.Call) -> None:
+        desc = constraint.describe()
+        lo_c, hi_c = constraint.bounds()
+        continuous = [(n, sig.support.bounds()) for n, sig in DISTRIBUTIONS.items() if not sig.discrete and n != "Uniform"]
+        # those whose support is the constraint's set, else (for an unbounded
+        # set) those whose support lies inside it
+        fitting = [n for n, b in continuous if b == (lo_c, hi_c)]
+        if not fitting and not (math.isfinite(lo_c) and math.isfinite(hi_c)):
+            fitting = [n for n, (lo, hi) in continuous if lo_c <= lo and hi <= hi_c and (lo, hi) != (-math.inf, math.inf)]
+        if fitting:
+            names = ", ".join(f"`{n}`" for n in fitting)
+            hint = f"draw from {'one of ' if len(fitting) > 1 else ''}{names} (draws inside `{desc}`), or give a value"
+        elif math.isfinite(lo_c) and math.isfinite(hi_c):
+            hint = f"draw from `Uniform({lo_c:g}, {hi_c:g})`, or give a value"
+        else:
+            hint = f"draw from `Uniform(lo, hi)` with bounds inside `{desc}`, or give a value instead of `~ init`"
+        sig = DISTRIBUTIONS[dist.name]
+        if dist.name == "Bernoulli":
+            draws = " (its draws are 0 or 1)"
+        elif sig.discrete:
+            draws = " (its draws are whole numbers from 0 up)"
+        elif dist.name == "Uniform":
+            draws = ""
+        else:
+            draws = {"real": " (its draws are any real number)", "positive": " (its draws are positive)", "unit": " (its draws lie between 0 and 1)"}.get(sig.support.kind, "")
+        self.err(
+            ConstraintViolation,
+            f"{what} is drawn from `{dist.name}`, which can give values outside its constraint `{desc}`{draws}",
+            node.span,
+            hint=hint,
+        )
+
+    def _check_inputs(self) -> list[tuple[str, tuple]]:
+        out = []
+        for i in self.spec.of_type(ast.Input):
+            if self._decl_nodes.get(i.name) is not i:
+                continue
+            shape = self._shape(i.shape, f"input `{i.name}`") or ()
+            self.symbols[i.name] = ("input", shape)
+            out.append((i.name, shape))
+        return out
+
+    # -------------------------------------------------------------- states
+
+    def _check_state_decls(self) -> list[ast.State]:
+        states = []
+        decls = [s for s in self.spec.of_type(ast.State) if self._decl_nodes.get(s.name) is s]
+        if not self.spec.of_type(ast.State) and self.spec.of_type(ast.ModelName):
+            self.err(
+                InvalidSpec,
+                "the model declares no state, so there is nothing to simulate",
+                self.spec.of_type(ast.ModelName)[0].span,
+                hint="declare one with `state x = 0` and give it an equation `dx = ... dt`",
+            )
+        for s in decls:
+            shape = self._shape(s.shape, f"state `{s.name}`")
+            if shape is None:
+                shape = ()
+                if s.value is not None:
+                    # a state's shape may come from its initial value
+                    v = self._state_value(s)
+                    if v is not BAD:
+                        shape = v.shape
+            self.states[s.name] = s
+            self.state_shapes[s.name] = tuple(shape)
+            self.symbols[s.name] = ("state", tuple(shape))
+            states.append(s)
+        return states
+
+    def _state_value(self, s: ast.State):
+        """The checked initial value of a state (checked once: an error in it
+        is reported once however often the value is needed)."""
+        if s.name not in self._state_values:
+            self._state_values[s.name] = self._expr(s.value, allow_states=False)
+        return self._state_values[s.name]
+
+    # ---------------------------------------------------------------- nets
+
+    def _check_nets(self) -> None:
+        for n in self.spec.of_type(ast.Net):
+            if self._decl_nodes.get(n.name) is not n:
+                continue
+            call = n.call
+            if call.func != "mlp":
+                self.err(UnknownFunction, f"unknown network type `{call.func}`", call.func_span, hint=did_you_mean(call.func, ("mlp",)) or "use `mlp(...)`")
+                continue
+            if call.args:
+                self.err(BadArguments, "mlp takes keyword arguments only", call.args[0].span, hint="write `mlp(in = 4, out = 1, width = 64, depth = 2)`")
+                continue
+            values: dict[str, object] = {}
+            ok = True
+            for kw in call.kwargs:
+                if kw.name not in NET_KEYWORDS:
+                    self.err(BadArguments, f"unknown keyword `{kw.name}` for mlp", kw.span, hint=did_you_mean(kw.name, NET_KEYWORDS))
+                    ok = False
+                    continue
+                if kw.name == "activation":
+                    if not isinstance(kw.value, ast.Name) or kw.value.id not in ACTIVATIONS:
+                        shown = kw.value.id if isinstance(kw.value, ast.Name) else "this"
+                        self.err(
+                            BadArguments,
+                            f"unknown activation `{shown}`",
+                            kw.value.span,
+                            hint=(did_you_mean(shown, ACTIVATIONS) if isinstance(kw.value, ast.Name) else None)
+                            or f"use one of {', '.join(ACTIVATIONS)}",
+                        )
+                        ok = False
+                        continue
+                    values["activation"] = kw.value.id
+                    continue
+                v = self._const(kw.value, f"mlp's `{kw.name}`", BadArguments)
+                if v is BAD or v is None:
+                    ok = False
+                    continue
+                if np.asarray(v).shape != () or not float(v).is_integer() or (v < 1 and kw.name != "depth") or v < 0:
+                    self.err(BadArguments, f"mlp's `{kw.name}` must be a positive integer", kw.value.span)
+                    ok = False
+                    continue
+                values[kw.name] = int(v)
+            missing = [k for k in ("in", "out") if k not in values]
+            if ok and missing and n.name in self.incomplete:  # a misspelt key was reported
+                ok = False
+            elif ok and missing:
+                self.err(BadArguments, f"mlp needs `{missing[0]}`", call.span, hint="write `mlp(in = 4, out = 1, width = 64, depth = 2)`")
+                ok = False
+            if not ok:
+                self.symbols[n.name] = ("net", None)
+                continue
+            net = ir.NetIR(
+                n.name,
+                self._attrs[n.name],
+                values["in"],
+                values["out"],
+                values.get("width", 64),
+                values.get("depth", 2),
+                values.get("activation", "tanh"),
+            )
+            self.nets[n.name] = net
+            self.symbols[n.name] = ("net", net)
+
+    # ---------------------------------------------------------------- lets
+
+    def _check_lets(self) -> None:
+        lets = [l for l in self.spec.of_type(ast.Let) if self._decl_nodes.get(l.name) is l]
+        by_name = {l.name: l for l in lets}
+        deps = {l.name: {n for n in free_names(l.value) if n in by_name} for l in lets}
+        order: list[str] = []
+        state: dict[str, int] = {}
+
+        def visit(name: str, chain: list[str]) -> None:
+            if state.get(name) == 2:
+                return
+            if state.get(name) == 1:
+                cycle = chain[chain.index(name):] + [name]
+                self.err(
+                    InvalidSpec,
+                    f"`let {name}` refers to itself: {' -> '.join(cycle)}",
+                    by_name[name].name_span,
+                    hint="a named expression cannot depend on itself",
+                )
+                state[name] = 2
+                return
+            state[name] = 1
+            for d in sorted(deps[name], key=lambda n: lets.index(by_name[n])):
+                visit(d, chain + [name])
+            state[name] = 2
+            order.append(name)
+
+        for l in lets:
+            visit(l.name, [])
+        self._let_nodes = by_name
+        for name in order:
+            if name in self.lets:
+                continue
+            node = by_name[name]
+            value = self._expr(node.value, allow_states=True)
+            if value is BAD:
+                self.symbols[name] = ("let", None)
+                continue
+            self.lets[name] = value
+            self.symbols[name] = ("let", value.shape)

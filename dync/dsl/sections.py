@@ -1,0 +1,76 @@
+"""The run-settings sections of a YAML spec, declared once.
+
+A section (``simulate:`` now; ``fit:``, ``sample:``, ``train:``, ``test:``
+next) is a table of :class:`SettingKey`: its name, the YAML values it
+accepts, the default and the command-line flag that overrides it. The YAML
+loader reads this table to refuse unknown keys and wrongly typed values with a
+located error (E260, E261); :mod:`dync.settings` reads it to merge the
+section with flags and defaults. A section with no table yet (``fit:``,
+``check:``) takes any plain value or list of plain values.
+
+This module imports nothing, so both the front end and the settings module
+may use it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+#: YAML value kinds a setting may accept
+INT, NUMBER, STRING, BOOL, NUMBERS = "int", "number", "str", "bool", "numbers"
+
+
+@dataclasses.dataclass(frozen=True)
+class SettingKey:
+    """One key of a settings section.
+
+    Attributes:
+        name: the key in the YAML section (and the Python keyword argument).
+        accepts: the YAML value kinds it takes (:data:`INT`, :data:`NUMBER`,
+            :data:`STRING`, :data:`BOOL`, :data:`NUMBERS` — a non-empty list
+            of numbers); empty for a flag-only setting.
+        what: how a message names the accepted values ("an integer").
+        default: the value when neither the flag nor the section gives one.
+        flag: the command-line flag that overrides it (``--t1``).
+    """
+
+    name: str
+    accepts: tuple[str, ...]
+    what: str
+    default: object = None
+    flag: str = ""
+
+    @property
+    def in_yaml(self) -> bool:
+        """Whether the YAML section may give it (else only a flag can)."""
+        return bool(self.accepts)
+
+
+SIMULATE: tuple[SettingKey, ...] = (
+    SettingKey("paths", (INT,), "an integer", 1000, "--paths"),
+    SettingKey("t0", (INT, NUMBER), "a number", 0.0, "--t0"),
+    SettingKey("t1", (INT, NUMBER), "a number", None, "--t1"),
+    SettingKey("dt", (INT, NUMBER), "a number", None, "--dt"),
+    SettingKey("save", (INT, STRING, NUMBERS), "a number of save points, a list of times or a name", "final", "--save"),
+    SettingKey("save_every", (INT,), "an integer", None, "--save-every"),
+    SettingKey("solver", (STRING,), "a solver name", "auto", "--solver"),
+    SettingKey("seed", (INT,), "an integer", 0, "--seed"),
+    SettingKey("chunk_size", (INT,), "an integer", None, "--chunk-size"),
+    SettingKey("adaptive", (BOOL,), "`true` or `false`", False, "--adaptive"),
+    SettingKey("max_steps", (), "an integer", None, "--max-steps"),
+    SettingKey("on_nonfinite", (), "`raise`, `warn` or `keep`", "raise", "--on-nonfinite"),
+)
+
+#: the sections a YAML spec may hold, and the declared keys of each (``None``:
+#: not declared yet, any plain value is kept)
+SECTIONS: dict[str, tuple[SettingKey, ...] | None] = {
+    "simulate": SIMULATE,
+    "fit": None,
+    "check": None,
+}
+
+
+def yaml_keys(section: str) -> dict[str, SettingKey] | None:
+    """The keys a YAML ``section`` may hold, by name (``None``: any key)."""
+    table = SECTIONS[section]
+    return None if table is None else {k.name: k for k in table if k.in_yaml}
