@@ -7,6 +7,7 @@ The public API::
     ds = dync.simulate(model, jax.random.key(0), paths=1000, t1=1.0, dt=1e-3)
     compiled = dync.compile_file("specs/ou.dync")   # AST, IR and generated source
     summary = dync.check_file("specs/ou.dync")       # the `dync check` summary
+    ds = dync.simulate_file("specs/ou.dync", t1=1.0, dt=1e-3)  # what `dync simulate` runs
 
 The front end and the compiler import no JAX, so checking and formatting a
 spec stays fast; ``load`` and ``simulate`` import it on first use.
@@ -23,7 +24,7 @@ from .errors import SpecError as SpecError
 from .errors import SpecErrors as SpecErrors
 from .errors import UsageError as UsageError
 
-__version__ = "0.1.0"
+from ._version import __version__ as __version__
 
 __all__ = [
     "DyncError",
@@ -37,6 +38,7 @@ __all__ = [
     "load",
     "load_spec",
     "simulate",
+    "simulate_file",
     "__version__",
 ]
 
@@ -44,6 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .compiler.driver import compile_file, load
     from .compiler.summary import check_file
     from .dsl.loading import load_spec
+    from .commands import simulate_file
     from .runtime.simulate import simulate
 
 _LAZY = {
@@ -52,6 +55,7 @@ _LAZY = {
     "check_file": ("dync.compiler.summary", "check_file"),
     "load_spec": ("dync.dsl.loading", "load_spec"),
     "simulate": ("dync.runtime.simulate", "simulate"),
+    "simulate_file": ("dync.commands", "simulate_file"),
 }
 
 

@@ -2,9 +2,14 @@
 
 Exit codes: 0 success, 1 a spec or run-time error (rendered with its location
 on stderr), 2 a usage error (bad flags or values), 130 interrupted.
+
+``dync check`` and ``dync fmt`` are what editors call on every save, so
+:func:`main` runs them without importing typer (nor JAX, nor anything they do
+not need): a small dispatcher reads their few flags itself and hands any other
+command line (``--help``, an unknown flag) to the typer app.
 """
 
-from __future__ import annotations
+
 
 import json
 import os
@@ -12,23 +17,21 @@ import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
-import typer
+from .errors import DyncError, SpecErrors, UsageError
 
-from .errors import DyncError, SpecErrors, UsageError, did_you_mean
 
-app = typer.Typer(
-    name="dync",
-    help="Compile, check, format and simulate stochastic dynamical system specs.",
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
+class _Exit(Exception):
+    """Leave a command with an exit code (typer's ``Exit``, without typer)."""
 
-SpecArg = Annotated[Path, typer.Argument(help="A spec: .dync (text) or .yaml", show_default=False)]
-SetOpt = Annotated[
-    Optional[list[str]],
-    typer.Option("--set", help="Override a dim or a parameter: NAME=VALUE (repeatable)", show_default=False),
-]
+    def __init__(self, code: int):
+        super().__init__(code)
+        self.code = code
+
+
+def _echo(text: str, err: bool = False, nl: bool = True) -> None:
+    stream = sys.stderr if err else sys.stdout
+    stream.write(text + ("\n" if nl else ""))
+    stream.flush()
 
 
 def _fail(err: DyncError, fmt: str = "text") -> None:
@@ -36,277 +39,101 @@ def _fail(err: DyncError, fmt: str = "text") -> None:
     if fmt == "json":
         payload = err.to_json()
         diagnostics = payload["errors"] if isinstance(err, SpecErrors) else [payload]
-        typer.echo(json.dumps({"ok": False, "diagnostics": diagnostics}, indent=2))
+        _echo(json.dumps({"ok": False, "diagnostics": diagnostics}, indent=2))
     else:
-        typer.echo(err.render(), err=True)
-    raise typer.Exit(code)
+        _echo(err.render(), err=True)
+    raise _Exit(code)
 
 
-def _parse_sets(sets: list[str] | None) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in sets or []:
-        if "=" not in item:
-            raise UsageError(f"`--set {item}`: expected NAME=VALUE", hint="for example `--set K=16` or `--set theta=0.5`")
-        name, value = item.split("=", 1)
-        name, value = name.strip(), value.strip()
-        if not name.isidentifier():
-            raise UsageError(f"`--set {item}`: `{name}` is not a name")
-        out[name] = value
-    return out
+# ----------------------------------------------------------------- commands
+# Each reads its spec once and calls the library; typer and the fast path
+# below both call these.
 
 
-def _number(text: str, what: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise UsageError(f"{what}: `{text}` is not a number") from None
-
-
-def _split_sets(path: Path, sets: dict[str, str]) -> tuple[dict[str, int], dict[str, float]]:
-    """Dims go to the compiler, everything else is a parameter value."""
-    from .dsl import ast
-    from .compiler.driver import read_spec as load_spec
-
-    spec = load_spec(path)
-    dim_names = {d.name for d in spec.of_type(ast.Dim)}
-    dims: dict[str, int] = {}
-    params: dict[str, float] = {}
-    for name, value in sets.items():
-        if name in dim_names:
-            v = _number(value, f"--set {name}")
-            if not float(v).is_integer() or v < 1:
-                raise UsageError(f"`--set {name}={value}`: a dim must be a positive integer")
-            dims[name] = int(v)
-        else:
-            params[name] = _number(value, f"--set {name}")
-    return dims, params
-
-
-def _dims_only(path: Path, sets: list[str] | None) -> dict[str, int]:
-    from .dsl import ast
-    from .compiler.driver import read_spec as load_spec
-
-    dims, params = _split_sets(path, _parse_sets(sets))
-    if params:
-        name = next(iter(params))
-        declared = sorted(d.name for d in load_spec(path).of_type(ast.Dim))
-        hint = did_you_mean(name, declared) or (
-            f"the spec's dims are {', '.join(declared)}" if declared else "the spec declares no dims"
-        )
-        raise UsageError(f"`--set {name}=...`: the spec has no dim `{name}` (only dims can be set here)", hint=hint)
-    return dims
-
-
-@app.command()
-def check(
-    spec: SpecArg,
-    set_: SetOpt = None,
-    format: Annotated[str, typer.Option("--format", help="text or json")] = "text",
-) -> None:
-    """Check a spec and print what it declares: states, parameters, noise structure, calculus."""
-    from .compiler.summary import check_file
+def run_check(spec: Path, sets: list[str] | None, format: str) -> None:
+    """``dync check``: the summary of a spec, as text or JSON."""
+    from .compiler.driver import check_ast, read_spec
+    from .compiler.summary import CheckSummary
+    from .settings import dims_only
 
     if format not in ("text", "json"):
         _fail(UsageError(f"unknown format `{format}`", hint="use --format text or --format json"))
     try:
-        summary = check_file(spec, _dims_only(spec, set_))
+        parsed = read_spec(spec)
+        summary = CheckSummary.of(check_ast(parsed, dims_only(parsed, sets)), spec)
     except DyncError as err:
         _fail(err, format)
         return
     if format == "json":
-        typer.echo(json.dumps(summary.to_json(), indent=2))
+        _echo(json.dumps(summary.to_json(), indent=2))
     else:
-        typer.echo(summary.to_text())
+        _echo(summary.to_text())
 
 
-@app.command("compile")
-def compile_(
-    spec: SpecArg,
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the module here (default: stdout)")] = None,
-    set_: SetOpt = None,
-) -> None:
-    """Compile a spec to a Python module defining an equinox Module `Model`."""
-    from .compiler.driver import compile_file
-    from .atomic import write_text_atomic
-
-    try:
-        compiled = compile_file(spec, _dims_only(spec, set_))
-    except DyncError as err:
-        _fail(err)
-        return
-    for w in compiled.warnings:
-        typer.echo(w, err=True)
-    if output is None:
-        typer.echo(compiled.source, nl=False)
-    else:
-        write_text_atomic(output, compiled.source)
-        typer.echo(f"wrote {output}", err=True)
-
-
-@app.command()
-def fmt(
-    spec: SpecArg,
-    to: Annotated[str, typer.Option("--to", help="dync (text form) or yaml")] = "",
-) -> None:
-    """Print the canonical form of a spec (text or YAML)."""
+def run_fmt(spec: Path, to: str) -> None:
+    """``dync fmt``: the canonical form of a spec."""
+    from .compiler.driver import read_spec
     from .dsl.format import format_text, format_yaml
-    from .compiler.driver import read_spec as load_spec
 
     target = to or ("yaml" if spec.suffix in (".yaml", ".yml") else "dync")
     if target not in ("dync", "yaml", "text"):
         _fail(UsageError(f"unknown form `{to}`", hint="use --to dync or --to yaml"))
     try:
-        parsed = load_spec(spec)
+        parsed = read_spec(spec)
     except DyncError as err:
         _fail(err)
         return
-    typer.echo(format_yaml(parsed) if target == "yaml" else format_text(parsed), nl=False)
+    _echo(format_yaml(parsed) if target == "yaml" else format_text(parsed), nl=False)
 
 
-@app.command()
-def simulate(
-    spec: SpecArg,
-    output: Annotated[Path, typer.Option("-o", "--output", help="NetCDF file to write")] = Path("out.nc"),
-    paths: Annotated[Optional[int], typer.Option(help="Number of independent paths")] = None,
-    t1: Annotated[Optional[float], typer.Option(help="End time")] = None,
-    dt: Annotated[Optional[float], typer.Option(help="Step size")] = None,
-    t0: Annotated[Optional[float], typer.Option(help="Start time")] = None,
-    save: Annotated[Optional[str], typer.Option(help="`final`, or comma-separated times such as 0.5,1,2")] = None,
-    save_every: Annotated[Optional[int], typer.Option("--save-every", help="Save every K steps")] = None,
-    solver: Annotated[Optional[str], typer.Option(help="Solver name or `auto`")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed")] = None,
-    set_: SetOpt = None,
-    sweep: Annotated[Optional[list[str]], typer.Option(help="Sweep a parameter: NAME=LO:HI:N")] = None,
-    adaptive: Annotated[Optional[bool], typer.Option("--adaptive/--fixed", help="Adaptive steps (diffrax)")] = None,
-    chunk_size: Annotated[Optional[int], typer.Option(help="Paths per chunk")] = None,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
-    max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Step budget of a diffrax solve")] = None,
-    on_nonfinite: Annotated[
-        Optional[str], typer.Option("--on-nonfinite", help="raise (default), warn or keep when a path turns NaN/inf")
-    ] = None,
-) -> None:
-    """Simulate a spec and write the paths to a NetCDF file."""
+def run_compile(spec: Path, output: Path | None, sets: list[str] | None) -> None:
+    """``dync compile``: the generated module, to stdout or a file."""
+    from .atomic import write_text_atomic
+    from .compiler.driver import compile_ast, read_spec
+    from .errors import render_warning
+    from .settings import dims_only
+
     try:
-        _simulate(spec, output, paths, t1, dt, t0, save, save_every, solver, seed, set_, sweep, adaptive, chunk_size,
-                  progress, max_steps, on_nonfinite)  # fmt: skip
+        parsed = read_spec(spec)
+        compiled = compile_ast(parsed, dims_only(parsed, sets))
     except DyncError as err:
         _fail(err)
+        return
+    for w in compiled.warnings:
+        _echo(render_warning(w), err=True)
+    if output is None:
+        _echo(compiled.source, nl=False)
+    else:
+        write_text_atomic(output, compiled.source)
+        _echo(f"wrote {output}", err=True)
 
 
-def _save_value(save_every, save):
-    """``dync simulate``'s save plan from ``--save-every``, ``--save`` or the
-    spec's ``simulate:`` section (``save: final``, ``save: 10`` = every 10th
-    step, ``save: [0.5, 1.0]`` = those times)."""
-    if save_every is not None:
-        if isinstance(save_every, bool) or int(save_every) != save_every or save_every < 1:
-            raise UsageError(f"--save-every {save_every}: expected a positive whole number of steps")
-        return int(save_every)
-    if isinstance(save, bool):
-        raise UsageError(f"save: {save}: use `final`, a number of steps, or a list of times")
-    if isinstance(save, int):
-        return _save_value(save, None)
-    if isinstance(save, (list, tuple)):
-        return [_number(str(v), "save") for v in save]
-    text = str(save).strip()
-    if text == "final":
-        return "final"
+def run_simulate(spec: Path, output: Path, *, sets, sweep, progress: bool, **flags) -> None:
+    """``dync simulate``: :func:`dync.simulate_file`, written to NetCDF."""
+    from .commands import simulate_spec
+    from .compiler.driver import read_spec
+    from .settings import simulate_settings
+
     try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise UsageError(
-            f"--save {save}: use `--save final`, `--save 0.5,1,2` (times) or `--save-every K`"
-        ) from None
+        parsed = read_spec(spec)
+        settings = simulate_settings(parsed, sets=sets, sweep=sweep, **flags)
+        from .runtime.devices import configure_host_devices, enable_compilation_cache
 
+        configure_host_devices()  # before JAX starts
+        enable_compilation_cache()
+        from .runtime.io import write_netcdf
 
-def _simulate(spec, output, paths, t1, dt, t0, save, save_every, solver, seed, set_, sweep, adaptive, chunk_size,
-              progress, max_steps=None, on_nonfinite=None):  # fmt: skip
-    import numpy as np
-
-    from .compiler.driver import read_spec as load_spec
-    from .runtime.devices import configure_host_devices, enable_compilation_cache
-
-    parsed = load_spec(spec)
-    defaults = parsed.setting("simulate")
-
-    def pick(value, key, default=None):
-        if value is not None:
-            return value
-        if key in defaults:
-            return defaults[key]
-        return default
-
-    paths = int(pick(paths, "paths", 1000))
-    t1 = pick(t1, "t1")
-    dt = pick(dt, "dt")
-    t0 = float(pick(t0, "t0", 0.0))
-    if t1 is None or dt is None:
-        missing = "--t1" if t1 is None else "--dt"
-        raise UsageError(f"{missing} is required", hint="give --t1 and --dt, or a `simulate:` section in a YAML spec")
-    save_value = _save_value(pick(save_every, "save_every"), pick(save, "save", "final"))
-    max_steps = pick(max_steps, "max_steps")
-    on_nonfinite = str(pick(on_nonfinite, "on_nonfinite", "raise"))
-    seed = int(pick(seed, "seed", 0))
-    solver = str(pick(solver, "solver", "auto"))
-    adaptive = bool(pick(adaptive, "adaptive", False))
-    chunk_size = pick(chunk_size, "chunk_size")
-    if paths < 1:
-        raise UsageError(f"--paths {paths}: need at least 1 path")
-    if not float(dt) > 0:
-        raise UsageError(f"--dt {dt}: the step must be positive")
-    if not float(t1) > t0:
-        raise UsageError(f"--t1 {t1}: the end time must come after --t0 {t0}")
-
-    dims, params = _split_sets(spec, _parse_sets(set_))
-    sweeps = {}
-    for item in sweep or []:
-        name, _, rng = item.partition("=")
-        parts = rng.split(":")
-        if not name.isidentifier() or len(parts) != 3:
-            raise UsageError(f"`--sweep {item}`: expected NAME=LO:HI:N", hint="for example `--sweep sigma=0.1:1.0:10`")
-        lo, hi, n = _number(parts[0], "--sweep"), _number(parts[1], "--sweep"), _number(parts[2], "--sweep")
-        if not float(n).is_integer() or n < 1:
-            raise UsageError(f"`--sweep {item}`: N must be a positive integer")
-        sweeps[name] = np.linspace(lo, hi, int(n))
-
-    configure_host_devices()
-    enable_compilation_cache()
-    import jax
-
-    from .compiler.driver import compile_ast, model_class
-    from .runtime.io import write_netcdf
-    from .runtime.simulate import simulate as run
-
-    compiled = compile_ast(parsed, dims)
-    model = model_class(compiled)(jax.random.key(seed))
-    ds = run(
-        model,
-        paths=paths,
-        t1=float(t1),
-        dt=float(dt),
-        t0=t0,
-        save=save_value,
-        solver=solver,
-        params=params or None,
-        sweep=sweeps or None,
-        chunk_size=None if chunk_size is None else int(chunk_size),
-        adaptive=adaptive,
-        progress=progress,
-        seed=seed,
-        max_steps=None if max_steps is None else int(max_steps),
-        on_nonfinite=on_nonfinite,
-    )
-    write_netcdf(ds, output)
+        ds = simulate_spec(parsed, settings, progress=progress)
+        write_netcdf(ds, output)
+    except DyncError as err:
+        _fail(err)
+        return
     sizes = ", ".join(f"{k}={v}" for k, v in ds.sizes.items())
-    typer.echo(f"wrote {output} ({sizes}; solver {ds.attrs.get('solver', solver)})", err=True)
+    _echo(f"wrote {output} ({sizes}; solver {ds.attrs.get('solver', settings.solver)})", err=True)
 
 
-@app.command()
-def plot(
-    data: Annotated[Path, typer.Argument(help="A NetCDF file written by `dync simulate`")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="PNG file to write")] = Path("fig.png"),
-    max_paths: Annotated[int, typer.Option(help="Trajectories drawn per state")] = 20,
-) -> None:
-    """Plot sample trajectories (mean ± 2 sd) and final-value histograms."""
+def run_plot(data: Path, output: Path, max_paths: int) -> None:
+    """``dync plot``: trajectories and histograms of a simulation."""
     try:
         from .runtime.io import read_netcdf
         from .runtime.plot import plot_dataset
@@ -318,30 +145,194 @@ def plot(
     except DyncError as err:
         _fail(err)
         return
-    typer.echo(f"wrote {output}", err=True)
+    _echo(f"wrote {output}", err=True)
 
 
-@app.callback()
-def _root(
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit")] = False,
-) -> None:
-    if version:
-        from . import __version__
-
-        typer.echo(f"dync {__version__}")
-        raise typer.Exit(0)
+# ---------------------------------------------------------------- fast path
 
 
-def main() -> None:
+def _fast_args(args: list[str], options: tuple[str, ...], repeated: tuple[str, ...]) -> tuple[Path, dict] | None:
+    """The spec and options of a simple ``check``/``fmt`` command line, or
+    ``None`` when it needs typer (help, an unknown flag, a missing value)."""
+    spec: str | None = None
+    values: dict[str, object] = {name: [] for name in repeated}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg.startswith("-") and arg != "-":
+            name, eq, value = arg.partition("=")
+            if name not in options:
+                return None
+            if not eq:
+                if i + 1 >= len(args):
+                    return None
+                i += 1
+                value = args[i]
+            if name in repeated:
+                values[name].append(value)  # type: ignore[union-attr]
+            else:
+                values[name] = value
+        elif spec is None:
+            spec = arg
+        else:
+            return None
+        i += 1
+    if spec is None:
+        return None
+    return Path(spec), values
+
+
+def _fast(argv: list[str]):
+    """A call running ``dync check``/``dync fmt`` without typer, or ``None``."""
+    if argv == ["--version"]:
+        from ._version import __version__
+
+        return lambda: _echo(f"dync {__version__}")
+    if not argv:
+        return None
+    command, rest = argv[0], argv[1:]
+    if command == "check":
+        parsed = _fast_args(rest, ("--set", "--format"), ("--set",))
+        if parsed is not None:
+            spec, v = parsed
+            return lambda: run_check(spec, v["--set"] or None, str(v.get("--format", "text")))
+    elif command == "fmt":
+        parsed = _fast_args(rest, ("--to",), ())
+        if parsed is not None:
+            spec, v = parsed
+            return lambda: run_fmt(spec, str(v.get("--to", "")))
+    return None
+
+
+# --------------------------------------------------------------- typer app
+
+
+def build_app():
+    """The typer application of every command."""
+    import typer
+
+    app = typer.Typer(
+        name="dync",
+        help="Compile, check, format and simulate stochastic dynamical system specs.",
+        add_completion=False,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+    )
+
+    SpecArg = Annotated[Path, typer.Argument(help="A spec: .dync (text) or .yaml", show_default=False)]
+    SetOpt = Annotated[
+        Optional[list[str]],
+        typer.Option("--set", help="Override a dim or a parameter: NAME=VALUE (repeatable)", show_default=False),
+    ]
+
+    def run(command, *args, **kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+        except _Exit as e:
+            raise typer.Exit(e.code) from None
+
+    @app.command()
+    def check(
+        spec: SpecArg,
+        set_: SetOpt = None,
+        format: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    ) -> None:
+        """Check a spec and print what it declares: states, parameters, noise structure, calculus."""
+        run(run_check, spec, set_, format)
+
+    @app.command("compile")
+    def compile_(
+        spec: SpecArg,
+        output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the module here (default: stdout)")] = None,
+        set_: SetOpt = None,
+    ) -> None:
+        """Compile a spec to a Python module defining an equinox Module `Model`."""
+        run(run_compile, spec, output, set_)
+
+    @app.command()
+    def fmt(
+        spec: SpecArg,
+        to: Annotated[str, typer.Option("--to", help="dync (text form) or yaml")] = "",
+    ) -> None:
+        """Print the canonical form of a spec (text or YAML)."""
+        run(run_fmt, spec, to)
+
+    @app.command()
+    def simulate(
+        spec: SpecArg,
+        output: Annotated[Path, typer.Option("-o", "--output", help="NetCDF file to write")] = Path("out.nc"),
+        paths: Annotated[Optional[int], typer.Option(help="Number of independent paths")] = None,
+        t1: Annotated[Optional[float], typer.Option(help="End time")] = None,
+        dt: Annotated[Optional[float], typer.Option(help="Step size")] = None,
+        t0: Annotated[Optional[float], typer.Option(help="Start time")] = None,
+        save: Annotated[Optional[str], typer.Option(help="`final`, or comma-separated times such as 0.5,1,2")] = None,
+        save_every: Annotated[Optional[int], typer.Option("--save-every", help="Save every K steps")] = None,
+        solver: Annotated[Optional[str], typer.Option(help="Solver name or `auto`")] = None,
+        seed: Annotated[Optional[int], typer.Option(help="Random seed")] = None,
+        set_: SetOpt = None,
+        sweep: Annotated[Optional[list[str]], typer.Option(help="Sweep a parameter: NAME=LO:HI:N")] = None,
+        adaptive: Annotated[Optional[bool], typer.Option("--adaptive/--fixed", help="Adaptive steps (diffrax)")] = None,
+        chunk_size: Annotated[Optional[int], typer.Option(help="Paths per chunk")] = None,
+        progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+        max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Step budget of a diffrax solve")] = None,
+        on_nonfinite: Annotated[
+            Optional[str], typer.Option("--on-nonfinite", help="raise (default), warn or keep when a path turns NaN/inf")
+        ] = None,
+    ) -> None:
+        """Simulate a spec and write the paths to a NetCDF file."""
+        run(run_simulate, spec, output, sets=set_, sweep=sweep, progress=progress, paths=paths, t1=t1, dt=dt, t0=t0,
+            save=save, save_every=save_every, solver=solver, seed=seed, adaptive=adaptive, chunk_size=chunk_size,
+            max_steps=max_steps, on_nonfinite=on_nonfinite)  # fmt: skip
+
+    @app.command()
+    def plot(
+        data: Annotated[Path, typer.Argument(help="A NetCDF file written by `dync simulate`")],
+        output: Annotated[Path, typer.Option("-o", "--output", help="PNG file to write")] = Path("fig.png"),
+        max_paths: Annotated[int, typer.Option(help="Trajectories drawn per state")] = 20,
+    ) -> None:
+        """Plot sample trajectories (mean ± 2 sd) and final-value histograms."""
+        run(run_plot, data, output, max_paths)
+
+    @app.callback()
+    def _root(
+        version: Annotated[bool, typer.Option("--version", help="Print the version and exit")] = False,
+    ) -> None:
+        if version:
+            from ._version import __version__
+
+            typer.echo(f"dync {__version__}")
+            raise typer.Exit(0)
+
+    return app
+
+
+def __getattr__(name: str):
+    if name == "app":  # the typer app, built on first use
+        return build_app()
+    raise AttributeError(f"module 'dync.cli' has no attribute {name!r}")
+
+
+def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        app()
+        fast = _fast(args)
+        if fast is not None:
+            fast()
+            return
+        app = build_app()
+        app() if argv is None else app(args=args)
+    except _Exit as e:
+        sys.exit(e.code)
     except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
+        _echo("interrupted", err=True)
         sys.exit(130)
     except DyncError as err:  # anything that escaped a command
-        _fail(err)
+        try:
+            _fail(err)
+        except _Exit as e:
+            sys.exit(e.code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,80 @@
+"""What the run commands do, as Python functions the CLI and users share.
+
+``dync simulate`` is :func:`simulate_file` plus writing the NetCDF file; the
+settings are merged and validated by :mod:`dync.settings`, the spec compiled
+by :mod:`dync.compiler.driver`, the model run by :func:`dync.simulate`. This
+module imports JAX only when a function runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .compiler.driver import build_model, compile_ast, read_spec
+from .dsl import ast
+from .settings import SimulateSettings, simulate_settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray
+
+__all__ = ["simulate_file", "simulate_spec"]
+
+
+def simulate_spec(spec: ast.Spec, settings: SimulateSettings, *, progress: bool = False) -> xarray.Dataset:
+    """Compile a parsed spec with the settings' dims and simulate it.
+
+    Args:
+        spec: the parsed spec (read once, by the caller).
+        settings: from :func:`dync.settings.simulate_settings`.
+        progress: show a progress bar.
+
+    Returns:
+        The simulated paths (see :func:`dync.simulate`).
+
+    Raises:
+        SpecErrors: the spec has errors.
+        UsageError: a setting does not fit the model (a solver, a parameter).
+    """
+    import jax
+
+    from .runtime.simulate import simulate
+
+    compiled = compile_ast(spec, settings.dims)
+    model = build_model(compiled, jax.random.key(settings.seed))
+    return simulate(model, progress=progress, **settings.run_kwargs())
+
+
+def simulate_file(
+    path: str | Path,
+    *,
+    text: str | None = None,
+    sets: Any = None,
+    sweep: Any = None,
+    progress: bool = False,
+    **settings: Any,
+) -> xarray.Dataset:
+    """Read, compile and simulate a spec, as ``dync simulate`` does.
+
+    Args:
+        path: a ``.dync`` or ``.yaml`` spec; a YAML spec's ``simulate:``
+            section gives defaults.
+        text: the spec's text, when it is not to be read from ``path``.
+        sets: dims and parameter values, ``{"K": 16, "theta": 0.5}`` or
+            ``["K=16", "theta=0.5"]``.
+        sweep: parameter name → values, or ``["sigma=0.1:1:10"]``.
+        progress: show a progress bar.
+        **settings: ``paths``, ``t0``, ``t1``, ``dt``, ``save``,
+            ``save_every``, ``solver``, ``seed``, ``chunk_size``,
+            ``adaptive``, ``max_steps``, ``on_nonfinite``: over the spec's
+            section, over the defaults.
+
+    Raises:
+        SpecErrors: the spec has errors.
+        UsageError: a setting is missing, unknown or out of range.
+
+    Example:
+        >>> ds = dync.simulate_file("specs/ou.dync", t1=1.0, dt=1e-2, paths=100, sets={"theta": 0.5})
+    """
+    spec = read_spec(path, text)
+    return simulate_spec(spec, simulate_settings(spec, sets=sets, sweep=sweep, **settings), progress=progress)

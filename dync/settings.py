@@ -1,0 +1,291 @@
+"""Run settings: a spec's YAML section merged with flags and defaults.
+
+Every command that runs a model (``simulate`` now; ``fit``, ``sample``,
+``train``, ``test`` next) reads its settings here, and so does the Python API:
+the flags given win over the spec's section (``simulate:``), which wins over
+the defaults declared in :mod:`dync.dsl.sections`. Each section's keys are
+declared there once; the YAML loader refuses unknown keys with a located error
+(E260) and this module refuses unknown keyword arguments with a
+:class:`~dync.errors.UsageError`.
+
+This module imports neither JAX nor numpy at import time, so that the fast
+commands (``dync check``, ``dync fmt``) can use it.
+
+Example:
+    >>> from dync.dsl.loading import load_spec
+    >>> spec = load_spec("specs/ou.dync")
+    >>> s = simulate_settings(spec, t1=1.0, dt=1e-3, sets=["theta=0.5"])
+    >>> s.paths, s.params
+    (1000, {'theta': 0.5})
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .dsl import ast
+from .dsl.sections import SECTIONS, SettingKey
+from .errors import UsageError, did_you_mean
+
+__all__ = [
+    "SimulateSettings",
+    "dims_only",
+    "merge_section",
+    "parse_sets",
+    "simulate_settings",
+    "split_sets",
+]
+
+
+# --------------------------------------------------------------- generic
+
+
+def merge_section(spec: ast.Spec, section: str, flags: Mapping[str, Any]) -> dict[str, Any]:
+    """One section's settings: each flag given (not ``None``) over the spec's
+    section over the declared default.
+
+    Args:
+        spec: the parsed spec (its ``settings`` hold the YAML sections).
+        section: ``"simulate"``, ...: a section declared in
+            :data:`dync.dsl.sections.SECTIONS` with a table of keys.
+        flags: values given by the caller, by key name; ``None`` = not given.
+
+    Raises:
+        UsageError: a flag names no key of the section.
+    """
+    table: tuple[SettingKey, ...] = SECTIONS[section] or ()
+    names = [k.name for k in table]
+    for name in flags:
+        if name not in names:
+            hint = did_you_mean(name, names) or "expected one of " + ", ".join(f"`{n}`" for n in names)
+            raise UsageError(f"unknown {section} setting `{name}`", hint=hint)
+    given = spec.setting(section)
+    out: dict[str, Any] = {}
+    for key in table:
+        value = flags.get(key.name)
+        if value is None:
+            value = given.get(key.name, key.default)
+        out[key.name] = value
+    return out
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise UsageError(f"{what}: `{text}` is not a number") from None
+
+
+def parse_sets(sets: Iterable[str] | Mapping[str, object] | None) -> dict[str, str]:
+    """``--set NAME=VALUE`` items (or a mapping) as ``{name: value text}``.
+
+    Raises:
+        UsageError: an item is not ``NAME=VALUE`` or its name is not a name.
+    """
+    if isinstance(sets, Mapping):
+        sets = [f"{k}={v}" for k, v in sets.items()]
+    out: dict[str, str] = {}
+    for item in sets or []:
+        if "=" not in item:
+            raise UsageError(f"`--set {item}`: expected NAME=VALUE", hint="for example `--set K=16` or `--set theta=0.5`")
+        name, value = item.split("=", 1)
+        name, value = name.strip(), value.strip()
+        if not name.isidentifier():
+            raise UsageError(f"`--set {item}`: `{name}` is not a name")
+        out[name] = value
+    return out
+
+
+def split_sets(spec: ast.Spec, sets: Mapping[str, str]) -> tuple[dict[str, int], dict[str, float]]:
+    """Split overrides into dims (for the compiler) and parameter values.
+
+    Raises:
+        UsageError: a value is not a number, or a dim's is not a positive
+            integer.
+    """
+    dim_names = {d.name for d in spec.of_type(ast.Dim)}
+    dims: dict[str, int] = {}
+    params: dict[str, float] = {}
+    for name, value in sets.items():
+        if name in dim_names:
+            v = _number(value, f"--set {name}")
+            if not float(v).is_integer() or v < 1:
+                raise UsageError(f"`--set {name}={value}`: a dim must be a positive integer")
+            dims[name] = int(v)
+        else:
+            params[name] = _number(value, f"--set {name}")
+    return dims, params
+
+
+def dims_only(spec: ast.Spec, sets: Iterable[str] | Mapping[str, object] | None) -> dict[str, int]:
+    """The dim overrides of a command that takes no parameter values
+    (``check``, ``compile``).
+
+    Raises:
+        UsageError: an override names no dim of the spec, or is malformed.
+    """
+    dims, params = split_sets(spec, parse_sets(sets))
+    if params:
+        name = next(iter(params))
+        declared = sorted(d.name for d in spec.of_type(ast.Dim))
+        hint = did_you_mean(name, declared) or (
+            f"the spec's dims are {', '.join(declared)}" if declared else "the spec declares no dims"
+        )
+        raise UsageError(f"`--set {name}=...`: the spec has no dim `{name}` (only dims can be set here)", hint=hint)
+    return dims
+
+
+# -------------------------------------------------------------- simulate
+
+
+@dataclasses.dataclass(frozen=True)
+class SimulateSettings:
+    """Everything ``dync simulate`` (and :func:`dync.simulate_file`) runs with.
+
+    Attributes:
+        paths, t0, t1, dt: the number of paths and the time grid.
+        save: ``"final"``, a number of steps between saves, or a list of times.
+        solver, adaptive, chunk_size, max_steps, on_nonfinite, seed: as in
+            :func:`dync.simulate`.
+        dims: dim overrides, for the compiler.
+        params: parameter values, for the runtime.
+        sweep: parameter name → the values swept (an array each).
+    """
+
+    paths: int
+    t0: float
+    t1: float
+    dt: float
+    save: Any
+    solver: str = "auto"
+    seed: int = 0
+    adaptive: bool = False
+    chunk_size: int | None = None
+    max_steps: int | None = None
+    on_nonfinite: str = "raise"
+    dims: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    params: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    sweep: Mapping[str, Any] = dataclasses.field(default_factory=dict, compare=False)
+
+    def run_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`dync.simulate` (all but the model,
+        ``progress`` and the output)."""
+        return dict(
+            paths=self.paths,
+            t1=self.t1,
+            dt=self.dt,
+            t0=self.t0,
+            save=self.save,
+            solver=self.solver,
+            params=dict(self.params) or None,
+            sweep=dict(self.sweep) or None,
+            chunk_size=self.chunk_size,
+            adaptive=self.adaptive,
+            seed=self.seed,
+            max_steps=self.max_steps,
+            on_nonfinite=self.on_nonfinite,
+        )
+
+
+def _save_plan(save_every, save):
+    """The save plan from ``save_every``, else ``save`` (``final``, ``10`` =
+    every 10th step, ``[0.5, 1.0]`` or ``"0.5,1"`` = those times)."""
+    if save_every is not None:
+        if isinstance(save_every, bool) or int(save_every) != save_every or save_every < 1:
+            raise UsageError(f"--save-every {save_every}: expected a positive whole number of steps")
+        return int(save_every)
+    if isinstance(save, bool):
+        raise UsageError(f"save: {save}: use `final`, a number of steps, or a list of times")
+    if isinstance(save, int):
+        return _save_plan(save, None)
+    if isinstance(save, (list, tuple)):
+        return [_number(str(v), "save") for v in save]
+    text = str(save).strip()
+    if text == "final":
+        return "final"
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UsageError(
+            f"--save {save}: use `--save final`, `--save 0.5,1,2` (times) or `--save-every K`"
+        ) from None
+
+
+def _parse_sweeps(sweep: Iterable[str] | Mapping[str, Any] | None) -> dict[str, Any]:
+    if isinstance(sweep, Mapping):
+        return dict(sweep)
+    if not sweep:
+        return {}
+    import numpy as np  # only a sweep needs it
+
+    out = {}
+    for item in sweep:
+        name, _, rng = item.partition("=")
+        parts = rng.split(":")
+        if not name.isidentifier() or len(parts) != 3:
+            raise UsageError(f"`--sweep {item}`: expected NAME=LO:HI:N", hint="for example `--sweep sigma=0.1:1.0:10`")
+        lo, hi, n = _number(parts[0], "--sweep"), _number(parts[1], "--sweep"), _number(parts[2], "--sweep")
+        if not float(n).is_integer() or n < 1:
+            raise UsageError(f"`--sweep {item}`: N must be a positive integer")
+        out[name] = np.linspace(lo, hi, int(n))
+    return out
+
+
+def simulate_settings(
+    spec: ast.Spec,
+    *,
+    sets: Iterable[str] | Mapping[str, object] | None = None,
+    sweep: Iterable[str] | Mapping[str, Any] | None = None,
+    **flags: Any,
+) -> SimulateSettings:
+    """The settings of one simulation: ``flags`` over the spec's ``simulate:``
+    section over the defaults, validated.
+
+    Args:
+        spec: the parsed spec.
+        sets: overrides of dims and parameter values: ``NAME=VALUE`` strings
+            (``--set``) or a mapping; dims go to the compiler, the rest are
+            parameter values.
+        sweep: ``NAME=LO:HI:N`` strings (``--sweep``), or a mapping from a
+            parameter name to its values.
+        **flags: any key of :data:`dync.dsl.sections.SIMULATE` (``paths``,
+            ``t0``, ``t1``, ``dt``, ``save``, ``save_every``, ``solver``,
+            ``seed``, ``chunk_size``, ``adaptive``, ``max_steps``,
+            ``on_nonfinite``); ``None`` means not given.
+
+    Raises:
+        UsageError: a setting is missing (``t1``, ``dt``), out of range, or
+            unknown, or an override is malformed; the message names the flag.
+    """
+    v = merge_section(spec, "simulate", flags)
+    paths, t1, dt, t0 = int(v["paths"]), v["t1"], v["dt"], float(v["t0"])
+    if t1 is None or dt is None:
+        missing = "--t1" if t1 is None else "--dt"
+        raise UsageError(f"{missing} is required", hint="give --t1 and --dt, or a `simulate:` section in a YAML spec")
+    save = _save_plan(v["save_every"], v["save"])
+    if paths < 1:
+        raise UsageError(f"--paths {paths}: need at least 1 path")
+    if not float(dt) > 0:
+        raise UsageError(f"--dt {dt}: the step must be positive")
+    if not float(t1) > t0:
+        raise UsageError(f"--t1 {t1}: the end time must come after --t0 {t0}")
+    dims, params = split_sets(spec, parse_sets(sets))
+    sweeps = _parse_sweeps(sweep)
+    return SimulateSettings(
+        paths=paths,
+        t0=t0,
+        t1=float(t1),
+        dt=float(dt),
+        save=save,
+        solver=str(v["solver"]),
+        seed=int(v["seed"]),
+        adaptive=bool(v["adaptive"]),
+        chunk_size=None if v["chunk_size"] is None else int(v["chunk_size"]),
+        max_steps=None if v["max_steps"] is None else int(v["max_steps"]),
+        on_nonfinite=str(v["on_nonfinite"]),
+        dims=dims,
+        params=params,
+        sweep=sweeps,
+    )
