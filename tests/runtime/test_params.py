@@ -1,0 +1,118 @@
+"""Tests for dync.runtime.params: the constrained and unconstrained views of a
+compiled model's parameters."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from dync.errors import UsageError
+from dync.runtime.params import (
+    constrain,
+    learnable_filter,
+    unconstrain,
+    unconstrained_params,
+    with_params,
+    with_unconstrained_params,
+)
+
+
+@pytest.fixture(scope="module")
+def ou(spec_model):
+    return spec_model("specs/ou.dync")
+
+
+@pytest.fixture(scope="module")
+def oscillators(spec_model):
+    return spec_model("specs/langevin_oscillators.dync")
+
+
+def test_unconstrained_params_are_the_leaves_in_declaration_order(ou):
+    u = unconstrained_params(ou)
+    assert list(u) == ["theta", "mu", "sigma"]
+    # theta = 1 and sigma = 0.5 are positive: stored as their logs
+    np.testing.assert_allclose([u["theta"], u["mu"], u["sigma"]], [0.0, 0.0, np.log(0.5)], atol=1e-7)
+
+
+def test_constrain_and_unconstrain_round_trip(ou):
+    user = {"theta": 2.5, "mu": -0.75, "sigma": 0.3}
+    u = unconstrain(ou, user)
+    np.testing.assert_allclose(u["theta"], np.log(2.5), rtol=1e-6)
+    np.testing.assert_allclose(u["mu"], -0.75, rtol=1e-6)
+    back = constrain(ou, u)
+    for name, value in user.items():
+        np.testing.assert_allclose(back[name], value, rtol=1e-6)
+    # and the other way round, from arbitrary unconstrained values
+    u2 = {"theta": jnp.asarray(-3.0), "mu": jnp.asarray(4.0), "sigma": jnp.asarray(1.2)}
+    again = unconstrain(ou, constrain(ou, u2))
+    for name in u2:
+        np.testing.assert_allclose(again[name], u2[name], rtol=1e-5)
+
+
+def test_with_unconstrained_params_agrees_with_with_params(ou):
+    user = {"theta": 2.5, "sigma": 0.3}
+    a = with_unconstrained_params(ou, unconstrain(ou, user)).constrained_params()
+    b = with_params(ou, user).constrained_params()
+    for name in ("theta", "mu", "sigma"):
+        np.testing.assert_allclose(a[name], b[name], rtol=1e-6)
+    assert jax.tree_util.tree_structure(with_unconstrained_params(ou, {"mu": 1.0})) == jax.tree_util.tree_structure(ou)
+
+
+def test_with_unconstrained_params_under_jit_grad_and_vmap(ou):
+    def theta_of(u):
+        return with_unconstrained_params(ou, {"theta": u}).constrained_params()["theta"]
+
+    # theta = exp(u): the derivative is exp(u)
+    u = jnp.asarray(0.7)
+    np.testing.assert_allclose(jax.jit(theta_of)(u), np.exp(0.7), rtol=1e-6)
+    np.testing.assert_allclose(jax.grad(theta_of)(u), np.exp(0.7), rtol=1e-6)
+    us = jnp.asarray([-1.0, 0.0, 1.0])
+    np.testing.assert_allclose(jax.vmap(theta_of)(us), np.exp([-1.0, 0.0, 1.0]), rtol=1e-6)
+    # the gradient of the log prior through the whole position
+    grads = jax.grad(lambda pos: with_unconstrained_params(ou, pos).log_prior())(unconstrained_params(ou))
+    assert set(grads) == {"theta", "mu", "sigma"}
+    np.testing.assert_allclose(grads["sigma"], 1.0, rtol=1e-6)  # log-Jacobian of exp is u
+
+
+def test_fixed_consts_are_not_part_of_the_position(oscillators):
+    u = unconstrained_params(oscillators)
+    assert "T" not in u and set(u) == {"gamma", "omega", "kappa", "C", "b"}
+    assert u["C"].shape == (50, 8)
+    with pytest.raises(UsageError, match="`T` .* is a constant"):
+        with_unconstrained_params(oscillators, {"T": jnp.asarray(1.0)})
+    with pytest.raises(UsageError, match="constant"):
+        unconstrain(oscillators, {"T": 1.0})
+    learn, rest = eqx.partition(oscillators, learnable_filter(oscillators))
+    assert learn.T is None and rest.T is not None
+    assert learn.C is not None and rest.C is None
+
+
+def test_learnable_filter_with_and_without_nets(spec_model):
+    model = spec_model("specs/neural_langevin.dync")
+    with_nets, _ = eqx.partition(model, learnable_filter(model, nets=True))
+    without, _ = eqx.partition(model, learnable_filter(model, nets=False))
+    weights = jax.tree_util.tree_leaves(with_nets.f)
+    assert len(weights) == 6 and all(eqx.is_inexact_array(w) for w in weights)  # 3 layers, weight + bias
+    assert jax.tree_util.tree_leaves(without.f) == []
+    assert without.s is not None and with_nets.s is not None
+
+
+def test_unknown_name_gets_a_did_you_mean(ou):
+    with pytest.raises(UsageError) as err:
+        with_unconstrained_params(ou, {"thta": 1.0})
+    assert "no parameter `thta`" in err.value.message and err.value.hint == "did you mean `theta`?"
+    with pytest.raises(UsageError) as err:
+        constrain(ou, {"sigm": 1.0})
+    assert err.value.hint == "did you mean `sigma`?"
+
+
+def test_bad_shape_and_value_outside_constraint(ou):
+    with pytest.raises(UsageError, match=r"shape \(\), got a value of shape \(2,\)"):
+        with_unconstrained_params(ou, {"theta": jnp.ones(2)})
+    with pytest.raises(UsageError, match="violates its constraint: it must be positive"):
+        unconstrain(ou, {"sigma": -0.5})
+    with pytest.raises(UsageError, match="violates"):
+        unconstrain(ou, {"mu": np.inf})
