@@ -1,0 +1,44 @@
+"""Save times and the step grid (dync.runtime.schedule)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dync.errors import UsageError
+from dync.runtime.schedule import on_grid, save_schedule, suggest_dt
+
+
+def test_final_every_and_times():
+    s = save_schedule("final", 0.0, 1.0, 0.01, "fused", False)
+    assert s.num_steps == 100 and s.times.tolist() == [1.0] and s.description == "final"
+    s = save_schedule(30, 0.0, 1.0, 0.01, "fused", False)
+    np.testing.assert_allclose(s.times, [0.0, 0.3, 0.6, 0.9])  # steps after the last save are not run
+    assert s.description == "every 30 steps" and s.plan.stride == 30
+    s = save_schedule([0.1, 0.25, 1.0], 0.0, 1.0, 0.01, "fused", False)
+    assert s.plan.steps == (10, 25, 100) and s.description == "times"
+    s = save_schedule([0.123], 0.0, 1.0, 0.01, "diffrax", False)  # diffrax saves anywhere
+    assert s.plan is None and s.times.tolist() == [0.123]
+
+
+def test_grid_errors_suggest_a_step_that_fits():
+    with pytest.raises(UsageError, match="not a whole number of steps") as e:
+        save_schedule("final", 0.0, 1.0, 0.03, "fused", False)
+    assert "0.02941176471 (34 steps)" in e.value.hint
+    with pytest.raises(UsageError, match="not on the step grid") as e:
+        save_schedule([0.15], 0.0, 1.0, 0.1, "fused", False)
+    assert "dt = 0.05" in e.value.hint
+    with pytest.raises(UsageError, match="outside the simulated interval"):
+        save_schedule([0.5, 2.0], 0.0, 1.0, 0.1, "fused", False)
+    with pytest.raises(UsageError, match="strictly increasing"):
+        save_schedule([0.5, 0.2], 0.0, 1.0, 0.1, "fused", False)
+    with pytest.raises(UsageError, match="positive number of steps"):
+        save_schedule(0, 0.0, 1.0, 0.1, "fused", False)
+
+
+def test_on_grid_and_suggest_dt():
+    assert on_grid(0.3, 0.0, 0.1, 1.0) == 3  # 0.1 * 3 != 0.3 in floats: within the tolerance
+    assert on_grid(0.35, 0.0, 0.1, 1.0) is None
+    assert suggest_dt(1.0, 0.1, np.array([0.15, 1.0])) == pytest.approx(0.05)
+    # adaptive runs need no whole number of steps
+    assert save_schedule("final", 0.0, 1.0, 0.3, "diffrax", True).num_steps == 4
