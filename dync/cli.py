@@ -182,6 +182,15 @@ def _fast_args(args: list[str], options: tuple[str, ...], repeated: tuple[str, .
     return Path(spec), values
 
 
+def _skip_lark_extras() -> None:
+    """Keep lark from importing its optional ``regex`` and ``interegular``
+    (~30 ms of a check): the cached grammar needs neither (no ``\\p{..}``
+    classes; terminal collisions are checked by the strict-grammar test). Only
+    the fast commands do this, in their own process, which runs nothing else."""
+    for name in ("regex", "interegular"):
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+
+
 def _fast(argv: list[str]):
     """A call running ``dync check``/``dync fmt`` without typer, or ``None``."""
     if argv == ["--version"]:
@@ -191,6 +200,8 @@ def _fast(argv: list[str]):
     if not argv:
         return None
     command, rest = argv[0], argv[1:]
+    if command in ("check", "fmt") and "lark" not in sys.modules:
+        _skip_lark_extras()
     if command == "check":
         parsed = _fast_args(rest, ("--set", "--format"), ("--set",))
         if parsed is not None:

@@ -26,10 +26,9 @@ keeps them, ``a - (b - c)`` keeps them, ``2^3^4`` needs none.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import math
-
-import yaml
 
 from .._deep import deepest_statement, run_deep
 from . import ast
@@ -342,28 +341,39 @@ class _FlowList(list):
     """A list written in flow style: ``[N, K]``."""
 
 
-class _Dumper(yaml.SafeDumper):
-    def increase_indent(self, flow: bool = False, indentless: bool = False):
-        # indent block lists under their key, as LANGUAGE.md writes them
-        return super().increase_indent(flow, False)
+@functools.cache
+def _dumper() -> type:
+    """The YAML dumper of the canonical form (PyYAML is imported only when a
+    spec is written as YAML)."""
+    import yaml
+
+    class _Dumper(yaml.SafeDumper):
+        def increase_indent(self, flow: bool = False, indentless: bool = False):
+            # indent block lists under their key, as LANGUAGE.md writes them
+            return super().increase_indent(flow, False)
+
+    def _represent_expr(dumper: yaml.SafeDumper, data: _Expr):
+        tag = dumper.resolve(yaml.ScalarNode, str(data), (True, False))
+        if not tag.endswith((":int", ":float")):
+            tag = "tag:yaml.org,2002:str"
+        return dumper.represent_scalar(tag, str(data))
+
+    def _represent_str(dumper: yaml.SafeDumper, data: str):
+        # multi-line strings (a long doc) as literal blocks
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|" if "\n" in data else None)
+
+    _Dumper.add_representer(_Expr, _represent_expr)
+    _Dumper.add_representer(str, _represent_str)
+    _Dumper.add_representer(_Flow, lambda d, data: d.represent_mapping("tag:yaml.org,2002:map", data, flow_style=True))
+    _Dumper.add_representer(_FlowList, lambda d, data: d.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True))
+    return _Dumper
 
 
-def _represent_expr(dumper: yaml.SafeDumper, data: _Expr):
-    tag = dumper.resolve(yaml.ScalarNode, str(data), (True, False))
-    if not tag.endswith((":int", ":float")):
-        tag = "tag:yaml.org,2002:str"
-    return dumper.represent_scalar(tag, str(data))
+@functools.cache
+def _analyser():
+    import yaml
 
-
-def _represent_str(dumper: yaml.SafeDumper, data: str):
-    # multi-line strings (a long doc) as literal blocks
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|" if "\n" in data else None)
-
-
-_Dumper.add_representer(_Expr, _represent_expr)
-_Dumper.add_representer(str, _represent_str)
-_Dumper.add_representer(_Flow, lambda d, data: d.represent_mapping("tag:yaml.org,2002:map", data, flow_style=True))
-_Dumper.add_representer(_FlowList, lambda d, data: d.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True))
+    return yaml.SafeDumper(io.StringIO())
 
 
 def _yaml_value(node):
@@ -438,15 +448,12 @@ def _short_form(stmt):
     return None
 
 
-_ANALYSER = yaml.SafeDumper(io.StringIO())
-
-
 def _needs_block(entries: dict) -> bool:
     """Whether a flow mapping would force quotes that a block mapping avoids
     (a comma in ``Normal(0, 1)``)."""
     for value in entries.values():
         if isinstance(value, _Expr):
-            analysis = _ANALYSER.analyze_scalar(str(value))
+            analysis = _analyser().analyze_scalar(str(value))
             if analysis.allow_block_plain and not analysis.allow_flow_plain:
                 return True
     return False
@@ -538,9 +545,11 @@ def _format_yaml(spec: ast.Spec) -> str:
         doc["observe"] = observe
     for section, values in spec.settings:
         doc[section] = {key: _plain(value) for key, value in values}  # type: ignore[union-attr]
+    import yaml
+
     return yaml.dump(
         doc,
-        Dumper=_Dumper,
+        Dumper=_dumper(),
         sort_keys=False,
         default_flow_style=False,
         allow_unicode=True,

@@ -15,7 +15,7 @@ from .._deep import busiest_line, run_deep
 from ..errors import InvalidSpec, Span, SpecErrors, UsageError
 from . import ast
 from .parser import parse_spec
-from .yaml_loader import MAX_SPEC_BYTES, load_yaml_spec
+from .limits import MAX_SPEC_BYTES
 
 TEXT_SUFFIXES = (".dync",)
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -90,6 +90,8 @@ def load_spec(path: str | os.PathLike[str], text: str | None = None) -> ast.Spec
         )
     suffix = p.suffix.lower()
     if suffix in YAML_SUFFIXES or (suffix not in TEXT_SUFFIXES and looks_like_yaml(text)):
+        from .yaml_loader import load_yaml_spec  # PyYAML only for the YAML form
+
         reader = load_yaml_spec
     else:
         reader = parse_spec

@@ -45,11 +45,10 @@ from ..errors import (
     did_you_mean,
 )
 from . import ast, sections
+from .limits import MAX_SPEC_BYTES as MAX_SPEC_BYTES
 from .parser import SpanMapper, parse_fragment
 from .vocabulary import CALCULI, DISTRIBUTION_NAMES, NET_OPTIONS
 
-#: the largest spec file read, in bytes
-MAX_SPEC_BYTES = 1 << 20
 #: the deepest nesting of YAML collections read
 MAX_DEPTH = 32
 

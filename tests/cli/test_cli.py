@@ -155,3 +155,44 @@ def test_simulate_names_the_bad_flag(tmp_path, flags, message):
     r = dync("simulate", "specs/ou.dync", *flags, "-o", str(tmp_path / "x.nc"))
     assert r.returncode == 2 and message in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and not (tmp_path / "x.nc").exists()
+
+
+@pytest.mark.parametrize(
+    "args", [["check", "specs/langevin_oscillators.dync"], ["check", "specs/heston.dync", "--format", "json"], ["fmt", "specs/kubo.dync", "--to", "yaml"]]
+)
+def test_check_and_fmt_import_no_jax_nor_typer(args):
+    # the front door editors call on every save stays light: run the CLI in
+    # process, then look at what it imported
+    code = (
+        "import sys\n"
+        "from dync.cli import main\n"
+        f"sys.argv = ['dync', *{args!r}]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        "print(sorted(m for m in ('jax', 'jaxlib', 'equinox', 'diffrax', 'typer', 'click') if m in sys.modules), file=sys.stderr)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip().splitlines()[-1] == "[]", r.stderr
+
+
+def test_simulate_settings_merge_flags_over_the_yaml_section(tmp_path):
+    from dync.dsl.loading import load_spec
+    from dync.errors import UsageError
+    from dync.settings import simulate_settings
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        "model: m\ndims: {K: 2}\nparams: {theta: 1.0}\nstates: {x: {shape: [K], init: 0.0}}\n"
+        "equations: [dx = -theta * x dt + dW]\nsimulate: {t1: 2.0, dt: 0.1, paths: 7, save: 5}\n"
+    )
+    parsed = load_spec(spec)
+    s = simulate_settings(parsed, paths=3, sets=["K=4", "theta=0.5"])
+    assert (s.paths, s.t1, s.dt, s.t0, s.save, s.solver) == (3, 2.0, 0.1, 0.0, 5, "auto")
+    assert dict(s.dims) == {"K": 4} and dict(s.params) == {"theta": 0.5}
+    with pytest.raises(UsageError, match="unknown simulate setting `pahts`"):
+        simulate_settings(parsed, pahts=3)
+    with pytest.raises(UsageError, match="--dt 0: the step must be positive"):
+        simulate_settings(parsed, dt=0)
