@@ -8,6 +8,12 @@ The public API::
     compiled = dync.compile_file("specs/ou.dync")   # AST, IR and generated source
     summary = dync.check_file("specs/ou.dync")       # the `dync check` summary
     ds = dync.simulate_file("specs/ou.dync", t1=1.0, dt=1e-3)  # what `dync simulate` runs
+    y1 = dync.propagate(key, model, y0, 0.0, 1.0, dt=1e-2)   # pure: jit, grad, vmap
+    density = dync.parameter_log_density(model, log_likelihood)  # the log-density contract
+    run = dync.run_kernel(kernel, state, key, 1000)          # the kernel contract
+
+How these fit together is in ``docs/architecture.md``; the two contracts are
+in ``docs/contracts.md``.
 
 The front end and the compiler import no JAX, so checking and formatting a
 spec stays fast; ``load`` and ``simulate`` import it on first use.
@@ -39,6 +45,14 @@ __all__ = [
     "load_spec",
     "simulate",
     "simulate_file",
+    "propagate",
+    "with_params",
+    "LogDensity",
+    "parameter_log_density",
+    "state_log_density",
+    "Kernel",
+    "run_kernel",
+    "ModelInfo",
     "__version__",
 ]
 
@@ -47,6 +61,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from .compiler.summary import check_file
     from .dsl.loading import load_spec
     from .commands import simulate_file
+    from .info import ModelInfo
+    from .runtime.kernels import Kernel, run_kernel
+    from .runtime.logdensity import LogDensity, parameter_log_density, state_log_density
+    from .runtime.params import with_params
+    from .runtime.propagate import propagate
     from .runtime.simulate import simulate
 
 _LAZY = {
@@ -56,6 +75,14 @@ _LAZY = {
     "load_spec": ("dync.dsl.loading", "load_spec"),
     "simulate": ("dync.runtime.simulate", "simulate"),
     "simulate_file": ("dync.commands", "simulate_file"),
+    "propagate": ("dync.runtime.propagate", "propagate"),
+    "with_params": ("dync.runtime.params", "with_params"),
+    "LogDensity": ("dync.runtime.logdensity", "LogDensity"),
+    "parameter_log_density": ("dync.runtime.logdensity", "parameter_log_density"),
+    "state_log_density": ("dync.runtime.logdensity", "state_log_density"),
+    "Kernel": ("dync.runtime.kernels", "Kernel"),
+    "run_kernel": ("dync.runtime.kernels", "run_kernel"),
+    "ModelInfo": ("dync.info", "ModelInfo"),
 }
 
 

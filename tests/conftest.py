@@ -43,10 +43,13 @@ def key():
 
 @functools.lru_cache(maxsize=None)
 def compiled_model(relpath: str, **dims):
-    """A model built from a spec under the repo root, cached for the session."""
+    """A model built from a spec under the repo root, cached for the session
+    (with ``key(0)`` for the specs that draw parameters or network weights)."""
+    import jax
+
     import dync
 
-    return dync.load(ROOT / relpath, **dims)
+    return dync.load(ROOT / relpath, jax.random.key(0), **dims)
 
 
 @pytest.fixture(scope="session")

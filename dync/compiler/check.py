@@ -24,7 +24,6 @@ from ..dsl import ast
 from ..errors import DyncError, Span, SpecErrors
 from . import ir
 from .analysis import analyse
-from .dependencies import depends_on_state as depends_on_state  # noqa: F401 - used by codegen
 from .equations import EquationChecks
 from .expressions import ExprChecker
 from .names import _MODEL_ATTRS, DeclarationChecks

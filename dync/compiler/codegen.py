@@ -13,25 +13,20 @@ never collide with each other or with Python: ``p_`` parameter (constrained),
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
+from ..info.constraints import AbstractConstraint, Real
+from ..info.model import ModelInfo
 from . import analysis, ir
-from .check import depends_on_state
+from .describe import describe_model
+from .dependencies import depends_on_state
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-_CONSTRAINT_CLASS = {
-    "real": "Real",
-    "positive": "Positive",
-    "negative": "Negative",
-    "unit": "Unit",
-    "interval": "Interval",
-    "lower": "Lower",
-    "upper": "Upper",
-}
 
 # Python operator precedence levels used for minimal parenthesisation.
 _PREC = {"cmp": 1, "+": 2, "-": 2, "*": 3, "/": 3, "@": 3, "neg": 4, "pos": 4, "atom": 6}
@@ -91,9 +86,10 @@ def _array_literal(v: np.ndarray) -> str:
     return f"jnp.asarray({rec(v)})"
 
 
-def _constraint_expr(c: tuple) -> str:
-    cls = _CONSTRAINT_CLASS[c[0]]
-    return f"C.{cls}({', '.join(_num(b) for b in c[1:])})"
+def _constraint_expr(c: AbstractConstraint) -> str:
+    """``C.Interval(0.0, 1.0)``: the constraint built inline (``C`` is
+    :mod:`dync.info.constraints`)."""
+    return f"C.{type(c).__name__}({', '.join(_num(b) for b in c.bound_values())})"
 
 
 class _Block:
@@ -166,7 +162,7 @@ class _FunctionEmitter:
         for p in self.model.params:
             if ("param", p.name) in needs:
                 attr = f"self.{_ident(p.attr)}"
-                if p.constraint[0] == "real":
+                if isinstance(p.constraint, Real):
                     blk.add(f"p_{_ident(p.name)} = {attr}")
                 else:
                     blk.add(f"p_{_ident(p.name)} = {_constraint_expr(p.constraint)}.forward({attr})")
@@ -379,52 +375,59 @@ def _dist_expr(em: _FunctionEmitter, d: ir.DistIR, blk: _Block) -> str:
     return f"D.{_ident(d.name)}({args})"
 
 
-def _info_source(model: ir.ModelIR) -> str:
+_STRING = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+
+
+def _literal(value) -> str:
+    """Python source for a field value of the model description: validated
+    names, numbers, booleans, shapes, constraints and nested records."""
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _num(value)
+    if isinstance(value, str):
+        if value and not _STRING.match(value):
+            raise ValueError(f"invalid name in code generation: {value!r}")
+        return f'"{value}"'
+    if isinstance(value, AbstractConstraint):
+        return _constraint_expr(value)
+    if isinstance(value, tuple):
+        inner = ", ".join(_literal(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if dataclasses.is_dataclass(value):
+        return _record(value)
+    raise TypeError(f"cannot write {type(value).__name__} into generated code")
+
+
+def _record(value) -> str:
+    """``Name(positional..., keyword=...)``: the required fields positionally,
+    the fields with defaults only where they differ from the default."""
+    parts = []
+    for f in dataclasses.fields(value):
+        v = getattr(value, f.name)
+        if f.default is dataclasses.MISSING:
+            parts.append(f"{f.name}={_literal(v)}" if isinstance(v, bool) else _literal(v))
+        elif v != f.default:
+            parts.append(f"{f.name}={_literal(v)}")
+    return f"{type(value).__name__}({', '.join(parts)})"
+
+
+def _info_source(info: ModelInfo) -> str:
+    """``INFO = ModelInfo(...)``, one field a line and one record a line."""
     lines = ["INFO = ModelInfo("]
-    add = lines.append
-    add(f'    name="{_ident(model.name)}",')
-    add('    doc="",')
-    add(f'    calculus="{model.calculus}",')
-    add(f'    noise_structure="{model.noise_structure}",')
-    add("    states=(")
-    for s in model.states:
-        add(f'        StateInfo("{_ident(s.name)}", {tuple(s.shape)!r}, {s.offset}, {s.size}, hidden={s.hidden}),')
-    add("    ),")
-    add(f"    state_size={model.state_size},")
-    add("    noises=(")
-    for b in model.noise_blocks:
-        drives = "" if analysis.drives(model, b) else ", drives=False"
-        add(f'        NoiseInfo("{b.name}", {tuple(b.shape)!r}, {b.offset}, {b.size}, implicit={b.implicit}, kind="{b.kind}"{drives}),')
-    add("    ),")
-    add(f"    noise_size={model.noise_size},")
-    add("    params=(")
-    for p in model.params:
-        cons = "(" + ", ".join([f'"{p.constraint[0]}"'] + [_num(b) for b in p.constraint[1:]]) + ",)"
-        attr = f', attr="{_ident(p.attr)}"' if p.attr != p.name else ""
-        add(
-            f'        ParamInfo("{_ident(p.name)}", {tuple(p.shape)!r}, {cons}, fixed={p.fixed}, '
-            f"has_prior={p.prior is not None}{attr}),"
-        )
-    add("    ),")
-    add("    observations=(")
-    from .library import DISTRIBUTIONS
-
-    for o in model.observations:
-        add(
-            f'        ObservationInfo("{_ident(o.name)}", {tuple(o.shape)!r}, "{_ident(o.dist.name)}", '
-            f"{DISTRIBUTIONS[o.dist.name].discrete}),"
-        )
-    add("    ),")
-    add("    inputs=(" + "".join(f'("{_ident(n)}", {tuple(s)!r}), ' for n, s in model.inputs) + "),")
-    add("    dims=(" + "".join(f'("{_ident(n)}", {v}), ' for n, v in model.dims) + "),")
-    if model.langevin:
-        add(f'    langevin=LangevinInfo("{_ident(model.langevin[0])}", "{_ident(model.langevin[1])}"),')
-    add(f"    diffusion_is_elementwise={model.diffusion_is_elementwise},")
-    from .analysis import is_diagonal_layout
-
-    add(f"    diagonal_noise={is_diagonal_layout(model)},")
-    add(f"    fbm_num_ou={model.fbm_num_ou},")
-    add(")")
+    for f in dataclasses.fields(info):
+        v = getattr(info, f.name)
+        if f.default is not dataclasses.MISSING and v == f.default:
+            continue
+        if isinstance(v, tuple) and v and dataclasses.is_dataclass(v[0]):
+            lines.append(f"    {f.name}=(")
+            lines.extend(f"        {_record(item)}," for item in v)
+            lines.append("    ),")
+        else:
+            lines.append(f"    {f.name}={_literal(v)},")
+    lines.append(")")
     return "\n".join(lines)
 
 
@@ -440,24 +443,27 @@ def generate_module(model: ir.ModelIR) -> str:
     add("import jax")
     add("import jax.numpy as jnp")
     add("")
-    add("from dync.runtime import constraints as C")
+    add("from dync.info import constraints as C")
+    add("from dync.info.model import (")
+    add("    LangevinInfo,")
+    add("    ModelInfo,")
+    add("    NetInfo,")
+    add("    NoiseInfo,")
+    add("    ObservationInfo,")
+    add("    ParamInfo,")
+    add("    SpecSource,")
+    add("    StateInfo,")
+    add(")")
     add("from dync.runtime import distributions as D")
     add("from dync.runtime import fractional as FBM")
     add("from dync.runtime import functions as F")
     add("from dync.runtime import nets as NN")
-    add("from dync.runtime.model import (")
-    add("    AbstractModel,")
-    add("    LangevinInfo,")
-    add("    ModelInfo,")
-    add("    NoiseInfo,")
-    add("    ObservationInfo,")
-    add("    ParamInfo,")
-    add("    StateInfo,")
-    add(")")
+    add("from dync.runtime.model import AbstractModel, init_keys")
     add("")
     add("__all__ = [\"INFO\", \"Model\"]")
     add("")
-    add(_info_source(model))
+    info = describe_model(model)
+    add(_info_source(info))
     add("")
     add("")
     add("class Model(AbstractModel):")
@@ -470,20 +476,19 @@ def generate_module(model: ir.ModelIR) -> str:
     for n in model.nets:
         add(f"    {_ident(n.attr)}: eqx.nn.MLP")
     fractional = any(b.kind == "fractional" for b in model.noise_blocks)
-    if fractional:
-        add("    fbm_horizon: jax.Array")
-        add("    fbm_high: jax.Array")
+    add("    fbm_horizon: jax.Array | None")
+    add("    fbm_high: jax.Array | None")
+    add("    source: SpecSource = eqx.field(static=True)")
     add("")
 
     # ---- __init__
     em = _FunctionEmitter(model, counter)
-    add("    def __init__(self, key=None" + (", fbm_horizon=1.0" if fractional else "") + "):")
+    add("    def __init__(self, key=None, *, source=SpecSource()" + (", fbm_horizon=1.0" if fractional else "") + "):")
     blk = _Block(8)
     random_params = [p for p in model.params if p.init is not None]
     n_keys = len(random_params) + len(model.nets)
     if n_keys:
-        blk.add("key = jax.random.key(0) if key is None else key")
-        blk.add(f"keys = jax.random.split(key, {n_keys})")
+        blk.add(f"keys = init_keys(key, INFO, {n_keys})")
     else:
         blk.add("del key")
     ki = 0
@@ -495,7 +500,7 @@ def generate_module(model: ir.ModelIR) -> str:
         else:
             value = f"jnp.asarray({_array_literal(p.value)}, dtype=float)" if np.asarray(p.value).shape == () else f"jnp.asarray({_array_literal(p.value)}, dtype=float)"
         blk.add(f"p_{_ident(p.name)} = {value}")
-        if p.constraint[0] == "real":
+        if isinstance(p.constraint, Real):
             blk.add(f"{target} = p_{_ident(p.name)}")
         else:
             blk.add(f"{target} = {_constraint_expr(p.constraint)}.inverse(p_{_ident(p.name)})")
@@ -507,6 +512,10 @@ def generate_module(model: ir.ModelIR) -> str:
     if fractional:
         blk.add("self.fbm_horizon = jnp.asarray(fbm_horizon, dtype=float)")
         blk.add("self.fbm_high = jnp.asarray(FBM.DEFAULT_GAMMA_HIGH, dtype=float)")
+    else:
+        blk.add("self.fbm_horizon = None")
+        blk.add("self.fbm_high = None")
+    blk.add("self.source = source")
     out.extend(blk.lines)
     add("")
 
@@ -522,7 +531,7 @@ def generate_module(model: ir.ModelIR) -> str:
     add("    def log_prior(self):")
     blk = _Block(8)
     priors = [p for p in model.params if p.prior is not None and not p.fixed]
-    jac = [p for p in model.params if not p.fixed and p.constraint[0] != "real"]
+    jac = [p for p in model.params if not p.fixed and not isinstance(p.constraint, Real)]
     needs = em.refs([p.prior for p in priors]) | {("param", p.name) for p in priors}
     em.prologue(blk, needs, y=None)
     blk.add("lp = jnp.zeros(())")
@@ -645,5 +654,14 @@ def generate_module(model: ir.ModelIR) -> str:
             blk.add(f'    "{_ident(o.name)}": {code}.sample(keys[{i}], {tuple(o.shape)!r}),')
         blk.add("}")
         out.extend(blk.lines)
+    else:
+        add("")
+        add("    def observation_log_prob(self, t, y, data, args=None):")
+        add("        del t, y, data, args")
+        add("        return jnp.zeros(())")
+        add("")
+        add("    def observation_sample(self, key, t, y, args=None):")
+        add("        del key, t, y, args")
+        add("        return {}")
     add("")
     return "\n".join(out)

@@ -7,14 +7,14 @@ through the same solvers (the tests use that).
 
 Conventions
 -----------
-* The state of one path is a flat vector ``y`` of length ``info.state_size``;
-  each declared state occupies ``y[offset : offset + size]`` reshaped to its
-  declared shape (row-major). Hidden states added by the compiler (for example
-  the Ornstein-Uhlenbeck components of a fractional Brownian motion) come after
-  the declared ones and are flagged ``hidden``.
-* The driving noise of one path is a vector ``dw`` of length
-  ``info.noise_size``: every implicit (per-equation) noise and every declared
-  Brownian motion, concatenated in declaration order.
+* The static description (state and noise layout, parameters, constraints)
+  is :class:`dync.info.ModelInfo`, JAX-free; see :mod:`dync.info.model` for
+  how states and noise sit in the flat vectors ``y`` and ``dw``.
+* The generated ``Model`` implements the abstract methods below and nothing
+  else (equinox's abstract/final rule); everything else is derived here.
+* ``source`` (a :class:`~dync.info.SpecSource`) says which spec the model
+  came from; ``fbm_horizon`` and ``fbm_high`` are the fractional-noise
+  settings, ``None`` for a model without fractional noise.
 * ``drift`` is the drift *as written*, in the model's calculus
   (``info.calculus``). ``ito_drift`` and ``stratonovich_drift`` convert
   between the two with the exact correction
@@ -28,7 +28,6 @@ Conventions
 from __future__ import annotations
 
 import abc
-import dataclasses
 from typing import Any
 
 import equinox as eqx
@@ -36,127 +35,38 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray, Scalar
 
-#: The noise structures the compiler can infer, from most to least special.
-NOISE_STRUCTURES = ("none", "additive", "diagonal", "scalar", "shared", "general")
+from ..info.model import (
+    NOISE_STRUCTURES as NOISE_STRUCTURES,
+    LangevinInfo as LangevinInfo,
+    ModelInfo as ModelInfo,
+    NoiseInfo as NoiseInfo,
+    ObservationInfo as ObservationInfo,
+    ParamInfo as ParamInfo,
+    SpecSource as SpecSource,
+    StateInfo as StateInfo,
+)
 
+def init_keys(key: PRNGKeyArray | None, info: ModelInfo, count: int) -> PRNGKeyArray:
+    """The ``count`` keys a model's constructor draws its ``~ init``
+    parameters and network weights with: ``jax.random.split(key, count)``.
 
-@dataclasses.dataclass(frozen=True)
-class StateInfo:
-    """One state variable's place in the flat state vector."""
+    There is no default key: a model that draws numbers when it is built
+    needs one, so that no run silently reuses ``key(0)``.
 
-    name: str
-    shape: tuple[int, ...]
-    offset: int
-    size: int
-    hidden: bool = False
-
-
-@dataclasses.dataclass(frozen=True)
-class ParamInfo:
-    """A parameter: its shape, its constraint and whether fitting may change it.
-
-    ``constraint`` is a tuple: ``("real",)``, ``("positive",)``,
-    ``("negative",)``, ``("unit",)``, ``("interval", lo, hi)``,
-    ``("lower", lo)`` or ``("upper", hi)``.
+    Raises:
+        UsageError: ``key`` is ``None``.
     """
+    if key is None:
+        from ..errors import UsageError
 
-    name: str
-    shape: tuple[int, ...]
-    constraint: tuple = ("real",)
-    fixed: bool = False
-    has_prior: bool = False
-    #: attribute of the module holding the unconstrained value ("" = same as name;
-    #: differs when the name is a Python keyword such as ``lambda``)
-    attr: str = ""
-
-    @property
-    def field(self) -> str:
-        return self.attr or self.name
-
-
-@dataclasses.dataclass(frozen=True)
-class NoiseInfo:
-    """One block of the driving-noise vector ``dw``."""
-
-    name: str
-    shape: tuple[int, ...]
-    offset: int
-    size: int
-    implicit: bool
-    kind: str = "brownian"  # or "fractional"
-    #: whether any equation uses it: the diagonal layout gives every state a
-    #: block (``m == n``), but a state without a noise term leaves its block
-    #: unused, and solvers need not draw it
-    drives: bool = True
-
-
-@dataclasses.dataclass(frozen=True)
-class ObservationInfo:
-    """An observation model ``observe NAME[SHAPE] ~ DIST``."""
-
-    name: str
-    shape: tuple[int, ...]
-    distribution: str
-    discrete: bool
-
-
-@dataclasses.dataclass(frozen=True)
-class LangevinInfo:
-    """A recognised underdamped-Langevin pair, for splitting integrators.
-
-    The pair is ``dx = v dt``, ``dv = (-gamma v + force(x)) dt + sigma dW`` with
-    ``gamma`` and ``sigma`` independent of the state. The model exposes
-    ``langevin_force(t, x_flat)``, ``langevin_friction()`` and
-    ``langevin_sigma()`` for it.
-    """
-
-    position: str
-    velocity: str
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelInfo:
-    """Static metadata of a compiled model."""
-
-    name: str
-    doc: str
-    calculus: str  # "ito" or "stratonovich"
-    noise_structure: str  # one of NOISE_STRUCTURES
-    states: tuple[StateInfo, ...]
-    state_size: int
-    noises: tuple[NoiseInfo, ...]
-    noise_size: int
-    params: tuple[ParamInfo, ...]
-    observations: tuple[ObservationInfo, ...] = ()
-    inputs: tuple[tuple[str, tuple[int, ...]], ...] = ()
-    dims: tuple[tuple[str, int], ...] = ()
-    langevin: LangevinInfo | None = None
-    diffusion_is_elementwise: bool = False
-    #: G is square and diagonal (m == n, noise block i drives state component i)
-    diagonal_noise: bool = False
-    #: hidden OU components per fractional Brownian motion (0 if none)
-    fbm_num_ou: int = 0
-    spec_text: str = ""
-    spec_path: str = ""
-
-    @property
-    def driving_noise_segments(self) -> tuple[tuple[int, int, bool], ...]:
-        """``(offset, size, drives)`` runs of ``dw`` in order, adjacent blocks
-        with the same ``drives`` merged: what a solver must draw and what it
-        may leave zero."""
-        runs: list[list] = []
-        for b in self.noises:
-            if runs and runs[-1][2] == b.drives and runs[-1][0] + runs[-1][1] == b.offset:
-                runs[-1][1] += b.size
-            else:
-                runs.append([b.offset, b.size, b.drives])
-        return tuple((o, n, d) for o, n, d in runs)
-
-    def state(self, name: str) -> StateInfo:
-        for s in self.states:
-            if s.name == name:
-                return s
-        raise KeyError(name)
+        what = [f"parameter `{p.name}` (`~ init`)" for p in info.params if p.init]
+        what += [f"net `{n.name}`" for n in info.nets]
+        raise UsageError(
+            f"model `{info.name}` draws {', '.join(what)} when it is built, so it needs a PRNG key",
+            hint="pass one: `dync.load(path, jax.random.key(seed))` or `Model(jax.random.key(seed))`; "
+            "the command line takes `--seed`",
+        )
+    return jax.random.split(key, count)
 
 
 class AbstractModel(eqx.Module):
@@ -168,6 +78,13 @@ class AbstractModel(eqx.Module):
     """
 
     info: eqx.AbstractClassVar[ModelInfo]
+    #: the spec this model was built from (empty for a hand-written model)
+    source: eqx.AbstractVar[SpecSource]
+    #: the time span the fractional-noise weights are tuned to (``None``
+    #: without fractional noise; see :meth:`with_horizon`)
+    fbm_horizon: eqx.AbstractVar[Array | None]
+    #: the cap on the fastest hidden OU speed (``None`` without fractional noise)
+    fbm_high: eqx.AbstractVar[Array | None]
 
     # ---- implemented by generated code ------------------------------------
 
@@ -195,19 +112,19 @@ class AbstractModel(eqx.Module):
     def initial_state(self, key: PRNGKeyArray, args: Any = None) -> Float[Array, " n"]:
         """Draw one initial state from the ``state`` declarations."""
 
+    @abc.abstractmethod
     def observation_log_prob(
         self, t: Scalar, y: Float[Array, " n"], data: dict[str, Array], args: Any = None
     ) -> Scalar:
-        """Log-likelihood of one time point of observations given the state."""
-        del t, y, data, args
-        return jnp.zeros(())
+        """Log-likelihood of one time point of observations given the state
+        (zero for a model without ``observe`` lines)."""
 
+    @abc.abstractmethod
     def observation_sample(
         self, key: PRNGKeyArray, t: Scalar, y: Float[Array, " n"], args: Any = None
     ) -> dict[str, Array]:
-        """Draw one time point of every observation given the state."""
-        del key, t, y, args
-        return {}
+        """Draw one time point of every observation given the state (``{}``
+        for a model without ``observe`` lines)."""
 
     # ---- derived -----------------------------------------------------------
 
@@ -286,11 +203,11 @@ class AbstractModel(eqx.Module):
         the step ``dt``, its fastest hidden component capped at ``1/dt`` so
         that a fixed step is stable (see :mod:`dync.runtime.fractional`); a
         model without fractional noise is returned unchanged."""
-        if not hasattr(self, "fbm_horizon"):
+        if self.fbm_horizon is None:
             return self
         dtype = jnp.result_type(float)
         out = eqx.tree_at(lambda m: m.fbm_horizon, self, jnp.asarray(horizon, dtype=dtype))
-        if dt is not None and hasattr(self, "fbm_high"):
+        if dt is not None and self.fbm_high is not None:
             from .fractional import DEFAULT_GAMMA_HIGH
 
             high = min(DEFAULT_GAMMA_HIGH, float(horizon) / float(dt))

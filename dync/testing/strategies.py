@@ -23,6 +23,7 @@ text, so it can drive tests of every stage.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -32,6 +33,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from ..compiler.library import RESERVED
+from ..info.constraints import AbstractConstraint, Real, from_tuple, make_constraint
 from ..dsl.vocabulary import KEYWORDS
 
 __all__ = [
@@ -52,12 +54,12 @@ __all__ = [
 class ParamMeta:
     """A generated ``param`` (or ``const`` when ``fixed``).
 
-    ``constraint`` uses the tuple form of :class:`dync.runtime.model.ParamInfo`:
-    ``("real",)``, ``("positive",)``, ``("interval", lo, hi)``, ...
+    ``constraint`` is a :mod:`dync.info.constraints` object, as in
+    :class:`dync.info.ParamInfo`.
     """
 
     shape: tuple[int, ...]
-    constraint: tuple
+    constraint: AbstractConstraint
     fixed: bool = False
     has_prior: bool = False
     has_init: bool = False
@@ -516,15 +518,15 @@ _PRIORS = {
 }
 
 
-def _constraint_text(c: tuple) -> str:
-    if len(c) == 1:
-        return c[0]
-    return f"{c[0]}({', '.join(_fmt(b) for b in c[1:])})"
+def _constraint_text(c: AbstractConstraint) -> str:
+    bounds = c.bound_values()
+    return f"{c.kind}({', '.join(_fmt(b) for b in bounds)})" if bounds else c.kind
 
 
-def _value_inside(draw, c: tuple) -> float:
+def _value_inside(draw, c: AbstractConstraint) -> float:
     """A round number strictly inside the constraint."""
-    kind = c[0]
+    kind = c.kind
+    lo, hi = c.bounds()
     u = draw(st.integers(1, 19)) / 20.0
     if kind == "real":
         return round(draw(st.integers(-30, 30)) / 10.0, 2)
@@ -535,27 +537,25 @@ def _value_inside(draw, c: tuple) -> float:
     if kind == "unit":
         return u
     if kind == "interval":
-        lo, hi = c[1], c[2]
         return lo + (hi - lo) * u
     if kind == "lower":
-        return c[1] + round(0.1 + 4.9 * u, 2)
-    return c[1] - round(0.1 + 4.9 * u, 2)
+        return lo + round(0.1 + 4.9 * u, 2)
+    return hi - round(0.1 + 4.9 * u, 2)
 
 
-def _positive_constraint(c: tuple) -> bool:
-    kind = c[0]
-    return kind in ("positive", "unit") or (kind in ("interval", "lower") and c[1] >= 0)
+def _positive_constraint(c: AbstractConstraint) -> bool:
+    return c.bounds()[0] >= 0
 
 
 @st.composite
-def _constraint(draw) -> tuple:
+def _constraint(draw) -> AbstractConstraint:
     kind = draw(st.sampled_from(["real", "real", "positive", "positive", "unit", "negative", "interval", "lower", "upper"]))
     if kind == "interval":
         lo = draw(st.sampled_from([-2, -1, 0, 0.5, 1]))
-        return ("interval", float(lo), float(lo + draw(st.sampled_from([0.5, 1, 2, 4]))))
+        return make_constraint("interval", float(lo), float(lo + draw(st.sampled_from([0.5, 1, 2, 4]))))
     if kind in ("lower", "upper"):
-        return (kind, float(draw(st.sampled_from([-1, 0, 0.5, 2]))))
-    return (kind,)
+        return make_constraint(kind, float(draw(st.sampled_from([-1, 0, 0.5, 2]))))
+    return make_constraint(kind)
 
 
 @st.composite
@@ -621,7 +621,7 @@ def valid_specs(draw, *, max_states: int = 3, tricky_names: bool = False, fracti
     params: dict[str, ParamMeta] = {}
     param_lines: list[str] = []
 
-    def add_param(shape: tuple[int, ...], constraint: tuple | None = None, fixed: bool | None = None) -> str:
+    def add_param(shape: tuple[int, ...], constraint: AbstractConstraint | None = None, fixed: bool | None = None) -> str:
         name = fresh()
         if constraint is None:
             constraint = draw(_constraint())
@@ -633,7 +633,7 @@ def valid_specs(draw, *, max_states: int = 3, tricky_names: bool = False, fracti
             # a const has no constraint in the language: its value is recorded as real
             value = literal if literal is not None else _fmt(_value_inside(draw, constraint))
             param_lines.append(f"const {name}{text_shape} = {value}")
-            params[name] = ParamMeta(shape, ("real",), True)
+            params[name] = ParamMeta(shape, Real(), True)
             syms.append(_Sym(name, shape, "param", _positive_constraint(constraint)))
             return name
         parts = [f"param {name}{text_shape}"]
@@ -642,9 +642,9 @@ def valid_specs(draw, *, max_states: int = 3, tricky_names: bool = False, fracti
             parts.append(f"= {literal}")
         else:
             how = draw(st.sampled_from(["value", "value", "literal", "default", "init"]))
-            if how == "init" and constraint[0] not in ("real", "positive", "unit", "interval"):
+            if how == "init" and constraint.kind not in ("real", "positive", "unit", "interval"):
                 how = "value"
-            if how == "default" and constraint == ("real",):
+            if how == "default" and constraint == Real():
                 how = "value"
             if how == "literal" and not shape:
                 how = "value"
@@ -654,15 +654,15 @@ def valid_specs(draw, *, max_states: int = 3, tricky_names: bool = False, fracti
                 parts.append(f"= {_literal_inside(draw, shape, constraint)}")
             elif how == "init":
                 has_init = True
-        if constraint != ("real",) or draw(st.integers(0, 9)) == 0:
+        if constraint != Real() or draw(st.integers(0, 9)) == 0:
             parts.append(f": {_constraint_text(constraint)}")
         if has_init:
             parts.append(f"~ init {_init_dist(draw, constraint)}")
         prior = None
-        if constraint[0] in _PRIORS and draw(st.booleans()):
-            prior = draw(st.sampled_from(_PRIORS[constraint[0]]))
-        elif constraint[0] == "interval" and draw(st.booleans()):
-            prior = f"Uniform({_fmt(constraint[1])}, {_fmt(constraint[2])})"
+        if constraint.kind in _PRIORS and draw(st.booleans()):
+            prior = draw(st.sampled_from(_PRIORS[constraint.kind]))
+        elif constraint.kind == "interval" and draw(st.booleans()):
+            prior = f"Uniform({_fmt(constraint.lo)}, {_fmt(constraint.hi)})"
         if prior:
             parts.append(f"~ {prior}")
         params[name] = ParamMeta(shape, constraint, False, prior is not None, has_init)
@@ -700,7 +700,7 @@ def valid_specs(draw, *, max_states: int = 3, tricky_names: bool = False, fracti
         kind = draw(st.sampled_from(["scalar", "vector", "fractional"] if fractional else ["scalar", "vector"]))
         if kind == "fractional":
             unit = [p for p, m in params.items() if m.shape == () and not m.fixed and
-                    (m.constraint[0] == "unit" or (m.constraint[0] == "interval" and m.constraint[1] >= 0 and m.constraint[2] <= 1))]
+                    (m.constraint.bounds()[0] >= 0 and m.constraint.bounds()[1] <= 1)]
             hurst = draw(st.sampled_from(unit)) if unit and draw(st.booleans()) else _fmt(draw(st.sampled_from([0.3, 0.5, 0.7, 0.85])))
             form = draw(st.sampled_from([f"fractional(hurst = {hurst})", f"fractional({hurst})"]))
             brownian_lines.append(f"brownian {name} : {form}")
@@ -740,7 +740,7 @@ def valid_specs(draw, *, max_states: int = 3, tricky_names: bool = False, fracti
                 if how == "existing":
                     coef = draw(st.sampled_from(existing))
                 elif how == "new":
-                    coef = add_param(mshape, ("real",), False)
+                    coef = add_param(mshape, Real(), False)
                 else:
                     coef = None  # a random expression of the matrix's shape
                 terms.append((kind, b, (mshape, coef)))
@@ -839,15 +839,15 @@ def _literal_inside(draw, shape: tuple[int, ...], constraint: tuple) -> str:
     return rec(shape)
 
 
-def _init_dist(draw, c: tuple) -> str:
-    kind = c[0]
+def _init_dist(draw, c: AbstractConstraint) -> str:
+    kind = c.kind
     if kind == "real":
         return draw(st.sampled_from(["Normal(0, 0.3)", "Normal(1, 2)", "Laplace(0, 1)"]))
     if kind == "positive":
         return draw(st.sampled_from(["LogNormal(0, 0.5)", "Gamma(2, 2)", "Exponential(1)"]))
     if kind == "unit":
         return draw(st.sampled_from(["Beta(2, 2)", "Uniform(0.1, 0.9)"]))
-    lo, hi = c[1], c[2]
+    lo, hi = c.bounds()
     w = hi - lo
     return f"Uniform({_fmt(lo + 0.1 * w)}, {_fmt(hi - 0.1 * w)})"
 
@@ -960,23 +960,17 @@ def mutated_specs(draw, base_texts: Sequence[str] | st.SearchStrategy[str], max_
 # ----------------------------------------------------------- parameter values
 
 
-def _elements_inside(constraint: tuple, margin: float, scale: float) -> st.SearchStrategy[float]:
-    kind = constraint[0]
-    lo, hi = -scale, scale
-    if kind == "positive":
-        lo, hi = margin, scale
-    elif kind == "negative":
-        lo, hi = -scale, -margin
-    elif kind == "unit":
-        lo, hi = margin, 1.0 - margin
-    elif kind == "interval":
-        a, b = float(constraint[1]), float(constraint[2])
+def _elements_inside(constraint: AbstractConstraint, margin: float, scale: float) -> st.SearchStrategy[float]:
+    a, b = constraint.bounds()
+    if math.isinf(a) and math.isinf(b):
+        lo, hi = -scale, scale
+    elif math.isinf(b):
+        lo, hi = a + margin, a + scale
+    elif math.isinf(a):
+        lo, hi = b - scale, b - margin
+    else:
         w = b - a
         lo, hi = a + margin * w, b - margin * w
-    elif kind == "lower":
-        lo, hi = float(constraint[1]) + margin, float(constraint[1]) + scale
-    elif kind == "upper":
-        lo, hi = float(constraint[1]) - scale, float(constraint[1]) - margin
     return st.floats(lo, hi, allow_nan=False, allow_infinity=False)
 
 
@@ -1005,6 +999,6 @@ def param_values(info: Any, *, include_fixed: bool = False, margin: float = 1e-2
     params: Iterable = info.params if hasattr(info, "params") else info
     chosen = [p for p in params if include_fixed or not p.fixed]
     return st.fixed_dictionaries({
-        p.name: hnp.arrays(np.float64, tuple(p.shape), elements=_elements_inside(tuple(p.constraint), margin, scale))
+        p.name: hnp.arrays(np.float64, tuple(p.shape), elements=_elements_inside(from_tuple(p.constraint), margin, scale))
         for p in chosen
     })

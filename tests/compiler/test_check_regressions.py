@@ -299,7 +299,7 @@ def test_unused_fractional_noise_adds_nothing_and_is_warned_about():
     m = compiled.model
     assert (m.state_size, m.noise_size, m.fbm_num_ou) == (1, 1, 0)
     assert [s.name for s in m.states] == ["x"]
-    assert "fbm_horizon" not in compiled.source
+    assert "self.fbm_horizon = None" in compiled.source  # a declared field, unset
     assert [w.render() for w in compiled.warnings] == ["u.dync:2: warning: Brownian motion `B` drives no equation"]
     assert [(w.code, w.span.line) for w in compiled.warnings] == [("W100", 2)]
     assert check_file("u.dync", text=text).warnings == compiled.warnings

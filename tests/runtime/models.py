@@ -11,14 +11,8 @@ from typing import ClassVar
 
 import jax.numpy as jnp
 
-from dync.runtime.model import (
-    AbstractModel,
-    LangevinInfo,
-    ModelInfo,
-    NoiseInfo,
-    ParamInfo,
-    StateInfo,
-)
+from dync.info import LangevinInfo, ModelInfo, NoiseInfo, ParamInfo, SpecSource, StateInfo
+from dync.runtime.model import AbstractModel
 
 
 def make_info(
@@ -39,7 +33,6 @@ def make_info(
     noises = (NoiseInfo("W", (noise_size,), 0, noise_size, implicit=True),) if noise_size else ()
     return ModelInfo(
         name=name,
-        doc="",
         calculus=calculus,
         noise_structure=noise_structure,
         states=tuple(infos),
@@ -53,6 +46,16 @@ def make_info(
 
 
 class _Base(AbstractModel):
+    source: ClassVar[SpecSource] = SpecSource()
+    fbm_horizon: ClassVar[None] = None
+    fbm_high: ClassVar[None] = None
+
+    def observation_log_prob(self, t, y, data, args=None):
+        return jnp.zeros(())
+
+    def observation_sample(self, key, t, y, args=None):
+        return {}
+
     def constrained_params(self):
         return {}
 

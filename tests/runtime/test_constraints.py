@@ -12,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dync.compiler.library import CONSTRAINTS
-from dync.runtime.constraints import (
+from dync.info import ParamInfo
+from dync.info.constraints import (
+    CONSTRAINTS,
     AbstractConstraint,
     Interval,
     Lower,
@@ -24,7 +25,6 @@ from dync.runtime.constraints import (
     Upper,
     from_tuple,
 )
-from dync.runtime.model import ParamInfo
 from dync.testing.strategies import param_values
 
 # the x64 fixture is function-scoped, but it sets the same global for every example
@@ -56,7 +56,7 @@ def inside(margin: float = 1e-3, scale: float = 50.0):
     return constraint_tuples().flatmap(
         lambda c: st.tuples(
             st.just(c),
-            param_values([ParamInfo("x", (6,), c)], margin=margin, scale=scale).map(lambda v: v["x"]),
+            param_values([ParamInfo("x", (6,), from_tuple(c))], margin=margin, scale=scale).map(lambda v: v["x"]),
         )
     )
 
@@ -183,8 +183,8 @@ def test_from_tuple_builds_the_documented_classes():
 
 
 def test_the_runtime_knows_every_constraint_the_checker_accepts():
-    for name, n_bounds in CONSTRAINTS.items():
-        bounds = tuple(float(i) for i in range(n_bounds))
+    for name, cls in CONSTRAINTS.items():
+        bounds = tuple(float(i) for i in range(cls.num_bounds))
         assert from_tuple((name, *bounds)).as_tuple()[0] == name
 
 

@@ -59,7 +59,7 @@ def test_round_trip_keeps_values_dims_and_attrs(tmp_path):
 
 
 def test_simulation_round_trip(tmp_path):
-    pytest.importorskip("dync.runtime.constraints")
+    pytest.importorskip("dync.info.constraints")
     pytest.importorskip("dync.runtime.solvers.fused")
     from dync.runtime.simulate import simulate
 

@@ -20,17 +20,17 @@ import pytest
 
 from dync.errors import DyncRuntimeError, UsageError
 from dync.runtime import simulate as sim_mod
-from dync.runtime.model import AbstractModel, ModelInfo, NoiseInfo, ObservationInfo, ParamInfo, StateInfo
+from dync.info import ModelInfo, NoiseInfo, ObservationInfo, ParamInfo, SpecSource, StateInfo, from_tuple
+from dync.runtime.model import AbstractModel
 from dync.runtime.simulate import simulate, with_params
 
-constraints = pytest.importorskip("dync.runtime.constraints")
 pytest.importorskip("dync.runtime.solvers.fused")
 
 #: traces of the drift of :class:`CountedOU`, to check that sweeps do not recompile
 TRACES = {"drift": 0}
 
 
-def _info(name, states, params, noise_structure="additive", observations=(), inputs=(), spec=""):
+def _info(name, states, params, noise_structure="additive", observations=(), inputs=()):
     infos, offset = [], 0
     for s_name, shape, hidden in states:
         size = int(np.prod(shape, dtype=int))
@@ -38,37 +38,45 @@ def _info(name, states, params, noise_structure="additive", observations=(), inp
         offset += size
     return ModelInfo(
         name=name,
-        doc="",
         calculus="ito",
         noise_structure=noise_structure,
         states=tuple(infos),
         state_size=offset,
         noises=(NoiseInfo("W", (offset,), 0, offset, implicit=True),),
         noise_size=offset,
-        params=tuple(ParamInfo(n, (), c) for n, c in params),
+        params=tuple(ParamInfo(n, (), from_tuple(c)) for n, c in params),
         observations=observations,
         inputs=inputs,
         diffusion_is_elementwise=noise_structure == "diagonal",
-        spec_text=spec,
     )
 
 
 class _Constrained(AbstractModel):
     """Parameters stored unconstrained, as generated code does."""
 
+    source: ClassVar[SpecSource] = SpecSource()
+    fbm_horizon: ClassVar[None] = None
+    fbm_high: ClassVar[None] = None
+
     @classmethod
     def make(cls, **values):
         fields = {}
         for p in cls.info.params:
-            c = constraints.from_tuple(p.constraint)
+            c = p.constraint
             fields[p.name] = jnp.asarray(c.inverse(jnp.asarray(values[p.name], dtype=float)))
         return cls(**fields)
 
     def constrained_params(self):
-        return {p.name: constraints.from_tuple(p.constraint).forward(getattr(self, p.name)) for p in self.info.params}
+        return {p.name: p.constraint.forward(getattr(self, p.name)) for p in self.info.params}
 
     def log_prior(self):
         return jnp.zeros(())
+
+    def observation_log_prob(self, t, y, data, args=None):
+        return jnp.zeros(())
+
+    def observation_sample(self, key, t, y, args=None):
+        return {}
 
 
 OU_SPEC = "state x ~ normal(mu, 0.1)\ndx = theta * (mu - x) dt + sigma dW\nobserve y ~ normal(x, 0.1)\n"
@@ -83,8 +91,8 @@ class OU(_Constrained):
         (("x", (), False),),
         (("theta", ("positive",)), ("mu", ("real",)), ("sigma", ("positive",))),
         observations=(ObservationInfo("y", (), "normal", False),),
-        spec=OU_SPEC,
     )
+    source: ClassVar[SpecSource] = SpecSource(text=OU_SPEC)
     theta: jax.Array
     mu: jax.Array
     sigma: jax.Array

@@ -21,7 +21,7 @@ from dync.runtime import devices as dev
 
 REPO = Path(__file__).resolve().parents[2]
 
-pytest.importorskip("dync.runtime.constraints")
+pytest.importorskip("dync.info.constraints")
 pytest.importorskip("dync.runtime.solvers.fused")
 
 

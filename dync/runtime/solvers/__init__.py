@@ -1,4 +1,5 @@
-"""Integrators: fused fixed-step kernels, the diffrax backend, and solver choice.
+"""Integrators: fused fixed-step kernels and the diffrax backend (the solver
+table and the rule that picks one are :mod:`dync.info.solvers`).
 
 The diffrax backend is imported on first use (``import diffrax`` takes about
 0.4 s, and a fixed-step run never needs it).
@@ -8,10 +9,6 @@ from .fused import SavePlan as SavePlan
 from .fused import Stepper as Stepper
 from .fused import make_stepper as make_stepper
 from .fused import solve_fixed as solve_fixed
-from .selection import SOLVERS as SOLVERS
-from .selection import SolverChoice as SolverChoice
-from .selection import check_solver as check_solver
-from .selection import choose_solver as choose_solver
 
 _LAZY = {"PathwiseNoiseTerm", "solve_diffrax"}
 

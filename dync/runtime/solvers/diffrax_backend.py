@@ -27,7 +27,7 @@ from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 from dync.errors import DyncRuntimeError, UsageError
 from dync.runtime.model import AbstractModel
-from dync.runtime.solvers.selection import check_solver
+from dync.info.solvers import check_solver
 
 #: Default step budget of adaptive solves.
 DEFAULT_ADAPTIVE_MAX_STEPS = 16_384

@@ -40,7 +40,7 @@ from dync.errors import UsageError
 from dync.runtime import rng
 from dync.runtime.batching import minor_batched
 from dync.runtime.model import AbstractModel
-from dync.runtime.solvers.selection import check_solver
+from dync.info.solvers import check_solver
 
 #: Aim for about this many Gaussian draws per block of steps.
 _BLOCK_DRAWS = 1 << 19
@@ -568,7 +568,7 @@ def solve_fixed(
         model: the compiled model.
         solver: ``euler_maruyama``, ``heun``, ``milstein``, ``baoab`` or ``rk4``
             (checked against the model by
-            :func:`~dync.runtime.solvers.selection.check_solver`).
+            :func:`~dync.info.solvers.check_solver`).
         key: a JAX PRNG key; may be ``None`` when ``increments`` is given or
             the model has no noise.
         y0: initial states of shape ``(P, n)``; its floating dtype is the

@@ -5,46 +5,42 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from dync.runtime import constraints as C
+from dync.info import constraints as C
+from dync.info.model import (
+    LangevinInfo,
+    ModelInfo,
+    NetInfo,
+    NoiseInfo,
+    ObservationInfo,
+    ParamInfo,
+    SpecSource,
+    StateInfo,
+)
 from dync.runtime import distributions as D
 from dync.runtime import fractional as FBM
 from dync.runtime import functions as F
 from dync.runtime import nets as NN
-from dync.runtime.model import (
-    AbstractModel,
-    LangevinInfo,
-    ModelInfo,
-    NoiseInfo,
-    ObservationInfo,
-    ParamInfo,
-    StateInfo,
-)
+from dync.runtime.model import AbstractModel, init_keys
 
 __all__ = ["INFO", "Model"]
 
 INFO = ModelInfo(
     name="double_well",
-    doc="",
     calculus="ito",
     noise_structure="additive",
     states=(
-        StateInfo("x", (), 0, 1, hidden=False),
+        StateInfo("x", (), 0, 1),
     ),
     state_size=1,
     noises=(
-        NoiseInfo("x.dW", (), 0, 1, implicit=True, kind="brownian"),
+        NoiseInfo("x.dW", (), 0, 1, implicit=True),
     ),
     noise_size=1,
     params=(
-        ParamInfo("kT", (), ("positive",), fixed=False, has_prior=False),
+        ParamInfo("kT", (), constraint=C.Positive()),
     ),
-    observations=(
-    ),
-    inputs=(),
-    dims=(),
     diffusion_is_elementwise=True,
     diagonal_noise=True,
-    fbm_num_ou=0,
 )
 
 
@@ -54,11 +50,17 @@ class Model(AbstractModel):
     info = INFO
 
     kT: jax.Array
+    fbm_horizon: jax.Array | None
+    fbm_high: jax.Array | None
+    source: SpecSource = eqx.field(static=True)
 
-    def __init__(self, key=None):
+    def __init__(self, key=None, *, source=SpecSource()):
         del key
         p_kT = jnp.asarray(0.25, dtype=float)
         self.kT = C.Positive().inverse(p_kT)
+        self.fbm_horizon = None
+        self.fbm_high = None
+        self.source = source
 
     def constrained_params(self):
         p_kT = C.Positive().forward(self.kT)
@@ -90,3 +92,11 @@ class Model(AbstractModel):
         dtype = jnp.result_type(float)
         x_x = jnp.broadcast_to(jnp.asarray(-1.0, dtype=dtype), ())
         return jnp.reshape(x_x, (1,))
+
+    def observation_log_prob(self, t, y, data, args=None):
+        del t, y, data, args
+        return jnp.zeros(())
+
+    def observation_sample(self, key, t, y, args=None):
+        del key, t, y, args
+        return {}

@@ -5,53 +5,51 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from dync.runtime import constraints as C
+from dync.info import constraints as C
+from dync.info.model import (
+    LangevinInfo,
+    ModelInfo,
+    NetInfo,
+    NoiseInfo,
+    ObservationInfo,
+    ParamInfo,
+    SpecSource,
+    StateInfo,
+)
 from dync.runtime import distributions as D
 from dync.runtime import fractional as FBM
 from dync.runtime import functions as F
 from dync.runtime import nets as NN
-from dync.runtime.model import (
-    AbstractModel,
-    LangevinInfo,
-    ModelInfo,
-    NoiseInfo,
-    ObservationInfo,
-    ParamInfo,
-    StateInfo,
-)
+from dync.runtime.model import AbstractModel, init_keys
 
 __all__ = ["INFO", "Model"]
 
 INFO = ModelInfo(
     name="fitzhugh_nagumo",
-    doc="",
     calculus="ito",
     noise_structure="additive",
     states=(
-        StateInfo("v", (), 0, 1, hidden=False),
-        StateInfo("r", (), 1, 1, hidden=False),
+        StateInfo("v", (), 0, 1),
+        StateInfo("r", (), 1, 1),
     ),
     state_size=2,
     noises=(
-        NoiseInfo("v.dW", (), 0, 1, implicit=True, kind="brownian"),
-        NoiseInfo("r.dW", (), 1, 1, implicit=True, kind="brownian", drives=False),
+        NoiseInfo("v.dW", (), 0, 1, implicit=True),
+        NoiseInfo("r.dW", (), 1, 1, implicit=True, drives=False),
     ),
     noise_size=2,
     params=(
-        ParamInfo("a", (), ("real",), fixed=False, has_prior=False),
-        ParamInfo("b", (), ("positive",), fixed=False, has_prior=False),
-        ParamInfo("tau", (), ("positive",), fixed=False, has_prior=False),
-        ParamInfo("I", (), ("real",), fixed=False, has_prior=False),
-        ParamInfo("s", (), ("positive",), fixed=False, has_prior=False),
+        ParamInfo("a", ()),
+        ParamInfo("b", (), constraint=C.Positive()),
+        ParamInfo("tau", (), constraint=C.Positive()),
+        ParamInfo("I", ()),
+        ParamInfo("s", (), constraint=C.Positive()),
     ),
     observations=(
-        ObservationInfo("spike", (), "Bernoulli", True),
+        ObservationInfo("spike", (), "Bernoulli", discrete=True),
     ),
-    inputs=(),
-    dims=(),
     diffusion_is_elementwise=True,
     diagonal_noise=True,
-    fbm_num_ou=0,
 )
 
 
@@ -65,8 +63,11 @@ class Model(AbstractModel):
     tau: jax.Array
     I: jax.Array
     s: jax.Array
+    fbm_horizon: jax.Array | None
+    fbm_high: jax.Array | None
+    source: SpecSource = eqx.field(static=True)
 
-    def __init__(self, key=None):
+    def __init__(self, key=None, *, source=SpecSource()):
         del key
         p_a = jnp.asarray(0.7, dtype=float)
         self.a = p_a
@@ -78,6 +79,9 @@ class Model(AbstractModel):
         self.I = p_I
         p_s = jnp.asarray(0.2, dtype=float)
         self.s = C.Positive().inverse(p_s)
+        self.fbm_horizon = None
+        self.fbm_high = None
+        self.source = source
 
     def constrained_params(self):
         p_a = self.a

@@ -5,30 +5,31 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from dync.runtime import constraints as C
+from dync.info import constraints as C
+from dync.info.model import (
+    LangevinInfo,
+    ModelInfo,
+    NetInfo,
+    NoiseInfo,
+    ObservationInfo,
+    ParamInfo,
+    SpecSource,
+    StateInfo,
+)
 from dync.runtime import distributions as D
 from dync.runtime import fractional as FBM
 from dync.runtime import functions as F
 from dync.runtime import nets as NN
-from dync.runtime.model import (
-    AbstractModel,
-    LangevinInfo,
-    ModelInfo,
-    NoiseInfo,
-    ObservationInfo,
-    ParamInfo,
-    StateInfo,
-)
+from dync.runtime.model import AbstractModel, init_keys
 
 __all__ = ["INFO", "Model"]
 
 INFO = ModelInfo(
     name="fractional_ou",
-    doc="",
     calculus="ito",
     noise_structure="additive",
     states=(
-        StateInfo("x", (), 0, 1, hidden=False),
+        StateInfo("x", (), 0, 1),
         StateInfo("_fbm_B", (10,), 1, 10, hidden=True),
     ),
     state_size=11,
@@ -37,15 +38,9 @@ INFO = ModelInfo(
     ),
     noise_size=1,
     params=(
-        ParamInfo("theta", (), ("positive",), fixed=False, has_prior=False),
-        ParamInfo("H", (), ("interval", 0.0, 1.0,), fixed=False, has_prior=False),
+        ParamInfo("theta", (), constraint=C.Positive()),
+        ParamInfo("H", (), constraint=C.Interval(0.0, 1.0)),
     ),
-    observations=(
-    ),
-    inputs=(),
-    dims=(),
-    diffusion_is_elementwise=False,
-    diagonal_noise=False,
     fbm_num_ou=10,
 )
 
@@ -57,10 +52,11 @@ class Model(AbstractModel):
 
     theta: jax.Array
     H: jax.Array
-    fbm_horizon: jax.Array
-    fbm_high: jax.Array
+    fbm_horizon: jax.Array | None
+    fbm_high: jax.Array | None
+    source: SpecSource = eqx.field(static=True)
 
-    def __init__(self, key=None, fbm_horizon=1.0):
+    def __init__(self, key=None, *, source=SpecSource(), fbm_horizon=1.0):
         del key
         p_theta = jnp.asarray(1.0, dtype=float)
         self.theta = C.Positive().inverse(p_theta)
@@ -68,6 +64,7 @@ class Model(AbstractModel):
         self.H = C.Interval(0.0, 1.0).inverse(p_H)
         self.fbm_horizon = jnp.asarray(fbm_horizon, dtype=float)
         self.fbm_high = jnp.asarray(FBM.DEFAULT_GAMMA_HIGH, dtype=float)
+        self.source = source
 
     def constrained_params(self):
         p_theta = C.Positive().forward(self.theta)
@@ -106,3 +103,11 @@ class Model(AbstractModel):
         x_x = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), ())
         x__fbm_B = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), (10,))
         return F.join(jnp.reshape(x_x, (1,)), x__fbm_B)
+
+    def observation_log_prob(self, t, y, data, args=None):
+        del t, y, data, args
+        return jnp.zeros(())
+
+    def observation_sample(self, key, t, y, args=None):
+        del key, t, y, args
+        return {}

@@ -5,52 +5,46 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from dync.runtime import constraints as C
+from dync.info import constraints as C
+from dync.info.model import (
+    LangevinInfo,
+    ModelInfo,
+    NetInfo,
+    NoiseInfo,
+    ObservationInfo,
+    ParamInfo,
+    SpecSource,
+    StateInfo,
+)
 from dync.runtime import distributions as D
 from dync.runtime import fractional as FBM
 from dync.runtime import functions as F
 from dync.runtime import nets as NN
-from dync.runtime.model import (
-    AbstractModel,
-    LangevinInfo,
-    ModelInfo,
-    NoiseInfo,
-    ObservationInfo,
-    ParamInfo,
-    StateInfo,
-)
+from dync.runtime.model import AbstractModel, init_keys
 
 __all__ = ["INFO", "Model"]
 
 INFO = ModelInfo(
     name="heston",
-    doc="",
     calculus="ito",
     noise_structure="shared",
     states=(
-        StateInfo("S", (), 0, 1, hidden=False),
-        StateInfo("v", (), 1, 1, hidden=False),
+        StateInfo("S", (), 0, 1),
+        StateInfo("v", (), 1, 1),
     ),
     state_size=2,
     noises=(
-        NoiseInfo("W1", (), 0, 1, implicit=False, kind="brownian"),
-        NoiseInfo("W2", (), 1, 1, implicit=False, kind="brownian"),
+        NoiseInfo("W1", (), 0, 1, implicit=False),
+        NoiseInfo("W2", (), 1, 1, implicit=False),
     ),
     noise_size=2,
     params=(
-        ParamInfo("mu", (), ("real",), fixed=False, has_prior=False),
-        ParamInfo("kappa", (), ("positive",), fixed=False, has_prior=False),
-        ParamInfo("theta", (), ("positive",), fixed=False, has_prior=False),
-        ParamInfo("xi", (), ("positive",), fixed=False, has_prior=False),
-        ParamInfo("rho", (), ("interval", -1.0, 1.0,), fixed=False, has_prior=False),
+        ParamInfo("mu", ()),
+        ParamInfo("kappa", (), constraint=C.Positive()),
+        ParamInfo("theta", (), constraint=C.Positive()),
+        ParamInfo("xi", (), constraint=C.Positive()),
+        ParamInfo("rho", (), constraint=C.Interval(-1.0, 1.0)),
     ),
-    observations=(
-    ),
-    inputs=(),
-    dims=(),
-    diffusion_is_elementwise=False,
-    diagonal_noise=False,
-    fbm_num_ou=0,
 )
 
 
@@ -64,8 +58,11 @@ class Model(AbstractModel):
     theta: jax.Array
     xi: jax.Array
     rho: jax.Array
+    fbm_horizon: jax.Array | None
+    fbm_high: jax.Array | None
+    source: SpecSource = eqx.field(static=True)
 
-    def __init__(self, key=None):
+    def __init__(self, key=None, *, source=SpecSource()):
         del key
         p_mu = jnp.asarray(0.05, dtype=float)
         self.mu = p_mu
@@ -77,6 +74,9 @@ class Model(AbstractModel):
         self.xi = C.Positive().inverse(p_xi)
         p_rho = jnp.asarray(-0.7, dtype=float)
         self.rho = C.Interval(-1.0, 1.0).inverse(p_rho)
+        self.fbm_horizon = None
+        self.fbm_high = None
+        self.source = source
 
     def constrained_params(self):
         p_mu = self.mu
@@ -122,3 +122,11 @@ class Model(AbstractModel):
         x_S = jnp.broadcast_to(jnp.asarray(100.0, dtype=dtype), ())
         x_v = jnp.broadcast_to(jnp.asarray(0.04, dtype=dtype), ())
         return F.stack(x_S, x_v)
+
+    def observation_log_prob(self, t, y, data, args=None):
+        del t, y, data, args
+        return jnp.zeros(())
+
+    def observation_sample(self, key, t, y, args=None):
+        del key, t, y, args
+        return {}

@@ -5,48 +5,42 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from dync.runtime import constraints as C
+from dync.info import constraints as C
+from dync.info.model import (
+    LangevinInfo,
+    ModelInfo,
+    NetInfo,
+    NoiseInfo,
+    ObservationInfo,
+    ParamInfo,
+    SpecSource,
+    StateInfo,
+)
 from dync.runtime import distributions as D
 from dync.runtime import fractional as FBM
 from dync.runtime import functions as F
 from dync.runtime import nets as NN
-from dync.runtime.model import (
-    AbstractModel,
-    LangevinInfo,
-    ModelInfo,
-    NoiseInfo,
-    ObservationInfo,
-    ParamInfo,
-    StateInfo,
-)
+from dync.runtime.model import AbstractModel, init_keys
 
 __all__ = ["INFO", "Model"]
 
 INFO = ModelInfo(
     name="kubo",
-    doc="",
     calculus="stratonovich",
     noise_structure="scalar",
     states=(
-        StateInfo("x", (), 0, 1, hidden=False),
-        StateInfo("y", (), 1, 1, hidden=False),
+        StateInfo("x", (), 0, 1),
+        StateInfo("y", (), 1, 1),
     ),
     state_size=2,
     noises=(
-        NoiseInfo("W", (), 0, 1, implicit=False, kind="brownian"),
+        NoiseInfo("W", (), 0, 1, implicit=False),
     ),
     noise_size=1,
     params=(
-        ParamInfo("omega", (), ("real",), fixed=False, has_prior=False),
-        ParamInfo("s", (), ("positive",), fixed=False, has_prior=False),
+        ParamInfo("omega", ()),
+        ParamInfo("s", (), constraint=C.Positive()),
     ),
-    observations=(
-    ),
-    inputs=(),
-    dims=(),
-    diffusion_is_elementwise=False,
-    diagonal_noise=False,
-    fbm_num_ou=0,
 )
 
 
@@ -57,13 +51,19 @@ class Model(AbstractModel):
 
     omega: jax.Array
     s: jax.Array
+    fbm_horizon: jax.Array | None
+    fbm_high: jax.Array | None
+    source: SpecSource = eqx.field(static=True)
 
-    def __init__(self, key=None):
+    def __init__(self, key=None, *, source=SpecSource()):
         del key
         p_omega = jnp.asarray(1.0, dtype=float)
         self.omega = p_omega
         p_s = jnp.asarray(0.5, dtype=float)
         self.s = C.Positive().inverse(p_s)
+        self.fbm_horizon = None
+        self.fbm_high = None
+        self.source = source
 
     def constrained_params(self):
         p_omega = self.omega
@@ -98,3 +98,11 @@ class Model(AbstractModel):
         x_x = jnp.broadcast_to(jnp.asarray(1.0, dtype=dtype), ())
         x_y = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), ())
         return F.stack(x_x, x_y)
+
+    def observation_log_prob(self, t, y, data, args=None):
+        del t, y, data, args
+        return jnp.zeros(())
+
+    def observation_sample(self, key, t, y, args=None):
+        del key, t, y, args
+        return {}

@@ -5,48 +5,45 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from dync.runtime import constraints as C
+from dync.info import constraints as C
+from dync.info.model import (
+    LangevinInfo,
+    ModelInfo,
+    NetInfo,
+    NoiseInfo,
+    ObservationInfo,
+    ParamInfo,
+    SpecSource,
+    StateInfo,
+)
 from dync.runtime import distributions as D
 from dync.runtime import fractional as FBM
 from dync.runtime import functions as F
 from dync.runtime import nets as NN
-from dync.runtime.model import (
-    AbstractModel,
-    LangevinInfo,
-    ModelInfo,
-    NoiseInfo,
-    ObservationInfo,
-    ParamInfo,
-    StateInfo,
-)
+from dync.runtime.model import AbstractModel, init_keys
 
 __all__ = ["INFO", "Model"]
 
 INFO = ModelInfo(
     name="kuramoto",
-    doc="",
     calculus="ito",
     noise_structure="additive",
     states=(
-        StateInfo("theta", (16,), 0, 16, hidden=False),
+        StateInfo("theta", (16,), 0, 16),
     ),
     state_size=16,
     noises=(
-        NoiseInfo("theta.dW", (16,), 0, 16, implicit=True, kind="brownian"),
+        NoiseInfo("theta.dW", (16,), 0, 16, implicit=True),
     ),
     noise_size=16,
     params=(
-        ParamInfo("omega", (16,), ("real",), fixed=False, has_prior=False),
-        ParamInfo("K", (), ("positive",), fixed=False, has_prior=False),
-        ParamInfo("s", (), ("positive",), fixed=False, has_prior=False),
+        ParamInfo("omega", (16,), init=True),
+        ParamInfo("K", (), constraint=C.Positive()),
+        ParamInfo("s", (), constraint=C.Positive()),
     ),
-    observations=(
-    ),
-    inputs=(),
-    dims=(("N", 16), ),
+    dims=(("N", 16),),
     diffusion_is_elementwise=True,
     diagonal_noise=True,
-    fbm_num_ou=0,
 )
 
 
@@ -58,16 +55,21 @@ class Model(AbstractModel):
     omega: jax.Array
     K: jax.Array
     s: jax.Array
+    fbm_horizon: jax.Array | None
+    fbm_high: jax.Array | None
+    source: SpecSource = eqx.field(static=True)
 
-    def __init__(self, key=None):
-        key = jax.random.key(0) if key is None else key
-        keys = jax.random.split(key, 1)
+    def __init__(self, key=None, *, source=SpecSource()):
+        keys = init_keys(key, INFO, 1)
         p_omega = D.Normal(loc=0.0, scale=1.0).sample(keys[0], (16,))
         self.omega = p_omega
         p_K = jnp.asarray(2.0, dtype=float)
         self.K = C.Positive().inverse(p_K)
         p_s = jnp.asarray(0.1, dtype=float)
         self.s = C.Positive().inverse(p_s)
+        self.fbm_horizon = None
+        self.fbm_high = None
+        self.source = source
 
     def constrained_params(self):
         p_omega = self.omega
@@ -101,3 +103,11 @@ class Model(AbstractModel):
         dtype = jnp.result_type(float)
         x_theta = D.Uniform(low=-3.141592653589793, high=3.141592653589793).sample(keys[0], (16,)).astype(dtype)
         return x_theta
+
+    def observation_log_prob(self, t, y, data, args=None):
+        del t, y, data, args
+        return jnp.zeros(())
+
+    def observation_sample(self, key, t, y, args=None):
+        del key, t, y, args
+        return {}

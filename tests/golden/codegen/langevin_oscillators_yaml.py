@@ -5,55 +5,54 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from dync.runtime import constraints as C
+from dync.info import constraints as C
+from dync.info.model import (
+    LangevinInfo,
+    ModelInfo,
+    NetInfo,
+    NoiseInfo,
+    ObservationInfo,
+    ParamInfo,
+    SpecSource,
+    StateInfo,
+)
 from dync.runtime import distributions as D
 from dync.runtime import fractional as FBM
 from dync.runtime import functions as F
 from dync.runtime import nets as NN
-from dync.runtime.model import (
-    AbstractModel,
-    LangevinInfo,
-    ModelInfo,
-    NoiseInfo,
-    ObservationInfo,
-    ParamInfo,
-    StateInfo,
-)
+from dync.runtime.model import AbstractModel, init_keys
 
 __all__ = ["INFO", "Model"]
 
 INFO = ModelInfo(
     name="langevin_oscillators",
-    doc="",
     calculus="ito",
     noise_structure="additive",
     states=(
-        StateInfo("x", (8,), 0, 8, hidden=False),
-        StateInfo("v", (8,), 8, 8, hidden=False),
+        StateInfo("x", (8,), 0, 8),
+        StateInfo("v", (8,), 8, 8),
     ),
     state_size=16,
     noises=(
-        NoiseInfo("x.dW", (8,), 0, 8, implicit=True, kind="brownian", drives=False),
-        NoiseInfo("v.dW", (8,), 8, 8, implicit=True, kind="brownian"),
+        NoiseInfo("x.dW", (8,), 0, 8, implicit=True, drives=False),
+        NoiseInfo("v.dW", (8,), 8, 8, implicit=True),
     ),
     noise_size=16,
     params=(
-        ParamInfo("gamma", (), ("positive",), fixed=False, has_prior=False),
-        ParamInfo("omega", (8,), ("positive",), fixed=False, has_prior=False),
-        ParamInfo("kappa", (), ("real",), fixed=False, has_prior=False),
-        ParamInfo("T", (), ("real",), fixed=True, has_prior=False),
-        ParamInfo("C", (50, 8), ("real",), fixed=False, has_prior=False),
-        ParamInfo("b", (50,), ("real",), fixed=False, has_prior=False),
+        ParamInfo("gamma", (), constraint=C.Positive()),
+        ParamInfo("omega", (8,), constraint=C.Positive()),
+        ParamInfo("kappa", ()),
+        ParamInfo("T", (), fixed=True),
+        ParamInfo("C", (50, 8), init=True),
+        ParamInfo("b", (50,)),
     ),
     observations=(
-        ObservationInfo("spikes", (50,), "Poisson", True),
+        ObservationInfo("spikes", (50,), "Poisson", discrete=True),
     ),
-    inputs=(),
-    dims=(("K", 8), ("N", 50), ),
+    dims=(("K", 8), ("N", 50)),
     langevin=LangevinInfo("x", "v"),
     diffusion_is_elementwise=True,
     diagonal_noise=True,
-    fbm_num_ou=0,
 )
 
 
@@ -68,10 +67,12 @@ class Model(AbstractModel):
     T: jax.Array
     C: jax.Array
     b: jax.Array
+    fbm_horizon: jax.Array | None
+    fbm_high: jax.Array | None
+    source: SpecSource = eqx.field(static=True)
 
-    def __init__(self, key=None):
-        key = jax.random.key(0) if key is None else key
-        keys = jax.random.split(key, 1)
+    def __init__(self, key=None, *, source=SpecSource()):
+        keys = init_keys(key, INFO, 1)
         p_gamma = jnp.asarray(0.5, dtype=float)
         self.gamma = C.Positive().inverse(p_gamma)
         p_omega = jnp.asarray(jnp.full((8,), 1.0), dtype=float)
@@ -84,6 +85,9 @@ class Model(AbstractModel):
         self.C = p_C
         p_b = jnp.asarray(jnp.full((50,), -1.0), dtype=float)
         self.b = p_b
+        self.fbm_horizon = None
+        self.fbm_high = None
+        self.source = source
 
     def constrained_params(self):
         p_gamma = C.Positive().forward(self.gamma)

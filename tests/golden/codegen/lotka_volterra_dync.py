@@ -5,51 +5,46 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from dync.runtime import constraints as C
+from dync.info import constraints as C
+from dync.info.model import (
+    LangevinInfo,
+    ModelInfo,
+    NetInfo,
+    NoiseInfo,
+    ObservationInfo,
+    ParamInfo,
+    SpecSource,
+    StateInfo,
+)
 from dync.runtime import distributions as D
 from dync.runtime import fractional as FBM
 from dync.runtime import functions as F
 from dync.runtime import nets as NN
-from dync.runtime.model import (
-    AbstractModel,
-    LangevinInfo,
-    ModelInfo,
-    NoiseInfo,
-    ObservationInfo,
-    ParamInfo,
-    StateInfo,
-)
+from dync.runtime.model import AbstractModel, init_keys
 
 __all__ = ["INFO", "Model"]
 
 INFO = ModelInfo(
     name="lotka_volterra",
-    doc="",
     calculus="ito",
     noise_structure="diagonal",
     states=(
-        StateInfo("x", (), 0, 1, hidden=False),
-        StateInfo("y", (), 1, 1, hidden=False),
+        StateInfo("x", (), 0, 1),
+        StateInfo("y", (), 1, 1),
     ),
     state_size=2,
     noises=(
-        NoiseInfo("x.dW", (), 0, 1, implicit=True, kind="brownian"),
-        NoiseInfo("y.dW", (), 1, 1, implicit=True, kind="brownian"),
+        NoiseInfo("x.dW", (), 0, 1, implicit=True),
+        NoiseInfo("y.dW", (), 1, 1, implicit=True),
     ),
     noise_size=2,
     params=(
-        ParamInfo("alpha", (), ("positive",), fixed=False, has_prior=False),
-        ParamInfo("beta", (), ("positive",), fixed=False, has_prior=False),
-        ParamInfo("gamma", (), ("positive",), fixed=False, has_prior=False),
-        ParamInfo("delta", (), ("positive",), fixed=False, has_prior=False),
+        ParamInfo("alpha", (), constraint=C.Positive()),
+        ParamInfo("beta", (), constraint=C.Positive()),
+        ParamInfo("gamma", (), constraint=C.Positive()),
+        ParamInfo("delta", (), constraint=C.Positive()),
     ),
-    observations=(
-    ),
-    inputs=(),
-    dims=(),
-    diffusion_is_elementwise=False,
     diagonal_noise=True,
-    fbm_num_ou=0,
 )
 
 
@@ -62,8 +57,11 @@ class Model(AbstractModel):
     beta: jax.Array
     gamma: jax.Array
     delta: jax.Array
+    fbm_horizon: jax.Array | None
+    fbm_high: jax.Array | None
+    source: SpecSource = eqx.field(static=True)
 
-    def __init__(self, key=None):
+    def __init__(self, key=None, *, source=SpecSource()):
         del key
         p_alpha = jnp.asarray(1.0, dtype=float)
         self.alpha = C.Positive().inverse(p_alpha)
@@ -73,6 +71,9 @@ class Model(AbstractModel):
         self.gamma = C.Positive().inverse(p_gamma)
         p_delta = jnp.asarray(0.01, dtype=float)
         self.delta = C.Positive().inverse(p_delta)
+        self.fbm_horizon = None
+        self.fbm_high = None
+        self.source = source
 
     def constrained_params(self):
         p_alpha = C.Positive().forward(self.alpha)
@@ -127,3 +128,11 @@ class Model(AbstractModel):
         x_x = jnp.broadcast_to(jnp.asarray(80.0, dtype=dtype), ())
         x_y = jnp.broadcast_to(jnp.asarray(40.0, dtype=dtype), ())
         return F.stack(x_x, x_y)
+
+    def observation_log_prob(self, t, y, data, args=None):
+        del t, y, data, args
+        return jnp.zeros(())
+
+    def observation_sample(self, key, t, y, args=None):
+        del key, t, y, args
+        return {}

@@ -5,46 +5,46 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from dync.runtime import constraints as C
+from dync.info import constraints as C
+from dync.info.model import (
+    LangevinInfo,
+    ModelInfo,
+    NetInfo,
+    NoiseInfo,
+    ObservationInfo,
+    ParamInfo,
+    SpecSource,
+    StateInfo,
+)
 from dync.runtime import distributions as D
 from dync.runtime import fractional as FBM
 from dync.runtime import functions as F
 from dync.runtime import nets as NN
-from dync.runtime.model import (
-    AbstractModel,
-    LangevinInfo,
-    ModelInfo,
-    NoiseInfo,
-    ObservationInfo,
-    ParamInfo,
-    StateInfo,
-)
+from dync.runtime.model import AbstractModel, init_keys
 
 __all__ = ["INFO", "Model"]
 
 INFO = ModelInfo(
     name="neural_langevin",
-    doc="",
     calculus="ito",
     noise_structure="additive",
     states=(
-        StateInfo("z", (4,), 0, 4, hidden=False),
+        StateInfo("z", (4,), 0, 4),
     ),
     state_size=4,
     noises=(
-        NoiseInfo("z.dW", (4,), 0, 4, implicit=True, kind="brownian"),
+        NoiseInfo("z.dW", (4,), 0, 4, implicit=True),
     ),
     noise_size=4,
     params=(
-        ParamInfo("s", (), ("positive",), fixed=False, has_prior=False),
+        ParamInfo("s", (), constraint=C.Positive()),
     ),
-    observations=(
+    dims=(("D", 4),),
+    nets=(
+        NetInfo("f", 4, 1, 64, 2, "tanh"),
     ),
-    inputs=(),
-    dims=(("D", 4), ),
     diffusion_is_elementwise=True,
     diagonal_noise=True,
-    fbm_num_ou=0,
 )
 
 
@@ -55,13 +55,18 @@ class Model(AbstractModel):
 
     s: jax.Array
     f: eqx.nn.MLP
+    fbm_horizon: jax.Array | None
+    fbm_high: jax.Array | None
+    source: SpecSource = eqx.field(static=True)
 
-    def __init__(self, key=None):
-        key = jax.random.key(0) if key is None else key
-        keys = jax.random.split(key, 1)
+    def __init__(self, key=None, *, source=SpecSource()):
+        keys = init_keys(key, INFO, 1)
         p_s = jnp.asarray(0.1, dtype=float)
         self.s = C.Positive().inverse(p_s)
         self.f = NN.make_mlp(keys[0], 4, 1, 64, 2, "tanh")
+        self.fbm_horizon = None
+        self.fbm_high = None
+        self.source = source
 
     def constrained_params(self):
         p_s = C.Positive().forward(self.s)
@@ -93,3 +98,11 @@ class Model(AbstractModel):
         dtype = jnp.result_type(float)
         x_z = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), (4,))
         return x_z
+
+    def observation_log_prob(self, t, y, data, args=None):
+        del t, y, data, args
+        return jnp.zeros(())
+
+    def observation_sample(self, key, t, y, args=None):
+        del key, t, y, args
+        return {}

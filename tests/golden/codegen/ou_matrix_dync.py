@@ -5,47 +5,41 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from dync.runtime import constraints as C
+from dync.info import constraints as C
+from dync.info.model import (
+    LangevinInfo,
+    ModelInfo,
+    NetInfo,
+    NoiseInfo,
+    ObservationInfo,
+    ParamInfo,
+    SpecSource,
+    StateInfo,
+)
 from dync.runtime import distributions as D
 from dync.runtime import fractional as FBM
 from dync.runtime import functions as F
 from dync.runtime import nets as NN
-from dync.runtime.model import (
-    AbstractModel,
-    LangevinInfo,
-    ModelInfo,
-    NoiseInfo,
-    ObservationInfo,
-    ParamInfo,
-    StateInfo,
-)
+from dync.runtime.model import AbstractModel, init_keys
 
 __all__ = ["INFO", "Model"]
 
 INFO = ModelInfo(
     name="ou_matrix",
-    doc="",
     calculus="ito",
     noise_structure="additive",
     states=(
-        StateInfo("x", (2,), 0, 2, hidden=False),
+        StateInfo("x", (2,), 0, 2),
     ),
     state_size=2,
     noises=(
-        NoiseInfo("W", (2,), 0, 2, implicit=False, kind="brownian"),
+        NoiseInfo("W", (2,), 0, 2, implicit=False),
     ),
     noise_size=2,
     params=(
-        ParamInfo("A", (2, 2), ("real",), fixed=False, has_prior=False),
-        ParamInfo("L", (2, 2), ("real",), fixed=False, has_prior=False),
+        ParamInfo("A", (2, 2)),
+        ParamInfo("L", (2, 2)),
     ),
-    observations=(
-    ),
-    inputs=(),
-    dims=(),
-    diffusion_is_elementwise=False,
-    diagonal_noise=False,
-    fbm_num_ou=0,
 )
 
 
@@ -56,13 +50,19 @@ class Model(AbstractModel):
 
     A: jax.Array
     L: jax.Array
+    fbm_horizon: jax.Array | None
+    fbm_high: jax.Array | None
+    source: SpecSource = eqx.field(static=True)
 
-    def __init__(self, key=None):
+    def __init__(self, key=None, *, source=SpecSource()):
         del key
         p_A = jnp.asarray(jnp.asarray([[1.0, 0.5], [-0.5, 1.0]]), dtype=float)
         self.A = p_A
         p_L = jnp.asarray(jnp.asarray([[0.5, 0.0], [0.3, 0.4]]), dtype=float)
         self.L = p_L
+        self.fbm_horizon = None
+        self.fbm_high = None
+        self.source = source
 
     def constrained_params(self):
         p_A = self.A
@@ -90,3 +90,11 @@ class Model(AbstractModel):
         dtype = jnp.result_type(float)
         x_x = jnp.broadcast_to(jnp.asarray(jnp.asarray([1.0, -1.0]), dtype=dtype), (2,))
         return x_x
+
+    def observation_log_prob(self, t, y, data, args=None):
+        del t, y, data, args
+        return jnp.zeros(())
+
+    def observation_sample(self, key, t, y, args=None):
+        del key, t, y, args
+        return {}

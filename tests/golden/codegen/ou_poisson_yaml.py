@@ -5,53 +5,52 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from dync.runtime import constraints as C
+from dync.info import constraints as C
+from dync.info.model import (
+    LangevinInfo,
+    ModelInfo,
+    NetInfo,
+    NoiseInfo,
+    ObservationInfo,
+    ParamInfo,
+    SpecSource,
+    StateInfo,
+)
 from dync.runtime import distributions as D
 from dync.runtime import fractional as FBM
 from dync.runtime import functions as F
 from dync.runtime import nets as NN
-from dync.runtime.model import (
-    AbstractModel,
-    LangevinInfo,
-    ModelInfo,
-    NoiseInfo,
-    ObservationInfo,
-    ParamInfo,
-    StateInfo,
-)
+from dync.runtime.model import AbstractModel, init_keys
 
 __all__ = ["INFO", "Model"]
 
 INFO = ModelInfo(
     name="ou_poisson",
-    doc="",
     calculus="ito",
     noise_structure="additive",
     states=(
-        StateInfo("x", (3,), 0, 3, hidden=False),
+        StateInfo("x", (3,), 0, 3),
     ),
     state_size=3,
     noises=(
-        NoiseInfo("x.dW", (3,), 0, 3, implicit=True, kind="brownian"),
+        NoiseInfo("x.dW", (3,), 0, 3, implicit=True),
     ),
     noise_size=3,
     params=(
-        ParamInfo("theta", (), ("positive",), fixed=False, has_prior=True),
-        ParamInfo("mu", (3,), ("real",), fixed=False, has_prior=True),
-        ParamInfo("sigma", (), ("positive",), fixed=False, has_prior=True),
-        ParamInfo("C", (10, 3), ("real",), fixed=False, has_prior=False),
-        ParamInfo("b", (10,), ("upper", 0.0,), fixed=False, has_prior=False),
-        ParamInfo("noise", (), ("interval", 0.001, 1.0,), fixed=False, has_prior=False, attr="noise_"),
+        ParamInfo("theta", (), constraint=C.Positive(), prior="LogNormal"),
+        ParamInfo("mu", (3,), prior="Normal"),
+        ParamInfo("sigma", (), constraint=C.Positive(), prior="HalfNormal"),
+        ParamInfo("C", (10, 3), init=True),
+        ParamInfo("b", (10,), constraint=C.Upper(0.0)),
+        ParamInfo("noise", (), constraint=C.Interval(0.001, 1.0), attr="noise_"),
     ),
     observations=(
-        ObservationInfo("counts", (10,), "Poisson", True),
-        ObservationInfo("readout", (3,), "Normal", False),
+        ObservationInfo("counts", (10,), "Poisson", discrete=True),
+        ObservationInfo("readout", (3,), "Normal", discrete=False),
     ),
-    inputs=(),
-    dims=(("K", 3), ("N", 10), ),
+    dims=(("K", 3), ("N", 10)),
     diffusion_is_elementwise=True,
     diagonal_noise=True,
-    fbm_num_ou=0,
 )
 
 
@@ -66,10 +65,12 @@ class Model(AbstractModel):
     C: jax.Array
     b: jax.Array
     noise_: jax.Array
+    fbm_horizon: jax.Array | None
+    fbm_high: jax.Array | None
+    source: SpecSource = eqx.field(static=True)
 
-    def __init__(self, key=None):
-        key = jax.random.key(0) if key is None else key
-        keys = jax.random.split(key, 1)
+    def __init__(self, key=None, *, source=SpecSource()):
+        keys = init_keys(key, INFO, 1)
         p_theta = jnp.asarray(1.0, dtype=float)
         self.theta = C.Positive().inverse(p_theta)
         p_mu = jnp.asarray(jnp.full((3,), 0.0), dtype=float)
@@ -82,6 +83,9 @@ class Model(AbstractModel):
         self.b = C.Upper(0.0).inverse(p_b)
         p_noise = jnp.asarray(0.1, dtype=float)
         self.noise_ = C.Interval(0.001, 1.0).inverse(p_noise)
+        self.fbm_horizon = None
+        self.fbm_high = None
+        self.source = source
 
     def constrained_params(self):
         p_theta = C.Positive().forward(self.theta)

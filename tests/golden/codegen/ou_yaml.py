@@ -5,49 +5,47 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from dync.runtime import constraints as C
+from dync.info import constraints as C
+from dync.info.model import (
+    LangevinInfo,
+    ModelInfo,
+    NetInfo,
+    NoiseInfo,
+    ObservationInfo,
+    ParamInfo,
+    SpecSource,
+    StateInfo,
+)
 from dync.runtime import distributions as D
 from dync.runtime import fractional as FBM
 from dync.runtime import functions as F
 from dync.runtime import nets as NN
-from dync.runtime.model import (
-    AbstractModel,
-    LangevinInfo,
-    ModelInfo,
-    NoiseInfo,
-    ObservationInfo,
-    ParamInfo,
-    StateInfo,
-)
+from dync.runtime.model import AbstractModel, init_keys
 
 __all__ = ["INFO", "Model"]
 
 INFO = ModelInfo(
     name="ornstein_uhlenbeck",
-    doc="",
     calculus="ito",
     noise_structure="additive",
     states=(
-        StateInfo("x", (), 0, 1, hidden=False),
+        StateInfo("x", (), 0, 1),
     ),
     state_size=1,
     noises=(
-        NoiseInfo("x.dW", (), 0, 1, implicit=True, kind="brownian"),
+        NoiseInfo("x.dW", (), 0, 1, implicit=True),
     ),
     noise_size=1,
     params=(
-        ParamInfo("theta", (), ("positive",), fixed=False, has_prior=True),
-        ParamInfo("mu", (), ("real",), fixed=False, has_prior=False),
-        ParamInfo("sigma", (), ("positive",), fixed=False, has_prior=False),
+        ParamInfo("theta", (), constraint=C.Positive(), prior="LogNormal"),
+        ParamInfo("mu", ()),
+        ParamInfo("sigma", (), constraint=C.Positive()),
     ),
     observations=(
-        ObservationInfo("y", (), "Normal", False),
+        ObservationInfo("y", (), "Normal", discrete=False),
     ),
-    inputs=(),
-    dims=(),
     diffusion_is_elementwise=True,
     diagonal_noise=True,
-    fbm_num_ou=0,
 )
 
 
@@ -59,8 +57,11 @@ class Model(AbstractModel):
     theta: jax.Array
     mu: jax.Array
     sigma: jax.Array
+    fbm_horizon: jax.Array | None
+    fbm_high: jax.Array | None
+    source: SpecSource = eqx.field(static=True)
 
-    def __init__(self, key=None):
+    def __init__(self, key=None, *, source=SpecSource()):
         del key
         p_theta = jnp.asarray(1.0, dtype=float)
         self.theta = C.Positive().inverse(p_theta)
@@ -68,6 +69,9 @@ class Model(AbstractModel):
         self.mu = p_mu
         p_sigma = jnp.asarray(0.5, dtype=float)
         self.sigma = C.Positive().inverse(p_sigma)
+        self.fbm_horizon = None
+        self.fbm_high = None
+        self.source = source
 
     def constrained_params(self):
         p_theta = C.Positive().forward(self.theta)

@@ -5,53 +5,49 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from dync.runtime import constraints as C
+from dync.info import constraints as C
+from dync.info.model import (
+    LangevinInfo,
+    ModelInfo,
+    NetInfo,
+    NoiseInfo,
+    ObservationInfo,
+    ParamInfo,
+    SpecSource,
+    StateInfo,
+)
 from dync.runtime import distributions as D
 from dync.runtime import fractional as FBM
 from dync.runtime import functions as F
 from dync.runtime import nets as NN
-from dync.runtime.model import (
-    AbstractModel,
-    LangevinInfo,
-    ModelInfo,
-    NoiseInfo,
-    ObservationInfo,
-    ParamInfo,
-    StateInfo,
-)
+from dync.runtime.model import AbstractModel, init_keys
 
 __all__ = ["INFO", "Model"]
 
 INFO = ModelInfo(
     name="rossler",
-    doc="",
     calculus="ito",
     noise_structure="additive",
     states=(
-        StateInfo("x", (), 0, 1, hidden=False),
-        StateInfo("y", (), 1, 1, hidden=False),
-        StateInfo("z", (), 2, 1, hidden=False),
+        StateInfo("x", (), 0, 1),
+        StateInfo("y", (), 1, 1),
+        StateInfo("z", (), 2, 1),
     ),
     state_size=3,
     noises=(
-        NoiseInfo("x.dW", (), 0, 1, implicit=True, kind="brownian"),
-        NoiseInfo("y.dW", (), 1, 1, implicit=True, kind="brownian"),
-        NoiseInfo("z.dW", (), 2, 1, implicit=True, kind="brownian"),
+        NoiseInfo("x.dW", (), 0, 1, implicit=True),
+        NoiseInfo("y.dW", (), 1, 1, implicit=True),
+        NoiseInfo("z.dW", (), 2, 1, implicit=True),
     ),
     noise_size=3,
     params=(
-        ParamInfo("a", (), ("real",), fixed=False, has_prior=False),
-        ParamInfo("b", (), ("real",), fixed=False, has_prior=False),
-        ParamInfo("c", (), ("real",), fixed=False, has_prior=False),
-        ParamInfo("s", (), ("positive",), fixed=False, has_prior=False),
+        ParamInfo("a", ()),
+        ParamInfo("b", ()),
+        ParamInfo("c", ()),
+        ParamInfo("s", (), constraint=C.Positive()),
     ),
-    observations=(
-    ),
-    inputs=(),
-    dims=(),
     diffusion_is_elementwise=True,
     diagonal_noise=True,
-    fbm_num_ou=0,
 )
 
 
@@ -64,8 +60,11 @@ class Model(AbstractModel):
     b: jax.Array
     c: jax.Array
     s: jax.Array
+    fbm_horizon: jax.Array | None
+    fbm_high: jax.Array | None
+    source: SpecSource = eqx.field(static=True)
 
-    def __init__(self, key=None):
+    def __init__(self, key=None, *, source=SpecSource()):
         del key
         p_a = jnp.asarray(0.2, dtype=float)
         self.a = p_a
@@ -75,6 +74,9 @@ class Model(AbstractModel):
         self.c = p_c
         p_s = jnp.asarray(0.05, dtype=float)
         self.s = C.Positive().inverse(p_s)
+        self.fbm_horizon = None
+        self.fbm_high = None
+        self.source = source
 
     def constrained_params(self):
         p_a = self.a
@@ -117,3 +119,11 @@ class Model(AbstractModel):
         x_y = jnp.broadcast_to(jnp.asarray(0.4772013, dtype=dtype), ())
         x_z = jnp.broadcast_to(jnp.asarray(0.34164294, dtype=dtype), ())
         return F.stack(x_x, x_y, x_z)
+
+    def observation_log_prob(self, t, y, data, args=None):
+        del t, y, data, args
+        return jnp.zeros(())
+
+    def observation_sample(self, key, t, y, args=None):
+        del key, t, y, args
+        return {}

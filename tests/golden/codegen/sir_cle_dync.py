@@ -5,53 +5,49 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from dync.runtime import constraints as C
+from dync.info import constraints as C
+from dync.info.model import (
+    LangevinInfo,
+    ModelInfo,
+    NetInfo,
+    NoiseInfo,
+    ObservationInfo,
+    ParamInfo,
+    SpecSource,
+    StateInfo,
+)
 from dync.runtime import distributions as D
 from dync.runtime import fractional as FBM
 from dync.runtime import functions as F
 from dync.runtime import nets as NN
-from dync.runtime.model import (
-    AbstractModel,
-    LangevinInfo,
-    ModelInfo,
-    NoiseInfo,
-    ObservationInfo,
-    ParamInfo,
-    StateInfo,
-)
+from dync.runtime.model import AbstractModel, init_keys
 
 __all__ = ["INFO", "Model"]
 
 INFO = ModelInfo(
     name="sir_cle",
-    doc="",
     calculus="ito",
     noise_structure="shared",
     states=(
-        StateInfo("S", (), 0, 1, hidden=False),
-        StateInfo("I", (), 1, 1, hidden=False),
-        StateInfo("R", (), 2, 1, hidden=False),
+        StateInfo("S", (), 0, 1),
+        StateInfo("I", (), 1, 1),
+        StateInfo("R", (), 2, 1),
     ),
     state_size=3,
     noises=(
-        NoiseInfo("Winf", (), 0, 1, implicit=False, kind="brownian"),
-        NoiseInfo("Wrec", (), 1, 1, implicit=False, kind="brownian"),
+        NoiseInfo("Winf", (), 0, 1, implicit=False),
+        NoiseInfo("Wrec", (), 1, 1, implicit=False),
     ),
     noise_size=2,
     params=(
-        ParamInfo("N", (), ("real",), fixed=True, has_prior=False),
-        ParamInfo("beta", (), ("positive",), fixed=False, has_prior=True),
-        ParamInfo("gamma", (), ("positive",), fixed=False, has_prior=True),
-        ParamInfo("rho", (), ("unit",), fixed=False, has_prior=False),
+        ParamInfo("N", (), fixed=True),
+        ParamInfo("beta", (), constraint=C.Positive(), prior="LogNormal"),
+        ParamInfo("gamma", (), constraint=C.Positive(), prior="LogNormal"),
+        ParamInfo("rho", (), constraint=C.Unit()),
     ),
     observations=(
-        ObservationInfo("reported", (), "Poisson", True),
+        ObservationInfo("reported", (), "Poisson", discrete=True),
     ),
-    inputs=(),
-    dims=(),
-    diffusion_is_elementwise=False,
-    diagonal_noise=False,
-    fbm_num_ou=0,
 )
 
 
@@ -64,8 +60,11 @@ class Model(AbstractModel):
     beta: jax.Array
     gamma: jax.Array
     rho: jax.Array
+    fbm_horizon: jax.Array | None
+    fbm_high: jax.Array | None
+    source: SpecSource = eqx.field(static=True)
 
-    def __init__(self, key=None):
+    def __init__(self, key=None, *, source=SpecSource()):
         del key
         p_N = jnp.asarray(1000.0, dtype=float)
         self.N = p_N
@@ -75,6 +74,9 @@ class Model(AbstractModel):
         self.gamma = C.Positive().inverse(p_gamma)
         p_rho = jnp.asarray(0.5, dtype=float)
         self.rho = C.Unit().inverse(p_rho)
+        self.fbm_horizon = None
+        self.fbm_high = None
+        self.source = source
 
     def constrained_params(self):
         p_N = self.N

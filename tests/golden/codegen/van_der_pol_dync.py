@@ -5,50 +5,48 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from dync.runtime import constraints as C
+from dync.info import constraints as C
+from dync.info.model import (
+    LangevinInfo,
+    ModelInfo,
+    NetInfo,
+    NoiseInfo,
+    ObservationInfo,
+    ParamInfo,
+    SpecSource,
+    StateInfo,
+)
 from dync.runtime import distributions as D
 from dync.runtime import fractional as FBM
 from dync.runtime import functions as F
 from dync.runtime import nets as NN
-from dync.runtime.model import (
-    AbstractModel,
-    LangevinInfo,
-    ModelInfo,
-    NoiseInfo,
-    ObservationInfo,
-    ParamInfo,
-    StateInfo,
-)
+from dync.runtime.model import AbstractModel, init_keys
 
 __all__ = ["INFO", "Model"]
 
 INFO = ModelInfo(
     name="van_der_pol",
-    doc="",
     calculus="ito",
     noise_structure="additive",
     states=(
-        StateInfo("x", (), 0, 1, hidden=False),
-        StateInfo("y", (), 1, 1, hidden=False),
+        StateInfo("x", (), 0, 1),
+        StateInfo("y", (), 1, 1),
     ),
     state_size=2,
     noises=(
-        NoiseInfo("x.dW", (), 0, 1, implicit=True, kind="brownian", drives=False),
-        NoiseInfo("y.dW", (), 1, 1, implicit=True, kind="brownian"),
+        NoiseInfo("x.dW", (), 0, 1, implicit=True, drives=False),
+        NoiseInfo("y.dW", (), 1, 1, implicit=True),
     ),
     noise_size=2,
     params=(
-        ParamInfo("mu", (), ("positive",), fixed=False, has_prior=False),
-        ParamInfo("s", (), ("positive",), fixed=False, has_prior=False),
+        ParamInfo("mu", (), constraint=C.Positive()),
+        ParamInfo("s", (), constraint=C.Positive()),
     ),
     observations=(
-        ObservationInfo("position", (), "StudentT", False),
+        ObservationInfo("position", (), "StudentT", discrete=False),
     ),
-    inputs=(),
-    dims=(),
     diffusion_is_elementwise=True,
     diagonal_noise=True,
-    fbm_num_ou=0,
 )
 
 
@@ -59,13 +57,19 @@ class Model(AbstractModel):
 
     mu: jax.Array
     s: jax.Array
+    fbm_horizon: jax.Array | None
+    fbm_high: jax.Array | None
+    source: SpecSource = eqx.field(static=True)
 
-    def __init__(self, key=None):
+    def __init__(self, key=None, *, source=SpecSource()):
         del key
         p_mu = jnp.asarray(1.5, dtype=float)
         self.mu = C.Positive().inverse(p_mu)
         p_s = jnp.asarray(0.3, dtype=float)
         self.s = C.Positive().inverse(p_s)
+        self.fbm_horizon = None
+        self.fbm_high = None
+        self.source = source
 
     def constrained_params(self):
         p_mu = C.Positive().forward(self.mu)

@@ -5,47 +5,44 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from dync.runtime import constraints as C
+from dync.info import constraints as C
+from dync.info.model import (
+    LangevinInfo,
+    ModelInfo,
+    NetInfo,
+    NoiseInfo,
+    ObservationInfo,
+    ParamInfo,
+    SpecSource,
+    StateInfo,
+)
 from dync.runtime import distributions as D
 from dync.runtime import fractional as FBM
 from dync.runtime import functions as F
 from dync.runtime import nets as NN
-from dync.runtime.model import (
-    AbstractModel,
-    LangevinInfo,
-    ModelInfo,
-    NoiseInfo,
-    ObservationInfo,
-    ParamInfo,
-    StateInfo,
-)
+from dync.runtime.model import AbstractModel, init_keys
 
 __all__ = ["INFO", "Model"]
 
 INFO = ModelInfo(
     name="vp_sde",
-    doc="",
     calculus="ito",
     noise_structure="additive",
     states=(
-        StateInfo("x", (4,), 0, 4, hidden=False),
+        StateInfo("x", (4,), 0, 4),
     ),
     state_size=4,
     noises=(
-        NoiseInfo("x.dW", (4,), 0, 4, implicit=True, kind="brownian"),
+        NoiseInfo("x.dW", (4,), 0, 4, implicit=True),
     ),
     noise_size=4,
     params=(
-        ParamInfo("beta_min", (), ("positive",), fixed=False, has_prior=False),
-        ParamInfo("beta_max", (), ("positive",), fixed=False, has_prior=False),
+        ParamInfo("beta_min", (), constraint=C.Positive()),
+        ParamInfo("beta_max", (), constraint=C.Positive()),
     ),
-    observations=(
-    ),
-    inputs=(),
-    dims=(("D", 4), ),
+    dims=(("D", 4),),
     diffusion_is_elementwise=True,
     diagonal_noise=True,
-    fbm_num_ou=0,
 )
 
 
@@ -56,13 +53,19 @@ class Model(AbstractModel):
 
     beta_min: jax.Array
     beta_max: jax.Array
+    fbm_horizon: jax.Array | None
+    fbm_high: jax.Array | None
+    source: SpecSource = eqx.field(static=True)
 
-    def __init__(self, key=None):
+    def __init__(self, key=None, *, source=SpecSource()):
         del key
         p_beta_min = jnp.asarray(0.1, dtype=float)
         self.beta_min = C.Positive().inverse(p_beta_min)
         p_beta_max = jnp.asarray(20.0, dtype=float)
         self.beta_max = C.Positive().inverse(p_beta_max)
+        self.fbm_horizon = None
+        self.fbm_high = None
+        self.source = source
 
     def constrained_params(self):
         p_beta_min = C.Positive().forward(self.beta_min)
@@ -96,3 +99,11 @@ class Model(AbstractModel):
         dtype = jnp.result_type(float)
         x_x = D.Normal(loc=0.0, scale=1.0).sample(keys[0], (4,)).astype(dtype)
         return x_x
+
+    def observation_log_prob(self, t, y, data, args=None):
+        del t, y, data, args
+        return jnp.zeros(())
+
+    def observation_sample(self, key, t, y, args=None):
+        del key, t, y, args
+        return {}

@@ -1,10 +1,14 @@
 """Which integrator suits which model, and the one place that says no.
 
+This is the solver table and the one rule that picks a solver. It imports no
+JAX: ``dync check`` prints what ``auto`` would run from the same rule the
+runtime follows.
+
 Every solver dync offers is listed in :data:`SOLVERS` with the backend that
 runs it: ``"fused"`` (the fixed-step ``lax.scan`` kernels of
 :mod:`dync.runtime.solvers.fused`) or ``"diffrax"``
 (:mod:`dync.runtime.solvers.diffrax_backend`). :func:`choose_solver` picks one
-from a model's static :class:`~dync.runtime.model.ModelInfo`, or checks the one
+from a model's static :class:`~dync.info.ModelInfo`, or checks the one
 a user asked for and raises :class:`~dync.errors.UsageError` (saying why and
 what to use instead) when it does not fit the model.
 
@@ -51,8 +55,8 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
-from dync.errors import UsageError, did_you_mean
-from dync.runtime.model import ModelInfo
+from ..errors import UsageError, did_you_mean
+from .model import ModelInfo
 
 #: Every solver: name → (backend, one-line description for the CLI help).
 _TABLE: dict[str, tuple[str, str]] = {
@@ -110,6 +114,14 @@ class SolverChoice(NamedTuple):
 
     name: str
     backend: Literal["fused", "diffrax"]
+
+
+def solver_summary(info: ModelInfo) -> str:
+    """``auto → NAME (backend, fixed step); NAME with --adaptive``: the line
+    ``dync check`` prints."""
+    fixed, adaptive = choose_solver(info), choose_solver(info, adaptive=True)
+    line = f"auto → {fixed.name} ({fixed.backend}, fixed step)"
+    return line + (f"; {adaptive.name} with --adaptive" if adaptive.name != fixed.name else "; adaptive with --adaptive")
 
 
 def langevin_covers_state(info: ModelInfo) -> bool:

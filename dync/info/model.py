@@ -1,0 +1,219 @@
+"""The static description of a compiled model: what the compiler knows and
+the runtime needs, with no JAX in it.
+
+The code generator builds a :class:`ModelInfo` from the checked IR
+(:func:`dync.compiler.describe.describe_model`) and writes it into the
+generated module; ``dync check`` prints the same object; the runtime lays out
+states and noise from it; the solver rule (:mod:`dync.info.solvers`) reads it.
+So every fact about a model is stated once, here.
+
+Conventions
+-----------
+* The state of one path is a flat vector ``y`` of length ``state_size``; each
+  declared state occupies ``y[offset : offset + size]`` reshaped to its
+  declared shape (row-major). Hidden states added by the compiler (the
+  Ornstein-Uhlenbeck components of a fractional Brownian motion) come after
+  the declared ones and are flagged ``hidden``.
+* The driving noise of one path is a vector ``dw`` of length ``noise_size``:
+  every implicit (per-equation) noise and every declared Brownian motion,
+  concatenated in declaration order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from .constraints import AbstractConstraint, Real
+
+__all__ = [
+    "NOISE_STRUCTURES",
+    "LangevinInfo",
+    "ModelInfo",
+    "NoiseInfo",
+    "ObservationInfo",
+    "ParamInfo",
+    "SpecSource",
+    "StateInfo",
+]
+
+#: The noise structures the compiler can infer, from most to least special.
+NOISE_STRUCTURES = ("none", "additive", "diagonal", "scalar", "shared", "general")
+
+
+@dataclasses.dataclass(frozen=True)
+class StateInfo:
+    """One state variable's place in the flat state vector."""
+
+    name: str
+    shape: tuple[int, ...]
+    offset: int
+    size: int
+    hidden: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class ParamInfo:
+    """A parameter: its shape, its constraint and whether fitting may change it."""
+
+    name: str
+    shape: tuple[int, ...]
+    constraint: AbstractConstraint = Real()
+    #: a ``const``: compiled in, never fitted
+    fixed: bool = False
+    #: name of the prior distribution (``LogNormal``), ``""`` without one
+    prior: str = ""
+    #: drawn at construction (``~ init DIST``) rather than given a value
+    init: bool = False
+    #: attribute of the module holding the unconstrained value ("" = same as name;
+    #: differs when the name is a Python keyword such as ``lambda``)
+    attr: str = ""
+
+    @property
+    def field(self) -> str:
+        """The attribute of the model that holds the unconstrained value."""
+        return self.attr or self.name
+
+    @property
+    def has_prior(self) -> bool:
+        """Whether the spec gives the parameter a prior (``~ DIST``)."""
+        return bool(self.prior)
+
+
+@dataclasses.dataclass(frozen=True)
+class NoiseInfo:
+    """One block of the driving-noise vector ``dw``."""
+
+    name: str
+    shape: tuple[int, ...]
+    offset: int
+    size: int
+    implicit: bool
+    kind: str = "brownian"  # or "fractional"
+    #: whether any equation uses it: the diagonal layout gives every state a
+    #: block (``m == n``), but a state without a noise term leaves its block
+    #: unused, and solvers need not draw it
+    drives: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class ObservationInfo:
+    """An observation model ``observe NAME[SHAPE] ~ DIST``."""
+
+    name: str
+    shape: tuple[int, ...]
+    distribution: str
+    discrete: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class LangevinInfo:
+    """A recognised underdamped-Langevin pair, for splitting integrators.
+
+    The pair is ``dx = v dt``, ``dv = (-gamma v + force(x)) dt + sigma dW`` with
+    ``gamma`` and ``sigma`` independent of the state.
+    """
+
+    position: str
+    velocity: str
+
+
+@dataclasses.dataclass(frozen=True)
+class NetInfo:
+    """A learnable network ``net NAME = mlp(...)``."""
+
+    name: str
+    in_size: int
+    out_size: int
+    width: int
+    depth: int
+    activation: str
+    attr: str = ""
+
+    @property
+    def field(self) -> str:
+        """The attribute of the model that holds the network."""
+        return self.attr or self.name
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+    """Static metadata of a compiled model."""
+
+    name: str
+    calculus: str  # "ito" or "stratonovich"
+    noise_structure: str  # one of NOISE_STRUCTURES
+    states: tuple[StateInfo, ...]
+    state_size: int
+    noises: tuple[NoiseInfo, ...]
+    noise_size: int
+    params: tuple[ParamInfo, ...]
+    observations: tuple[ObservationInfo, ...] = ()
+    inputs: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    dims: tuple[tuple[str, int], ...] = ()
+    nets: tuple[NetInfo, ...] = ()
+    langevin: LangevinInfo | None = None
+    diffusion_is_elementwise: bool = False
+    #: G is square and diagonal (m == n, noise block i drives state component i)
+    diagonal_noise: bool = False
+    #: hidden OU components per fractional Brownian motion (0 if none)
+    fbm_num_ou: int = 0
+
+    @property
+    def driving_noise_segments(self) -> tuple[tuple[int, int, bool], ...]:
+        """``(offset, size, drives)`` runs of ``dw`` in order, adjacent blocks
+        with the same ``drives`` merged: what a solver must draw and what it
+        may leave zero."""
+        runs: list[list] = []
+        for b in self.noises:
+            if runs and runs[-1][2] == b.drives and runs[-1][0] + runs[-1][1] == b.offset:
+                runs[-1][1] += b.size
+            else:
+                runs.append([b.offset, b.size, b.drives])
+        return tuple((o, n, d) for o, n, d in runs)
+
+    @property
+    def drawn_noise_size(self) -> int:
+        """How many Brownian increments a step draws (undriven blocks stay zero)."""
+        return sum(b.size for b in self.noises if b.drives)
+
+    @property
+    def draws_at_init(self) -> bool:
+        """Whether building the model draws numbers (``~ init`` parameters or
+        network weights), so that it needs a PRNG key."""
+        return bool(self.nets) or any(p.init for p in self.params)
+
+    def state(self, name: str) -> StateInfo:
+        """The state called ``name``.
+
+        Raises:
+            KeyError: no such state.
+        """
+        for s in self.states:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def param(self, name: str) -> ParamInfo:
+        """The parameter called ``name``.
+
+        Raises:
+            KeyError: no such parameter.
+        """
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+
+@dataclasses.dataclass(frozen=True)
+class SpecSource:
+    """Where a model came from: the spec's path, its text and its doc comment.
+
+    Kept out of :class:`ModelInfo` so that generated code carries no user text;
+    :func:`dync.load` attaches it to the model it builds, and
+    ``dync simulate`` records it in its output.
+    """
+
+    path: str = ""
+    text: str = ""
+    doc: str = ""
