@@ -1,29 +1,91 @@
 """Atomic file writes: write a temporary file beside the target, flush and
 fsync it, then rename it over the target, so a reader never sees half a file
-and an interrupted write leaves the old file intact."""
+and an interrupted write leaves the old file intact.
+
+The one home of this rule: NetCDF output, generated modules and kernel
+checkpoints all write through :func:`atomic_path`.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+from .errors import UsageError
+
+__all__ = ["atomic_path", "write_bytes_atomic", "write_text_atomic"]
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (Linux), else 0o022."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    return 0o022
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):  # not every platform or filesystem allows it
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike, *, make_parents: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; on success move it over ``target``.
+
+    The caller writes the whole file to the yielded path. On leaving the block
+    the file is flushed to disk (``fsync``), given the mode a plain ``open``
+    would give it, and renamed over ``target`` with ``os.replace`` (atomic on
+    POSIX and Windows); on an exception the temporary file is removed and
+    ``target`` is left untouched.
+
+    Args:
+        target: the file to write.
+        make_parents: create missing parent directories (else a missing
+            directory is an error).
+
+    Raises:
+        UsageError: the target's directory does not exist (and
+            ``make_parents`` is false).
+    """
+    target = Path(target)
+    directory = target.parent
+    if make_parents:
+        directory.mkdir(parents=True, exist_ok=True)
+    if not directory.is_dir():
+        raise UsageError(f"cannot write {target}: directory {directory} does not exist")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{target.suffix}", dir=directory)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        # mkstemp makes the file private (0600); give it the mode a plain open() would
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    _fsync_dir(directory)
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically; returns the path."""
+    """Write ``data`` to ``path`` atomically, creating missing parent
+    directories; returns the path."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(target, make_parents=True) as tmp:
+        tmp.write_bytes(data)
     return target
 
 

@@ -26,7 +26,7 @@ from . import ir
 from .analysis import analyse
 from .equations import EquationChecks
 from .expressions import ExprChecker
-from .names import _MODEL_ATTRS, DeclarationChecks
+from .names import DeclarationChecks
 from .shapes import BAD, Bad
 
 __all__ = ["Checker", "CheckedModel", "check_model", "check_spec", "lower_to_ir", "resolve_names"]

@@ -21,7 +21,7 @@ import numpy as np
 from .._version import __version__
 from ..info.constraints import AbstractConstraint, Real
 from ..info.model import ModelInfo
-from . import analysis, ir
+from . import ir
 from .describe import describe_model
 from .dependencies import depends_on_state
 

@@ -36,31 +36,9 @@ def describe_model(model: ir.ModelIR) -> ModelInfo:
         noise_structure=model.noise_structure,
         states=tuple(StateInfo(s.name, tuple(s.shape), s.offset, s.size, hidden=s.hidden) for s in model.states),
         state_size=model.state_size,
-        noises=tuple(
-            NoiseInfo(
-                b.name,
-                tuple(b.shape),
-                b.offset,
-                b.size,
-                implicit=b.implicit,
-                kind=b.kind,
-                drives=analysis.drives(model, b),
-            )
-            for b in model.noise_blocks
-        ),
+        noises=tuple(_noise(model, b) for b in model.noise_blocks),
         noise_size=model.noise_size,
-        params=tuple(
-            ParamInfo(
-                p.name,
-                tuple(p.shape),
-                p.constraint,
-                fixed=p.fixed,
-                prior=p.prior.name if p.prior is not None else "",
-                init=p.init is not None,
-                attr=p.attr if p.attr != p.name else "",
-            )
-            for p in model.params
-        ),
+        params=tuple(_param(p) for p in model.params),
         observations=tuple(
             ObservationInfo(o.name, tuple(o.shape), o.dist.name, DISTRIBUTIONS[o.dist.name].discrete)
             for o in model.observations
@@ -76,3 +54,14 @@ def describe_model(model: ir.ModelIR) -> ModelInfo:
         diagonal_noise=analysis.is_diagonal_layout(model),
         fbm_num_ou=model.fbm_num_ou,
     )
+
+
+def _noise(model: ir.ModelIR, b: ir.NoiseBlock) -> NoiseInfo:
+    drives = analysis.drives(model, b)
+    return NoiseInfo(b.name, tuple(b.shape), b.offset, b.size, implicit=b.implicit, kind=b.kind, drives=drives)
+
+
+def _param(p: ir.ParamIR) -> ParamInfo:
+    prior = p.prior.name if p.prior is not None else ""
+    attr = p.attr if p.attr != p.name else ""
+    return ParamInfo(p.name, tuple(p.shape), p.constraint, fixed=p.fixed, prior=prior, init=p.init is not None, attr=attr)

@@ -183,26 +183,19 @@ class ModelInfo:
         return bool(self.nets) or any(p.init for p in self.params)
 
     def state(self, name: str) -> StateInfo:
-        """The state called ``name``.
-
-        Raises:
-            KeyError: no such state.
-        """
-        for s in self.states:
-            if s.name == name:
-                return s
-        raise KeyError(name)
+        """The state called ``name`` (``KeyError`` if none)."""
+        return _named(self.states, name)
 
     def param(self, name: str) -> ParamInfo:
-        """The parameter called ``name``.
+        """The parameter called ``name`` (``KeyError`` if none)."""
+        return _named(self.params, name)
 
-        Raises:
-            KeyError: no such parameter.
-        """
-        for p in self.params:
-            if p.name == name:
-                return p
-        raise KeyError(name)
+
+def _named(items, name: str):
+    for item in items:
+        if item.name == name:
+            return item
+    raise KeyError(name)
 
 
 @dataclasses.dataclass(frozen=True)

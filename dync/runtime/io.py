@@ -13,20 +13,19 @@ dropped, dicts and lists of strings → JSON) before writing.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
+from ..atomic import atomic_path
 from ..errors import UsageError
 
-__all__ = ["atomic_path", "netcdf_engine", "netcdf_safe_attrs", "read_netcdf", "write_netcdf"]
+__all__ = ["netcdf_engine", "netcdf_safe_attrs", "read_netcdf", "write_netcdf"]
 
 
 def netcdf_engine() -> str:
@@ -75,59 +74,6 @@ def netcdf_safe_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
         if safe is not None:
             out[str(k)] = safe
     return out
-
-
-def _umask() -> int:
-    """The process umask, read without changing it (Linux), else 0o022."""
-    with contextlib.suppress(OSError, ValueError):
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    return 0o022
-
-
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):  # not every platform or filesystem allows it
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-@contextlib.contextmanager
-def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; on success move it over ``target``.
-
-    The caller writes the whole file to the yielded path. On leaving the block
-    the file is flushed to disk (``fsync``), given the mode a plain ``open``
-    would give it, and renamed over ``target`` with ``os.replace`` (atomic on
-    POSIX and Windows); on an exception the temporary file is removed and
-    ``target`` is left untouched.
-
-    Raises:
-        UsageError: the target's directory does not exist.
-    """
-    target = Path(target)
-    directory = target.parent
-    if not directory.is_dir():
-        raise UsageError(f"cannot write {target}: directory {directory} does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{target.suffix}", dir=directory)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        # mkstemp makes the file private (0600); give it the mode a plain open() would
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    _fsync_dir(directory)
 
 
 def write_netcdf(ds: xr.Dataset, path: str | os.PathLike, *, compress: bool = False) -> Path:

@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import UsageError
-from .io import atomic_path
+from ..atomic import atomic_path
 
 __all__ = ["MAX_COMPONENTS", "plot_dataset"]
 

@@ -59,7 +59,6 @@ import math
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray, Scalar
 
 from ..errors import UsageError
@@ -68,16 +67,13 @@ from .schedule import GRID_RTOL, on_grid
 
 __all__ = ["propagate"]
 
-_FUSED = ("euler_maruyama", "heun", "milstein", "baoab", "rk4")
-
-
 def _is_traced(x) -> bool:
     return isinstance(x, jax.core.Tracer)
 
 
 def _fused_solver(model: AbstractModel, solver: str) -> str:
     """The fused solver that runs ``solver`` for ``model`` (see the module docstring)."""
-    from ..info.solvers import choose_solver
+    from ..info.solvers import FUSED_SOLVERS, choose_solver
 
     choice = choose_solver(model.info, solver)
     if choice.backend == "fused":
@@ -87,7 +83,7 @@ def _fused_solver(model: AbstractModel, solver: str) -> str:
     raise UsageError(
         f"propagate runs the fused fixed-step solvers only, and `{choice.name}` runs on diffrax "
         "(its result is checked on the host, which cannot happen under jit, grad or vmap)",
-        hint="use `auto` or one of " + ", ".join(f"`{s}`" for s in _FUSED)
+        hint="use `auto` or one of " + ", ".join(f"`{s}`" for s in sorted(FUSED_SOLVERS))
         + "; `simulate` runs the diffrax solvers",
     )
 
@@ -181,7 +177,7 @@ def propagate(
         >>> y = propagate(keys[1], ou, y, 0.5, 1.0, dt=0.01)  # t0 -> t1 -> t2
         >>> step = jax.jit(lambda k, y, a, b: propagate(k, ou, y, a, b, num_steps=20))
     """
-    from .solvers.fused import SavePlan, solve_fixed
+    from .solvers.fused import SavePlan, solve_fixed, state_batch
 
     if not isinstance(model, AbstractModel):
         raise UsageError(f"propagate needs a compiled dync model, got {type(model).__name__}")
@@ -194,16 +190,7 @@ def propagate(
             f"model `{info.name}` reads input(s) {names}: pass them in args",
             hint="args = dync.runtime.inputs.make_args(model.info, {name: (times, values)})",
         )
-    y = jnp.asarray(y)
-    if not jnp.issubdtype(y.dtype, jnp.floating):
-        y = y.astype(jnp.result_type(float))
-    single = y.ndim == 1
-    if y.ndim not in (1, 2) or y.shape[-1] != info.state_size:
-        raise UsageError(
-            f"states must have shape (paths, {info.state_size}) or ({info.state_size},) for model "
-            f"`{info.name}`, got {tuple(y.shape)}"
-        )
-    batch = y[None] if single else y
+    batch, single = state_batch(y, info, allow_single=True)
     _, ys = solve_fixed(model, name, key, batch, t0, step, n_steps, SavePlan.final(), args=args)
     out = ys[:, 0, :]
     return out[0] if single else out

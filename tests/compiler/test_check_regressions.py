@@ -83,7 +83,7 @@ def test_mangled_attributes_never_clash():
 
 
 def test_model_attributes_the_checker_protects_cover_the_model_class():
-    from dync.compiler.check import _MODEL_ATTRS
+    from dync.compiler.names import _MODEL_ATTRS
     from dync.runtime.model import AbstractModel
 
     public = {n for n in dir(AbstractModel) if not n.startswith("_")}

@@ -28,6 +28,7 @@ from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 from dync.errors import DyncRuntimeError, UsageError
 from dync.runtime.model import AbstractModel
 from dync.info.solvers import check_solver
+from dync.runtime.solvers.fused import state_batch
 
 #: Default step budget of adaptive solves.
 DEFAULT_ADAPTIVE_MAX_STEPS = 16_384
@@ -232,14 +233,7 @@ def solve_diffrax(
             f"`{solver}` is a fused fixed-step solver, not a diffrax one",
             hint=f"call `solve_fixed`, or pick one of {', '.join(sorted(_SOLVER_CLASSES))}",
         )
-    y0 = jnp.asarray(y0)
-    if not jnp.issubdtype(y0.dtype, jnp.floating):
-        y0 = y0.astype(jnp.result_type(float))
-    if y0.ndim != 2 or y0.shape[1] != info.state_size:
-        raise UsageError(
-            f"initial states must have shape (paths, {info.state_size}) for model "
-            f"`{info.name}`, got {tuple(y0.shape)}"
-        )
+    y0, _ = state_batch(y0, info)
     t0f, t1f, dtf = float(t0), float(t1), float(dt)
     if not (t1f > t0f):
         raise UsageError(f"t1 must be greater than t0, got t0={t0f}, t1={t1f}")

@@ -40,7 +40,7 @@ from dync.errors import UsageError
 from dync.runtime import rng
 from dync.runtime.batching import minor_batched
 from dync.runtime.model import AbstractModel
-from dync.info.solvers import check_solver
+from dync.info.solvers import FUSED_SOLVERS, check_solver
 
 #: Aim for about this many Gaussian draws per block of steps.
 _BLOCK_DRAWS = 1 << 19
@@ -543,6 +543,26 @@ def _solve(
 _solve_jit = eqx.filter_jit(_solve)
 
 
+def state_batch(y, info, *, allow_single: bool = False) -> tuple[Array, bool]:
+    """``y`` as a floating batch of states ``(paths, n)``, and whether it was
+    one state ``(n,)`` (accepted only with ``allow_single``).
+
+    Raises:
+        UsageError: any other shape.
+    """
+    y = jnp.asarray(y)
+    if not jnp.issubdtype(y.dtype, jnp.floating):
+        y = y.astype(jnp.result_type(float))
+    single = allow_single and y.ndim == 1
+    if single:
+        y = y[None]
+    if y.ndim != 2 or y.shape[1] != info.state_size:
+        allowed = f"(paths, {info.state_size})" + (f" or ({info.state_size},)" if allow_single else "")
+        what = "states" if allow_single else "initial states"
+        raise UsageError(f"{what} must have shape {allowed} for model `{info.name}`, got {tuple(y.shape)}")
+    return y, single
+
+
 def solve_fixed(
     model: AbstractModel,
     solver: str,
@@ -598,19 +618,12 @@ def solve_fixed(
     """
     info = model.info
     check_solver(info, solver)
-    if solver not in ("euler_maruyama", "heun", "milstein", "baoab", "rk4"):
+    if solver not in FUSED_SOLVERS:
         raise UsageError(
             f"`{solver}` runs on diffrax, not on the fused kernels",
-            hint="call `solve_diffrax`, or pick `euler_maruyama`, `heun`, `milstein`, `baoab` or `rk4`",
+            hint="call `solve_diffrax`, or pick " + ", ".join(f"`{n}`" for n in sorted(FUSED_SOLVERS)),
         )
-    y0 = jnp.asarray(y0)
-    if not jnp.issubdtype(y0.dtype, jnp.floating):
-        y0 = y0.astype(jnp.result_type(float))
-    if y0.ndim != 2 or y0.shape[1] != info.state_size:
-        raise UsageError(
-            f"initial states must have shape (paths, {info.state_size}) for model "
-            f"`{info.name}`, got {tuple(y0.shape)}"
-        )
+    y0, _ = state_batch(y0, info)
     if int(num_steps) != num_steps or num_steps < 1:
         raise UsageError(f"num_steps must be a positive whole number, got {num_steps!r}")
     num_steps = int(num_steps)
