@@ -17,7 +17,7 @@ its own):
    ``specs/`` and ``benchmarks/specs/``, called repeatedly for ``--seconds``;
    the first call (grammar built, caches cold) and the median of the rest, in
    ms. Also whether checking imported JAX (the front end should not).
-2. **load → first drift**: ``model = dync.load(path)`` then
+2. **load → first drift**: ``model = dync.load(path, key)`` then
    ``model.drift(0.0, y0)`` blocked until ready, ``y0`` zeros of the model's
    state size, with JAX already imported: the first time in the process and the
    median of a few more.
@@ -187,7 +187,7 @@ def main(argv=None) -> int:
         return 0
 
     def load_and_drift():
-        model = load(spec)
+        model = load(spec, jax.random.key(0))  # a key for specs that draw `~ init` parameters or nets
         y0 = jnp.zeros((model.info.state_size,), jnp.float32)
         return jax.block_until_ready(model.drift(0.0, y0))
 
