@@ -61,8 +61,9 @@ def init_keys(key: PRNGKeyArray | None, info: ModelInfo, count: int) -> PRNGKeyA
 
         what = [f"parameter `{p.name}` (`~ init`)" for p in info.params if p.init]
         what += [f"net `{n.name}`" for n in info.nets]
+        listed = what[0] if len(what) == 1 else ", ".join(what[:-1]) + " and " + what[-1]
         raise UsageError(
-            f"model `{info.name}` draws {', '.join(what)} when it is built, so it needs a PRNG key",
+            f"model `{info.name}` draws {listed} when it is built, so it needs a PRNG key",
             hint="pass one: `dync.load(path, jax.random.key(seed))` or `Model(jax.random.key(seed))`; "
             "the command line takes `--seed`",
         )
