@@ -640,7 +640,7 @@ def generate_module(model: ir.ModelIR) -> str:
         em.prologue(blk, needs)
         blk.add("lp = jnp.zeros(())")
         for o in model.observations:
-            blk.add(f'lp = lp + jnp.sum({_dist_expr(em, o.dist, blk)}.log_prob(data["{_ident(o.name)}"]))')
+            blk.add(f'lp = lp + jnp.sum({_dist_expr(em, o.dist, blk)}.observed_log_prob(data["{_ident(o.name)}"]))')
         blk.add("return lp")
         out.extend(blk.lines)
         add("")

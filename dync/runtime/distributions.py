@@ -184,6 +184,28 @@ class AbstractDistribution(eqx.Module):
         """The broadcast shape of the parameters."""
         return jnp.broadcast_shapes(*(jnp.shape(p) for p in self._params()))
 
+    def support_point(self) -> Float[Array, "..."] | float:
+        """A value inside the support (for the instance's parameters): where a
+        missing observation is evaluated before its term is dropped."""
+        kind, *bounds = self.support
+        if kind in ("interval", "integer_interval"):
+            lo, hi = (getattr(self, b) if isinstance(b, str) else b for b in bounds)
+            return lo if kind == "integer_interval" else 0.5 * (jnp.asarray(lo) + jnp.asarray(hi))
+        return {"real": 0.0, "positive": 1.0, "negative": -1.0, "unit": 0.5}.get(kind, 0.0)
+
+    def observed_log_prob(self, x: ArrayLike) -> Float[Array, "..."]:
+        """:meth:`log_prob` where ``x`` is observed and 0 where it is NaN
+        (missing), with gradients that stay finite: the missing entries are
+        evaluated at :meth:`support_point` and their terms dropped.
+
+        This is how generated ``observation_log_prob`` reads data, so a
+        missing component or time point contributes nothing to a likelihood.
+        """
+        x = jnp.asarray(x)
+        missing = jnp.isnan(x)
+        safe = jnp.where(missing, jnp.asarray(self.support_point(), x.dtype), x)
+        return jnp.where(missing, jnp.zeros((), x.dtype), self.log_prob(safe))
+
 
 # ---------------------------------------------------------------------------
 # Continuous distributions

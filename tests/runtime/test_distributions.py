@@ -279,3 +279,20 @@ def test_keyword_construction_uses_spec_names():
     assert float(D.Binomial(n=4, p=0.5).mean()) == 2.0
     assert float(D.Uniform(low=1.0, high=3.0).mean()) == 2.0
     assert float(D.Beta(a=1.0, b=3.0).mean()) == 0.25
+
+
+def test_missing_values_contribute_nothing_with_finite_gradients():
+    """`observed_log_prob` is `log_prob` where observed and 0 at NaN, and the
+    gradient with respect to the parameters stays finite (the missing entry
+    is evaluated at a point of the support and its term dropped)."""
+    for case in CASES:
+        x = jnp.asarray([case.points[0], jnp.nan])
+
+        def total(p0, case=case):
+            return jnp.sum(case.make(p0, *case.params[1:]).observed_log_prob(x))
+
+        dist = case.make(*case.params)
+        assert bool(dist.support_contains(jnp.asarray(dist.support_point()))), case.id
+        np.testing.assert_allclose(total(case.params[0]), dist.log_prob(x[0]), rtol=1e-6, err_msg=case.id)
+        if case.grad_params[:1] == (0,):
+            assert bool(jnp.isfinite(jax.grad(total)(float(case.params[0])))), case.id

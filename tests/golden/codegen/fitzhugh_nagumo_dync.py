@@ -125,7 +125,7 @@ class Model(AbstractModel):
     def observation_log_prob(self, t, y, data, args=None):
         s_v = y[0]
         lp = jnp.zeros(())
-        lp = lp + jnp.sum(D.Bernoulli(logits=4.0 * (s_v - 1.0)).log_prob(data["spike"]))
+        lp = lp + jnp.sum(D.Bernoulli(logits=4.0 * (s_v - 1.0)).observed_log_prob(data["spike"]))
         return lp
 
     def observation_sample(self, key, t, y, args=None):

@@ -138,7 +138,7 @@ class Model(AbstractModel):
         p_b = self.b
         s_x = y[0:8]
         lp = jnp.zeros(())
-        lp = lp + jnp.sum(D.Poisson(rate=F.softplus(p_C @ s_x + p_b) * 0.01).log_prob(data["spikes"]))
+        lp = lp + jnp.sum(D.Poisson(rate=F.softplus(p_C @ s_x + p_b) * 0.01).observed_log_prob(data["spikes"]))
         return lp
 
     def observation_sample(self, key, t, y, args=None):

@@ -138,8 +138,8 @@ class Model(AbstractModel):
         p_noise = C.Interval(0.001, 1.0).forward(self.noise_)
         s_x = y[0:3]
         lp = jnp.zeros(())
-        lp = lp + jnp.sum(D.Poisson(rate=F.exp(p_C @ s_x + p_b)).log_prob(data["counts"]))
-        lp = lp + jnp.sum(D.Normal(loc=s_x, scale=p_noise).log_prob(data["readout"]))
+        lp = lp + jnp.sum(D.Poisson(rate=F.exp(p_C @ s_x + p_b)).observed_log_prob(data["counts"]))
+        lp = lp + jnp.sum(D.Normal(loc=s_x, scale=p_noise).observed_log_prob(data["readout"]))
         return lp
 
     def observation_sample(self, key, t, y, args=None):

@@ -112,7 +112,7 @@ class Model(AbstractModel):
     def observation_log_prob(self, t, y, data, args=None):
         s_x = y[0]
         lp = jnp.zeros(())
-        lp = lp + jnp.sum(D.Normal(loc=s_x, scale=0.1).log_prob(data["y"]))
+        lp = lp + jnp.sum(D.Normal(loc=s_x, scale=0.1).observed_log_prob(data["y"]))
         return lp
 
     def observation_sample(self, key, t, y, args=None):

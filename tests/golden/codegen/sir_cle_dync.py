@@ -136,7 +136,7 @@ class Model(AbstractModel):
         p_rho = C.Unit().forward(self.rho)
         s_I = y[1]
         lp = jnp.zeros(())
-        lp = lp + jnp.sum(D.Poisson(rate=p_rho * F.maximum(s_I, 0.0) + 1e-06).log_prob(data["reported"]))
+        lp = lp + jnp.sum(D.Poisson(rate=p_rho * F.maximum(s_I, 0.0) + 1e-06).observed_log_prob(data["reported"]))
         return lp
 
     def observation_sample(self, key, t, y, args=None):
