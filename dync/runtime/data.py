@@ -69,12 +69,17 @@ class PaddedData:
         values: name → ``(S, T) + shape`` values; NaN where missing or padded.
         present: ``(S, T)`` bool, False in padded slots.
         lengths: ``(S,)`` int, the real length of each series.
+        inputs: input name → ``(times, values)`` of shapes ``(S, K)`` and
+            ``(S, K) + shape``, each series padded by repeating its last
+            time and value (so linear interpolation, held constant outside,
+            is unchanged); empty when the data has no inputs.
     """
 
     times: np.ndarray
     values: Mapping[str, np.ndarray]
     present: np.ndarray
     lengths: np.ndarray
+    inputs: Mapping[str, tuple[np.ndarray, np.ndarray]] = dataclasses.field(default_factory=dict)
 
     @property
     def num_series(self) -> int:
@@ -116,7 +121,18 @@ class ObservationData:
                 if name not in values:
                     values[name] = np.full((len(self.series), longest) + v.shape[1:], np.nan, np.float64)
                 values[name][i, :n] = v
-        return PaddedData(times, values, present, lengths)
+        return PaddedData(times, values, present, lengths, self._padded_inputs())
+
+    def _padded_inputs(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        names = [n for n in (self.series[0].inputs if self.series else {}) if all(n in s.inputs for s in self.series)]
+        out = {}
+        for name in names:
+            pairs = [s.inputs[name] for s in self.series]
+            longest = max(t.shape[0] for t, _ in pairs)
+            ts = np.stack([np.concatenate([t, np.repeat(t[-1:], longest - t.shape[0])]) for t, _ in pairs])
+            vs = np.stack([np.concatenate([v, np.repeat(v[-1:], longest - v.shape[0], axis=0)]) for _, v in pairs])
+            out[name] = (ts.astype(np.float64), vs.astype(np.float64))
+        return out
 
 
 # ---------------------------------------------------------------------------
@@ -192,6 +208,11 @@ def read_observations(
     """
     if not isinstance(info, ModelInfo):
         info = info.info
+    if not info.observations:
+        raise DataError(
+            f"the model `{info.name}` has no `observe` lines, so no data can be read for it",
+            hint="add an `observe NAME ~ LAW(...)` line to the spec",
+        )
     if isinstance(source, xr.Dataset):
         return _DatasetReader(source, info, "<Dataset>", inputs).read()
     path = Path(source)
@@ -199,10 +220,13 @@ def read_observations(
     if not path.is_file():
         raise DataError(f"no such data file: {where}", Span(where, 0, 0))
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return _CsvReader(path, info, inputs).read()
-    if suffix in (".nc", ".nc4", ".netcdf", ".h5", ".cdf"):
-        return _DatasetReader(_load_netcdf(path), info, where, inputs).read()
+    try:
+        if suffix == ".csv":
+            return _CsvReader(path, info, inputs).read()
+        if suffix in (".nc", ".nc4", ".netcdf", ".h5", ".cdf"):
+            return _DatasetReader(_load_netcdf(path), info, where, inputs).read()
+    except OSError as err:
+        raise DataError(f"cannot read the file: {err.strerror or err}", Span(where, 0, 0)) from None
     raise DataError(
         f"cannot tell the format of `{path.name}`",
         Span(where, 0, 0),
@@ -434,7 +458,7 @@ class _DatasetReader:
                 hint="use dims (time,) for shared times or (series, obs) for per-series times",
             )
         if self.series_dim and self.series_dim in ds.coords and ds[self.series_dim].ndim == 1:
-            self.labels = [str(v) for v in ds[self.series_dim].values]
+            self.labels = [v.decode() if isinstance(v, bytes) else str(v) for v in ds[self.series_dim].values]
         else:
             self.labels = [str(i) for i in range(self.num_series)]
         if self.num_series == 0 or per_series.shape[1] == 0:

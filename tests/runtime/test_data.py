@@ -179,6 +179,9 @@ def test_inputs_from_csv_and_dataset(tmp_path):
     np.testing.assert_array_equal(ts, [0.0, 0.5])
     np.testing.assert_array_equal(us, [[0, 10], [1, 11]])
     np.testing.assert_array_equal(b.inputs["u"][1], [[5, 50]])
+    padded_times, padded_values = read_observations(path, INPUT).padded().inputs["u"]
+    np.testing.assert_array_equal(padded_times, [[0.0, 0.5], [0.0, 0.0]])  # b repeats its last sample
+    np.testing.assert_array_equal(padded_values, [[[0, 10], [1, 11]], [[5, 50], [5, 50]]])
     assert read_observations(path, INPUT, inputs=False).series[0].inputs == {}
 
     # NetCDF: an input on its own finer time grid, shared by the series
@@ -298,6 +301,11 @@ def test_dataset_errors_name_the_dataset():
     with pytest.raises(DataError) as info:
         read_observations(ds, COUNTS)
     assert info.value.render().startswith("<Dataset>: error[E410]: variable `counts`")
+
+
+def test_a_model_without_observations_has_no_data():
+    with pytest.raises(DataError, match="no `observe` lines"):
+        read_observations(xr.Dataset(coords={"time": [0.0]}), make_info(()))
 
 
 def test_missing_and_unsupported_files(tmp_path):
