@@ -1,5 +1,6 @@
-"""Analyses of a checked model: noise structure, elementwise diffusion and
-underdamped-Langevin pairs. They only read the IR and return a new one."""
+"""Analyses of a checked model: noise structure, elementwise diffusion,
+underdamped-Langevin pairs and linear-Gaussian structure (exact Kalman
+likelihood). They only read the IR and return a new one or a fact about it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import dataclasses
 from . import ir
 from ..dsl import ast
 from ..errors import UNUSED_NOISE, SpecWarning
-from .dependencies import depends_on_state
+from .dependencies import depends_on_state, reads_time
 
 _ELEMENTWISE = frozenset(
     "+ - * / ^ neg pos not < <= > >= == != and or".split()
@@ -150,6 +151,90 @@ def langevin_pair(model: ir.ModelIR) -> tuple[str, str] | None:
         if ok and is_diagonal_layout(model):
             return (x.name, v.name)
     return None
+
+
+#: library functions linear in every argument (a sum of affine pieces is affine)
+_LINEAR_CALLS = frozenset(f"call:{n}" for n in "sum mean roll concat stack transpose diag".split())
+#: library functions linear in each argument separately (affine if the others are state-free)
+_BILINEAR_CALLS = frozenset({"call:dot", "call:outer"})
+
+
+def _affine(e: ir.IExpr, lets: dict) -> bool:
+    """Whether ``e`` is affine in the states, by a conservative syntactic rule:
+    state-free pieces, state references, sums, differences, negation, indexing,
+    array literals, products (``*``, ``@``, ``dot``, ``outer``) with at most
+    one state-dependent factor, division by a state-free expression, and the
+    linear library functions (``sum``, ``mean``, ``roll``, ``concat``,
+    ``stack``, ``transpose``, ``diag``). Anything else that reads a state
+    (a net, a gradient, ``exp``, a power, a comparison) is not affine."""
+    if not depends_on_state(e, lets):
+        return True
+    if isinstance(e, ir.Ref):
+        if e.kind == "let":
+            return _affine(lets[e.name], lets)
+        return e.kind == "state"
+    if isinstance(e, ir.Index):
+        return _affine(e.value, lets)
+    if isinstance(e, ir.Array):
+        return all(_affine(a, lets) for a in e.elements)
+    if isinstance(e, ir.Op):
+        if e.op in ("+", "-", "neg", "pos") or e.op in _LINEAR_CALLS:
+            return all(_affine(a, lets) for a in e.args)
+        if e.op in ("*", "@") or e.op in _BILINEAR_CALLS:
+            free = [not depends_on_state(a, lets) for a in e.args]
+            return sum(not f for f in free) <= 1 and all(_affine(a, lets) for a in e.args)
+        if e.op == "/":
+            return _affine(e.args[0], lets) and not depends_on_state(e.args[1], lets)
+    return False
+
+
+def linear_gaussian_reason(model: ir.ModelIR) -> str | None:
+    """Why the model is not linear-Gaussian (a short phrase for ``dync check``),
+    or ``None`` when it is.
+
+    Linear-Gaussian means: drift affine in the states, additive (or no) noise,
+    nothing reading the time or an input (so the transition between two times
+    is one matrix exponential), no fractional noise, every observation
+    ``Normal(loc, scale)`` with ``loc`` affine in the states and ``scale``
+    state-free, and every initial state fixed or ``Normal`` with state-free
+    arguments. Then the exact likelihood is a Kalman filter's."""
+    lets = dict(model.lets)
+    if any(b.kind == "fractional" for b in model.noise_blocks) or any(s.hidden for s in model.states):
+        return "fractional noise"
+    if model.noise_structure not in ("none", "additive"):
+        return f"state-dependent noise ({model.noise_structure})"
+    drift = [e for _, e in model.drift if e is not None]
+    coefficients = [t.coefficient for _, terms in model.noise for t in terms]
+    observed = [v for o in model.observations for _, v in o.dist.args]
+    initial = [v for s in model.states if s.init is not None for _, v in s.init.args]
+    initial += [s.value for s in model.states if s.value is not None]
+    if any(reads_time(e, lets) for e in drift + coefficients + observed + initial):
+        return "reads the time or an input"
+    if not all(_affine(e, lets) for e in drift):
+        return "nonlinear drift"
+    for o in model.observations:
+        if o.dist.name != "Normal":
+            return f"{o.dist.name} observation `{o.name}`"
+        args = dict(o.dist.args)
+        if not _affine(args["loc"], lets) or depends_on_state(args["scale"], lets):
+            return f"observation `{o.name}` is not Normal(affine, state-free)"
+    for s in model.states:
+        if s.init is not None and s.init.name != "Normal":
+            return f"{s.init.name} initial state `{s.name}`"
+    if any(depends_on_state(e, lets) for e in initial):
+        return "initial law depends on a state"
+    return None
+
+
+def is_linear_gaussian(model: ir.ModelIR) -> bool:
+    """Whether the model is linear-Gaussian (see :func:`linear_gaussian_reason`),
+    so that its exact likelihood is a Kalman filter's.
+
+    Example:
+        >>> is_linear_gaussian(check_spec(parse_spec("state x ~ Normal(0, 1)\\ndx = -x dt + dW\\nobserve y ~ Normal(x, 0.1)\\n")))
+        True
+    """
+    return linear_gaussian_reason(model) is None
 
 
 def analyse(model: ir.ModelIR) -> ir.ModelIR:

@@ -375,6 +375,15 @@ def _dist_expr(em: _FunctionEmitter, d: ir.DistIR, blk: _Block) -> str:
     return f"D.{_ident(d.name)}({args})"
 
 
+def _moments_code(em: _FunctionEmitter, d: ir.DistIR, blk: _Block) -> tuple[str, str]:
+    """Code of a law's mean and standard deviation, as the moment methods
+    define them: ``(loc, scale)`` of a ``Normal``, ``(mean, NaN)`` of any other."""
+    if d.name == "Normal":
+        args = dict(d.args)
+        return em.expr(args["loc"], blk), em.expr(args["scale"], blk)
+    return f"{_dist_expr(em, d, blk)}.mean()", "jnp.nan"
+
+
 _STRING = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
 
@@ -630,6 +639,28 @@ def generate_module(model: ir.ModelIR) -> str:
         pieces.append((s, var, s.shape))
     blk.add(f"return {em.assemble(pieces, blk, 'dtype')}")
     out.extend(blk.lines)
+    add("")
+
+    # ---- initial_moments
+    add("    def initial_moments(self, args=None):")
+    blk = _Block(8)
+    needs = em.refs([s.value for s in model.states if s.value is not None] + [s.init for s in random_states])
+    em.prologue(blk, needs, y=None)
+    blk.add("dtype = jnp.result_type(float)")
+    means, stds = [], []
+    for s in model.states:
+        name, shape = _ident(s.name), tuple(s.shape)
+        if s.init is not None:
+            mean, std = _moments_code(em, s.init, blk)
+        else:
+            mean = em.expr(s.value, blk) if s.value is not None else "0.0"
+            std = "0.0"
+        blk.add(f"m_{name} = jnp.broadcast_to(jnp.asarray({mean}, dtype=dtype), {shape!r})")
+        blk.add(f"sd_{name} = jnp.broadcast_to(jnp.asarray({std}, dtype=dtype), {shape!r})")
+        means.append((s, f"m_{name}", shape))
+        stds.append((s, f"sd_{name}", shape))
+    blk.add(f"return {em.assemble(means, blk, 'dtype')}, {em.assemble(stds, blk, 'dtype')}")
+    out.extend(blk.lines)
 
     # ---- observations
     if model.observations:
@@ -654,6 +685,20 @@ def generate_module(model: ir.ModelIR) -> str:
             blk.add(f'    "{_ident(o.name)}": {code}.sample(keys[{i}], {tuple(o.shape)!r}),')
         blk.add("}")
         out.extend(blk.lines)
+        add("")
+        add("    def observation_moments(self, t, y, args=None):")
+        blk = _Block(8)
+        em.prologue(blk, needs)
+        moments = [(o, *_moments_code(em, o.dist, blk)) for o in model.observations]
+        blk.add("return {")
+        for o, mean, std in moments:
+            shape = tuple(o.shape)
+            blk.add(f'    "{_ident(o.name)}": (')
+            blk.add(f"        jnp.broadcast_to(jnp.asarray({mean}, dtype=y.dtype), {shape!r}),")
+            blk.add(f"        jnp.broadcast_to(jnp.asarray({std}, dtype=y.dtype), {shape!r}),")
+            blk.add("    ),")
+        blk.add("}")
+        out.extend(blk.lines)
     else:
         add("")
         add("    def observation_log_prob(self, t, y, data, args=None):")
@@ -662,6 +707,10 @@ def generate_module(model: ir.ModelIR) -> str:
         add("")
         add("    def observation_sample(self, key, t, y, args=None):")
         add("        del key, t, y, args")
+        add("        return {}")
+        add("")
+        add("    def observation_moments(self, t, y, args=None):")
+        add("        del t, y, args")
         add("        return {}")
     add("")
     return "\n".join(out)

@@ -53,6 +53,7 @@ def describe_model(model: ir.ModelIR) -> ModelInfo:
         diffusion_is_elementwise=model.diffusion_is_elementwise,
         diagonal_noise=analysis.is_diagonal_layout(model),
         fbm_num_ou=model.fbm_num_ou,
+        linear_gaussian=analysis.is_linear_gaussian(model),
     )
 
 

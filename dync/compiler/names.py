@@ -40,6 +40,7 @@ from .expressions import free_names
 _MODEL_ATTRS = frozenset(
     "info drift noise diffusion diffusion_diagonal initial_state constrained_params log_prior "
     "observation_log_prob observation_sample ito_correction ito_drift stratonovich_drift unpack pack "
+    "initial_moments observation_moments "
     "langevin_parts fbm_horizon fbm_high with_horizon".split()
 )
 

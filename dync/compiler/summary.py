@@ -11,6 +11,7 @@ from ..errors import SpecWarning, render_warning
 from ..info.model import ModelInfo
 from ..info.solvers import solver_summary
 from . import ir
+from .analysis import linear_gaussian_reason
 from .describe import describe_model
 from .driver import CheckedSpec, check_ast, read_spec
 
@@ -94,9 +95,19 @@ class CheckSummary:
             lines.append(f"  structure   underdamped Langevin pair ({m.langevin[0]}, {m.langevin[1]}): BAOAB applies")
         if m.observations:
             lines.append("  observe     " + ", ".join(f"{o.name}{shape(o.shape)} ~ {o.dist.name}" for o in m.observations))
+            lines.append(f"  likelihood  {likelihood_summary(m)}")
         lines.append(f"  solver      {solver_summary(info)}")
         lines.extend(render_warning(w) for w in self.warnings)
         return "\n".join(lines)
+
+
+def likelihood_summary(model: ir.ModelIR) -> str:
+    """Which likelihood ``auto`` fitting uses: ``linear-Gaussian: exact Kalman
+    likelihood`` or ``particle filter (not linear-Gaussian: REASON)``."""
+    reason = linear_gaussian_reason(model)
+    if reason is None:
+        return "linear-Gaussian: exact Kalman likelihood"
+    return f"particle filter (not linear-Gaussian: {reason})"
 
 
 def check_file(path: str | Path, dims: Mapping[str, int] | None = None, text: str | None = None) -> CheckSummary:

@@ -157,6 +157,10 @@ class ModelInfo:
     diagonal_noise: bool = False
     #: hidden OU components per fractional Brownian motion (0 if none)
     fbm_num_ou: int = 0
+    #: drift affine in the states, additive time-invariant noise, Normal
+    #: observations affine in the states, fixed or Normal initial states: the
+    #: exact likelihood is a Kalman filter's (:mod:`dync.runtime.kalman`)
+    linear_gaussian: bool = False
 
     @property
     def driving_noise_segments(self) -> tuple[tuple[int, int, bool], ...]:

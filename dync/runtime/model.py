@@ -114,6 +114,15 @@ class AbstractModel(eqx.Module):
         """Draw one initial state from the ``state`` declarations."""
 
     @abc.abstractmethod
+    def initial_moments(self, args: Any = None) -> tuple[Float[Array, " n"], Float[Array, " n"]]:
+        """The mean and standard deviation of each component of the initial
+        state, ``(mean, std)``, each of shape ``(n,)``: for a ``Normal`` law
+        its ``loc`` and ``scale``, for a fixed value the value and 0, for any
+        other law its mean and NaN (hidden fractional-noise states start at 0
+        with std 0). The components are independent. The Kalman filter reads
+        this; it applies only when no std is NaN."""
+
+    @abc.abstractmethod
     def observation_log_prob(
         self, t: Scalar, y: Float[Array, " n"], data: dict[str, Array], args: Any = None
     ) -> Scalar:
@@ -126,6 +135,16 @@ class AbstractModel(eqx.Module):
     ) -> dict[str, Array]:
         """Draw one time point of every observation given the state (``{}``
         for a model without ``observe`` lines)."""
+
+    @abc.abstractmethod
+    def observation_moments(
+        self, t: Scalar, y: Float[Array, " n"], args: Any = None
+    ) -> dict[str, tuple[Array, Array]]:
+        """Each observation's law given the state, as ``{name: (mean, std)}``
+        with arrays of the observation's shape: ``(loc, scale)`` of a
+        ``Normal`` law, ``(mean, NaN)`` of any other (``{}`` for a model
+        without ``observe`` lines). The Kalman filter reads this: for a
+        linear-Gaussian model ``mean`` is affine in ``y`` and ``std`` free of it."""
 
     # ---- derived -----------------------------------------------------------
 

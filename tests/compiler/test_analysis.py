@@ -86,3 +86,56 @@ def test_implicit_noises_are_private_to_their_equation():
 def test_declared_brownian_is_shared():
     m = ir_of("model m\nbrownian W\nstate x = 0\nstate y = 0\ndx = -x dt + dW\ndy = -y dt + dW\n")
     assert m.noise_size == 1
+
+
+# ---- linear-Gaussian structure (exact Kalman likelihood) ------------------------
+
+
+@pytest.mark.parametrize(
+    "name, linear_gaussian",
+    [("ou", True), ("ou_matrix", True), ("gbm", False), ("lorenz63", False), ("fractional_ou", False), ("heston", False)],
+)
+def test_linear_gaussian_library_specs(name, linear_gaussian):
+    from dync.compiler.analysis import is_linear_gaussian
+
+    path = ROOT / "specs" / f"{name}.dync"
+    assert is_linear_gaussian(check_spec(parse_spec(path.read_text(), str(path)))) is linear_gaussian
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        ("state x ~ Normal(0, 1)\ndx = -x dt + dW\nobserve y ~ Normal(x, 0.1)\n", None),
+        ("param k = 2.0\nstate x ~ Normal(0, 1)\nstate v = 0\ndx = v dt\ndv = (1 - k * x - 0.5 * v) dt + 0.3 dW\nobserve y ~ Normal(x, 0.2)\n", None),
+        ("param A[2, 2] = [[-1, 0.5], [0, -2]]\nstate x[2] ~ Normal(0, 1)\ndx = (A @ x + 1) / 2 dt + dW\nobserve y[2] ~ Normal([x[0] + sum(x), -x[1]], 0.2)\n", None),
+        ("state x = 1\ndx = -x dt\nobserve y ~ Normal(2 * x, 0.1)\n", None),
+        ("state x = 1\ndx = -x * x dt + dW\n", "nonlinear drift"),
+        ("state x = 1\ndx = -sin(x) dt + dW\n", "nonlinear drift"),
+        ("state x = 1\ndx = -x / x dt + dW\n", "nonlinear drift"),
+        ("state x = 1\ndx = -x dt + sin(t) dW\n", "reads the time or an input"),
+        ("state x = 1\ndx = -t * x dt + dW\n", "reads the time or an input"),
+        ("state x = 1\ndx = -x dt + 0.1 * x dW\n", "state-dependent noise (diagonal)"),
+        ("state x = 1\ndx = -x dt + dW\nobserve y ~ Poisson(exp(x))\n", "Poisson observation `y`"),
+        ("state x = 1\ndx = -x dt + dW\nobserve y ~ Normal(x, 0.1 + x * x)\n", "observation `y` is not Normal(affine, state-free)"),
+        ("state x = 1\ndx = -x dt + dW\nobserve y ~ Normal(x * x, 0.1)\n", "observation `y` is not Normal(affine, state-free)"),
+        ("state x ~ Uniform(0, 1)\ndx = -x dt + dW\n", "Uniform initial state `x`"),
+        ("param H = 0.7 : interval(0, 1)\nbrownian B : fractional(hurst = H)\nstate x = 0\ndx = -x dt + dB\n", "fractional noise"),
+    ],
+)
+def test_linear_gaussian_reason(body, reason):
+    from dync.compiler.analysis import is_linear_gaussian, linear_gaussian_reason
+
+    m = ir_of("model m\n" + body)
+    assert linear_gaussian_reason(m) == reason
+    assert is_linear_gaussian(m) is (reason is None)
+
+
+def test_dync_check_says_which_likelihood():
+    from dync.compiler.summary import check_file
+
+    ou = check_file(ROOT / "specs" / "ou.dync").to_text()
+    assert "  likelihood  linear-Gaussian: exact Kalman likelihood" in ou.splitlines()
+    poisson = check_file(ROOT / "specs" / "ou_poisson.yaml").to_text()
+    assert "  likelihood  particle filter (not linear-Gaussian: Poisson observation `counts`)" in poisson.splitlines()
+    # no `observe` lines, no likelihood line
+    assert "likelihood" not in check_file(ROOT / "specs" / "gbm.dync").to_text()

@@ -66,6 +66,13 @@ class _Base(AbstractModel):
         del key, args
         return jnp.zeros((self.info.state_size,))
 
+    def initial_moments(self, args=None):
+        del args
+        return jnp.zeros((self.info.state_size,)), jnp.zeros((self.info.state_size,))
+
+    def observation_moments(self, t, y, args=None):
+        return {}
+
 
 class OrnsteinUhlenbeck(_Base):
     """$dx = -\\theta x\\,dt + \\sigma\\,dW$ (additive noise)."""

@@ -78,6 +78,13 @@ class _Constrained(AbstractModel):
     def observation_sample(self, key, t, y, args=None):
         return {}
 
+    def initial_moments(self, args=None):
+        n = self.info.state_size
+        return jnp.full((n,), jnp.nan), jnp.full((n,), jnp.nan)
+
+    def observation_moments(self, t, y, args=None):
+        return {}
+
 
 OU_SPEC = "state x ~ normal(mu, 0.1)\ndx = theta * (mu - x) dt + sigma dW\nobserve y ~ normal(x, 0.1)\n"
 

@@ -122,6 +122,14 @@ class Model(AbstractModel):
         x_r = jnp.broadcast_to(jnp.asarray(1.0, dtype=dtype), ())
         return F.stack(x_v, x_r)
 
+    def initial_moments(self, args=None):
+        dtype = jnp.result_type(float)
+        m_v = jnp.broadcast_to(jnp.asarray(-1.0, dtype=dtype), ())
+        sd_v = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), ())
+        m_r = jnp.broadcast_to(jnp.asarray(1.0, dtype=dtype), ())
+        sd_r = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), ())
+        return F.stack(m_v, m_r), F.stack(sd_v, sd_r)
+
     def observation_log_prob(self, t, y, data, args=None):
         s_v = y[0]
         lp = jnp.zeros(())
@@ -133,4 +141,13 @@ class Model(AbstractModel):
         keys = jax.random.split(key, 1)
         return {
             "spike": D.Bernoulli(logits=4.0 * (s_v - 1.0)).sample(keys[0], ()),
+        }
+
+    def observation_moments(self, t, y, args=None):
+        s_v = y[0]
+        return {
+            "spike": (
+                jnp.broadcast_to(jnp.asarray(D.Bernoulli(logits=4.0 * (s_v - 1.0)).mean(), dtype=y.dtype), ()),
+                jnp.broadcast_to(jnp.asarray(jnp.nan, dtype=y.dtype), ()),
+            ),
         }

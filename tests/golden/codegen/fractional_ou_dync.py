@@ -104,10 +104,22 @@ class Model(AbstractModel):
         x__fbm_B = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), (10,))
         return F.join(jnp.reshape(x_x, (1,)), x__fbm_B)
 
+    def initial_moments(self, args=None):
+        dtype = jnp.result_type(float)
+        m_x = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), ())
+        sd_x = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), ())
+        m__fbm_B = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), (10,))
+        sd__fbm_B = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), (10,))
+        return F.join(jnp.reshape(m_x, (1,)), m__fbm_B), F.join(jnp.reshape(sd_x, (1,)), sd__fbm_B)
+
     def observation_log_prob(self, t, y, data, args=None):
         del t, y, data, args
         return jnp.zeros(())
 
     def observation_sample(self, key, t, y, args=None):
         del key, t, y, args
+        return {}
+
+    def observation_moments(self, t, y, args=None):
+        del t, y, args
         return {}

@@ -95,10 +95,20 @@ class Model(AbstractModel):
         x_S = jnp.broadcast_to(jnp.asarray(1.0, dtype=dtype), ())
         return jnp.reshape(x_S, (1,))
 
+    def initial_moments(self, args=None):
+        dtype = jnp.result_type(float)
+        m_S = jnp.broadcast_to(jnp.asarray(1.0, dtype=dtype), ())
+        sd_S = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), ())
+        return jnp.reshape(m_S, (1,)), jnp.reshape(sd_S, (1,))
+
     def observation_log_prob(self, t, y, data, args=None):
         del t, y, data, args
         return jnp.zeros(())
 
     def observation_sample(self, key, t, y, args=None):
         del key, t, y, args
+        return {}
+
+    def observation_moments(self, t, y, args=None):
+        del t, y, args
         return {}

@@ -123,10 +123,22 @@ class Model(AbstractModel):
         x_v = jnp.broadcast_to(jnp.asarray(0.04, dtype=dtype), ())
         return F.stack(x_S, x_v)
 
+    def initial_moments(self, args=None):
+        dtype = jnp.result_type(float)
+        m_S = jnp.broadcast_to(jnp.asarray(100.0, dtype=dtype), ())
+        sd_S = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), ())
+        m_v = jnp.broadcast_to(jnp.asarray(0.04, dtype=dtype), ())
+        sd_v = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), ())
+        return F.stack(m_S, m_v), F.stack(sd_S, sd_v)
+
     def observation_log_prob(self, t, y, data, args=None):
         del t, y, data, args
         return jnp.zeros(())
 
     def observation_sample(self, key, t, y, args=None):
         del key, t, y, args
+        return {}
+
+    def observation_moments(self, t, y, args=None):
+        del t, y, args
         return {}

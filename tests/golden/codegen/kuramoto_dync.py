@@ -104,10 +104,20 @@ class Model(AbstractModel):
         x_theta = D.Uniform(low=-3.141592653589793, high=3.141592653589793).sample(keys[0], (16,)).astype(dtype)
         return x_theta
 
+    def initial_moments(self, args=None):
+        dtype = jnp.result_type(float)
+        m_theta = jnp.broadcast_to(jnp.asarray(D.Uniform(low=-3.141592653589793, high=3.141592653589793).mean(), dtype=dtype), (16,))
+        sd_theta = jnp.broadcast_to(jnp.asarray(jnp.nan, dtype=dtype), (16,))
+        return m_theta, sd_theta
+
     def observation_log_prob(self, t, y, data, args=None):
         del t, y, data, args
         return jnp.zeros(())
 
     def observation_sample(self, key, t, y, args=None):
         del key, t, y, args
+        return {}
+
+    def observation_moments(self, t, y, args=None):
+        del t, y, args
         return {}

@@ -133,6 +133,14 @@ class Model(AbstractModel):
         x_v = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), (8,))
         return F.join(x_x, x_v)
 
+    def initial_moments(self, args=None):
+        dtype = jnp.result_type(float)
+        m_x = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), (8,))
+        sd_x = jnp.broadcast_to(jnp.asarray(1.0, dtype=dtype), (8,))
+        m_v = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), (8,))
+        sd_v = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), (8,))
+        return F.join(m_x, m_v), F.join(sd_x, sd_v)
+
     def observation_log_prob(self, t, y, data, args=None):
         p_C = self.C
         p_b = self.b
@@ -148,4 +156,15 @@ class Model(AbstractModel):
         keys = jax.random.split(key, 1)
         return {
             "spikes": D.Poisson(rate=F.softplus(p_C @ s_x + p_b) * 0.01).sample(keys[0], (50,)),
+        }
+
+    def observation_moments(self, t, y, args=None):
+        p_C = self.C
+        p_b = self.b
+        s_x = y[0:8]
+        return {
+            "spikes": (
+                jnp.broadcast_to(jnp.asarray(D.Poisson(rate=F.softplus(p_C @ s_x + p_b) * 0.01).mean(), dtype=y.dtype), (50,)),
+                jnp.broadcast_to(jnp.asarray(jnp.nan, dtype=y.dtype), (50,)),
+            ),
         }

@@ -122,10 +122,24 @@ class Model(AbstractModel):
         x_z = jnp.broadcast_to(jnp.asarray(1.0, dtype=dtype), ())
         return F.stack(x_x, x_y, x_z)
 
+    def initial_moments(self, args=None):
+        dtype = jnp.result_type(float)
+        m_x = jnp.broadcast_to(jnp.asarray(1.0, dtype=dtype), ())
+        sd_x = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), ())
+        m_y = jnp.broadcast_to(jnp.asarray(1.0, dtype=dtype), ())
+        sd_y = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), ())
+        m_z = jnp.broadcast_to(jnp.asarray(1.0, dtype=dtype), ())
+        sd_z = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), ())
+        return F.stack(m_x, m_y, m_z), F.stack(sd_x, sd_y, sd_z)
+
     def observation_log_prob(self, t, y, data, args=None):
         del t, y, data, args
         return jnp.zeros(())
 
     def observation_sample(self, key, t, y, args=None):
         del key, t, y, args
+        return {}
+
+    def observation_moments(self, t, y, args=None):
+        del t, y, args
         return {}

@@ -99,10 +99,20 @@ class Model(AbstractModel):
         x_z = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), (4,))
         return x_z
 
+    def initial_moments(self, args=None):
+        dtype = jnp.result_type(float)
+        m_z = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), (4,))
+        sd_z = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), (4,))
+        return m_z, sd_z
+
     def observation_log_prob(self, t, y, data, args=None):
         del t, y, data, args
         return jnp.zeros(())
 
     def observation_sample(self, key, t, y, args=None):
         del key, t, y, args
+        return {}
+
+    def observation_moments(self, t, y, args=None):
+        del t, y, args
         return {}

@@ -46,6 +46,7 @@ INFO = ModelInfo(
     ),
     diffusion_is_elementwise=True,
     diagonal_noise=True,
+    linear_gaussian=True,
 )
 
 
@@ -109,6 +110,15 @@ class Model(AbstractModel):
         x_x = D.Normal(loc=p_mu, scale=p_sigma / F.sqrt(2.0 * p_theta)).sample(keys[0], ()).astype(dtype)
         return jnp.reshape(x_x, (1,))
 
+    def initial_moments(self, args=None):
+        p_theta = C.Positive().forward(self.theta)
+        p_mu = self.mu
+        p_sigma = C.Positive().forward(self.sigma)
+        dtype = jnp.result_type(float)
+        m_x = jnp.broadcast_to(jnp.asarray(p_mu, dtype=dtype), ())
+        sd_x = jnp.broadcast_to(jnp.asarray(p_sigma / F.sqrt(2.0 * p_theta), dtype=dtype), ())
+        return jnp.reshape(m_x, (1,)), jnp.reshape(sd_x, (1,))
+
     def observation_log_prob(self, t, y, data, args=None):
         s_x = y[0]
         lp = jnp.zeros(())
@@ -120,4 +130,13 @@ class Model(AbstractModel):
         keys = jax.random.split(key, 1)
         return {
             "y": D.Normal(loc=s_x, scale=0.1).sample(keys[0], ()),
+        }
+
+    def observation_moments(self, t, y, args=None):
+        s_x = y[0]
+        return {
+            "y": (
+                jnp.broadcast_to(jnp.asarray(s_x, dtype=y.dtype), ()),
+                jnp.broadcast_to(jnp.asarray(0.1, dtype=y.dtype), ()),
+            ),
         }

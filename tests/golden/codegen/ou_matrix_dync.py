@@ -40,6 +40,7 @@ INFO = ModelInfo(
         ParamInfo("A", (2, 2)),
         ParamInfo("L", (2, 2)),
     ),
+    linear_gaussian=True,
 )
 
 
@@ -91,10 +92,20 @@ class Model(AbstractModel):
         x_x = jnp.broadcast_to(jnp.asarray(jnp.asarray([1.0, -1.0]), dtype=dtype), (2,))
         return x_x
 
+    def initial_moments(self, args=None):
+        dtype = jnp.result_type(float)
+        m_x = jnp.broadcast_to(jnp.asarray(jnp.asarray([1.0, -1.0]), dtype=dtype), (2,))
+        sd_x = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), (2,))
+        return m_x, sd_x
+
     def observation_log_prob(self, t, y, data, args=None):
         del t, y, data, args
         return jnp.zeros(())
 
     def observation_sample(self, key, t, y, args=None):
         del key, t, y, args
+        return {}
+
+    def observation_moments(self, t, y, args=None):
+        del t, y, args
         return {}

@@ -132,6 +132,15 @@ class Model(AbstractModel):
         x_x = D.Normal(loc=p_mu, scale=p_sigma / F.sqrt(2.0 * p_theta)).sample(keys[0], (3,)).astype(dtype)
         return x_x
 
+    def initial_moments(self, args=None):
+        p_theta = C.Positive().forward(self.theta)
+        p_mu = self.mu
+        p_sigma = C.Positive().forward(self.sigma)
+        dtype = jnp.result_type(float)
+        m_x = jnp.broadcast_to(jnp.asarray(p_mu, dtype=dtype), (3,))
+        sd_x = jnp.broadcast_to(jnp.asarray(p_sigma / F.sqrt(2.0 * p_theta), dtype=dtype), (3,))
+        return m_x, sd_x
+
     def observation_log_prob(self, t, y, data, args=None):
         p_C = self.C
         p_b = C.Upper(0.0).forward(self.b)
@@ -151,4 +160,20 @@ class Model(AbstractModel):
         return {
             "counts": D.Poisson(rate=F.exp(p_C @ s_x + p_b)).sample(keys[0], (10,)),
             "readout": D.Normal(loc=s_x, scale=p_noise).sample(keys[1], (3,)),
+        }
+
+    def observation_moments(self, t, y, args=None):
+        p_C = self.C
+        p_b = C.Upper(0.0).forward(self.b)
+        p_noise = C.Interval(0.001, 1.0).forward(self.noise_)
+        s_x = y[0:3]
+        return {
+            "counts": (
+                jnp.broadcast_to(jnp.asarray(D.Poisson(rate=F.exp(p_C @ s_x + p_b)).mean(), dtype=y.dtype), (10,)),
+                jnp.broadcast_to(jnp.asarray(jnp.nan, dtype=y.dtype), (10,)),
+            ),
+            "readout": (
+                jnp.broadcast_to(jnp.asarray(s_x, dtype=y.dtype), (3,)),
+                jnp.broadcast_to(jnp.asarray(p_noise, dtype=y.dtype), (3,)),
+            ),
         }

@@ -132,6 +132,16 @@ class Model(AbstractModel):
         x_R = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), ())
         return F.stack(x_S, x_I, x_R)
 
+    def initial_moments(self, args=None):
+        dtype = jnp.result_type(float)
+        m_S = jnp.broadcast_to(jnp.asarray(990.0, dtype=dtype), ())
+        sd_S = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), ())
+        m_I = jnp.broadcast_to(jnp.asarray(10.0, dtype=dtype), ())
+        sd_I = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), ())
+        m_R = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), ())
+        sd_R = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), ())
+        return F.stack(m_S, m_I, m_R), F.stack(sd_S, sd_I, sd_R)
+
     def observation_log_prob(self, t, y, data, args=None):
         p_rho = C.Unit().forward(self.rho)
         s_I = y[1]
@@ -145,4 +155,14 @@ class Model(AbstractModel):
         keys = jax.random.split(key, 1)
         return {
             "reported": D.Poisson(rate=p_rho * F.maximum(s_I, 0.0) + 1e-06).sample(keys[0], ()),
+        }
+
+    def observation_moments(self, t, y, args=None):
+        p_rho = C.Unit().forward(self.rho)
+        s_I = y[1]
+        return {
+            "reported": (
+                jnp.broadcast_to(jnp.asarray(D.Poisson(rate=p_rho * F.maximum(s_I, 0.0) + 1e-06).mean(), dtype=y.dtype), ()),
+                jnp.broadcast_to(jnp.asarray(jnp.nan, dtype=y.dtype), ()),
+            ),
         }

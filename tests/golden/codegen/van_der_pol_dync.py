@@ -103,6 +103,14 @@ class Model(AbstractModel):
         x_y = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), ())
         return F.stack(x_x, x_y)
 
+    def initial_moments(self, args=None):
+        dtype = jnp.result_type(float)
+        m_x = jnp.broadcast_to(jnp.asarray(2.0, dtype=dtype), ())
+        sd_x = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), ())
+        m_y = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), ())
+        sd_y = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), ())
+        return F.stack(m_x, m_y), F.stack(sd_x, sd_y)
+
     def observation_log_prob(self, t, y, data, args=None):
         s_x = y[0]
         lp = jnp.zeros(())
@@ -114,4 +122,13 @@ class Model(AbstractModel):
         keys = jax.random.split(key, 1)
         return {
             "position": D.StudentT(df=4.0, loc=s_x, scale=0.1).sample(keys[0], ()),
+        }
+
+    def observation_moments(self, t, y, args=None):
+        s_x = y[0]
+        return {
+            "position": (
+                jnp.broadcast_to(jnp.asarray(D.StudentT(df=4.0, loc=s_x, scale=0.1).mean(), dtype=y.dtype), ()),
+                jnp.broadcast_to(jnp.asarray(jnp.nan, dtype=y.dtype), ()),
+            ),
         }

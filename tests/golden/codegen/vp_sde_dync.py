@@ -100,10 +100,20 @@ class Model(AbstractModel):
         x_x = D.Normal(loc=0.0, scale=1.0).sample(keys[0], (4,)).astype(dtype)
         return x_x
 
+    def initial_moments(self, args=None):
+        dtype = jnp.result_type(float)
+        m_x = jnp.broadcast_to(jnp.asarray(0.0, dtype=dtype), (4,))
+        sd_x = jnp.broadcast_to(jnp.asarray(1.0, dtype=dtype), (4,))
+        return m_x, sd_x
+
     def observation_log_prob(self, t, y, data, args=None):
         del t, y, data, args
         return jnp.zeros(())
 
     def observation_sample(self, key, t, y, args=None):
         del key, t, y, args
+        return {}
+
+    def observation_moments(self, t, y, args=None):
+        del t, y, args
         return {}

@@ -1,0 +1,224 @@
+"""The exact Kalman likelihood against the dense multivariate-normal density of
+the same data, built independently in numpy/scipy (the stationary Lyapunov
+solution for the transition covariance, not Van Loan's block exponential)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.linalg
+import scipy.stats
+
+import dync
+from dync.runtime.data import ObservationData, Series
+from dync.runtime.kalman import exact_transition, kalman_log_likelihood, linear_gaussian_system
+from dync.runtime.params import with_params
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: a damped oscillator seen through its position and a noisy pair; `v` starts
+#: fixed (a singular initial covariance), `x` Gaussian
+OSCILLATOR = """\
+model oscillator
+param k = 2.0 : positive
+param gamma = 0.5 : positive
+param s = 0.4 : positive
+param f = 0.3
+state x ~ Normal(1.0, 0.5)
+state v = 0.2
+dx = v dt
+dv = (f - k * x - gamma * v) dt + s dW
+observe pos ~ Normal(x, 0.2)
+observe pair[2] ~ Normal([x + v, 0.5 * v - 1.0], 0.3)
+"""
+
+
+def oscillator():
+    return dync.load("oscillator.dync", text=OSCILLATOR)
+
+
+def ou():
+    return dync.load(ROOT / "specs/ou.dync")
+
+
+# ---- the reference: hand-written matrices and the dense joint Gaussian ------
+
+
+def ou_matrices(theta=1.0, mu=0.0, sigma=0.5):
+    A = np.array([[-theta]])
+    return dict(
+        A=A, b=np.array([theta * mu]), Qc=np.array([[sigma**2]]),
+        H=np.array([[1.0]]), c=np.array([0.0]), R=np.array([0.1**2]),
+        m0=np.array([mu]), P0=np.array([[sigma**2 / (2 * theta)]]),
+    )
+
+
+def oscillator_matrices(k=2.0, gamma=0.5, s=0.4, f=0.3):
+    A = np.array([[0.0, 1.0], [-k, -gamma]])
+    return dict(
+        A=A, b=np.array([0.0, f]), Qc=np.array([[0.0, 0.0], [0.0, s**2]]),
+        H=np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 0.5]]), c=np.array([0.0, 0.0, -1.0]),
+        R=np.array([0.2**2, 0.3**2, 0.3**2]),
+        m0=np.array([1.0, 0.2]), P0=np.diag([0.5**2, 0.0]),
+    )
+
+
+def dense_log_density(M: dict, series: tuple[Series, ...], names: tuple[str, ...]) -> float:
+    """$\\sum_s \\log \\mathcal N(z_s; \\mu_s, \\Sigma_s)$ over the observed values
+    of each series, the joint law of the states at all observation times built
+    from $F(h) = e^{Ah}$ and $Q(h) = \\Sigma_\\infty - F \\Sigma_\\infty F^\\top$."""
+    A, b, Qc = M["A"], M["b"], M["Qc"]
+    x_inf = -np.linalg.solve(A, b)
+    S_inf = scipy.linalg.solve_continuous_lyapunov(A, -Qc)
+    total = 0.0
+    for s in series:
+        t = s.times
+        T, n = len(t), A.shape[0]
+        means, covs = [M["m0"]], [M["P0"]]
+        for k in range(1, T):
+            F = scipy.linalg.expm(A * (t[k] - t[k - 1]))
+            means.append(x_inf + F @ (means[-1] - x_inf))
+            covs.append(F @ covs[-1] @ F.T + S_inf - F @ S_inf @ F.T)
+        joint = np.zeros((T * n, T * n))
+        for j in range(T):
+            for k in range(j, T):
+                C = scipy.linalg.expm(A * (t[k] - t[j])) @ covs[j]  # Cov(x_k, x_j)
+                joint[k * n:(k + 1) * n, j * n:(j + 1) * n] = C
+                joint[j * n:(j + 1) * n, k * n:(k + 1) * n] = C.T
+        z = np.concatenate([np.reshape(s.values[name], (T, -1)) for name in names], axis=1)  # (T, p)
+        rows, values, noise = [], [], []
+        for k in range(T):
+            for i in range(z.shape[1]):
+                if not np.isnan(z[k, i]):
+                    row = np.zeros(T * n)
+                    row[k * n:(k + 1) * n] = M["H"][i]
+                    rows.append((row, M["c"][i] + M["H"][i] @ means[k]))
+                    values.append(z[k, i])
+                    noise.append(M["R"][i])
+        L = np.array([r for r, _ in rows])
+        mean = np.array([m for _, m in rows])
+        cov = L @ joint @ L.T + np.diag(noise)
+        total += scipy.stats.multivariate_normal.logpdf(np.array(values), mean, cov)
+    return float(total)
+
+
+def ou_data() -> ObservationData:
+    rng = np.random.default_rng(1)
+    a = Series(np.array([0.0, 0.3, 0.35, 1.7, 2.0, 4.5]), {"y": np.array([0.2, np.nan, 0.1, -0.4, np.nan, 0.5])})
+    b = Series(np.sort(rng.uniform(1.0, 6.0, 9)), {"y": rng.normal(0.0, 0.4, 9)})
+    return ObservationData((a, b))
+
+
+def oscillator_data() -> ObservationData:
+    rng = np.random.default_rng(2)
+    series = []
+    for T in (8, 5):
+        times = np.cumsum(rng.uniform(0.05, 1.5, T)) - 0.3
+        pos = rng.normal(1.0, 0.5, T)
+        pair = rng.normal(0.0, 1.0, (T, 2))
+        pos[[1, 4]] = np.nan
+        pair[2, 0] = np.nan
+        pair[3, :] = np.nan
+        pair[0, 1] = np.nan
+        series.append(Series(times, {"pos": pos, "pair": pair}))
+    return ObservationData(tuple(series))
+
+
+CASES = {
+    "ou": (ou, ou_matrices, ou_data, ("y",), "theta"),
+    "oscillator": (oscillator, oscillator_matrices, oscillator_data, ("pos", "pair"), "k"),
+}
+
+
+# ---- tests ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_kalman_equals_the_dense_gaussian_log_density_in_float64(case, x64):
+    load, matrices, make_data, names, _ = CASES[case]
+    model, data = load(), make_data()
+    got = float(kalman_log_likelihood(model, data.padded()))
+    want = dense_log_density(matrices(), data.series, names)
+    assert abs(got - want) < 1e-9, (got, want)  # exact up to float64 rounding
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_kalman_gradient_matches_a_finite_difference_of_the_dense_value(case, x64):
+    load, matrices, make_data, names, param = CASES[case]
+    model, data = load(), make_data()
+    padded = data.padded()
+    value = float(model.constrained_params()[param])
+
+    def kalman(v):
+        return kalman_log_likelihood(with_params(model, {param: v}), padded)
+
+    grad = float(jax.jit(jax.grad(kalman))(jnp.asarray(value)))
+    eps = 1e-5
+    fd = (dense_log_density(matrices(**{param: value + eps}), data.series, names)
+          - dense_log_density(matrices(**{param: value - eps}), data.series, names)) / (2 * eps)
+    np.testing.assert_allclose(grad, fd, rtol=1e-6)  # central difference: O(eps^2) ≈ 1e-10
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_float32_agrees_with_the_float64_reference(case):
+    load, matrices, make_data, names, _ = CASES[case]
+    model, data = load(), make_data()
+    got = kalman_log_likelihood(model, data.padded())
+    assert got.dtype == jnp.float32
+    want = dense_log_density(matrices(), data.series, names)
+    np.testing.assert_allclose(float(got), want, rtol=1e-3)  # float32 rounding over a few expm's
+
+
+def test_the_model_matrices_are_read_exactly(x64):
+    sys = eqx.filter_jit(linear_gaussian_system)(oscillator())
+    M = oscillator_matrices()
+    for name in ("A", "b", "Qc", "H", "c", "R", "m0", "P0"):
+        np.testing.assert_allclose(np.asarray(getattr(sys, name)), M[name], atol=1e-12, err_msg=name)
+    F, u, Q = jax.jit(exact_transition)(sys, jnp.asarray(0.7))
+    S_inf = scipy.linalg.solve_continuous_lyapunov(M["A"], -M["Qc"])
+    F_ref = scipy.linalg.expm(M["A"] * 0.7)
+    np.testing.assert_allclose(np.asarray(F), F_ref, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(Q), S_inf - F_ref @ S_inf @ F_ref.T, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(u), (np.eye(2) - F_ref) @ -np.linalg.solve(M["A"], M["b"]), atol=1e-12)
+
+
+def test_missing_and_padded_values_add_nothing(x64):
+    model = ou()
+    one = ObservationData((Series(np.array([0.0, 1.0]), {"y": np.array([0.3, -0.1])}),))
+    holes = ObservationData((Series(np.array([0.0, 0.4, 0.7, 1.0]), {"y": np.array([0.3, np.nan, np.nan, -0.1])}),))
+    a = float(kalman_log_likelihood(model, one.padded()))
+    assert float(kalman_log_likelihood(model, holes.padded())) == pytest.approx(a, abs=1e-12)
+    # a second, longer series pads the first; the sum is the sum of each alone
+    longer = Series(np.array([0.5, 0.9, 2.0, 3.0]), {"y": np.array([0.0, 0.2, np.nan, 0.4])})
+    both = float(kalman_log_likelihood(model, ObservationData(one.series + (longer,)).padded()))
+    alone = float(kalman_log_likelihood(model, ObservationData((longer,)).padded()))
+    assert both == pytest.approx(a + alone, abs=1e-12)
+
+
+def test_a_model_that_is_not_linear_gaussian_is_refused():
+    model = dync.load(ROOT / "specs/ou_poisson.yaml", jax.random.key(0))
+    assert not model.info.linear_gaussian
+    with pytest.raises(dync.UsageError, match="not linear-Gaussian"):
+        kalman_log_likelihood(model, ObservationData((Series(np.array([0.0]), {"readout": np.zeros((1, 3))}),)).padded())
+
+
+@pytest.mark.parametrize(
+    ("path", "text", "expected"),
+    [
+        ("specs/ou.dync", None, True),
+        ("oscillator.dync", OSCILLATOR, True),
+        ("specs/gbm.dync", None, False),
+        ("specs/ou_poisson.yaml", None, False),
+        ("specs/lorenz63.dync", None, False),
+    ],
+)
+def test_detection(path, text, expected):
+    from dync.compiler.summary import check_file
+
+    summary = check_file(path if text else ROOT / path, text=text)
+    assert summary.info.linear_gaussian is expected
