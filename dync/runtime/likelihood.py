@@ -16,7 +16,7 @@ set, by the exact Kalman filter or the particle filter.
 Both are differentiable functions of the model, so either can be the
 ``log_likelihood`` of :func:`dync.runtime.logdensity.parameter_log_density`::
 
-    data = as_padded(model, "data.nc")          # read once, outside the loop
+    data = read_data(model, "data.nc")          # read once, outside the loop
     density = parameter_log_density(
         model, lambda m: log_likelihood(m, data, method="particle", key=jax.random.key(0)))
 """
@@ -33,15 +33,16 @@ from ..errors import UsageError
 from .data import ObservationData, PaddedData
 from .model import AbstractModel
 
-__all__ = ["METHODS", "as_padded", "choose_method", "log_likelihood", "log_likelihood_with_method"]
+__all__ = ["METHODS", "read_data", "choose_method", "log_likelihood", "log_likelihood_with_method"]
 
 #: the values ``method=`` accepts
 METHODS = ("auto", "kalman", "particle")
 
 
-def as_padded(model: AbstractModel, data: Any) -> PaddedData:
-    """The data as a :class:`PaddedData`, from an :class:`ObservationData`, a
-    :class:`PaddedData`, a file path (NetCDF or CSV) or an xarray Dataset.
+def read_data(model: AbstractModel, data: Any) -> ObservationData | PaddedData:
+    """The data as records: an :class:`ObservationData` or a
+    :class:`PaddedData` as given, or read from a file path (NetCDF or CSV) or
+    an xarray Dataset.
 
     Files and Datasets are read with
     :func:`dync.runtime.data.read_observations` against ``model.info`` (bad
@@ -53,11 +54,11 @@ def as_padded(model: AbstractModel, data: Any) -> PaddedData:
     if isinstance(data, ObservationData):
         if not data.series:
             raise UsageError("the data set has no series")
-        return data.padded()
+        return data
     if isinstance(data, (str, os.PathLike)) or type(data).__name__ == "Dataset":
         from .data import read_observations  # lands beside the records
 
-        return read_observations(data, model.info).padded()
+        return read_observations(data, model.info)
     raise UsageError(
         f"cannot read observations from a {type(data).__name__}",
         hint="pass a file path, an xarray Dataset, an ObservationData or a PaddedData",
@@ -100,10 +101,11 @@ def log_likelihood_with_method(
     if not isinstance(model, AbstractModel):
         raise UsageError(f"log_likelihood needs a compiled dync model, got {type(model).__name__}")
     chosen = choose_method(model, method)
-    padded = as_padded(model, data)
+    records = read_data(model, data)
     if chosen == "kalman":
         from .kalman import kalman_log_likelihood
 
+        padded = records.padded() if isinstance(records, ObservationData) else records
         return kalman_log_likelihood(model, padded), chosen
     if key is None:
         why = "auto chose the particle filter (the model is not linear-Gaussian), which" if method == "auto" else (
@@ -116,7 +118,7 @@ def log_likelihood_with_method(
     from .particle import particle_filter
 
     result = particle_filter(
-        key, model, padded, particles=particles, dt=dt, num_steps=num_steps,
+        key, model, records, particles=particles, dt=dt, num_steps=num_steps,
         ess_threshold=ess_threshold, solver=solver, args=args,
     )
     return result.log_evidence, chosen

@@ -160,6 +160,21 @@ def _model_values(model: AbstractModel, padded: PaddedData, dtype) -> dict[str, 
     return out
 
 
+def _series_args(model: AbstractModel, data: ObservationData) -> Any:
+    """Each series' inputs (``Series.inputs``) as ``args``, stacked along a
+    leading series axis so that the filter can vmap over them."""
+    from .inputs import make_args
+
+    per = [make_args(model.info, dict(s.inputs)) for s in data.series]
+    leaves = [jax.tree_util.tree_leaves(a) for a in per]
+    if any(tuple(np.shape(x) for x in ls) != tuple(np.shape(x) for x in leaves[0]) for ls in leaves):
+        raise UsageError(
+            "the series' inputs are given on grids of different lengths, which one compiled filter cannot batch",
+            hint="interpolate every series' inputs onto grids of one length, or pass args= shared by all series",
+        )
+    return jax.tree_util.tree_map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *per)
+
+
 def substeps(times, present, dt: float | None = None, num_steps: int | None = None) -> int:
     """The static number of solver sub-steps per interval (module docstring, step 2).
 
@@ -256,13 +271,14 @@ def _filter_series(
 
 
 @eqx.filter_jit
-def _filter(model, key, times, values, present, particles, num_steps, threshold, solver, args):
+def _filter(model, key, times, values, present, particles, num_steps, threshold, solver, args, per_series):
     keys = jax.vmap(lambda s: jax.random.fold_in(key, s))(jnp.arange(times.shape[0]))
 
-    def run(k, t, v, p):
-        return _filter_series(model, k, t, v, p, particles, num_steps, threshold, solver, args)
+    def run(k, t, v, p, a):
+        return _filter_series(model, k, t, v, p, particles, num_steps, threshold, solver, a)
 
-    series, ess, resampled = jax.vmap(run)(keys, times, values, present)
+    axes = (0, 0, 0, 0, 0 if per_series else None)
+    series, ess, resampled = jax.vmap(run, in_axes=axes)(keys, times, values, present, args)
     return ParticleFilterResult(jnp.sum(series), series, ess, resampled)
 
 
@@ -303,7 +319,11 @@ def particle_filter(
             (0 never resamples, 1 always).
         solver: ``"auto"`` or a fused fixed-step solver (as for
             :func:`~dync.runtime.propagate.propagate`).
-        args: run-time data of the model calls (inputs), shared by all series.
+        args: run-time data of the model calls (inputs), shared by all
+            series. ``None`` for a model with inputs and an
+            :class:`ObservationData`: each series' own inputs
+            (``Series.inputs``, read from the data file) are used; their
+            grids must have the same length in every series.
 
     Returns:
         A :class:`ParticleFilterResult`: the summed log-evidence, each
@@ -326,6 +346,9 @@ def particle_filter(
     if not 0.0 <= threshold <= 1.0:
         raise UsageError(f"ess_threshold must lie in [0, 1], got {threshold:g}")
     padded = _as_padded(data)
+    per_series = False
+    if args is None and model.info.inputs and isinstance(data, ObservationData):
+        args, per_series = _series_args(model, data), True
     k = substeps(padded.times, padded.present, dt, num_steps)
     if getattr(model, "fbm_horizon", None) is not None:
         t = np.asarray(padded.times, np.float64)
@@ -338,4 +361,4 @@ def particle_filter(
     values = _model_values(model, padded, dtype)
     times = jnp.asarray(padded.times, dtype=dtype)
     present = jnp.asarray(padded.present, dtype=bool)
-    return _filter(model, key, times, values, present, int(particles), k, threshold, solver, args)
+    return _filter(model, key, times, values, present, int(particles), k, threshold, solver, args, per_series)
