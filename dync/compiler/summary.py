@@ -53,6 +53,7 @@ class CheckSummary:
             ],
             "observations": [{"name": o.name, "shape": list(o.shape), "distribution": o.dist.name} for o in m.observations],
             "langevin": list(m.langevin) if m.langevin else None,
+            "linear_gaussian": linear_gaussian_reason(m) is None,
             "warnings": [render_warning(w) for w in self.warnings],
             "diagnostics": [],
         }

@@ -26,7 +26,7 @@ Between two observation times $h$ apart the transition is exact: the mean map
 $x \\mapsto F x + u$ is the matrix exponential of the augmented matrix
 $\\begin{pmatrix} A & b \\\\ 0 & 0\\end{pmatrix} h$, and the covariance
 $Q = \\int_0^h e^{As} Q_c e^{A^\\top s} ds$ comes from Van Loan's block
-exponential of $\\begin{pmatrix} -A & Q_c \\\\ 0 & A^\\top\\end{pmatrix} h$. Any
+exponential; both from one ``expm`` (:func:`exact_transition`). Any
 gap works, including 0 (a padded slot repeats the last time and updates
 nothing).
 
@@ -129,18 +129,28 @@ def exact_transition(
 ) -> tuple[Float[Array, "n n"], Float[Array, " n"], Float[Array, "n n"]]:
     """``(F, u, Q)``: over a gap ``h``, $x(t + h) \\mid x(t) \\sim \\mathcal N(F x(t) + u, Q)$.
 
-    $F$ and $u$ are blocks of $\\exp\\begin{pmatrix} A & b \\\\ 0 & 0\\end{pmatrix} h$;
-    $Q = F \\cdot E_{12}$ with $E = \\exp\\begin{pmatrix} -A & Q_c \\\\ 0 & A^\\top\\end{pmatrix} h$
-    (Van Loan, 1978). ``h = 0`` gives $(I, 0, 0)$.
+    One matrix exponential (Van Loan, 1978) of the augmented system
+    $\\tilde A = \\begin{pmatrix} A & b \\\\ 0 & 0\\end{pmatrix}$,
+    $\\tilde Q_c = \\begin{pmatrix} Q_c & 0 \\\\ 0 & 0\\end{pmatrix}$:
+    $E = \\exp\\begin{pmatrix} -\\tilde A & \\tilde Q_c \\\\ 0 & \\tilde A^\\top\\end{pmatrix} h$
+    gives $e^{\\tilde A h} = E_{22}^\\top = \\begin{pmatrix} F & u \\\\ 0 & 1\\end{pmatrix}$
+    and $Q$ is the top-left block of $E_{22}^\\top E_{12}$. ``h = 0`` gives $(I, 0, 0)$.
     """
     A, b, Qc = sys.A, sys.b, sys.Qc
     n = A.shape[0]
-    aug = jnp.zeros((n + 1, n + 1), A.dtype).at[:n, :n].set(A).at[:n, n].set(b)
-    E = expm(aug * h)
-    F, u = E[:n, :n], E[:n, n]
-    block = jnp.block([[-A, Qc], [jnp.zeros_like(A), A.T]])
-    V = expm(block * h)
-    Q = F @ V[:n, n:]
+    k = n + 1
+    block = (
+        jnp.zeros((2 * k, 2 * k), A.dtype)
+        .at[:n, :n].set(-A)
+        .at[:n, n].set(-b)
+        .at[:n, k : k + n].set(Qc)
+        .at[k : k + n, k : k + n].set(A.T)
+        .at[2 * k - 1, k : k + n].set(b)
+    )
+    E = expm(block * h)
+    transition = E[k:, k:].T  # exp(A~ h)
+    F, u = transition[:n, :n], transition[:n, n]
+    Q = (transition @ E[:k, k:])[:n, :n]
     return F, u, 0.5 * (Q + Q.T)
 
 
@@ -223,7 +233,7 @@ def kalman_log_likelihood(model: AbstractModel, data: PaddedData) -> Scalar:
         >>> model = dync.load("specs/ou.dync")
         >>> data = ObservationData((Series(np.array([0.0, 0.5, 2.0]), {"y": np.array([0.1, np.nan, -0.2])}),))
         >>> float(kalman_log_likelihood(model, data.padded()))
-        -1.4...
+        -0.034...
     """
     if not model.info.linear_gaussian:
         from ..errors import UsageError

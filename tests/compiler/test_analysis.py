@@ -135,6 +135,7 @@ def test_dync_check_says_which_likelihood():
 
     ou = check_file(ROOT / "specs" / "ou.dync").to_text()
     assert "  likelihood  linear-Gaussian: exact Kalman likelihood" in ou.splitlines()
+    assert check_file(ROOT / "specs" / "ou.dync").to_json()["linear_gaussian"] is True
     poisson = check_file(ROOT / "specs" / "ou_poisson.yaml").to_text()
     assert "  likelihood  particle filter (not linear-Gaussian: Poisson observation `counts`)" in poisson.splitlines()
     # no `observe` lines, no likelihood line
