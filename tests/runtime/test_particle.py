@@ -206,8 +206,12 @@ def test_log_likelihood_entry_point(ou, ou_case):
     assert float(value) == float(direct)
     value = log_likelihood(ou, data.padded(), method="particle", key=key, particles=64, dt=DT)
     assert float(value) == float(direct)
-    expected = "kalman" if getattr(ou.info, "linear_gaussian", False) else "particle"
-    assert choose_method(ou) == expected
+    assert choose_method(ou) == "kalman"  # OU is linear-Gaussian
+    value, method = log_likelihood_with_method(ou, data)  # auto: exact, needs no key
+    assert method == "kalman"
+    times, ys = data.series[0].times, data.series[0].values["y"]
+    # the Euler chain with 2000 sub-steps is within O(dt) ~ 1e-4 of the exact OU likelihood
+    assert abs(float(value) - _em_kalman(times, ys, 2000)) < 1e-3
 
 
 def test_usage_errors(ou, ou_case):
