@@ -30,13 +30,13 @@ exponential; both from one ``expm`` (:func:`exact_transition`). Any
 gap works, including 0 (a padded slot repeats the last time and updates
 nothing).
 
-The initial law holds at each series' first observation time. Missing
-components (NaN) are handled by a masked update with static shapes: the rows
-of $H$ of the unobserved components are zeroed, their block of the innovation
-covariance is replaced by the identity and their residuals by 0, so they add
-exactly nothing (``log det`` of an identity block is 0) and the value is the
-exact Gaussian log-density of the observed components. The covariance update
-is in Joseph form, which keeps $P$ symmetric positive semi-definite in float32.
+The initial law holds at each series' first observation time. $R$ is
+diagonal, so each time's update takes the components one at a time
+(sequential processing: exact, and free of matrix inverses). Missing
+components (NaN) are masked with static shapes: an unobserved component gets
+gain 0 and adds 0, so the value is the exact Gaussian log-density of the
+observed components. The covariance update is in Joseph form, which keeps $P$
+symmetric positive semi-definite in float32.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.linalg import cho_solve, expm, solve_triangular
+from jax.scipy.linalg import expm
 from jaxtyping import Array, Bool, Float, Scalar
 
 from .data import PaddedData
@@ -157,47 +157,50 @@ def exact_transition(
 def _update(
     sys: LinearGaussianSystem, m: Float[Array, " n"], P: Float[Array, "n n"], z: Float[Array, " p"], observed: Bool[Array, " p"]
 ) -> tuple[Float[Array, " n"], Float[Array, "n n"], Scalar]:
-    """One masked measurement update: the exact log-density of the observed
-    components of ``z`` and the conditioned ``(m, P)``; unobserved components
-    (``observed`` False) change nothing and add nothing."""
+    """The measurement update at one time: the exact log-density of the
+    observed components of ``z`` and the conditioned ``(m, P)``.
+
+    $R$ is diagonal, so the components are taken one at a time (sequential
+    processing): the joint density is the product of the scalar innovations'
+    densities, with no matrix inverse or Cholesky factor. An unobserved
+    component (``observed`` False) gets gain 0 and adds 0, so it changes
+    nothing. Each covariance update is in Joseph form."""
     dtype = m.dtype
-    o = observed
-    Ho = jnp.where(o[:, None], sys.H, jnp.zeros((), dtype))
-    residual = jnp.where(o, z - (sys.H @ m + sys.c), jnp.zeros((), dtype))
-    Ro = jnp.where(o, sys.R, jnp.zeros((), dtype))
-    S = Ho @ P @ Ho.T + jnp.diag(jnp.where(o, sys.R, jnp.ones((), dtype)))
-    S = 0.5 * (S + S.T)
-    L = jnp.linalg.cholesky(S)
-    alpha = solve_triangular(L, residual, lower=True)
-    log_density = (
-        -0.5 * jnp.dot(alpha, alpha)
-        - jnp.sum(jnp.log(jnp.diagonal(L)))
-        - 0.5 * _LOG_2PI * jnp.sum(o).astype(dtype)
-    )
-    K = cho_solve((L, True), Ho @ P).T  # P H^T S^{-1} (P and S symmetric)
-    m = m + K @ residual
-    IKH = jnp.eye(m.shape[0], dtype=dtype) - K @ Ho
-    P = IKH @ P @ IKH.T + (K * Ro) @ K.T
-    return m, 0.5 * (P + P.T), log_density
+    eye = jnp.eye(m.shape[0], dtype=dtype)
+    zero = jnp.zeros((), dtype)
+    ll = zero
+    for i in range(z.shape[0]):  # p is static and small; unrolled
+        h, o = sys.H[i], observed[i]
+        residual = jnp.where(o, z[i] - (h @ m + sys.c[i]), zero)
+        Ph = P @ h
+        s = h @ Ph + sys.R[i]
+        k = jnp.where(o, Ph / s, zero)
+        ll = ll + jnp.where(o, -0.5 * (residual * residual / s + jnp.log(s) + _LOG_2PI), zero)
+        m = m + k * residual
+        IKH = eye - jnp.outer(k, h)
+        P = IKH @ P @ IKH.T + sys.R[i] * jnp.outer(k, k)
+    return m, 0.5 * (P + P.T), ll
 
 
 def _series_log_likelihood(
     sys: LinearGaussianSystem, gaps: Float[Array, " T"], z: Float[Array, "T p"], observed: Bool[Array, "T p"]
 ) -> Scalar:
     """The filter over one series: ``gaps[0]`` is 0 (the initial law holds at
-    the first time), ``gaps[k]`` the time since the previous slot."""
+    the first time), ``gaps[k]`` the time since the previous slot. The
+    transitions of every gap are computed first, in parallel (``vmap``), so
+    the sequential scan does only the cheap prediction and update."""
+    transitions = jax.vmap(exact_transition, in_axes=(None, 0))(sys, gaps)
 
     def step(carry, inputs):
         m, P, ll = carry
-        h, z_k, o_k = inputs
-        F, u, Q = exact_transition(sys, h)
+        (F, u, Q), z_k, o_k = inputs
         m = F @ m + u
         P = F @ P @ F.T + Q
         m, P, lk = _update(sys, m, P, z_k, o_k)
         return (m, P, ll + lk), None
 
     init = (sys.m0, sys.P0, jnp.zeros((), sys.m0.dtype))
-    (_, _, ll), _ = jax.lax.scan(step, init, (gaps, z, observed))
+    (_, _, ll), _ = jax.lax.scan(step, init, (transitions, z, observed))
     return ll
 
 
