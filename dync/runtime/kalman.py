@@ -124,6 +124,13 @@ def linear_gaussian_system(model: AbstractModel) -> LinearGaussianSystem:
     return LinearGaussianSystem(A, b, Qc, jnp.reshape(H, (c.shape[0], n)), c, std**2, mean0, jnp.diag(std0**2))
 
 
+def _phi(x: Scalar) -> Scalar:
+    """$(e^x - 1)/x$, 1 at $x = 0$, with finite gradients there."""
+    small = jnp.abs(x) < 1e-4
+    safe = jnp.where(small, jnp.ones_like(x), x)
+    return jnp.where(small, 1.0 + x / 2.0 + x * x / 6.0, jnp.expm1(safe) / safe)
+
+
 def exact_transition(
     sys: LinearGaussianSystem, h: Scalar
 ) -> tuple[Float[Array, "n n"], Float[Array, " n"], Float[Array, "n n"]]:
@@ -138,6 +145,11 @@ def exact_transition(
     """
     A, b, Qc = sys.A, sys.b, sys.Qc
     n = A.shape[0]
+    if n == 1:
+        # one state: the closed form, $F = e^{ah}$, $u = b h \\varphi(ah)$,
+        # $Q = q h \\varphi(2ah)$ with $\\varphi(x) = (e^x - 1)/x$
+        a, x2 = A[0, 0] * h, 2.0 * A[0, 0] * h
+        return jnp.exp(A * h), b * h * _phi(a), Qc * h * _phi(x2)
     k = n + 1
     block = (
         jnp.zeros((2 * k, 2 * k), A.dtype)

@@ -222,3 +222,16 @@ def test_detection(path, text, expected):
 
     summary = check_file(path if text else ROOT / path, text=text)
     assert summary.info.linear_gaussian is expected
+
+
+def test_a_random_walk_with_drift_uses_the_closed_form_at_a_zero_rate(x64):
+    # dx = b dt + s dW from a fixed x0: x(t) ~ N(x0 + b t, s^2 t), seen with noise 0.1
+    text = "model rw\nparam b = 0.3\nparam s = 0.5 : positive\nstate x = 1.0\ndx = b dt + s dW\nobserve y ~ Normal(x, 0.1)\n"
+    model = dync.load("rw.dync", text=text)
+    t, y = np.array([0.0, 2.0]), np.array([1.05, 1.9])
+    got = float(kalman_log_likelihood(model, ObservationData((Series(t, {"y": y}),)).padded()))
+    cov = np.array([[0.0, 0.0], [0.0, 0.25 * 2.0]]) + 0.01 * np.eye(2)
+    want = scipy.stats.multivariate_normal.logpdf(y, [1.0, 1.0 + 0.3 * 2.0], cov)
+    assert abs(got - want) < 1e-12
+    grad = jax.grad(lambda b: kalman_log_likelihood(with_params(model, {"b": b}), ObservationData((Series(t, {"y": y}),)).padded()))(0.3)
+    assert np.isfinite(float(grad))
