@@ -11,6 +11,7 @@ The public API::
     y1 = dync.propagate(key, model, y0, 0.0, 1.0, dt=1e-2)   # pure: jit, grad, vmap
     density = dync.parameter_log_density(model, log_likelihood)  # the log-density contract
     run = dync.run_kernel(kernel, state, key, 1000)          # the kernel contract
+    ll = dync.log_likelihood(model, "data.csv")              # exact Kalman or a particle filter
 
 How these fit together is in ``docs/architecture.md``; the two contracts are
 in ``docs/contracts.md``.
@@ -53,6 +54,9 @@ __all__ = [
     "Kernel",
     "run_kernel",
     "ModelInfo",
+    "read_observations",
+    "log_likelihood",
+    "particle_filter",
     "__version__",
 ]
 
@@ -65,6 +69,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .runtime.kernels import Kernel, run_kernel
     from .runtime.logdensity import LogDensity, parameter_log_density, state_log_density
     from .runtime.params import with_params
+    from .runtime.data import read_observations
+    from .runtime.likelihood import log_likelihood
+    from .runtime.particle import particle_filter
     from .runtime.propagate import propagate
     from .runtime.simulate import simulate
 
@@ -83,6 +90,9 @@ _LAZY = {
     "Kernel": ("dync.runtime.kernels", "Kernel"),
     "run_kernel": ("dync.runtime.kernels", "run_kernel"),
     "ModelInfo": ("dync.info", "ModelInfo"),
+    "read_observations": ("dync.runtime.data", "read_observations"),
+    "log_likelihood": ("dync.runtime.likelihood", "log_likelihood"),
+    "particle_filter": ("dync.runtime.particle", "particle_filter"),
 }
 
 
