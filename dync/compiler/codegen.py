@@ -665,19 +665,23 @@ def generate_module(model: ir.ModelIR) -> str:
     # ---- observations
     if model.observations:
         add("")
-        add("    def observation_log_prob(self, t, y, data, args=None):")
-        blk = _Block(8)
         needs = em.refs([o.dist for o in model.observations])
-        em.prologue(blk, needs)
+
+        def method(signature: str) -> _Block:
+            """``def SIGNATURE:`` and a body that starts with what the laws read."""
+            add(f"    def {signature}:")
+            body = _Block(8)
+            em.prologue(body, needs)
+            return body
+
+        blk = method("observation_log_prob(self, t, y, data, args=None)")
         blk.add("lp = jnp.zeros(())")
         for o in model.observations:
             blk.add(f'lp = lp + jnp.sum({_dist_expr(em, o.dist, blk)}.observed_log_prob(data["{_ident(o.name)}"]))')
         blk.add("return lp")
         out.extend(blk.lines)
         add("")
-        add("    def observation_sample(self, key, t, y, args=None):")
-        blk = _Block(8)
-        em.prologue(blk, needs)
+        blk = method("observation_sample(self, key, t, y, args=None)")
         blk.add(f"keys = jax.random.split(key, {len(model.observations)})")
         codes = [_dist_expr(em, o.dist, blk) for o in model.observations]
         blk.add("return {")
@@ -686,9 +690,7 @@ def generate_module(model: ir.ModelIR) -> str:
         blk.add("}")
         out.extend(blk.lines)
         add("")
-        add("    def observation_moments(self, t, y, args=None):")
-        blk = _Block(8)
-        em.prologue(blk, needs)
+        blk = method("observation_moments(self, t, y, args=None)")
         moments = [(o, *_moments_code(em, o.dist, blk)) for o in model.observations]
         blk.add("return {")
         for o, mean, std in moments:
@@ -699,18 +701,12 @@ def generate_module(model: ir.ModelIR) -> str:
             blk.add("    ),")
         blk.add("}")
         out.extend(blk.lines)
-    else:
-        add("")
-        add("    def observation_log_prob(self, t, y, data, args=None):")
-        add("        del t, y, data, args")
-        add("        return jnp.zeros(())")
-        add("")
-        add("    def observation_sample(self, key, t, y, args=None):")
-        add("        del key, t, y, args")
-        add("        return {}")
-        add("")
-        add("    def observation_moments(self, t, y, args=None):")
-        add("        del t, y, args")
-        add("        return {}")
+    else:  # a model without `observe` lines: the methods of the contract, empty
+        for signature, unused, value in (
+            ("observation_log_prob(self, t, y, data, args=None)", "t, y, data, args", "jnp.zeros(())"),
+            ("observation_sample(self, key, t, y, args=None)", "key, t, y, args", "{}"),
+            ("observation_moments(self, t, y, args=None)", "t, y, args", "{}"),
+        ):
+            out.extend(["", f"    def {signature}:", f"        del {unused}", f"        return {value}"])
     add("")
     return "\n".join(out)

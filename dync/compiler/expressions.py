@@ -137,22 +137,14 @@ class ExprChecker:
             return BAD
         if e.op == "@":
             shape = matmul_shape(a.shape, b.shape)
-            if shape is None:
-                return self.err(
-                    ShapeMismatch,
-                    f"cannot multiply matrices of shapes {fmt_shape(a.shape)} @ {fmt_shape(b.shape)}",
-                    e.op_span,
-                    hint="`@` needs the last size on the left to equal the first (or second-to-last) size on the right",
-                )
-            return ir.Op("@", (a, b), shape)
-        shape = broadcast(a.shape, b.shape)
+            message = f"cannot multiply matrices of shapes {fmt_shape(a.shape)} @ {fmt_shape(b.shape)}"
+            hint = "`@` needs the last size on the left to equal the first (or second-to-last) size on the right"
+        else:
+            shape = broadcast(a.shape, b.shape)
+            message = f"shapes {fmt_shape(a.shape)} and {fmt_shape(b.shape)} do not broadcast for `{e.op}`"
+            hint = "sizes must be equal or 1, counting from the last axis"
         if shape is None:
-            return self.err(
-                ShapeMismatch,
-                f"shapes {fmt_shape(a.shape)} and {fmt_shape(b.shape)} do not broadcast for `{e.op}`",
-                e.op_span,
-                hint="sizes must be equal or 1, counting from the last axis",
-            )
+            return self.err(ShapeMismatch, message, e.op_span, hint=hint)
         return ir.Op(e.op, (a, b), shape)
 
     def _arraylit(self, e: ast.ArrayLit):

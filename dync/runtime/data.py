@@ -57,7 +57,7 @@ class Series:
     @property
     def length(self) -> int:
         """The number of observation times."""
-        return int(self.times.shape[0])
+        return len(self.times)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +84,7 @@ class PaddedData:
     @property
     def num_series(self) -> int:
         """The number of series ``S``."""
-        return int(self.times.shape[0])
+        return len(self.lengths)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -124,21 +124,11 @@ def log_likelihood_with_method(
     return result.log_evidence, chosen
 
 
-def log_likelihood(
-    model: AbstractModel,
-    data: Any,
-    *,
-    method: str = "auto",
-    particles: int = 1000,
-    key: PRNGKeyArray | None = None,
-    dt: float | None = None,
-    num_steps: int | None = None,
-    ess_threshold: float = 0.5,
-    solver: str = "auto",
-    args: Any = None,
-) -> Scalar:
+def log_likelihood(model: AbstractModel, data: Any, **options: Any) -> Scalar:
     r"""The log-likelihood of ``data`` under ``model``: exact (Kalman) or a
     particle-filter estimate.
+
+    The keyword options are those of :func:`log_likelihood_with_method`:
 
     Args:
         model: a compiled model, at the parameters to evaluate.
@@ -167,8 +157,5 @@ def log_likelihood(
         >>> ll = log_likelihood(ou, data, method="particle", key=jax.random.key(0), dt=0.01)
         >>> value, method = log_likelihood_with_method(ou, data, key=jax.random.key(0))
     """
-    value, _ = log_likelihood_with_method(
-        model, data, method=method, particles=particles, key=key, dt=dt, num_steps=num_steps,
-        ess_threshold=ess_threshold, solver=solver, args=args,
-    )
+    value, _ = log_likelihood_with_method(model, data, **options)
     return value
