@@ -57,6 +57,7 @@ __all__ = [
     "read_observations",
     "log_likelihood",
     "particle_filter",
+    "fit_point",
     "__version__",
 ]
 
@@ -70,6 +71,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .runtime.logdensity import LogDensity, parameter_log_density, state_log_density
     from .runtime.params import with_params
     from .runtime.data import read_observations
+    from .runtime.estimate import fit_point
     from .runtime.likelihood import log_likelihood
     from .runtime.particle import particle_filter
     from .runtime.propagate import propagate
@@ -93,6 +95,7 @@ _LAZY = {
     "read_observations": ("dync.runtime.data", "read_observations"),
     "log_likelihood": ("dync.runtime.likelihood", "log_likelihood"),
     "particle_filter": ("dync.runtime.particle", "particle_filter"),
+    "fit_point": ("dync.runtime.estimate", "fit_point"),
 }
 
 

@@ -1,0 +1,72 @@
+"""Point estimates (`dync.runtime.estimate.fit_point`): MLE recovers the
+parameters of simulated data within its Laplace standard errors, MAP adds
+the prior, fixed parameters stay fixed, and a checkpointed fit resumes to the
+same numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import dync
+from dync.runtime.estimate import fit_point
+
+TRUTH = {"theta": 1.5, "mu": 0.3, "sigma": 0.6}
+
+
+@pytest.fixture(scope="module")
+def ou_data(spec_model):
+    model = spec_model("specs/ou.dync")
+    truth = dync.with_params(model, TRUTH)
+    return model, dync.simulate(truth, seed=4, paths=40, t1=10.0, dt=0.01, save=50)  # 40 series x 21 times
+
+
+def test_mle_recovers_the_truth_within_its_laplace_errors(ou_data):
+    model, data = ou_data
+    fit = fit_point(model, data, method="mle", steps=1500, learning_rate=0.05)
+    assert fit.likelihood == "kalman" and fit.converged, fit.grad_norm
+    assert fit.names == ("mu", "sigma", "theta")
+    for name, true in TRUTH.items():
+        est, se = float(fit.estimates[name]), float(fit.std_errors[name])
+        assert 0 < se < 0.3 * abs(true) + 0.05, (name, se)
+        # a fixed seed: |z| < 3.5 fails with probability ~5e-4 per parameter
+        # for a correct estimator and its standard error
+        assert abs(est - true) < 3.5 * se, (name, est, se)
+    assert fit.covariance.shape == (3, 3) and np.all(np.linalg.eigvalsh(fit.covariance) > 0)
+    # the optimum's log-likelihood is the largest on the optimiser's path
+    assert fit.log_likelihood >= np.max(fit.trace) - 1e-3
+
+
+def test_map_uses_the_prior_and_fixed_parameters_stay_fixed(ou_data):
+    model, data = ou_data
+    fit = fit_point(model, data, method="map", steps=1500, fix={"mu": 0.3})
+    assert set(fit.estimates) == {"sigma", "theta"} and float(fit.fixed["mu"]) == 0.3
+    assert float(fit.model.constrained_params()["mu"]) == pytest.approx(0.3)
+    # the objective adds the log prior (with Jacobians) to the log-likelihood
+    assert fit.objective == pytest.approx(fit.log_likelihood + float(fit.model.log_prior()), rel=1e-5)
+
+
+def test_bad_requests_are_usage_errors(ou_data):
+    model, data = ou_data
+    with pytest.raises(dync.UsageError, match="unknown estimator"):
+        fit_point(model, data, method="mle2")
+    with pytest.raises(dync.UsageError, match="fix"):
+        fit_point(model, data, fix={"thetaa": 1.0})
+    with pytest.raises(dync.UsageError, match="nothing to estimate"):
+        fit_point(model, data, fix=TRUTH)
+
+
+def test_a_checkpointed_fit_resumes_to_the_same_numbers(ou_data, tmp_path):
+    model, data = ou_data
+    whole = fit_point(model, data, steps=40, fix={"mu": 0.3})
+    path = tmp_path / "fit.ckpt"
+    fit_point(model, data, steps=20, fix={"mu": 0.3}, checkpoint=str(path), checkpoint_every=20)
+    # a fit of 40 steps cannot resume a 20-step checkpoint: another run
+    with pytest.raises(dync.UsageError):
+        fit_point(model, data, steps=40, fix={"mu": 0.3}, checkpoint=str(path), checkpoint_every=20)
+    path.unlink()
+    first = fit_point(model, data, steps=40, fix={"mu": 0.3}, checkpoint=str(path), checkpoint_every=20)
+    again = fit_point(model, data, steps=40, fix={"mu": 0.3}, checkpoint=str(path), checkpoint_every=20)
+    for name in whole.estimates:
+        np.testing.assert_array_equal(first.estimates[name], whole.estimates[name])
+        np.testing.assert_array_equal(again.estimates[name], whole.estimates[name])
