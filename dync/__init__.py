@@ -58,6 +58,7 @@ __all__ = [
     "log_likelihood",
     "particle_filter",
     "fit_point",
+    "sample_posterior",
     "__version__",
 ]
 
@@ -72,6 +73,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .runtime.params import with_params
     from .runtime.data import read_observations
     from .runtime.estimate import fit_point
+    from .runtime.posterior import sample_posterior
     from .runtime.likelihood import log_likelihood
     from .runtime.particle import particle_filter
     from .runtime.propagate import propagate
@@ -96,6 +98,7 @@ _LAZY = {
     "log_likelihood": ("dync.runtime.likelihood", "log_likelihood"),
     "particle_filter": ("dync.runtime.particle", "particle_filter"),
     "fit_point": ("dync.runtime.estimate", "fit_point"),
+    "sample_posterior": ("dync.runtime.posterior", "sample_posterior"),
 }
 
 

@@ -1,0 +1,193 @@
+"""Posterior sampling with BlackJAX NUTS, and the result as ArviZ InferenceData.
+
+The log-density is the posterior over the unconstrained free parameters
+(:func:`~dync.runtime.logdensity.parameter_log_density`, with the prior and the
+log-Jacobians), and the likelihood is what
+:func:`~dync.runtime.likelihood.log_likelihood` computes: exact (Kalman) for a
+linear-Gaussian model, else a particle filter with a fixed key. With a
+particle filter the chain targets the posterior of that *fixed-key* estimate,
+which is not exact (pseudo-marginal MCMC would need a fresh key per step);
+the exact likelihood is the right one for NUTS, and a warning says so.
+
+Each chain runs BlackJAX's window adaptation (step size by dual averaging to
+``target_accept``, a diagonal mass matrix) for ``warmup`` steps, then
+``draws`` NUTS steps through :func:`~dync.runtime.kernels.run_kernel`, so the
+draws show progress and can be checkpointed and resumed bit-identically.
+Chains run side by side (``vmap``). A parameter without a declared prior gets
+an improper flat prior in user space and a ``UserWarning`` naming it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+import blackjax
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import PRNGKeyArray
+
+from ..atomic import atomic_path
+from ..errors import UsageError
+from .kernels import Kernel, run_kernel
+from .likelihood import choose_method, log_likelihood_with_method, read_data
+from .logdensity import state_log_density
+from .model import AbstractModel
+from .params import lookup_param, unconstrained_params, with_params, with_unconstrained_params
+
+__all__ = ["NutsDraws", "sample_posterior", "write_inference_data"]
+
+
+class NutsDraws(NamedTuple):
+    """What each chain records per NUTS step (chains first, then draws)."""
+
+    position: Any
+    log_density: Any
+    diverging: Any
+    acceptance_rate: Any
+    n_steps: Any
+
+
+def sample_posterior(
+    model: AbstractModel,
+    data: Any,
+    key: PRNGKeyArray,
+    *,
+    chains: int = 4,
+    warmup: int = 500,
+    draws: int = 500,
+    target_accept: float = 0.8,
+    fix: Mapping[str, Any] | None = None,
+    likelihood: str = "auto",
+    particles: int = 1000,
+    dt: float | None = None,
+    checkpoint: str | None = None,
+    checkpoint_every: int | None = None,
+    progress: bool | None = None,
+):
+    """Draw from the posterior of a model's parameters given data, with NUTS.
+
+    Args:
+        model: a compiled model; its current values start every chain.
+        data: a NetCDF or CSV path, a Dataset, or data records.
+        key: the PRNG key of the whole run (warm-up, draws, particle filter).
+        chains: chains run side by side.
+        warmup: window-adaptation steps per chain (not kept).
+        draws: kept NUTS steps per chain.
+        target_accept: the acceptance rate the step size is adapted to.
+        fix: name → constrained value of parameters held fixed.
+        likelihood: ``"auto"``, ``"kalman"`` or ``"particle"``.
+        particles: particles per series (particle filter).
+        dt: the largest solver step between observations (particle filter).
+        checkpoint: a file for checkpoints of the draws (resumed if present).
+        checkpoint_every: draws between checkpoints.
+        progress: show a progress bar over the draws.
+
+    Returns:
+        An ``arviz.InferenceData`` with the groups ``posterior`` (constrained
+        values, dims ``chain, draw``), ``sample_stats`` (``lp``,
+        ``diverging``, ``acceptance_rate``, ``n_steps``, ``step_size``) and
+        ``observed_data`` when the data is a Dataset.
+
+    Raises:
+        UsageError: bad sizes, an unknown parameter in ``fix``, nothing left
+            to sample.
+
+    Example:
+        >>> idata = sample_posterior(model, "ou.nc", jax.random.key(0), chains=4)  # doctest: +SKIP
+        >>> arviz.summary(idata)  # doctest: +SKIP
+    """
+    import arviz as az
+
+    for what, n in (("chains", chains), ("warmup", warmup), ("draws", draws)):
+        if int(n) != n or n < (0 if what == "warmup" else 1):
+            raise UsageError(f"{what} must be a positive whole number, got {n!r}")
+    chosen = choose_method(model, likelihood)
+    fixed = dict(fix or {})
+    for name in fixed:
+        lookup_param(model.info, name, "fix")
+    model = with_params(model, fixed) if fixed else model
+    start = unconstrained_params(model)
+    held = {n: v for n, v in start.items() if n in fixed}
+    free = {n: v for n, v in start.items() if n not in fixed}
+    if not free:
+        raise UsageError("every parameter is fixed: nothing to sample", hint="fix fewer parameters")
+    flat_prior = [n for n in free if not model.info.param(n).has_prior]
+    if flat_prior:
+        warnings.warn(
+            "improper flat prior (in user space) for parameter(s) " + ", ".join(f"`{n}`" for n in flat_prior)
+            + ": give each a prior (`~ DIST`) for a proper posterior",
+            UserWarning,
+            stacklevel=2,
+        )
+    if chosen == "particle":
+        warnings.warn(
+            "NUTS on a particle-filter likelihood with a fixed key targets an approximate posterior; "
+            "exact when the model is linear-Gaussian (Kalman)",
+            UserWarning,
+            stacklevel=2,
+        )
+    records = read_data(model, data)
+    key_warmup, key_draws, key_pf = jax.random.split(key, 3)
+
+    def log_density(position):
+        m = with_unconstrained_params(model, {**held, **position})
+        value, _ = log_likelihood_with_method(m, records, method=chosen, key=key_pf, particles=particles, dt=dt)
+        return jnp.reshape(value + m.log_prior(), ())
+
+    density = state_log_density(log_density, free)
+    adaptation = blackjax.window_adaptation(blackjax.nuts, density.fn, target_acceptance_rate=target_accept)
+
+    def adapt(k):
+        (state, parameters), _ = adaptation.run(k, density.initial_position, num_steps=int(warmup))
+        return state, parameters
+
+    states, parameters = jax.jit(jax.vmap(adapt))(jax.random.split(key_warmup, int(chains)))
+
+    def one_step(k, state, params):
+        return blackjax.nuts(density.fn, **params).step(k, state)
+
+    def step(k, states):
+        keys = jax.random.split(k, int(chains))
+        return jax.vmap(one_step)(keys, states, parameters)
+
+    def record(state, info):
+        return NutsDraws(state.position, state.logdensity, info.is_divergent, info.acceptance_rate,
+                         info.num_integration_steps)
+
+    run = run_kernel(
+        Kernel(lambda s: s, step), states, key_draws, int(draws), checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every, progress=progress, description=f"nuts {model.info.name}",
+        trace_fn=record, identity=f"nuts chains={chains} warmup={warmup} target={target_accept} fix={sorted(fixed)}",
+    )
+    trace = run.info  # leaves (draws, chains, ...)
+
+    def chain_first(x):
+        return np.swapaxes(np.asarray(x), 0, 1)
+
+    posterior = {}
+    for name, u in trace.position.items():
+        posterior[name] = chain_first(model.info.param(name).constraint.forward(jnp.asarray(u)))
+    step_size = np.broadcast_to(np.asarray(parameters["step_size"])[:, None], (int(chains), int(draws)))
+    sample_stats = {
+        "lp": chain_first(trace.log_density),
+        "diverging": chain_first(trace.diverging),
+        "acceptance_rate": chain_first(trace.acceptance_rate),
+        "n_steps": chain_first(trace.n_steps),
+        "step_size": step_size,
+    }
+    dims = {n: [f"{n}_dim{i}" for i in range(v.ndim - 2)] for n, v in posterior.items()}
+    idata = az.from_dict(posterior=posterior, sample_stats=sample_stats, dims=dims)
+    idata.posterior.attrs.update(
+        {"model": model.info.name, "likelihood": chosen, "warmup": int(warmup), "fixed": str(sorted(fixed))}
+    )
+    return idata
+
+
+def write_inference_data(idata, path) -> None:
+    """Write an ``arviz.InferenceData`` to a NetCDF file atomically (a
+    temporary file beside it, renamed over it when complete)."""
+    with atomic_path(path) as tmp:
+        idata.to_netcdf(str(tmp))

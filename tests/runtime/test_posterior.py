@@ -1,0 +1,53 @@
+"""NUTS through BlackJAX (`dync.runtime.posterior.sample_posterior`): on
+data where the posterior is close to Gaussian it agrees with the Laplace
+approximation at the MAP, without divergences, and a parameter without a
+prior is warned about."""
+
+from __future__ import annotations
+
+import warnings
+
+import jax
+import numpy as np
+import pytest
+
+import dync
+from dync.runtime.estimate import fit_point
+from dync.runtime.posterior import sample_posterior, write_inference_data
+
+
+@pytest.mark.slow
+def test_nuts_agrees_with_the_laplace_approximation_of_a_nearly_gaussian_posterior(spec_model, tmp_path):
+    model = spec_model("specs/ou.dync")
+    truth = dync.with_params(model, {"theta": 1.5, "mu": 0.3, "sigma": 0.6})
+    data = dync.simulate(truth, seed=4, paths=40, t1=10.0, dt=0.01, save=50)  # 840 observations
+    with pytest.warns(UserWarning, match="improper flat prior .*`mu`, `sigma`"):
+        idata = sample_posterior(model, data, jax.random.key(0), chains=2, warmup=200, draws=200)
+    laplace = fit_point(model, data, method="map", steps=1500)
+    stats = idata.sample_stats
+    assert int(stats.diverging.sum()) == 0
+    assert 0.6 < float(stats.acceptance_rate.mean()) < 0.98  # adapted towards 0.8
+    for name in ("theta", "mu", "sigma"):
+        draws = np.asarray(idata.posterior[name]).ravel()
+        mode, se = float(laplace.estimates[name]), float(laplace.std_errors[name])
+        # 400 draws (ESS ~ 200+): the mean's MC error is ~0.07 sd; Laplace's
+        # mode differs from the posterior mean by a small skewness term here,
+        # so allow 0.3 sd in all
+        assert abs(draws.mean() - mode) < 0.3 * se, (name, draws.mean(), mode, se)
+        # the sd of 400 correlated draws is within ~15 % of the truth
+        assert 0.75 < draws.std() / se < 1.3, (name, draws.std(), se)
+    import arviz as az
+
+    write_inference_data(idata, tmp_path / "fit.nc")
+    back = az.from_netcdf(tmp_path / "fit.nc")
+    np.testing.assert_array_equal(back.posterior["theta"], idata.posterior["theta"])
+
+
+def test_sample_posterior_refuses_bad_sizes_and_names(spec_model):
+    model = spec_model("specs/ou.dync")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(dync.UsageError, match="chains"):
+            sample_posterior(model, None, jax.random.key(0), chains=0)
+        with pytest.raises(dync.UsageError, match="fix"):
+            sample_posterior(model, None, jax.random.key(0), fix={"sigmaa": 1.0})
