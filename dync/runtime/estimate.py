@@ -202,20 +202,12 @@ def fit_point(
         estimates[name] = np.asarray(x)
         std_errors[name] = np.asarray(slope * se_u[name])
     grad_norm = float(jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree_util.tree_leaves(grad))))
+    fixed_values = {n: np.asarray(v) for n, v in fixed.items()}
+    converged = bool(math.isfinite(grad_norm) and grad_norm < tolerance)
+    # positional, in the order of the PointEstimate fields
     return PointEstimate(
-        method=method,
-        likelihood=chosen,
-        estimates=estimates,
-        std_errors=std_errors,
-        names=_flat_names(best),
-        covariance=covariance,
-        fixed={n: np.asarray(v) for n, v in fixed.items()},
-        log_likelihood=float(loglik(fitted)),
-        objective=float(value),
-        trace=np.asarray(run.info.value),
-        grad_norm=grad_norm,
-        converged=bool(math.isfinite(grad_norm) and grad_norm < tolerance),
-        model=fitted,
+        method, chosen, estimates, std_errors, _flat_names(best), covariance, fixed_values,
+        float(loglik(fitted)), float(value), np.asarray(run.info.value), grad_norm, converged, fitted,
     )
 
 
