@@ -41,7 +41,7 @@ from .kernels import optax_kernel, run_kernel
 from .likelihood import choose_method, log_likelihood_with_method, read_data
 from .logdensity import state_log_density
 from .model import AbstractModel
-from .params import lookup_param, unconstrained_params, with_params, with_unconstrained_params
+from .params import hold_fixed
 
 __all__ = ["POINT_METHODS", "PointEstimate", "fit_point"]
 
@@ -153,20 +153,9 @@ def fit_point(
     chosen = choose_method(model, likelihood)
     if chosen == "particle" and key is None:
         raise UsageError("the particle-filter likelihood needs a key", hint="pass key=jax.random.key(0)")
-    fixed = {}
-    for name, value in (fix or {}).items():
-        lookup_param(model.info, name, "fix")
-        fixed[name] = value
-    model = with_params(model, fixed) if fixed else model
+    split = hold_fixed(model, fix, "estimate")
+    model, fixed, free, at = split.model, split.fixed, split.free, split.at
     records = read_data(model, data)
-    start = unconstrained_params(model)
-    held = {n: v for n, v in start.items() if n in fixed}
-    free = {n: v for n, v in start.items() if n not in fixed}
-    if not free:
-        raise UsageError("every parameter is fixed: nothing to estimate", hint="fix fewer parameters")
-
-    def at(position):
-        return with_unconstrained_params(model, {**held, **position})
 
     def loglik(m):
         value, _ = log_likelihood_with_method(m, records, method=chosen, key=key, particles=particles, dt=dt)

@@ -28,6 +28,7 @@ unconstrained values work on traced values (under ``jit``, ``grad``, ``vmap``).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
@@ -42,6 +43,7 @@ from .model import AbstractModel, ModelInfo, ParamInfo
 __all__ = [
     "checked_value",
     "constrain",
+    "hold_fixed",
     "learnable_filter",
     "lookup_param",
     "param_infos",
@@ -322,6 +324,46 @@ def unconstrain(model: AbstractModel, values: Mapping[str, ArrayLike]) -> dict[s
 # ---------------------------------------------------------------------------
 # Filters for eqx.partition
 # ---------------------------------------------------------------------------
+
+
+class HeldFixed(NamedTuple):
+    """A model with some parameters held fixed, and its free ones.
+
+    Attributes:
+        model: the model with the fixed values set.
+        fixed: name → the constrained value given.
+        held: name → unconstrained value of each fixed parameter.
+        free: name → unconstrained value of each parameter left free.
+    """
+
+    model: AbstractModel
+    fixed: dict[str, Any]
+    held: dict[str, Array]
+    free: dict[str, Array]
+
+    def at(self, position: Mapping[str, ArrayLike]) -> AbstractModel:
+        """The model at ``position`` (free values) with the fixed ones held."""
+        return with_unconstrained_params(self.model, {**self.held, **position})
+
+
+def hold_fixed(model: AbstractModel, fix: Mapping[str, Any] | None, purpose: str) -> HeldFixed:
+    """Set the parameters of ``fix`` (constrained values) and split the
+    non-fixed parameters into the held and the free (what estimators move).
+
+    Raises:
+        UsageError: a name in ``fix`` is no parameter, or nothing is left free
+            (``purpose`` says what: ``"estimate"``, ``"sample"``).
+    """
+    fixed = dict(fix or {})
+    for name in fixed:
+        lookup_param(model.info, name, "fix")
+    model = with_params(model, fixed) if fixed else model
+    start = unconstrained_params(model)
+    held = {n: v for n, v in start.items() if n in fixed}
+    free = {n: v for n, v in start.items() if n not in fixed}
+    if not free:
+        raise UsageError(f"every parameter is fixed: nothing to {purpose}", hint="fix fewer parameters")
+    return HeldFixed(model, fixed, held, free)
 
 
 def _net_fields(model: AbstractModel) -> list[str]:

@@ -35,7 +35,7 @@ from .kernels import Kernel, run_kernel
 from .likelihood import choose_method, log_likelihood_with_method, read_data
 from .logdensity import state_log_density
 from .model import AbstractModel
-from .params import lookup_param, unconstrained_params, with_params, with_unconstrained_params
+from .params import hold_fixed
 
 __all__ = ["NutsDraws", "sample_posterior", "write_inference_data"]
 
@@ -105,15 +105,8 @@ def sample_posterior(
         if int(n) != n or n < (0 if what == "warmup" else 1):
             raise UsageError(f"{what} must be a positive whole number, got {n!r}")
     chosen = choose_method(model, likelihood)
-    fixed = dict(fix or {})
-    for name in fixed:
-        lookup_param(model.info, name, "fix")
-    model = with_params(model, fixed) if fixed else model
-    start = unconstrained_params(model)
-    held = {n: v for n, v in start.items() if n in fixed}
-    free = {n: v for n, v in start.items() if n not in fixed}
-    if not free:
-        raise UsageError("every parameter is fixed: nothing to sample", hint="fix fewer parameters")
+    split = hold_fixed(model, fix, "sample")
+    model, fixed, free = split.model, split.fixed, split.free
     flat_prior = [n for n in free if not model.info.param(n).has_prior]
     if flat_prior:
         warnings.warn(
@@ -133,7 +126,7 @@ def sample_posterior(
     key_warmup, key_draws, key_pf = jax.random.split(key, 3)
 
     def log_density(position):
-        m = with_unconstrained_params(model, {**held, **position})
+        m = split.at(position)
         value, _ = log_likelihood_with_method(m, records, method=chosen, key=key_pf, particles=particles, dt=dt)
         return jnp.reshape(value + m.log_prior(), ())
 
