@@ -54,7 +54,7 @@ from jaxtyping import Array, Bool, Float, Scalar
 from .data import PaddedData
 from .model import AbstractModel
 
-__all__ = ["LinearGaussianSystem", "kalman_log_likelihood", "linear_gaussian_system"]
+__all__ = ["LinearGaussianSystem", "kalman_log_likelihood", "kalman_series_log_likelihood", "linear_gaussian_system"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -217,10 +217,9 @@ def _series_log_likelihood(
 
 
 @eqx.filter_jit
-def _log_likelihood(model: AbstractModel, gaps, z, observed) -> Scalar:
+def _log_likelihood(model: AbstractModel, gaps, z, observed) -> Float[Array, " series"]:
     sys = linear_gaussian_system(model)
-    per_series = jax.vmap(_series_log_likelihood, in_axes=(None, 0, 0, 0))(sys, gaps, z, observed)
-    return jnp.sum(per_series)
+    return jax.vmap(_series_log_likelihood, in_axes=(None, 0, 0, 0))(sys, gaps, z, observed)
 
 
 def kalman_log_likelihood(model: AbstractModel, data: PaddedData) -> Scalar:
@@ -250,6 +249,12 @@ def kalman_log_likelihood(model: AbstractModel, data: PaddedData) -> Scalar:
         >>> float(kalman_log_likelihood(model, data.padded()))
         -0.034...
     """
+    return jnp.sum(kalman_series_log_likelihood(model, data))
+
+
+def kalman_series_log_likelihood(model: AbstractModel, data: PaddedData) -> Float[Array, " series"]:
+    """The exact log-likelihood of each series of ``data``, ``(S,)`` (see
+    :func:`kalman_log_likelihood`, which sums them)."""
     if not model.info.linear_gaussian:
         from ..errors import UsageError
 

@@ -94,19 +94,23 @@ def log_likelihood_with_method(
     ess_threshold: float = 0.5,
     solver: str = "auto",
     args: Any = None,
+    per_series: bool = False,
 ) -> tuple[Scalar, str]:
     """:func:`log_likelihood` and the name of the method that computed it
     (``"kalman"`` or ``"particle"``), so that ``method="auto"`` can say which
-    it chose."""
+    it chose. With ``per_series=True`` the value is each series'
+    log-likelihood, ``(S,)``, instead of their sum (the pointwise
+    log-likelihood of leave-one-series-out cross-validation)."""
     if not isinstance(model, AbstractModel):
         raise UsageError(f"log_likelihood needs a compiled dync model, got {type(model).__name__}")
     chosen = choose_method(model, method)
     records = read_data(model, data)
     if chosen == "kalman":
-        from .kalman import kalman_log_likelihood
+        from .kalman import kalman_series_log_likelihood
 
         padded = records.padded() if isinstance(records, ObservationData) else records
-        return kalman_log_likelihood(model, padded), chosen
+        series = kalman_series_log_likelihood(model, padded)
+        return (series if per_series else series.sum()), chosen
     if key is None:
         why = "auto chose the particle filter (the model is not linear-Gaussian), which" if method == "auto" else (
             "the particle filter"
@@ -121,7 +125,7 @@ def log_likelihood_with_method(
         key, model, records, particles=particles, dt=dt, num_steps=num_steps,
         ess_threshold=ess_threshold, solver=solver, args=args,
     )
-    return result.log_evidence, chosen
+    return (result.series_log_evidence if per_series else result.log_evidence), chosen
 
 
 def log_likelihood(model: AbstractModel, data: Any, **options: Any) -> Scalar:
