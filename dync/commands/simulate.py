@@ -1,4 +1,4 @@
-"""What the run commands do, as Python functions the CLI and users share.
+"""``dync simulate`` as Python functions the CLI and users share.
 
 ``dync simulate`` is :func:`simulate_file` plus writing the NetCDF file; the
 settings are merged and validated by :mod:`dync.settings`, the spec compiled
@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .compiler.driver import build_model, compile_ast, read_spec
-from .dsl import ast
-from .settings import SimulateSettings, simulate_settings
+from ..compiler.driver import build_model, compile_ast, read_spec
+from ..dsl import ast
+from ..settings import SimulateSettings, simulate_settings
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray
@@ -38,7 +38,7 @@ def simulate_spec(spec: ast.Spec, settings: SimulateSettings, *, progress: bool 
     """
     import jax
 
-    from .runtime.simulate import simulate
+    from ..runtime.simulate import simulate
 
     compiled = compile_ast(spec, settings.dims)
     model = build_model(compiled, jax.random.key(settings.seed))

@@ -1,0 +1,14 @@
+"""What the run commands do, as Python functions the CLI and users share.
+
+One module per command: :mod:`.simulate` (``dync simulate``), :mod:`.fit`
+(``dync fit``), :mod:`.plot` (``dync plot``). Each reads its spec once, merges
+its settings with :mod:`dync.settings`, compiles with
+:mod:`dync.compiler.driver` and runs the model with :mod:`dync.runtime`. The
+package imports JAX only when a function runs.
+"""
+
+from __future__ import annotations
+
+from .simulate import simulate_file, simulate_spec
+
+__all__ = ["simulate_file", "simulate_spec"]
