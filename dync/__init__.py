@@ -57,6 +57,7 @@ __all__ = [
     "read_observations",
     "log_likelihood",
     "particle_filter",
+    "fit",
     "fit_point",
     "sample_posterior",
     "__version__",
@@ -66,7 +67,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .compiler.driver import compile_file, load
     from .compiler.summary import check_file
     from .dsl.loading import load_spec
-    from .commands import simulate_file
+    from .commands import fit, simulate_file
     from .info import ModelInfo
     from .runtime.kernels import Kernel, run_kernel
     from .runtime.logdensity import LogDensity, parameter_log_density, state_log_density
@@ -86,6 +87,7 @@ _LAZY = {
     "load_spec": ("dync.dsl.loading", "load_spec"),
     "simulate": ("dync.runtime.simulate", "simulate"),
     "simulate_file": ("dync.commands", "simulate_file"),
+    "fit": ("dync.commands", "fit"),
     "propagate": ("dync.runtime.propagate", "propagate"),
     "with_params": ("dync.runtime.params", "with_params"),
     "LogDensity": ("dync.runtime.logdensity", "LogDensity"),

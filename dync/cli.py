@@ -132,6 +132,61 @@ def run_simulate(spec: Path, output: Path, *, sets, sweep, progress: bool, **fla
     _echo(f"wrote {output} ({sizes}; solver {ds.attrs.get('solver', settings.solver)})", err=True)
 
 
+def _warn_plainly():
+    """Show Python warnings as ``warning: MESSAGE`` lines on stderr (no file
+    and line of dync's source, which mean nothing to a user)."""
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        _echo(f"warning: {message}", err=True)
+
+    warnings.showwarning = show
+
+
+def run_fit(spec: Path, data: Path, output: Path, *, sets, fix, resume: bool, progress: bool, **flags) -> None:
+    """``dync fit``: :func:`dync.commands.fit_spec`, written to NetCDF, with
+    its summary table on stdout. Checkpoints go to ``OUTPUT.ckpt``."""
+    from .compiler.driver import read_spec
+    from .settings import fit_settings
+
+    ckpt = warm = None
+    try:
+        parsed = read_spec(spec)
+        settings = fit_settings(parsed, sets=sets, fix=fix, **flags)
+        if not data.exists():
+            raise UsageError(f"no such data file: {data}", hint="give a NetCDF (.nc) or CSV (.csv) file")
+        from .commands.fitting import checkpoint_files, fit_spec, write_fit
+
+        ckpt, warm = checkpoint_files(output)
+        if resume:
+            if not ckpt.exists() and not warm.exists():
+                raise UsageError(f"--resume: no checkpoint {ckpt} to resume", hint="run without --resume to start")
+            _echo(f"resuming from {ckpt}", err=True)
+        else:
+            for f in (ckpt, warm):
+                f.unlink(missing_ok=True)
+        from .runtime.devices import enable_compilation_cache
+
+        enable_compilation_cache()
+        _warn_plainly()
+        idata = fit_spec(parsed, data, settings, checkpoint=ckpt, progress=progress)
+        write_fit(idata, output)
+    except DyncError as err:
+        _fail(err)
+        return
+    except KeyboardInterrupt:
+        where = f"; the checkpoint {ckpt} holds the fit so far: rerun with --resume to continue" if ckpt and (
+            ckpt.exists() or warm.exists()) else ""
+        _echo(f"interrupted{where}", err=True)
+        raise _Exit(130) from None
+    for f in (ckpt, warm):
+        f.unlink(missing_ok=True)
+    from .runtime.fit import fit_summary
+
+    _echo(fit_summary(idata))
+    _echo(f"wrote {output}", err=True)
+
+
 def run_plot(data: Path, output: Path, max_paths: int) -> None:
     """``dync plot``: trajectories and histograms of a simulation."""
     try:
@@ -294,6 +349,37 @@ def build_app():
         run(run_simulate, spec, output, sets=set_, sweep=sweep, progress=progress, paths=paths, t1=t1, dt=dt, t0=t0,
             save=save, save_every=save_every, solver=solver, seed=seed, adaptive=adaptive, chunk_size=chunk_size,
             max_steps=max_steps, on_nonfinite=on_nonfinite)  # fmt: skip
+
+    @app.command()
+    def fit(
+        spec: SpecArg,
+        data: Annotated[Path, typer.Argument(help="Observations: NetCDF (.nc) or CSV (.csv)", show_default=False)],
+        output: Annotated[Path, typer.Option("-o", "--output", help="NetCDF file to write (ArviZ InferenceData)")] = Path("fit.nc"),
+        method: Annotated[Optional[str], typer.Option(help="mle, map or nuts")] = None,
+        likelihood: Annotated[Optional[str], typer.Option(help="auto, kalman or particle")] = None,
+        fix: Annotated[Optional[list[str]], typer.Option(help="Hold a parameter fixed: NAME=VALUE (repeatable)")] = None,
+        set_: SetOpt = None,
+        seed: Annotated[Optional[int], typer.Option(help="Random seed")] = None,
+        chains: Annotated[Optional[int], typer.Option(help="NUTS chains")] = None,
+        warmup: Annotated[Optional[int], typer.Option(help="NUTS warm-up steps per chain")] = None,
+        draws: Annotated[Optional[int], typer.Option(help="NUTS draws per chain")] = None,
+        target_accept: Annotated[Optional[float], typer.Option("--target-accept", help="NUTS target acceptance")] = None,
+        steps: Annotated[Optional[int], typer.Option(help="MLE/MAP optimiser steps")] = None,
+        learning_rate: Annotated[Optional[float], typer.Option("--learning-rate", help="MLE/MAP Adam step size")] = None,
+        tolerance: Annotated[Optional[float], typer.Option(help="MLE/MAP gradient-norm tolerance")] = None,
+        particles: Annotated[Optional[int], typer.Option(help="Particle-filter particles per series")] = None,
+        dt: Annotated[Optional[float], typer.Option(help="Particle filter: largest solver step")] = None,
+        x64: Annotated[Optional[bool], typer.Option("--x64/--x32", help="Compute in float64")] = None,
+        pointwise: Annotated[Optional[bool], typer.Option("--pointwise/--no-pointwise", help="Write the log_likelihood group")] = None,
+        checkpoint_every: Annotated[Optional[int], typer.Option("--checkpoint-every", help="Steps between checkpoints")] = None,
+        resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted fit from OUTPUT.ckpt")] = False,
+        progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    ) -> None:
+        """Fit a spec to data (MLE, MAP or NUTS) and write an ArviZ InferenceData NetCDF file."""
+        run(run_fit, spec, data, output, sets=set_, fix=fix, resume=resume, progress=progress, method=method,
+            likelihood=likelihood, seed=seed, chains=chains, warmup=warmup, draws=draws, target_accept=target_accept,
+            steps=steps, learning_rate=learning_rate, tolerance=tolerance, particles=particles, dt=dt, x64=x64,
+            pointwise=pointwise, checkpoint_every=checkpoint_every)  # fmt: skip
 
     @app.command()
     def plot(

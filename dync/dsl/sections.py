@@ -1,12 +1,12 @@
 """The run-settings sections of a YAML spec, declared once.
 
-A section (``simulate:`` now; ``fit:``, ``sample:``, ``train:``, ``test:``
-next) is a table of :class:`SettingKey`: its name, the YAML values it
+A section (``simulate:`` and ``fit:`` now; ``sample:``, ``train:``,
+``test:`` next) is a table of :class:`SettingKey`: its name, the YAML values it
 accepts, the default and the command-line flag that overrides it. The YAML
 loader reads this table to refuse unknown keys and wrongly typed values with a
 located error (E260, E261); :mod:`dync.settings` reads it to merge the
-section with flags and defaults. A section with no table yet (``fit:``,
-``check:``) takes any plain value or list of plain values.
+section with flags and defaults. A section with no table yet (``check:``)
+takes any plain value or list of plain values.
 
 This module imports nothing, so both the front end and the settings module
 may use it.
@@ -18,6 +18,8 @@ import dataclasses
 
 #: YAML value kinds a setting may accept
 INT, NUMBER, STRING, BOOL, NUMBERS = "int", "number", "str", "bool", "numbers"
+#: a mapping of names to numbers (``fix: {sigma: 0.5}``)
+NAMED_NUMBERS = "named numbers"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,7 +30,8 @@ class SettingKey:
         name: the key in the YAML section (and the Python keyword argument).
         accepts: the YAML value kinds it takes (:data:`INT`, :data:`NUMBER`,
             :data:`STRING`, :data:`BOOL`, :data:`NUMBERS` — a non-empty list
-            of numbers); empty for a flag-only setting.
+            of numbers, :data:`NAMED_NUMBERS` — a mapping of names to
+            numbers); empty for a flag-only setting.
         what: how a message names the accepted values ("an integer").
         default: the value when neither the flag nor the section gives one.
         flag: the command-line flag that overrides it (``--t1``).
@@ -61,11 +64,34 @@ SIMULATE: tuple[SettingKey, ...] = (
     SettingKey("on_nonfinite", (), "`raise`, `warn` or `keep`", "raise", "--on-nonfinite"),
 )
 
+FIT: tuple[SettingKey, ...] = (
+    SettingKey("method", (STRING,), "`mle`, `map` or `nuts`", "mle", "--method"),
+    SettingKey("likelihood", (STRING,), "`auto`, `kalman` or `particle`", "auto", "--likelihood"),
+    SettingKey("seed", (INT,), "an integer", 0, "--seed"),
+    SettingKey("fix", (NAMED_NUMBERS,), "a mapping NAME: VALUE", None, "--fix"),
+    # NUTS
+    SettingKey("chains", (INT,), "an integer", 4, "--chains"),
+    SettingKey("warmup", (INT,), "an integer", 500, "--warmup"),
+    SettingKey("draws", (INT,), "an integer", 500, "--draws"),
+    SettingKey("target_accept", (INT, NUMBER), "a number", 0.8, "--target-accept"),
+    # MLE / MAP
+    SettingKey("steps", (INT,), "an integer", 2000, "--steps"),
+    SettingKey("learning_rate", (INT, NUMBER), "a number", 0.05, "--learning-rate"),
+    SettingKey("tolerance", (INT, NUMBER), "a number", 1e-3, "--tolerance"),
+    # particle filter
+    SettingKey("particles", (INT,), "an integer", 1000, "--particles"),
+    SettingKey("dt", (INT, NUMBER), "a number", None, "--dt"),
+    # numerics and bookkeeping
+    SettingKey("x64", (BOOL,), "`true` or `false`", False, "--x64"),
+    SettingKey("pointwise", (BOOL,), "`true` or `false`", True, "--pointwise"),
+    SettingKey("checkpoint_every", (INT,), "an integer", None, "--checkpoint-every"),
+)
+
 #: the sections a YAML spec may hold, and the declared keys of each (``None``:
 #: not declared yet, any plain value is kept)
 SECTIONS: dict[str, tuple[SettingKey, ...] | None] = {
     "simulate": SIMULATE,
-    "fit": None,
+    "fit": FIT,
     "check": None,
 }
 

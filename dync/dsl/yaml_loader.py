@@ -927,6 +927,12 @@ def _numbers(node: Node) -> bool:
     return isinstance(node, SequenceNode) and bool(node.value) and all(_is(_INT, _FLOAT)(v) for v in node.value)
 
 
+def _named_numbers(node: Node) -> bool:
+    return isinstance(node, MappingNode) and all(
+        _is(_STR)(k) and _is(_INT, _FLOAT)(v) for k, v in node.value
+    )
+
+
 #: what a YAML node must look like for each kind a setting accepts
 _ACCEPTS: dict[str, Callable[[Node], bool]] = {
     sections.INT: _is(_INT),
@@ -934,6 +940,7 @@ _ACCEPTS: dict[str, Callable[[Node], bool]] = {
     sections.STRING: _is(_STR),
     sections.BOOL: _is(_BOOL),
     sections.NUMBERS: _numbers,
+    sections.NAMED_NUMBERS: _named_numbers,
 }
 
 

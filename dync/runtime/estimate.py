@@ -38,7 +38,7 @@ from jaxtyping import PRNGKeyArray
 
 from ..errors import UsageError, did_you_mean
 from .kernels import optax_kernel, run_kernel
-from .likelihood import choose_method, log_likelihood_with_method, read_data
+from .likelihood import choose_method, data_digest, log_likelihood_with_method, read_data
 from .logdensity import state_log_density
 from .model import AbstractModel
 from .params import hold_fixed
@@ -170,11 +170,14 @@ def fit_point(
 
     density = state_log_density(objective, free)
     kernel = optax_kernel(density, optax.adam(learning_rate))
-    identity = f"fit_point {method} {chosen} lr={learning_rate} fix={sorted(fixed)}"
+    identity = (
+        f"fit_point {method} {chosen} lr={learning_rate} fix={sorted(fixed.items())} particles={particles} "
+        f"dt={dt} data={data_digest(records)}"
+    )
     run = run_kernel(
         kernel, kernel.init(), jax.random.key(0), steps, checkpoint=checkpoint,
         checkpoint_every=checkpoint_every, progress=progress, description=f"{method} {model.info.name}",
-        identity=identity,
+        identity=identity, status_fn=lambda chunk, done: f"step {done}  objective {float(chunk.value[-1]):.6g}",
     )
     best = run.state.position
     flat, unravel = ravel_pytree(best)

@@ -67,6 +67,7 @@ from .progress import progress_bar, show_progress
 
 __all__ = [
     "Kernel",
+    "cached_call",
     "KernelRun",
     "OptaxInfo",
     "OptaxState",
@@ -389,6 +390,46 @@ def _concat(parts: list[PyTree], record_shape: PyTree) -> PyTree:
     return jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=0), *parts)
 
 
+def cached_call(
+    compute: Callable[[PRNGKeyArray, PyTree], PyTree],
+    key: PRNGKeyArray,
+    inputs: PyTree,
+    *,
+    checkpoint: str | os.PathLike | None,
+    identity: str = "",
+) -> PyTree:
+    """``compute(key, inputs)``, saved to ``checkpoint`` (atomically) and read
+    back from it by a later identical call instead of computed again.
+
+    For one long computation that :func:`run_kernel` cannot cut into steps
+    (BlackJAX's window adaptation runs as one scan): a run killed after it
+    resumes without redoing it. The file has the format of a
+    :func:`run_kernel` checkpoint, with the same fingerprint (the key, the
+    inputs' values and structure, the result's structure, ``identity``), so a
+    file from another computation is refused with a clear error.
+
+    Args:
+        compute: a pure function of a key and a pytree of arrays, returning a
+            pytree of arrays (no PRNG keys).
+        key: its key.
+        inputs: its inputs.
+        checkpoint: the file; ``None`` computes without saving.
+        identity: names the computation and its settings.
+    """
+    if checkpoint is None:
+        return compute(key, inputs)
+    shape = eqx.filter_eval_shape(compute, key, inputs)
+    template = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shape)
+    fingerprint = _fingerprint(0, key, inputs, shape, identity)
+    path = Path(checkpoint)
+    if path.exists():
+        result, _, _ = _read_checkpoint(path, fingerprint, template, ())
+        return result
+    result = compute(key, inputs)
+    _write_checkpoint(path, fingerprint, result, (), 1)
+    return result
+
+
 def run_kernel(
     kernel: Kernel,
     state: State,
@@ -402,6 +443,7 @@ def run_kernel(
     description: str = "",
     trace_fn: Callable[[State, Info], PyTree] | None = None,
     identity: str = "",
+    status_fn: Callable[[PyTree, int], str] | None = None,
 ) -> KernelRun:
     """Run ``num_steps`` steps of ``kernel`` from ``state``: the one driver.
 
@@ -441,6 +483,10 @@ def run_kernel(
             ``"nuts step_size=0.5"``), stored in the checkpoint's fingerprint
             so that a checkpoint written by another kernel is refused. The
             kernel's functions themselves cannot be compared across processes.
+        status_fn: ``status_fn(records, steps_done) -> str``: a short text
+            shown beside the progress bar after each chunk (for example the
+            log-density, step size and divergences), from the records of the
+            last chunk (host arrays, steps first).
 
     Returns:
         A :class:`KernelRun`.
@@ -495,16 +541,18 @@ def run_kernel(
             parts.append(records)
 
     remaining = math.ceil((num_steps - done) / size)
-    with progress_bar(remaining, description, show_progress(progress, remaining)) as advance:
+    shown = show_progress(progress, remaining)
+    with progress_bar(remaining, description, shown, unit=f"chunks of {size} steps") as advance:
         while done < num_steps:
             state, records = _run_chunk(
                 kernel.step, trace_fn, size, state, key, jnp.asarray(done, start_dtype), total
             )
             n = min(size, num_steps - done)
-            parts.append(jax.tree_util.tree_map(lambda x, n=n: np.asarray(x)[:n], records))
+            chunk = jax.tree_util.tree_map(lambda x, n=n: np.asarray(x)[:n], records)
+            parts.append(chunk)
             done += n
             if path is not None and (done % checkpoint_every == 0 or done == num_steps):
                 parts = [_concat(parts, record_shape)]
                 _write_checkpoint(path, fingerprint, state, parts[0], done)
-            advance()
+            advance(1, status_fn(chunk, done) if (shown and status_fn is not None) else None)
     return KernelRun(state, _concat(parts, record_shape), done)

@@ -33,7 +33,7 @@ from ..errors import UsageError
 from .data import ObservationData, PaddedData
 from .model import AbstractModel
 
-__all__ = ["METHODS", "read_data", "choose_method", "log_likelihood", "log_likelihood_with_method"]
+__all__ = ["METHODS", "choose_method", "data_digest", "log_likelihood", "log_likelihood_with_method", "read_data"]
 
 #: the values ``method=`` accepts
 METHODS = ("auto", "kalman", "particle")
@@ -63,6 +63,27 @@ def read_data(model: AbstractModel, data: Any) -> ObservationData | PaddedData:
         f"cannot read observations from a {type(data).__name__}",
         hint="pass a file path, an xarray Dataset, an ObservationData or a PaddedData",
     )
+
+
+def data_digest(records: ObservationData | PaddedData) -> str:
+    """A short digest of a data set's values (times, presence, observations,
+    inputs), so that a checkpoint of a fit is never resumed on other data."""
+    import hashlib
+
+    import numpy as np
+
+    padded = records.padded() if isinstance(records, ObservationData) else records
+    h = hashlib.sha256()
+    arrays = [padded.times, padded.present]
+    for name in sorted(padded.values):
+        arrays += [np.frombuffer(name.encode(), np.uint8), padded.values[name]]
+    for name in sorted(padded.inputs):
+        arrays += [np.frombuffer(name.encode(), np.uint8), *padded.inputs[name]]
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(str((a.shape, a.dtype.str)).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]
 
 
 def choose_method(model: AbstractModel, method: str = "auto") -> str:

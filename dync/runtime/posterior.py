@@ -31,8 +31,9 @@ from jaxtyping import PRNGKeyArray
 
 from ..atomic import atomic_path
 from ..errors import UsageError
-from .kernels import Kernel, run_kernel
-from .likelihood import choose_method, log_likelihood_with_method, read_data
+from .inference_data import combine_groups, log_likelihood_group, observed_data_group
+from .kernels import Kernel, cached_call, run_kernel
+from .likelihood import choose_method, data_digest, log_likelihood_with_method, read_data
 from .logdensity import state_log_density
 from .model import AbstractModel
 from .params import hold_fixed
@@ -63,6 +64,7 @@ def sample_posterior(
     likelihood: str = "auto",
     particles: int = 1000,
     dt: float | None = None,
+    pointwise: bool = False,
     checkpoint: str | None = None,
     checkpoint_every: int | None = None,
     progress: bool | None = None,
@@ -81,15 +83,23 @@ def sample_posterior(
         likelihood: ``"auto"``, ``"kalman"`` or ``"particle"``.
         particles: particles per series (particle filter).
         dt: the largest solver step between observations (particle filter).
-        checkpoint: a file for checkpoints of the draws (resumed if present).
+        pointwise: add the ``log_likelihood`` group: each series'
+            log-likelihood at each draw (for ``arviz.loo``, leaving one
+            series out).
+        checkpoint: a file for checkpoints of the draws (resumed if
+            present); the adapted state is kept beside it, in
+            ``checkpoint + ".warmup"``, so that a resumed run does not adapt
+            again.
         checkpoint_every: draws between checkpoints.
-        progress: show a progress bar over the draws.
+        progress: show a progress bar over the draws (log-density, step
+            size, divergences so far).
 
     Returns:
         An ``arviz.InferenceData`` with the groups ``posterior`` (constrained
         values, dims ``chain, draw``), ``sample_stats`` (``lp``,
-        ``diverging``, ``acceptance_rate``, ``n_steps``, ``step_size``) and
-        ``observed_data`` when the data is a Dataset.
+        ``diverging``, ``acceptance_rate``, ``n_steps``, ``step_size``),
+        ``observed_data`` and, with ``pointwise``, ``log_likelihood``
+        (see :mod:`dync.runtime.inference_data`).
 
     Raises:
         UsageError: bad sizes, an unknown parameter in ``fix``, nothing left
@@ -102,8 +112,9 @@ def sample_posterior(
     import arviz as az
 
     for what, n in (("chains", chains), ("warmup", warmup), ("draws", draws)):
-        if int(n) != n or n < (0 if what == "warmup" else 1):
+        if isinstance(n, bool) or int(n) != n or n < (0 if what == "warmup" else 1):
             raise UsageError(f"{what} must be a positive whole number, got {n!r}")
+    chains, warmup, draws = int(chains), int(warmup), int(draws)
     chosen = choose_method(model, likelihood)
     split = hold_fixed(model, fix, "sample")
     model, fixed, free = split.model, split.fixed, split.free
@@ -125,36 +136,61 @@ def sample_posterior(
     records = read_data(model, data)
     key_warmup, key_draws, key_pf = jax.random.split(key, 3)
 
+    def loglik(m, per_series=False):
+        value, _ = log_likelihood_with_method(
+            m, records, method=chosen, key=key_pf, particles=particles, dt=dt, per_series=per_series
+        )
+        return value
+
     def log_density(position):
         m = split.at(position)
-        value, _ = log_likelihood_with_method(m, records, method=chosen, key=key_pf, particles=particles, dt=dt)
-        return jnp.reshape(value + m.log_prior(), ())
+        return jnp.reshape(loglik(m) + m.log_prior(), ())
 
     density = state_log_density(log_density, free)
     adaptation = blackjax.window_adaptation(blackjax.nuts, density.fn, target_acceptance_rate=target_accept)
+    identity = (
+        f"nuts chains={chains} warmup={warmup} target={target_accept} fix={sorted(fixed.items())} "
+        f"likelihood={chosen} particles={particles} dt={dt} data={data_digest(records)}"
+    )
 
-    def adapt(k):
-        (state, parameters), _ = adaptation.run(k, density.initial_position, num_steps=int(warmup))
-        return state, parameters
+    def adapt_all(k, position):
+        def adapt(k1):
+            (state, parameters), _ = adaptation.run(k1, position, num_steps=warmup)
+            return state, parameters
 
-    states, parameters = jax.jit(jax.vmap(adapt))(jax.random.split(key_warmup, int(chains)))
+        return jax.jit(jax.vmap(adapt))(jax.random.split(k, chains))
+
+    warm_file = None if checkpoint is None else f"{checkpoint}.warmup"
+    states, parameters = cached_call(
+        adapt_all, key_warmup, density.initial_position, checkpoint=warm_file, identity="warmup " + identity
+    )
 
     def one_step(k, state, params):
         return blackjax.nuts(density.fn, **params).step(k, state)
 
     def step(k, states):
-        keys = jax.random.split(k, int(chains))
+        keys = jax.random.split(k, chains)
         return jax.vmap(one_step)(keys, states, parameters)
 
     def record(state, info):
         return NutsDraws(state.position, state.logdensity, info.is_divergent, info.acceptance_rate,
                          info.num_integration_steps)
 
+    step_sizes = np.asarray(parameters["step_size"])
+    divergent = [0]
+
+    def status(chunk, done):
+        divergent[0] += int(np.sum(chunk.diverging))
+        lp = np.asarray(chunk.log_density)[-1]
+        return (
+            f"draw {done}  lp {np.mean(lp):.4g}  step {np.mean(step_sizes):.3g}  divergences {divergent[0]}"
+        )
+
     run = run_kernel(
-        Kernel(lambda s: s, step), states, key_draws, int(draws), checkpoint=checkpoint,
+        Kernel(lambda s: s, step), states, key_draws, draws, checkpoint=checkpoint,
         checkpoint_every=checkpoint_every, progress=progress, description=f"nuts {model.info.name}",
-        trace_fn=record, identity=f"nuts chains={chains} warmup={warmup} target={target_accept} fix={sorted(fixed)}",
-    )
+        trace_fn=record, identity=identity, status_fn=status,
+    )  # fmt: skip
     trace = run.info  # leaves (draws, chains, ...)
 
     def chain_first(x):
@@ -163,7 +199,7 @@ def sample_posterior(
     posterior = {}
     for name, u in trace.position.items():
         posterior[name] = chain_first(model.info.param(name).constraint.forward(jnp.asarray(u)))
-    step_size = np.broadcast_to(np.asarray(parameters["step_size"])[:, None], (int(chains), int(draws)))
+    step_size = np.broadcast_to(step_sizes[:, None], (chains, draws))
     sample_stats = {
         "lp": chain_first(trace.log_density),
         "diverging": chain_first(trace.diverging),
@@ -174,9 +210,17 @@ def sample_posterior(
     dims = {n: [f"{n}_dim{i}" for i in range(v.ndim - 2)] for n, v in posterior.items()}
     idata = az.from_dict(posterior=posterior, sample_stats=sample_stats, dims=dims)
     idata.posterior.attrs.update(
-        {"model": model.info.name, "likelihood": chosen, "warmup": int(warmup), "fixed": str(sorted(fixed))}
+        {"model": model.info.name, "likelihood": chosen, "warmup": warmup, "fixed": str(sorted(fixed))}
     )
-    return idata
+    shapes = {o.name: tuple(o.shape) for o in model.info.observations}
+    groups = {"observed_data": observed_data_group(records, shapes)}
+    if pointwise:
+        flat = jax.tree_util.tree_map(lambda u: jnp.reshape(jnp.asarray(u), (draws * chains, *u.shape[2:])),
+                                      trace.position)  # fmt: skip
+        per_draw = jax.jit(lambda xs: jax.lax.map(lambda p: loglik(split.at(p), True), xs, batch_size=64))(flat)
+        values = np.asarray(per_draw).reshape(draws, chains, -1)
+        groups["log_likelihood"] = log_likelihood_group(np.swapaxes(values, 0, 1), records)
+    return combine_groups(idata, **groups)
 
 
 def write_inference_data(idata, path) -> None:

@@ -31,13 +31,21 @@ def show_progress(progress: bool | None, total: int) -> bool:
 
 
 @contextlib.contextmanager
-def progress_bar(total: int, description: str, enabled: bool) -> Iterator[Callable[..., None]]:
-    """A context manager yielding ``advance(n=1)``; draws a bar if ``enabled``.
+def progress_bar(
+    total: int, description: str, enabled: bool, unit: str = "chunks"
+) -> Iterator[Callable[..., None]]:
+    """A context manager yielding ``advance(n=1, status=None)``; draws a bar
+    if ``enabled``.
 
     Args:
         total: number of units of work.
         description: label shown left of the bar.
         enabled: draw the bar; when false ``advance`` does nothing.
+        unit: what a unit is called ("chunks", "steps").
+
+    ``advance(n, status)`` moves the bar by ``n`` and, when ``status`` is
+    given, shows that text right of the bar (a sampler's log-density, step
+    size and divergences so far).
 
     Example:
         >>> with progress_bar(3, "simulating", enabled=False) as advance:
@@ -61,18 +69,22 @@ def progress_bar(total: int, description: str, enabled: bool) -> Iterator[Callab
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("chunks"),
+        TextColumn(unit),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
     )
     with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
-        task = bar.add_task(description, total=total)
+        task = bar.add_task(description, total=total, status="")
 
-        def advance(n: int = 1) -> None:
-            bar.advance(task, n)
+        def advance(n: int = 1, status: str | None = None) -> None:
+            if status is None:
+                bar.advance(task, n)
+            else:
+                bar.update(task, advance=n, status=status)
 
         yield advance
 
 
-def _no_progress(n: int = 1) -> None:
-    del n
+def _no_progress(n: int = 1, status: str | None = None) -> None:
+    del n, status

@@ -86,8 +86,8 @@ def _interrupt_after(chunks: int):
     calls = {"n": 0}
 
     @contextlib.contextmanager
-    def bar(total, description, enabled):
-        def advance(n=1):
+    def bar(total, description, enabled, unit="chunks"):
+        def advance(n=1, status=None):
             calls["n"] += 1
             if calls["n"] == chunks:
                 raise KeyboardInterrupt

@@ -1,0 +1,146 @@
+"""``dync fit`` as Python functions the CLI and users share.
+
+``dync fit SPEC DATA -o fit.nc`` is :func:`fit_file` plus writing the result
+(:func:`write_fit`) and printing :func:`dync.runtime.fit.fit_summary`. The
+settings are merged by :func:`dync.settings.fit_settings` (flags over the
+spec's ``fit:`` section over the defaults), the spec is compiled with the
+``--set`` dims, and the model starts from its declared values overridden by
+the ``--set`` parameter values.
+
+Checkpoints: the CLI always checkpoints to ``OUTPUT.ckpt`` (and
+``OUTPUT.ckpt.warmup`` for NUTS's adapted state); ``--resume`` continues
+from them, bit-identically, and a fit that completes removes them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..compiler.driver import build_model, compile_ast, read_spec
+from ..dsl import ast
+from ..settings import FitSettings, fit_settings
+
+__all__ = ["checkpoint_files", "fit", "fit_file", "fit_spec", "write_fit"]
+
+
+def checkpoint_files(output: str | os.PathLike) -> tuple[Path, Path]:
+    """The checkpoint of a fit written to ``output``, and its warm-up file."""
+    ckpt = Path(f"{os.fspath(output)}.ckpt")
+    return ckpt, Path(f"{ckpt}.warmup")
+
+
+def fit_spec(
+    spec: ast.Spec,
+    data: Any,
+    settings: FitSettings,
+    *,
+    checkpoint: str | os.PathLike | None = None,
+    progress: bool | None = None,
+):
+    """Compile a parsed spec with the settings' dims and fit it to ``data``.
+
+    Args:
+        spec: the parsed spec (read once, by the caller).
+        data: a NetCDF or CSV path, or an xarray Dataset.
+        settings: from :func:`dync.settings.fit_settings`.
+        checkpoint: a checkpoint file (resumed if present).
+        progress: show progress bars.
+
+    Returns:
+        The fit as an ``arviz.InferenceData`` (see ``docs/fitting.md``).
+
+    Raises:
+        SpecErrors: the spec has errors.
+        UsageError: a setting or a fixed parameter does not fit the model.
+        DataError: the data cannot be read for this model.
+    """
+    import jax
+
+    if settings.x64:
+        jax.config.update("jax_enable_x64", True)
+    from ..runtime.fit import fit_model
+    from ..runtime.params import with_params
+
+    compiled = compile_ast(spec, settings.dims)
+    model = build_model(compiled, jax.random.key(settings.seed))
+    if settings.params:
+        model = with_params(model, settings.params)
+    return fit_model(
+        model, os.fspath(data) if isinstance(data, os.PathLike) else data, checkpoint=None if checkpoint is None
+        else os.fspath(checkpoint), progress=progress, **settings.run_kwargs(),
+    )  # fmt: skip
+
+
+def fit_file(
+    path: str | os.PathLike,
+    data: Any,
+    *,
+    text: str | None = None,
+    sets: Any = None,
+    fix: Any = None,
+    checkpoint: str | os.PathLike | None = None,
+    progress: bool | None = None,
+    **settings: Any,
+):
+    """Read, compile and fit a spec to data, as ``dync fit`` does.
+
+    Args:
+        path: a ``.dync`` or ``.yaml`` spec; a YAML spec's ``fit:`` section
+            gives defaults.
+        data: a NetCDF or CSV path, or an xarray Dataset (LANGUAGE.md §11).
+        text: the spec's text, when it is not to be read from ``path``.
+        sets: dims and starting parameter values, ``{"K": 4, "theta": 0.5}``
+            or ``["K=4", "theta=0.5"]``.
+        fix: parameters held fixed, ``{"sigma": 0.5}`` or ``["sigma=0.5"]``.
+        checkpoint: a checkpoint file (resumed if present).
+        progress: show progress bars.
+        **settings: ``method`` (``"mle"``, ``"map"``, ``"nuts"``),
+            ``likelihood``, ``seed``, ``chains``, ``warmup``, ``draws``,
+            ``target_accept``, ``steps``, ``learning_rate``, ``tolerance``,
+            ``particles``, ``dt``, ``x64``, ``pointwise``,
+            ``checkpoint_every``: over the spec's section, over the defaults.
+
+    Returns:
+        An ``arviz.InferenceData``.
+
+    Example:
+        >>> idata = dync.fit("specs/ou.dync", "ou.nc", method="nuts", chains=4)  # doctest: +SKIP
+        >>> print(dync.runtime.fit.fit_summary(idata))  # doctest: +SKIP
+    """
+    spec = read_spec(path, text)
+    return fit_spec(spec, data, fit_settings(spec, sets=sets, fix=fix, **settings), checkpoint=checkpoint,
+                    progress=progress)  # fmt: skip
+
+
+def write_fit(idata, output: str | os.PathLike) -> None:
+    """Write a fit to NetCDF atomically (a temporary file renamed over
+    ``output`` when complete)."""
+    from ..runtime.posterior import write_inference_data
+
+    write_inference_data(idata, output)
+
+
+def fit(model_or_spec: Any, data: Any, **options: Any):
+    """Fit a model to data: :func:`dync.runtime.fit.fit_model` for a compiled
+    model, :func:`fit_file` for a spec path.
+
+    Args:
+        model_or_spec: a compiled model (``dync.load(...)``) or a spec path.
+        data: a NetCDF or CSV path, or an xarray Dataset.
+        **options: for a model, the keywords of
+            :func:`~dync.runtime.fit.fit_model`; for a spec path, those of
+            :func:`fit_file` (which also reads the spec's ``fit:`` section).
+
+    Returns:
+        An ``arviz.InferenceData``.
+
+    Example:
+        >>> idata = dync.fit("specs/ou.dync", "ou.nc", method="mle")  # doctest: +SKIP
+    """
+    if isinstance(model_or_spec, (str, os.PathLike)):
+        return fit_file(model_or_spec, data, **options)
+    from ..runtime.fit import fit_model
+
+    return fit_model(model_or_spec, data, **options)

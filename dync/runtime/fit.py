@@ -1,0 +1,300 @@
+"""One call for every estimator: :func:`fit_model` runs MLE, MAP or NUTS and
+returns the whole result as an ArviZ ``InferenceData``; :func:`fit_summary`
+prints it as a table.
+
+The layout of the result (the groups, their variables and attributes) is
+given in :mod:`dync.runtime.inference_data` and ``docs/fitting.md``. The
+attributes of the main group (``posterior`` for NUTS, ``point_estimate`` for
+MLE/MAP) make a fit file self-contained: ``spec_text`` and ``dims_json``
+rebuild the model (``dync plot fit.nc`` draws its paths against the data),
+``fixed_json`` says what was held fixed, and ``method``, ``likelihood``,
+``seed`` how the fit was made.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import numpy as np
+import xarray as xr
+
+from .._version import __version__
+from ..errors import UsageError, did_you_mean
+from .estimate import PointEstimate, fit_point
+from .inference_data import combine_groups, log_likelihood_group, observed_data_group
+from .likelihood import log_likelihood_with_method, read_data
+from .model import AbstractModel
+from .posterior import sample_posterior
+
+__all__ = ["FIT_METHODS", "fit_model", "fit_summary", "main_group"]
+
+#: the estimators
+FIT_METHODS = ("mle", "map", "nuts")
+
+
+def _json_value(v: Any) -> Any:
+    a = np.asarray(v)
+    return a.item() if a.ndim == 0 else a.tolist()
+
+
+def fit_model(
+    model: AbstractModel,
+    data: Any,
+    *,
+    method: str = "mle",
+    likelihood: str = "auto",
+    seed: int = 0,
+    fix: Mapping[str, Any] | None = None,
+    chains: int = 4,
+    warmup: int = 500,
+    draws: int = 500,
+    target_accept: float = 0.8,
+    steps: int = 2000,
+    learning_rate: float = 0.05,
+    tolerance: float = 1e-3,
+    particles: int = 1000,
+    dt: float | None = None,
+    pointwise: bool = True,
+    checkpoint: str | None = None,
+    checkpoint_every: int | None = None,
+    progress: bool | None = None,
+):
+    """Fit a compiled model to data: maximum likelihood, MAP or NUTS.
+
+    Args:
+        model: a compiled model (``dync.load``); its current parameter values
+            start the optimiser or the chains.
+        data: a NetCDF or CSV path, an xarray Dataset, or data records
+            (LANGUAGE.md §11).
+        method: ``"mle"``, ``"map"`` or ``"nuts"``.
+        likelihood: ``"auto"`` (Kalman when the model is linear-Gaussian,
+            else the particle filter), ``"kalman"`` or ``"particle"``.
+        seed: the run's seed: NUTS's key, and the particle filter's fixed key
+            (common random numbers).
+        fix: name → value of parameters held fixed.
+        chains, warmup, draws, target_accept: NUTS (see
+            :func:`~dync.runtime.posterior.sample_posterior`).
+        steps, learning_rate, tolerance: MLE/MAP (see
+            :func:`~dync.runtime.estimate.fit_point`).
+        particles, dt: the particle filter.
+        pointwise: add the ``log_likelihood`` group (each series'
+            log-likelihood per draw).
+        checkpoint: a checkpoint file, resumed if present (bit-identically).
+        checkpoint_every: steps between checkpoints.
+        progress: show progress bars.
+
+    Returns:
+        An ``arviz.InferenceData`` (groups in
+        :mod:`dync.runtime.inference_data`).
+
+    Raises:
+        UsageError: an unknown method, bad settings, data the model cannot
+            read; the particle filter needs no extra argument here (the key
+            comes from ``seed``).
+
+    Example:
+        >>> idata = fit_model(dync.load("specs/ou.dync"), "ou.nc", method="nuts", chains=2)  # doctest: +SKIP
+        >>> print(fit_summary(idata))  # doctest: +SKIP
+    """
+    if method not in FIT_METHODS:
+        raise UsageError(f"unknown estimator `{method}`", hint=did_you_mean(method, FIT_METHODS) or "use mle, map or nuts")
+    if not isinstance(model, AbstractModel):
+        raise UsageError(f"fit needs a compiled dync model, got {type(model).__name__}")
+    records = read_data(model, data)
+    key = jax.random.key(int(seed))
+    if method == "nuts":
+        idata = sample_posterior(
+            model, records, key, chains=chains, warmup=warmup, draws=draws, target_accept=target_accept,
+            fix=fix, likelihood=likelihood, particles=particles, dt=dt, pointwise=pointwise,
+            checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=progress,
+        )  # fmt: skip
+        main = idata.posterior
+        chosen = main.attrs["likelihood"]
+        extra: dict[str, Any] = {"chains": int(chains), "warmup": int(warmup), "draws": int(draws),
+                                 "target_accept": float(target_accept)}  # fmt: skip
+    else:
+        key_pf = jax.random.fold_in(key, 1)
+        estimate = fit_point(
+            model, records, method=method, likelihood=likelihood, steps=steps, learning_rate=learning_rate,
+            fix=fix, key=key_pf, particles=particles, dt=dt, tolerance=tolerance, checkpoint=checkpoint,
+            checkpoint_every=checkpoint_every, progress=progress,
+        )  # fmt: skip
+        idata = _point_inference_data(estimate, records, model, pointwise, key_pf, particles, dt)
+        main = idata.point_estimate
+        chosen = estimate.likelihood
+        extra = {"steps": int(steps), "learning_rate": float(learning_rate), "tolerance": float(tolerance)}
+    source = getattr(model, "source", None)
+    fixed = {n: _json_value(v) for n, v in (fix or {}).items()}
+    main.attrs.update(
+        {
+            "method": method,
+            "likelihood": chosen,
+            "model": model.info.name,
+            "spec_text": getattr(source, "text", "") or "",
+            "spec_path": getattr(source, "path", "") or "",
+            "dims_json": json.dumps(dict(model.info.dims)),
+            "fixed_json": json.dumps(fixed),
+            "data_path": str(data) if isinstance(data, (str, bytes)) or hasattr(data, "__fspath__") else "",
+            "seed": int(seed),
+            "particles": int(particles) if chosen == "particle" else 0,
+            "dync_version": __version__,
+            **extra,
+        }
+    )
+    return idata
+
+
+def _point_inference_data(
+    estimate: PointEstimate, records, model: AbstractModel, pointwise: bool, key, particles: int, dt
+):
+    variables: dict[str, Any] = {}
+    for name, value in estimate.estimates.items():
+        dims = tuple(f"{name}_dim{i}" for i in range(np.ndim(value)))
+        variables[name] = (dims, np.asarray(value))
+        variables[f"{name}_se"] = (dims, np.asarray(estimate.std_errors[name]))
+    names = list(estimate.names)
+    variables["covariance"] = (("coordinate", "coordinate_"), np.asarray(estimate.covariance))
+    point = xr.Dataset(variables, coords={"coordinate": names, "coordinate_": names})
+    point.attrs.update(
+        {
+            "log_likelihood": float(estimate.log_likelihood),
+            "objective": float(estimate.objective),
+            "grad_norm": float(estimate.grad_norm),
+            "converged": int(estimate.converged),
+            "covariance_space": "unconstrained",
+        }
+    )
+    trace = xr.Dataset({"objective": (("step",), np.asarray(estimate.trace, np.float64))})
+    shapes = {o.name: tuple(o.shape) for o in model.info.observations}
+    groups = {"point_estimate": point, "optimizer_trace": trace, "observed_data": observed_data_group(records, shapes)}
+    if pointwise:
+        per_series, _ = log_likelihood_with_method(
+            estimate.model, records, method=estimate.likelihood, key=key, particles=particles, dt=dt,
+            per_series=True,
+        )  # fmt: skip
+        groups["log_likelihood"] = log_likelihood_group(np.asarray(per_series)[None, None, :], records)
+    return combine_groups(None, **groups)
+
+
+def main_group(idata) -> xr.Dataset:
+    """The group that holds a fit's parameters: ``posterior`` (NUTS) or
+    ``point_estimate`` (MLE/MAP).
+
+    Raises:
+        UsageError: neither is there (not a fit file).
+    """
+    for name in ("posterior", "point_estimate"):
+        if name in idata.groups():
+            return getattr(idata, name)
+    raise UsageError("not a dync fit: no `posterior` or `point_estimate` group")
+
+
+def _fmt(x: float) -> str:
+    return "nan" if not math.isfinite(x) else f"{x:.4g}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(header, widths)))]
+    for r in rows:
+        lines.append("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+    return "\n".join(lines)
+
+
+def _coordinates(ds: xr.Dataset, name: str, sample_dims: tuple[str, ...]):
+    """``(label, values)`` of each scalar coordinate of variable ``name``."""
+    v = ds[name]
+    inner = [d for d in v.dims if d not in sample_dims]
+    arr = np.asarray(v.transpose(*sample_dims, *inner).values)
+    if not inner:
+        return [(name, arr)]
+    out = []
+    for idx in np.ndindex(*arr.shape[len(sample_dims):]):
+        out.append((f"{name}[{', '.join(map(str, idx))}]", arr[(Ellipsis, *idx)]))
+    return out
+
+
+def fit_summary(idata) -> str:
+    """A fit as a plain-text table.
+
+    NUTS: per parameter coordinate the posterior mean, sd, 5 % and 95 %
+    quantiles, bulk and tail ESS and R-hat (ArviZ: rank-normalised split
+    R-hat, Vehtari et al. 2021), then the divergences and the warnings a
+    careful user wants (R-hat above 1.01, bulk ESS under 100 per chain...).
+    MLE/MAP: the estimate, its Laplace standard error and the 95 % interval
+    (estimate ± 1.96 se), the log-likelihood and the convergence.
+    """
+    import arviz as az
+
+    main = main_group(idata)
+    method = main.attrs.get("method", "")
+    lines = [
+        f"model {main.attrs.get('model', '?')}: {method.upper()} with the "
+        f"{main.attrs.get('likelihood', '?')} likelihood"
+    ]
+    fixed = json.loads(main.attrs.get("fixed_json", "{}") or "{}")
+    if fixed:
+        lines.append("held fixed: " + ", ".join(f"{k} = {v}" for k, v in fixed.items()))
+    if "posterior" in idata.groups():
+        post = idata.posterior
+        chains, draws = post.sizes["chain"], post.sizes["draw"]
+        rows, warnings_ = [], []
+        for name in post.data_vars:
+            for label, samples in _coordinates(post, name, ("chain", "draw")):
+                x = np.asarray(samples, np.float64)
+                rhat = float(az.rhat(x)) if chains > 1 or draws >= 4 else float("nan")
+                ess_bulk = float(az.ess(x, method="bulk"))
+                ess_tail = float(az.ess(x, method="tail"))
+                q5, q95 = np.quantile(x, [0.05, 0.95])
+                rows.append([label, _fmt(x.mean()), _fmt(x.std(ddof=1) if x.size > 1 else 0.0), _fmt(q5), _fmt(q95),
+                             f"{ess_bulk:.0f}", f"{ess_tail:.0f}", f"{rhat:.3f}"])  # fmt: skip
+                if math.isfinite(rhat) and rhat > 1.01:
+                    warnings_.append(f"R-hat of {label} is {rhat:.3f} > 1.01: the chains disagree; run longer")
+                if ess_bulk < 100 * chains:
+                    warnings_.append(f"bulk ESS of {label} is {ess_bulk:.0f} < {100 * chains} (100 per chain)")
+        lines.append(f"{chains} chains x {draws} draws (after {main.attrs.get('warmup', '?')} warm-up steps)")
+        lines.append(_table(["parameter", "mean", "sd", "5%", "95%", "ess_bulk", "ess_tail", "r_hat"], rows))
+        if "sample_stats" in idata.groups():
+            stats = idata.sample_stats
+            divergent = int(np.sum(stats["diverging"].values))
+            lines.append(
+                f"divergences: {divergent} of {chains * draws} draws; "
+                f"step size {np.mean(stats['step_size'].values):.3g}; "
+                f"mean acceptance {np.mean(stats['acceptance_rate'].values):.2f}"
+            )
+            if divergent:
+                warnings_.append(
+                    f"{divergent} divergent transitions: the posterior may be biased; "
+                    "raise --target-accept (e.g. 0.95) or reparametrise"
+                )
+        lines += [f"warning: {w}" for w in warnings_]
+    else:
+        rows = []
+        for name in main.data_vars:
+            if name == "covariance" or name.endswith("_se") and name[:-3] in main.data_vars:
+                continue
+            ses = dict(_coordinates(main, f"{name}_se", ()))
+            for label, value in _coordinates(main, name, ()):
+                se = float(ses[label.replace(name, f"{name}_se", 1)])
+                v = float(value)
+                rows.append([label, _fmt(v), _fmt(se), _fmt(v - 1.96 * se), _fmt(v + 1.96 * se)])
+        lines.append(_table(["parameter", "estimate", "se", "2.5%", "97.5%"], rows))
+        converged = bool(main.attrs.get("converged", 0))
+        lines.append(
+            f"log-likelihood {main.attrs.get('log_likelihood', float('nan')):.6g}; "
+            f"{'converged' if converged else 'NOT converged'} (gradient norm {main.attrs.get('grad_norm', float('nan')):.2g}"
+            f" after {main.attrs.get('steps', '?')} steps)"
+        )
+        if not converged:
+            lines.append("warning: the optimiser did not converge: raise --steps or lower --learning-rate")
+        if any(r[2] == "nan" for r in rows):
+            lines.append(
+                "warning: some standard errors are NaN: the negative Hessian is not positive definite "
+                "(not a maximum, or a flat direction)"
+            )
+        lines.append("standard errors: Laplace (inverse negative Hessian in the unconstrained space, delta method)")
+    return "\n".join(lines)

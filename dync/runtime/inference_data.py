@@ -1,0 +1,96 @@
+"""The groups of a fit's ArviZ ``InferenceData`` that do not come from a sampler.
+
+A fit written by ``dync fit`` (see ``docs/fitting.md``, "The fit file") holds:
+
+==================  ==========================================================
+``posterior``       NUTS draws, constrained, dims ``(chain, draw, ...)``
+``sample_stats``    NUTS: ``lp``, ``diverging``, ``acceptance_rate``, ...
+``point_estimate``  MLE/MAP: each estimate, ``NAME_se``, ``covariance``
+``optimizer_trace`` MLE/MAP: the objective before each optimiser step
+``observed_data``   the data: one variable per ``observe`` name, dims
+                    ``(series, obs, ...)``, coordinate ``time(series, obs)``
+``log_likelihood``  ``series_log_likelihood(chain, draw, series)``: each
+                    series' log-likelihood at each draw (or at the estimate)
+==================  ==========================================================
+
+This module builds ``observed_data`` and the point-estimate groups, and puts
+groups together; :mod:`dync.runtime.posterior` builds the sampler's.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .data import ObservationData, PaddedData
+
+__all__ = ["LOG_LIKELIHOOD_VAR", "combine_groups", "log_likelihood_group", "observed_data_group"]
+
+#: the variable of the ``log_likelihood`` group
+LOG_LIKELIHOOD_VAR = "series_log_likelihood"
+
+
+def _series_labels(records: ObservationData | PaddedData) -> list[str]:
+    if isinstance(records, ObservationData):
+        return [s.name or str(i) for i, s in enumerate(records.series)]
+    return [str(i) for i in range(records.num_series)]
+
+
+def observed_data_group(records: ObservationData | PaddedData, shapes: Mapping[str, tuple[int, ...]]) -> xr.Dataset:
+    """The data as a Dataset: one variable per observation name, dims
+    ``(series, obs, NAME_dim0, ...)``, NaN where missing and in the padding
+    at the end of a shorter series, with the coordinate ``time(series, obs)``
+    (NaN in padded slots) and ``series`` (the series' labels).
+
+    Args:
+        records: the data read for the fit.
+        shapes: observation name → declared shape (for the component dims).
+    """
+    padded = records.padded() if isinstance(records, ObservationData) else records
+    present = np.asarray(padded.present, bool)
+    times = np.where(present, np.asarray(padded.times, np.float64), np.nan)
+    variables = {}
+    for name, shape in shapes.items():
+        values = padded.values.get(name)
+        if values is None:
+            continue
+        v = np.asarray(values, np.float64).reshape(present.shape + tuple(shape))
+        mask = present.reshape(present.shape + (1,) * len(shape))
+        v = np.where(mask, v, np.nan)
+        dims = ("series", "obs") + tuple(f"{name}_dim{i}" for i in range(len(shape)))
+        variables[name] = (dims, v)
+    coords = {"time": (("series", "obs"), times), "series": _series_labels(records)}
+    return xr.Dataset(variables, coords=coords)
+
+
+def log_likelihood_group(values: Any, records: ObservationData | PaddedData) -> xr.Dataset:
+    """The ``log_likelihood`` group from ``(chain, draw, series)`` values."""
+    v = np.asarray(values, np.float64)
+    return xr.Dataset(
+        {LOG_LIKELIHOOD_VAR: (("chain", "draw", "series"), v)},
+        coords={
+            "chain": np.arange(v.shape[0]),
+            "draw": np.arange(v.shape[1]),
+            "series": _series_labels(records),
+        },
+    )
+
+
+def combine_groups(idata: Any | None = None, **groups: xr.Dataset):
+    """An ``arviz.InferenceData`` with ``groups`` added to ``idata`` (or a new
+    one). Groups outside ArviZ's schema (``point_estimate``,
+    ``optimizer_trace``) are allowed; ArviZ's warning about them is
+    silenced."""
+    import arviz as az
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*not defined in the InferenceData scheme.*")
+        warnings.filterwarnings("ignore", message=".*group.*not.*schema.*")
+        if idata is None:
+            return az.InferenceData(**groups)
+        idata.add_groups(groups)
+        return idata
