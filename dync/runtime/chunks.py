@@ -29,7 +29,7 @@ import numpy as np
 from jax.sharding import PartitionSpec as P
 
 from .devices import PATH_AXIS
-from .layout import blocks_per_group, replicate
+from .layout import GROUP_PATHS, blocks_per_group, replicate
 
 __all__ = [
     "ChunkKernel",
@@ -59,6 +59,7 @@ class ChunkKernel:
     max_steps: int | None
     observe: bool
     mesh: Any
+    group_paths: int = GROUP_PATHS
 
 
 def path_indices(blocks, block_size: int):
@@ -102,9 +103,10 @@ def run_fused_chunk(model, args, keys, blocks, times, kernel: ChunkKernel):
     """Simulate the blocks with indices ``blocks`` (sharded over the mesh) with
     a fused fixed-step solver, in one computation.
 
-    Each device runs its blocks in groups of up to ``GROUP_PATHS`` paths
-    (:func:`~dync.runtime.layout.blocks_per_group`): the blocks of a group
-    side by side (``vmap``), the groups one after the other (``lax.map``).
+    Each device runs its blocks in groups of up to ``kernel.group_paths``
+    paths (:func:`~dync.runtime.layout.blocks_per_group`; on accelerators
+    all of them): the blocks of a group side by side (``vmap``), the groups
+    one after the other (``lax.map``).
 
     Returns ``(ys, obs)``: states ``(G, B, S, n)`` and a dict of observations
     ``(G, B, S, *shape)``.
@@ -134,10 +136,13 @@ def run_fused_chunk(model, args, keys, blocks, times, kernel: ChunkKernel):
             return ys
 
         G = blocks.shape[0]
-        group = blocks_per_group(G, B)
-        grouped = (blocks.reshape(G // group, group), y0.reshape((G // group, group) + y0.shape[1:]))
-        ys = jax.lax.map(jax.vmap(solve_block), grouped)
-        ys = ys.reshape((G,) + ys.shape[2:])
+        group = blocks_per_group(G, B, kernel.group_paths)
+        if kernel.group_paths <= 0:  # accelerators: the whole chunk side by side
+            ys = jax.vmap(solve_block)((blocks, y0))
+        else:
+            grouped = (blocks.reshape(G // group, group), y0.reshape((G // group, group) + y0.shape[1:]))
+            ys = jax.lax.map(jax.vmap(solve_block), grouped)
+            ys = ys.reshape((G,) + ys.shape[2:])
         obs = observations(model, args, obs_key, blocks, B, ys, times) if kernel.observe else {}
         return ys, obs
 

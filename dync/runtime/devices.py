@@ -20,7 +20,10 @@ must be made before JAX compiles anything:
   loads the compiled kernel instead of compiling it again.
 
 The helpers :func:`resolve_devices` and :func:`path_mesh` build the 1-D device
-mesh (axis ``"path"``) that :func:`dync.runtime.simulate.simulate` shards over.
+mesh (axis ``"path"``) that :func:`dync.runtime.simulate.simulate` shards over;
+:func:`describe_devices` reads what the layout rule of
+:mod:`dync.runtime.layout` needs to know about them (platform, kind, memory,
+cores).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from pathlib import Path
 __all__ = [
     "PATH_AXIS",
     "configure_host_devices",
+    "describe_devices",
     "enable_compilation_cache",
     "jax_backends_initialized",
     "path_mesh",
@@ -201,3 +205,52 @@ def path_mesh(devices: Sequence):
     from jax.sharding import Mesh
 
     return Mesh(np.asarray(list(devices), dtype=object), (PATH_AXIS,))
+
+
+def _device_memory(device) -> int | None:
+    """Bytes JAX may allocate on ``device`` (its allocator's limit), or ``None``."""
+    try:
+        stats = device.memory_stats()
+    except Exception:  # noqa: BLE001 - not implemented on some platforms
+        return None
+    if not stats:
+        return None
+    limit = stats.get("bytes_limit") or stats.get("bytes_reservable_limit")
+    return int(limit) if limit else None
+
+
+def describe_devices(devices: Sequence):
+    """The :class:`~dync.runtime.layout.DeviceDescription` of ``devices``.
+
+    Reads the platform (``"cuda"`` and ``"rocm"`` are reported as ``"gpu"``),
+    the device kind, the memory JAX may allocate on one device
+    (``memory_stats()["bytes_limit"]``; ``None`` on CPU), the cores of one
+    device (``core_count``: streaming multiprocessors of a GPU; on CPU the
+    usable cores shared among the host devices) and the device count.
+
+    Args:
+        devices: a non-empty sequence of ``jax.Device`` of one platform.
+
+    Returns:
+        The description the layout rule reads.
+    """
+    from .layout import DeviceDescription
+
+    devices = list(devices)
+    first = devices[0]
+    platform = str(first.platform).lower()
+    if platform in ("cuda", "rocm"):
+        platform = "gpu"
+    if platform == "cpu":
+        cores = max(1, _usable_cores() // len(devices))
+        memory = None
+    else:
+        cores = int(getattr(first, "core_count", 0) or 1)
+        memory = _device_memory(first)
+    return DeviceDescription(
+        platform=platform,
+        kind=str(getattr(first, "device_kind", platform)),
+        memory_bytes=memory,
+        cores=cores,
+        count=len(devices),
+    )

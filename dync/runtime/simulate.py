@@ -53,7 +53,7 @@ from jaxtyping import ArrayLike, PRNGKeyArray
 
 from ..errors import DyncRuntimeError, UsageError
 from .chunks import ChunkKernel, run_diffrax_chunk, run_fused_chunk
-from .devices import PATH_AXIS, path_mesh, resolve_devices
+from .devices import PATH_AXIS, describe_devices, path_mesh, resolve_devices
 from .inputs import LinearInput, make_args
 from .layout import BLOCK_BYTES as BLOCK_BYTES
 from .layout import BLOCK_PATHS as BLOCK_PATHS
@@ -131,6 +131,17 @@ def _check_sweep(info: ModelInfo, sweep: Mapping[str, ArrayLike] | None, params:
         length = v.shape[0]
         out[name] = np.stack([checked_value(p, x, "sweep") for x in v])
     return out
+
+
+@jax.jit
+def _all_finite(ys):
+    """Whether every value of ``ys`` is finite (a device scalar)."""
+    return jnp.isfinite(ys).all()
+
+
+def _gather(parts: list):
+    """The chunks ``parts`` (device arrays, paths first) as one device array."""
+    return parts[0] if len(parts) == 1 else jnp.concatenate(parts)
 
 
 def simulate(
@@ -256,12 +267,23 @@ def simulate(
     times = schedule.times
     S = times.size
 
-    mesh = path_mesh(resolve_devices(devices))
+    chosen = resolve_devices(devices)
+    mesh = path_mesh(chosen)
     n_devices = mesh.devices.size
     itemsize = jnp.dtype(jnp.result_type(float)).itemsize
     obs_size = sum(math.prod(o.shape) for o in info.observations)
     bytes_per_path = max(1, S * (info.state_size + obs_size) * itemsize)
-    layout = plan_layout(paths, bytes_per_path, chunk_size, n_devices, block_paths=BLOCK_PATHS)
+    layout = plan_layout(
+        paths,
+        bytes_per_path,
+        chunk_size,
+        n_devices,
+        block_paths=BLOCK_PATHS,
+        device=describe_devices(chosen),
+        state_bytes=info.state_size * itemsize,
+    )
+    # on accelerators, chunks stay on the device and are copied once, at the end
+    resident = layout.resident and choice.backend == "fused"
     kernel = ChunkKernel(
         solver=choice.name,
         backend=choice.backend,
@@ -277,6 +299,7 @@ def simulate(
         max_steps=None if max_steps is None else int(max_steps),
         observe=bool(info.observations),
         mesh=mesh,
+        group_paths=layout.group_paths,
     )
 
     replicated = NamedSharding(mesh, P())
@@ -309,42 +332,77 @@ def simulate(
         blocks = jax.device_put(blocks, blocks_sharding)
         return run_fused_chunk(m, args_dev, keys, blocks, times_dev, kernel)
 
+    def check(c: int, j: int, ys: np.ndarray) -> None:
+        """Scan chunk ``c`` (host states ``(paths of c, S, n)``) for NaN and infinity."""
+        first, real = layout.chunk_blocks(c)
+        lo = first * layout.block_size
+        hi = min(paths, (first + real) * layout.block_size)
+        found = scan_nonfinite(info, ys)
+        if found and on_nonfinite == "raise":
+            where = ""
+            if layout.n_chunks > 1:
+                where = f" (chunk {c + 1} of {layout.n_chunks}: paths {lo}..{hi - 1} of {paths})"
+            if swept:
+                where += " with " + ", ".join(f"{n} = {v[j].tolist()}" for n, v in swept.items())
+            raise DyncRuntimeError(nonfinite_message(found, times, hi - lo, where), hint=nonfinite_hint(dt))
+        merge_nonfinite(nonfinite, found)
+
+    def store(j: int, lo: int, hi: int, ys: np.ndarray, obs: dict[str, np.ndarray], view: bool = False) -> None:
+        """Put the host states ``(hi - lo, S, n)`` and observations of paths
+        ``lo..hi`` in place (``view``: keep views of ``ys`` when it is the
+        whole run, without copying)."""
+        view = view and n_sweep == 1 and (lo, hi) == (0, paths)
+        for s in info.states:
+            if s.hidden:
+                continue
+            part = ys[:, :, s.offset : s.offset + s.size].reshape((hi - lo, S) + s.shape)
+            if view:
+                states_out[s.name] = part[None]  # the whole run at once: a view, no copy
+                continue
+            if s.name not in states_out:
+                states_out[s.name] = np.empty((n_sweep, paths, S) + s.shape, ys.dtype)
+            states_out[s.name][j, lo:hi] = part
+        for name, arr in obs.items():
+            if view:
+                obs_out[name] = arr[None]
+                continue
+            if name not in obs_out:
+                obs_out[name] = np.empty((n_sweep, paths) + arr.shape[1:], arr.dtype)
+            obs_out[name][j, lo:hi] = arr
+
+    def flat_obs(value):
+        return value.reshape((-1,) + value.shape[2:])
+
     with progress_bar(total_units, f"simulating {info.name}", enabled) as advance:
         for j, m in enumerate(sweep_models):
             pending = dispatch(m, 0)
+            kept = []  # resident: (device states, device observations, device "all finite") per chunk
             for c in range(layout.n_chunks):
                 ys_dev, obs_dev = pending
                 if c + 1 < layout.n_chunks:
                     pending = dispatch(m, c + 1)  # overlap the next chunk with this copy
+                if resident:
+                    kept.append((ys_dev, obs_dev, _all_finite(ys_dev)))
+                    advance()
+                    continue
                 first, real = layout.chunk_blocks(c)
                 lo = first * layout.block_size
                 hi = min(paths, (first + real) * layout.block_size)
                 ys = np.asarray(ys_dev).reshape((-1, S, info.state_size))[: hi - lo]
-                found = scan_nonfinite(info, ys)
-                if found and on_nonfinite == "raise":
-                    where = ""
-                    if layout.n_chunks > 1:
-                        where = f" (chunk {c + 1} of {layout.n_chunks}: paths {lo}..{hi - 1} of {paths})"
-                    if swept:
-                        where += " with " + ", ".join(f"{n} = {v[j].tolist()}" for n, v in swept.items())
-                    raise DyncRuntimeError(
-                        nonfinite_message(found, times, hi - lo, where), hint=nonfinite_hint(dt)
-                    )
-                merge_nonfinite(nonfinite, found)
-                for s in info.states:
-                    if s.hidden:
-                        continue
-                    if s.name not in states_out:
-                        states_out[s.name] = np.empty((n_sweep, paths, S) + s.shape, ys.dtype)
-                    block = ys[:, :, s.offset : s.offset + s.size]
-                    states_out[s.name][j, lo:hi] = block.reshape((hi - lo, S) + s.shape)
-                for name, value in obs_dev.items():
-                    arr = np.asarray(value)
-                    arr = arr.reshape((-1,) + arr.shape[2:])[: hi - lo]
-                    if name not in obs_out:
-                        obs_out[name] = np.empty((n_sweep, paths) + arr.shape[1:], arr.dtype)
-                    obs_out[name][j, lo:hi] = arr
+                check(c, j, ys)
+                store(j, lo, hi, ys, {k: np.asarray(flat_obs(v))[: hi - lo] for k, v in obs_dev.items()})
                 advance()
+            if resident:
+                # one small transfer says which chunks need a look on the host
+                for c, ok in enumerate(jax.device_get([k[2] for k in kept])):
+                    if not ok:
+                        first, real = layout.chunk_blocks(c)
+                        n_real = min(paths, (first + real) * layout.block_size) - first * layout.block_size
+                        check(c, j, np.asarray(kept[c][0]).reshape((-1, S, info.state_size))[:n_real])
+                ys_all = _gather([k[0].reshape((-1, S, info.state_size)) for k in kept])
+                obs_all = {name: _gather([flat_obs(k[1][name]) for k in kept]) for name in kept[0][1]}
+                obs_host = {k: np.asarray(v)[:paths] for k, v in obs_all.items()}
+                store(j, 0, paths, np.asarray(ys_all)[:paths], obs_host, view=True)
 
     return build_dataset(
         model=model,

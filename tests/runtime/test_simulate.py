@@ -21,6 +21,7 @@ import pytest
 from dync.errors import DyncRuntimeError, UsageError
 from dync.runtime import simulate as sim_mod
 from dync.info import ModelInfo, NoiseInfo, ObservationInfo, ParamInfo, SpecSource, StateInfo, from_tuple
+from dync.runtime.layout import DeviceDescription
 from dync.runtime.model import AbstractModel
 from dync.runtime.simulate import simulate, with_params
 
@@ -487,3 +488,66 @@ def test_progress_bar_over_chunks(ou, monkeypatch, capsys):
     ds = simulate(ou, seed=0, paths=100, t1=0.1, dt=0.01, chunk_size=32, progress=True)
     assert ds["x"].shape == (100, 1)
     assert "simulating ou" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------
+# A simulated GPU: the accelerator layout (whole-chunk groups, chunks kept on
+# the device) and loop structure (increments drawn inside each step), run on CPU
+# ---------------------------------------------------------------------------
+
+SIMULATED_GPU = DeviceDescription("gpu", "simulated", 2**30, 4, 1)
+
+
+@pytest.fixture
+def as_gpu(monkeypatch):
+    """``simulate`` sees a GPU description and the fused solver the GPU loop."""
+    from dync.runtime.solvers import fused
+
+    monkeypatch.setattr(sim_mod, "describe_devices", lambda devices: SIMULATED_GPU)
+    monkeypatch.setattr(fused, "_in_step_unroll", lambda: 4)
+    jax.clear_caches()  # the loop structure is read when tracing
+    yield
+    jax.clear_caches()
+
+
+def _runs(model, **kw):
+    return [simulate(model, seed=5, paths=300, t1=0.3, dt=0.01, progress=False, chunk_size=c, **kw) for c in (None, 64)]
+
+
+@pytest.mark.parametrize("save", ["final", 5, [0.05, 0.3]])
+def test_gpu_layout_and_loop_give_the_cpu_numbers(ou, monkeypatch, save):
+    monkeypatch.setattr(sim_mod, "BLOCK_PATHS", 64)
+    cpu = _runs(ou, save=save)
+    monkeypatch.setattr(sim_mod, "describe_devices", lambda devices: SIMULATED_GPU)
+    from dync.runtime.solvers import fused
+
+    monkeypatch.setattr(fused, "_in_step_unroll", lambda: 4)
+    jax.clear_caches()
+    try:
+        gpu = _runs(ou, save=save)
+    finally:
+        jax.clear_caches()
+    for run in cpu[1:] + gpu:
+        assert run.attrs["block_size"] == 64
+        # integer hashing is exact; float32 steps may round differently when XLA fuses them otherwise
+        np.testing.assert_allclose(run["x"].values, cpu[0]["x"].values, rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(run["y"].values.shape, cpu[0]["y"].values.shape)
+    for a, b in ((cpu[0], cpu[1]), (gpu[0], gpu[1])):  # chunking alone: bit for bit
+        np.testing.assert_array_equal(a["x"].values, b["x"].values)
+        np.testing.assert_array_equal(a["y"].values, b["y"].values)
+
+
+def test_gpu_layout_keeps_chunks_and_still_reports_nonfinite(blowup, as_gpu):
+    with pytest.raises(DyncRuntimeError, match=r"state `x` became .* \(chunk \d of \d"):
+        simulate(blowup, chunk_size=64, **{**BLOWUP_KW, "paths": 600})
+    with pytest.warns(RuntimeWarning, match="state `x` became"):
+        ds = simulate(blowup, on_nonfinite="warn", **BLOWUP_KW)
+    assert "nonfinite" in ds.attrs and ds["x"].shape == (200, 21)
+
+
+def test_gpu_layout_sweeps(as_gpu):
+    model = OU.make(theta=1.0, mu=0.0, sigma=0.5)
+    ds = simulate(model, seed=0, paths=50, t1=0.1, dt=0.01, sweep={"theta": [0.5, 2.0]}, progress=False)
+    assert ds["x"].shape == (2, 50, 1)
+    one = simulate(with_params(model, {"theta": 2.0}), seed=0, paths=50, t1=0.1, dt=0.01, progress=False)
+    np.testing.assert_array_equal(ds["x"].values[1], one["x"].values)

@@ -52,6 +52,11 @@ _CPU_MIN_BLOCK = 4
 _CPU_MAX_BLOCK = 32
 #: Unrolling of the innermost step loop.
 _UNROLL = 1
+#: On accelerators: ``"in_step"`` draws each step's increments inside that
+#: step's kernel (no increments in memory), ``"blocks"`` as on CPU.
+_ACCEL_DRAW = "in_step"
+#: On accelerators, with ``"in_step"``: steps per iteration of the scan.
+_ACCEL_UNROLL = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -389,6 +394,23 @@ def _block_size(num_paths: int, m: int) -> int:
     return int(min(_MAX_BLOCK, max(1, _BLOCK_DRAWS // per_step)))
 
 
+def _in_step_unroll() -> int:
+    """Steps per scan iteration when increments are drawn inside each step,
+    or 0 to draw them in blocks of steps first (:func:`_block_size`).
+
+    On CPU: 0 (blocks are faster there; see :func:`_block_size`). On
+    accelerators (``_ACCEL_DRAW == "in_step"``): each step hashes its own
+    counters in the kernel that advances the state, so neither the increments
+    nor a block of them go through memory, and ``_ACCEL_UNROLL`` steps run per
+    iteration of the scan (fewer loop round trips; XLA may fuse consecutive
+    steps). The numbers are the same function of the key and the step index
+    either way.
+    """
+    if jax.default_backend() == "cpu" or _ACCEL_DRAW != "in_step":
+        return 0
+    return max(1, int(_ACCEL_UNROLL))
+
+
 def _solve(
     model: AbstractModel,
     key: PRNGKeyArray | None,
@@ -402,6 +424,7 @@ def _solve(
     num_steps: int,
     plan: SavePlan,
     block: int,
+    in_step: int = 0,
 ) -> tuple[Array, Array]:
     info = model.info
     P, _ = y0.shape
@@ -415,13 +438,19 @@ def _solve(
     if increments is not None:
         increments = jnp.transpose(increments, (0, 2, 1))  # (steps, m, P)
 
-    def draw(i0, length):
-        """Increments of steps ``i0 .. i0 + length - 1``, shape ``(length, m, P)``."""
+    def step_keys(i0, length):
+        """The keys ``fold_in(key, i)`` of steps ``i0 .. i0 + length - 1``, as data ``(length, 2)``."""
+        return jax.vmap(lambda i: rng.key_data(jax.random.fold_in(key, i)))(i0 + jnp.arange(length))
+
+    def draw(i0, length, keys=None):
+        """Increments of steps ``i0 .. i0 + length - 1``, shape ``(length, m, P)``
+        (``keys``: their step keys, when already computed)."""
         if m == 0:
             return jnp.zeros((length, 0, P), dtype)
         if increments is not None:
             return lax.dynamic_slice_in_dim(increments, i0, length, axis=0)
-        keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(i0 + jnp.arange(length))
+        if keys is None:
+            keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(i0 + jnp.arange(length))
         z = jax.vmap(lambda k: rng.standard_normal(k, (drawn, P), dtype))(keys) * sqrt_dt
         if drawn == m:
             return z
@@ -446,7 +475,20 @@ def _solve(
         return lax.scan(one, state, (jnp.arange(dws.shape[0]), dws), unroll=_UNROLL)[0]
 
     def advance(state, i0, length: int):
-        """``length`` (static) steps from step ``i0``, no output, in blocks."""
+        """``length`` (static) steps from step ``i0``, no output, in blocks
+        (or drawn inside each step, ``in_step`` steps per iteration)."""
+        if in_step and increments is None:
+            # the step keys are hashed once, before the loop; each step hashes
+            # its counters inside its own kernel
+            keys = step_keys(i0, length) if m else jnp.zeros((length, 2), jnp.uint32)
+
+            def one(state, xs):
+                j, k = xs
+                i = i0 + j
+                t = t0 + i.astype(dtype) * dt
+                return stepper.step(t, dt, state, draw(i, 1, k[None])[0]), None
+
+            return lax.scan(one, state, (jnp.arange(length), keys), unroll=min(in_step, length))[0]
         nb, rem = divmod(length, block)
         if nb:
 
@@ -473,7 +515,7 @@ def _solve(
         nsaves = num_steps // k
         if nsaves == 0:
             return ts, y0.T[:, None, :]
-        if k >= block:
+        if k >= block or (in_step and increments is None):
 
             def seg(state, s):
                 state = advance(state, s * k, k)
@@ -657,4 +699,5 @@ def solve_fixed(
         num_steps=num_steps,
         plan=plan,
         block=_block_size(P, m),
+        in_step=_in_step_unroll(),
     )
