@@ -20,6 +20,8 @@ Implementations:
                     structure on the accelerator (increments drawn for a block
                     of steps before those steps run, instead of inside each
                     step): ``dync.runtime.solvers.fused._ACCEL_DRAW = "blocks"``.
+    ``dync-uN``     (``--dync-variants``) increments drawn inside each step,
+                    ``N`` steps per scan iteration (``_ACCEL_UNROLL = N``).
     ``jax``         ``baselines_jax.make_simulate``: ``jax.jit`` of a
                     ``lax.scan`` over steps, ``jax.random.normal`` of
                     ``fold_in(key, i)`` for the whole batch each step (JAX's
@@ -114,6 +116,9 @@ def bench_dync(w: wl.Workload, variant: str, repeats: int) -> Row:
 
     row = Row(w.id, "dync" if variant == "default" else f"dync-{variant}", w.paths, w.steps)
     fused._ACCEL_DRAW = "blocks" if variant == "blocks" else "in_step"
+    unroll = fused._ACCEL_UNROLL
+    if variant.startswith("u") and variant[1:].isdigit():
+        fused._ACCEL_UNROLL = int(variant[1:])
     jax.clear_caches()  # the loop structure is read when tracing
     model = dync.load(str(w.spec_path))
     key = jax.random.key(0)
@@ -126,7 +131,7 @@ def bench_dync(w: wl.Workload, variant: str, repeats: int) -> Row:
     first = next(iter(ds.data_vars))
     row.mean, row.var = _moments(ds[first].values.reshape(w.paths, -1)[:, 0])
     row.note = f"block {ds.attrs['block_size']}"
-    fused._ACCEL_DRAW = "in_step"
+    fused._ACCEL_DRAW, fused._ACCEL_UNROLL = "in_step", unroll
     return row
 
 
