@@ -166,6 +166,27 @@ def exact_transition(
     return F, u, 0.5 * (Q + Q.T)
 
 
+#: up to this many states, the filter's small matrix products are written as
+#: broadcast multiply-and-sum, which XLA fuses with the elementwise work around
+#: them; a ``dot`` is a kernel call of its own, and inside the time loop (and
+#: its reverse for the gradient) those calls dominate the cost of small systems
+_FUSED_MATMUL_MAX = 8
+
+
+def _matmul(a: Float[Array, "i j"], b: Float[Array, "j k"]) -> Float[Array, "i k"]:
+    """``a @ b``, fused for small matrices (see :data:`_FUSED_MATMUL_MAX`)."""
+    if max(a.shape + b.shape) > _FUSED_MATMUL_MAX:
+        return a @ b
+    return jnp.sum(a[:, :, None] * b[None, :, :], axis=1)
+
+
+def _matvec(a: Float[Array, "i j"], x: Float[Array, " j"]) -> Float[Array, " i"]:
+    """``a @ x``, fused for small matrices."""
+    if max(a.shape) > _FUSED_MATMUL_MAX:
+        return a @ x
+    return jnp.sum(a * x[None, :], axis=1)
+
+
 def _update(
     sys: LinearGaussianSystem, m: Float[Array, " n"], P: Float[Array, "n n"], z: Float[Array, " p"], observed: Bool[Array, " p"]
 ) -> tuple[Float[Array, " n"], Float[Array, "n n"], Scalar]:
@@ -183,15 +204,54 @@ def _update(
     ll = zero
     for i in range(z.shape[0]):  # p is static and small; unrolled
         h, o = sys.H[i], observed[i]
-        residual = jnp.where(o, z[i] - (h @ m + sys.c[i]), zero)
-        Ph = P @ h
-        s = h @ Ph + sys.R[i]
+        residual = jnp.where(o, z[i] - (jnp.sum(h * m) + sys.c[i]), zero)
+        Ph = _matvec(P, h)
+        s = jnp.sum(h * Ph) + sys.R[i]
         k = jnp.where(o, Ph / s, zero)
         ll = ll + jnp.where(o, -0.5 * (residual * residual / s + jnp.log(s) + _LOG_2PI), zero)
         m = m + k * residual
-        IKH = eye - jnp.outer(k, h)
-        P = IKH @ P @ IKH.T + sys.R[i] * jnp.outer(k, k)
+        IKH = eye - k[:, None] * h[None, :]
+        P = _matmul(_matmul(IKH, P), IKH.T) + sys.R[i] * (k[:, None] * k[None, :])
     return m, 0.5 * (P + P.T), ll
+
+
+def _scalar_filter(
+    sys: LinearGaussianSystem,
+    transitions: tuple[Float[Array, "T 1 1"], Float[Array, "T 1"], Float[Array, "T 1 1"]],
+    z: Float[Array, "T p"],
+    observed: Bool[Array, "T p"],
+) -> Scalar:
+    """The filter of a one-state system, on scalars: the same prediction and
+    sequential Joseph-form updates as the matrix filter, written with the
+    state mean and variance as 0-d arrays. A time loop carrying 0-d values
+    compiles to much less work per step on XLA:CPU than one carrying
+    ``(1,)`` and ``(1, 1)`` arrays (about 7x less in float64)."""
+    dtype = sys.m0.dtype
+    zero = jnp.zeros((), dtype)
+    H, c, R = sys.H[:, 0], sys.c, sys.R
+    p = z.shape[-1]
+
+    def step(carry, inputs):
+        m, P, ll = carry
+        F, u, Q, z_k, o_k = inputs
+        m = F * m + u
+        P = F * F * P + Q
+        for i in range(p):  # unrolled, as in _update
+            h, o = H[i], o_k[i]
+            residual = jnp.where(o, z_k[i] - (h * m + c[i]), zero)
+            Ph = P * h
+            s = h * Ph + R[i]
+            k = jnp.where(o, Ph / s, zero)
+            ll = ll + jnp.where(o, -0.5 * (residual * residual / s + jnp.log(s) + _LOG_2PI), zero)
+            m = m + k * residual
+            ikh = 1.0 - k * h
+            P = ikh * ikh * P + R[i] * k * k
+        return (m, P, ll), None
+
+    F, u, Q = transitions
+    init = (sys.m0[0], sys.P0[0, 0], zero)
+    (_, _, ll), _ = jax.lax.scan(step, init, (F[:, 0, 0], u[:, 0], Q[:, 0, 0], z, observed))
+    return ll
 
 
 def _series_log_likelihood(
@@ -202,12 +262,14 @@ def _series_log_likelihood(
     transitions of every gap are computed first, in parallel (``vmap``), so
     the sequential scan does only the cheap prediction and update."""
     transitions = jax.vmap(exact_transition, in_axes=(None, 0))(sys, gaps)
+    if sys.A.shape[0] == 1:
+        return _scalar_filter(sys, transitions, z, observed)
 
     def step(carry, inputs):
         m, P, ll = carry
         (F, u, Q), z_k, o_k = inputs
-        m = F @ m + u
-        P = F @ P @ F.T + Q
+        m = _matvec(F, m) + u
+        P = _matmul(_matmul(F, P), F.T) + Q
         m, P, lk = _update(sys, m, P, z_k, o_k)
         return (m, P, ll + lk), None
 
@@ -219,6 +281,10 @@ def _series_log_likelihood(
 @eqx.filter_jit
 def _log_likelihood(model: AbstractModel, gaps, z, observed) -> Float[Array, " series"]:
     sys = linear_gaussian_system(model)
+    if gaps.shape[0] == 1:
+        # one series: no vmap, whose batch axis of size 1 would turn every
+        # scalar of the time loop into a (1,) array (slower on XLA:CPU)
+        return _series_log_likelihood(sys, gaps[0], z[0], observed[0])[None]
     return jax.vmap(_series_log_likelihood, in_axes=(None, 0, 0, 0))(sys, gaps, z, observed)
 
 
