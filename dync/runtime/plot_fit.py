@@ -37,7 +37,16 @@ import xarray as xr
 from ..atomic import atomic_path
 from ..errors import UsageError
 
-__all__ = ["MAX_COMPONENTS", "MAX_DATA_ROWS", "MAX_PAIR", "MAX_SERIES", "MAX_TRACE", "fit_kind", "plot_fit"]
+__all__ = [
+    "MAX_COMPONENTS",
+    "MAX_DATA_ROWS",
+    "MAX_PAIR",
+    "MAX_SERIES",
+    "MAX_THIN_PATHS",
+    "MAX_TRACE",
+    "fit_kind",
+    "plot_fit",
+]
 
 #: at most this many parameter coordinates get a trace (NUTS) or an interval (MLE/MAP)
 MAX_TRACE = 12
@@ -51,6 +60,8 @@ MAX_COMPONENTS = 4
 MAX_DATA_ROWS = 6
 #: at most this many series (columns of data panels)
 MAX_SERIES = 4
+#: at most this many thin predictive paths per data panel (more hide the band and the data)
+MAX_THIN_PATHS = 5
 
 _SAMPLE_DIMS = ("chain", "draw")
 
@@ -282,6 +293,8 @@ def _draw_objective(fig, trace: xr.Dataset | None, method: str) -> None:
         if hi > lo and float(np.ptp(finite)) > 10 * (hi - lo):
             pad = 0.05 * (hi - lo)
             ax.set_ylim(lo - pad, hi + pad)
+            ax.text(0.99, 0.04, "zoomed on the last 90% of steps", ha="right", va="bottom",
+                    transform=ax.transAxes, fontsize="x-small", color="0.4")
     ax.set_xlabel("step")
     ax.set_ylabel("objective")
 
@@ -383,9 +396,9 @@ def _draw_data(fig, observed: xr.Dataset | None, predictive: xr.Dataset | None, 
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore", RuntimeWarning)
                         lo, med, hi = np.nanquantile(paths, [0.05, 0.5, 0.95], axis=0)
-                    ax.fill_between(ptimes, lo, hi, color="C0", alpha=0.2, lw=0, label="90% band")
-                    for p in range(min(max_paths, paths.shape[0])):
-                        ax.plot(ptimes, paths[p], color="C0", lw=0.4, alpha=0.35)
+                    for p in range(min(max_paths, MAX_THIN_PATHS, paths.shape[0])):
+                        ax.plot(ptimes, paths[p], color="0.45", lw=0.4, alpha=0.35)
+                    ax.fill_between(ptimes, lo, hi, color="C0", alpha=0.25, lw=0, label="90% band")
                     ax.plot(ptimes, med, color="C0", lw=1.6, label="median")
                 else:
                     ax.text(0.5, 0.9, "no finite predictive values", ha="center", transform=ax.transAxes,
@@ -453,7 +466,7 @@ def plot_fit(
             ``(path, time, ...)``, with one variable per observation named
             like the ``observed_data`` variables; ``None`` draws the data only.
         max_paths: thin predictive paths drawn per panel (besides the median
-            and the 90 % band).
+            and the 90 % band), at most :data:`MAX_THIN_PATHS`.
         dpi: resolution of raster formats.
         seed: picks the draws shown when a pair panel has too many to show.
 
