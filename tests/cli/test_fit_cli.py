@@ -1,0 +1,155 @@
+"""`dync fit` as a user runs it: a fit file and a table, located errors for
+bad data and flags (never a traceback), and a fit interrupted by Ctrl-C that
+`--resume` finishes bit-identically."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def dync(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "dync.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory) -> Path:
+    rng = np.random.default_rng(0)
+    t = np.sort(rng.uniform(0, 8, 30))
+    y = 0.4 * rng.standard_normal(30)
+    path = tmp_path_factory.mktemp("fitdata") / "ou.nc"
+    xr.Dataset({"y": (("time",), y)}, coords={"time": t}).to_netcdf(path)
+    return path
+
+
+def test_fit_writes_a_fit_file_and_prints_the_table(data_file, tmp_path):
+    out = tmp_path / "fit.nc"
+    r = dync("fit", "specs/ou.dync", str(data_file), "--method", "map", "--steps", "100", "--fix", "mu=0",
+             "-o", str(out), "--no-progress")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "MAP with the kalman likelihood" in r.stdout and "theta" in r.stdout and "se" in r.stdout
+    assert f"wrote {out}" in r.stderr
+    assert out.exists() and not Path(f"{out}.ckpt").exists()
+    import arviz as az
+
+    idata = az.from_netcdf(out)
+    assert idata.point_estimate.attrs["method"] == "map"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--method", "nutz"], "did you mean `nuts`"),
+        (["--fix", "thetta=1"], "thetta"),
+        (["--fix", "theta"], "expected NAME=VALUE"),
+        (["--chains", "0"], "--chains 0"),
+        (["--target-accept", "1.5"], "--target-accept"),
+        (["--likelihood", "kalmann"], "did you mean `kalman`"),
+    ],
+)
+def test_bad_flags_are_usage_errors(data_file, tmp_path, args, message):
+    r = dync("fit", "specs/ou.dync", str(data_file), "-o", str(tmp_path / "f.nc"), "--steps", "2", *args)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr + r.stdout
+
+
+def test_bad_data_gets_a_located_error(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("time,y\n0.0,0.1\n0.5,0.2\n0.4,0.3\n")
+    r = dync("fit", "specs/ou.dync", str(bad), "-o", str(tmp_path / "f.nc"))
+    assert r.returncode == 2  # bad input from the user: a usage error
+    assert str(bad) in r.stderr and "time" in r.stderr and "increas" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = dync("fit", "specs/ou.dync", str(tmp_path / "none.nc"), "-o", str(tmp_path / "f.nc"))
+    assert r.returncode == 2 and "no such data file" in r.stderr
+
+
+def test_resume_without_a_checkpoint_is_a_usage_error(data_file, tmp_path):
+    r = dync("fit", "specs/ou.dync", str(data_file), "-o", str(tmp_path / "f.nc"), "--resume")
+    assert r.returncode == 2 and "no checkpoint" in r.stderr
+
+
+def test_yaml_fit_section_gives_defaults_that_flags_override(tmp_path):
+    from dync.compiler.driver import read_spec
+    from dync.settings import fit_settings
+
+    text = (ROOT / "specs/ou.yaml").read_text() + "\nfit:\n  method: nuts\n  chains: 2\n  fix: {mu: 0.0}\n"
+    spec = read_spec(tmp_path / "ou.yaml", text)
+    s = fit_settings(spec)
+    assert (s.method, s.chains, dict(s.fix)) == ("nuts", 2, {"mu": 0.0})
+    s = fit_settings(spec, method="mle", fix=["sigma=0.3"])
+    assert (s.method, s.chains, dict(s.fix)) == ("mle", 2, {"mu": 0.0, "sigma": 0.3})
+
+
+def test_yaml_fit_section_rejects_an_unknown_key_with_its_location(tmp_path):
+    spec = tmp_path / "ou.yaml"
+    spec.write_text((ROOT / "specs/ou.yaml").read_text() + "\nfit:\n  methd: nuts\n")
+    r = dync("check", str(spec))
+    assert r.returncode == 1 and "methd" in r.stderr and "E260" in r.stderr
+
+
+@contextlib.contextmanager
+def _ctrl_c_after(chunks: int):
+    """A user pressing Ctrl-C after ``chunks`` chunks of the draws."""
+    import dync.runtime.kernels as kernels
+
+    calls = {"n": 0}
+
+    @contextlib.contextmanager
+    def bar(total, description, enabled, unit="chunks"):
+        def advance(n=1, status=None):
+            calls["n"] += 1
+            if calls["n"] == chunks:
+                raise KeyboardInterrupt
+
+        yield advance
+
+    original = kernels.progress_bar
+    kernels.progress_bar = bar
+    try:
+        yield
+    finally:
+        kernels.progress_bar = original
+
+
+def _main(*args: str) -> int:
+    from dync.cli import main
+
+    try:
+        main(list(args))
+    except SystemExit as e:
+        return int(e.code or 0)
+    return 0
+
+
+def test_interrupted_nuts_fit_resumes_bit_identically(data_file, tmp_path, capsys):
+    import arviz as az
+
+    flags = ["--method", "nuts", "--chains", "2", "--warmup", "40", "--draws", "20", "--checkpoint-every", "5",
+             "--fix", "mu=0", "--no-progress", "--seed", "3"]  # fmt: skip
+    whole = tmp_path / "whole.nc"
+    assert _main("fit", "specs/ou.dync", str(data_file), "-o", str(whole), *flags) == 0
+    part = tmp_path / "part.nc"
+    with _ctrl_c_after(2):
+        code = _main("fit", "specs/ou.dync", str(data_file), "-o", str(part), *flags)
+    err = capsys.readouterr().err
+    assert code == 130 and "--resume" in err and not part.exists()
+    assert Path(f"{part}.ckpt").exists() and Path(f"{part}.ckpt.warmup").exists()
+    assert _main("fit", "specs/ou.dync", str(data_file), "-o", str(part), *flags, "--resume") == 0
+    assert "resuming from" in capsys.readouterr().err
+    a, b = az.from_netcdf(whole), az.from_netcdf(part)
+    for name in ("theta", "sigma"):
+        np.testing.assert_array_equal(a.posterior[name].values, b.posterior[name].values)
+    np.testing.assert_array_equal(a.sample_stats.lp.values, b.sample_stats.lp.values)
+    assert not Path(f"{part}.ckpt").exists()
