@@ -27,7 +27,7 @@ from ..errors import DyncError, UsageError
 if TYPE_CHECKING:  # pragma: no cover
     import xarray
 
-__all__ = ["fit_predictive", "netcdf_groups", "plot_file", "read_fit"]
+__all__ = ["fit_predictive", "grid_step", "netcdf_groups", "plot_file", "read_fit"]
 
 #: the predictive paths take about this many steps from the first observation to the last
 TARGET_STEPS = 400
@@ -188,7 +188,10 @@ def fit_predictive(idata: Any, paths: int = 100, seed: int = 0) -> xarray.Datase
     if times.size < 2:
         return None
     spec = read_spec(str(attrs.get("spec_path") or "fit.dync"), text)
-    dims = {str(k): int(v) for k, v in _json_attr(attrs, "dims_json").items()}
+    try:
+        dims = {str(k): int(v) for k, v in _json_attr(attrs, "dims_json").items()}
+    except (TypeError, ValueError):
+        raise UsageError(f"the fit's attribute `dims_json` must map dims to whole numbers, got {attrs['dims_json']!r}") from None
     model = build_model(compile_ast(spec, dims), jax.random.key(seed))
     if model.info.inputs:
         names = ", ".join(f"`{name}`" for name, *_ in model.info.inputs)
