@@ -187,19 +187,23 @@ def run_fit(spec: Path, data: Path, output: Path, *, sets, fix, resume: bool, pr
     _echo(f"wrote {output}", err=True)
 
 
-def run_plot(data: Path, output: Path, max_paths: int) -> None:
-    """``dync plot``: trajectories and histograms of a simulation."""
-    try:
-        from .runtime.io import read_netcdf
-        from .runtime.plot import plot_dataset
+def run_plot(data: Path, output: Path, max_paths: int, predictive_paths: int = 100, seed: int = 0) -> None:
+    """``dync plot``: trajectories and histograms of a simulation, or a fit's
+    traces, pair plot and paths against its data."""
+    import warnings
 
-        if not data.exists():
-            raise UsageError(f"no such file: {data}")
-        ds = read_netcdf(data)
-        plot_dataset(ds, output, max_paths=max_paths)
+    try:
+        from .commands.plot import plot_file
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            plot_file(data, output, max_paths=max_paths, predictive_paths=predictive_paths, seed=seed)
     except DyncError as err:
         _fail(err)
         return
+    for w in caught:
+        if issubclass(w.category, (UserWarning, RuntimeWarning)):
+            _echo(f"warning: {w.message}", err=True)
     _echo(f"wrote {output}", err=True)
 
 
@@ -383,12 +387,17 @@ def build_app():
 
     @app.command()
     def plot(
-        data: Annotated[Path, typer.Argument(help="A NetCDF file written by `dync simulate`")],
+        data: Annotated[Path, typer.Argument(help="A NetCDF file written by `dync simulate` or `dync fit`")],
         output: Annotated[Path, typer.Option("-o", "--output", help="PNG file to write")] = Path("fig.png"),
         max_paths: Annotated[int, typer.Option(help="Trajectories drawn per state")] = 20,
+        predictive_paths: Annotated[
+            int, typer.Option("--predictive-paths", help="Fit: paths of the fitted model drawn against the data (0: none)")
+        ] = 100,
+        seed: Annotated[int, typer.Option(help="Fit: seed of the fitted model's paths")] = 0,
     ) -> None:
-        """Plot sample trajectories (mean ± 2 sd) and final-value histograms."""
-        run(run_plot, data, output, max_paths)
+        """Plot a simulation (trajectories, mean ± 2 sd, final-value histograms) or a fit
+        (traces and pair plot, or estimates ± 1.96 se; the fitted model's paths against the data)."""
+        run(run_plot, data, output, max_paths, predictive_paths, seed)
 
     @app.callback()
     def _root(

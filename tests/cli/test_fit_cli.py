@@ -44,6 +44,10 @@ def test_fit_writes_a_fit_file_and_prints_the_table(data_file, tmp_path):
 
     idata = az.from_netcdf(out)
     assert idata.point_estimate.attrs["method"] == "map"
+    png = tmp_path / "fit.png"
+    r = dync("plot", str(out), "-o", str(png), "--predictive-paths", "20")
+    assert r.returncode == 0, r.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.parametrize(
