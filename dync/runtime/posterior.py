@@ -19,6 +19,7 @@ an improper flat prior in user space and a ``UserWarning`` naming it.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -37,6 +38,7 @@ from .likelihood import choose_method, data_digest, log_likelihood_with_method, 
 from .logdensity import state_log_density
 from .model import AbstractModel
 from .params import hold_fixed
+from .progress import busy, show_progress
 
 __all__ = ["NutsDraws", "sample_posterior", "write_inference_data"]
 
@@ -161,9 +163,12 @@ def sample_posterior(
         return jax.jit(jax.vmap(adapt))(jax.random.split(k, chains))
 
     warm_file = None if checkpoint is None else f"{checkpoint}.warmup"
-    states, parameters = cached_call(
-        adapt_all, key_warmup, density.initial_position, checkpoint=warm_file, identity="warmup " + identity
-    )
+    resumed = warm_file is not None and os.path.exists(warm_file)
+    label = f"nuts {model.info.name}: warm-up, {warmup} steps x {chains} chains"
+    with busy(label, show_progress(progress, 2) and not resumed):
+        states, parameters = cached_call(
+            adapt_all, key_warmup, density.initial_position, checkpoint=warm_file, identity="warmup " + identity
+        )
 
     def one_step(k, state, params):
         return blackjax.nuts(density.fn, **params).step(k, state)

@@ -10,7 +10,7 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator
 
-__all__ = ["progress_bar", "show_progress"]
+__all__ = ["busy", "progress_bar", "show_progress"]
 
 
 def show_progress(progress: bool | None, total: int) -> bool:
@@ -88,3 +88,19 @@ def progress_bar(
 
 def _no_progress(n: int = 1, status: str | None = None) -> None:
     del n, status
+
+
+@contextlib.contextmanager
+def busy(description: str, enabled: bool) -> Iterator[None]:
+    """A spinner with the elapsed time while one long, indivisible computation
+    runs (a sampler's warm-up compiled as one loop), if ``enabled``."""
+    if not enabled:
+        yield
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("[progress.description]{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+        bar.add_task(description, total=None)
+        yield
