@@ -169,7 +169,9 @@ class Param:
 
 @dataclasses.dataclass(frozen=True)
 class State:
-    """A state with a fixed initial ``value`` or an initial distribution ``init``."""
+    """A state with a fixed initial ``value``, an initial distribution
+    ``init``, or (``data=True``, ``state x ~ data``) the training data set
+    as its initial law."""
 
     name: str
     shape: tuple[Expr, ...] | None = None
@@ -177,6 +179,7 @@ class State:
     init: Call | None = None
     span: Span = _span_field()
     name_span: Span = _span_field()
+    data: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,12 +235,54 @@ class Calculus:
 
 
 @dataclasses.dataclass(frozen=True)
+class Expect:
+    """``expect ...``: what ``dync test`` checks (LANGUAGE.md §8).
+
+    ``kind`` is ``always`` (``lhs`` a condition), ``mean`` or ``var``
+    (``lhs`` the expression, ``rhs`` its deterministic value), or
+    ``stationary`` (``state`` and its limiting law ``dist``). For ``mean`` and
+    ``var``, ``kind`` is the name the user wrote before ``(``, which the
+    checker verifies (``kind_span`` points at it).
+    """
+
+    kind: str
+    lhs: Expr | None = None
+    rhs: Expr | None = None
+    state: str | None = None
+    dist: Call | None = None
+    span: Span = _span_field()
+    kind_span: Span = _span_field()
+    state_span: Span = _span_field()
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """``target EXPR``: the unnormalised log-density of the states."""
+
+    value: Expr
+    span: Span = _span_field()
+
+
+@dataclasses.dataclass(frozen=True)
+class Score:
+    """``score STATE = EXPR``: a (learned) approximation of the score
+    $\\nabla_x \\log p_t(x)$ of the state's marginal law."""
+
+    state: str
+    value: Expr
+    span: Span = _span_field()
+    state_span: Span = _span_field()
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelName:
     name: str
     span: Span = _span_field()
 
 
-Declaration = Union[Dim, Param, State, Brownian, Input, Let, Net, Observe, Calculus, ModelName, Equation]
+Declaration = Union[
+    Dim, Param, State, Brownian, Input, Let, Net, Observe, Calculus, ModelName, Equation, Expect, Target, Score
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -245,7 +290,7 @@ class Spec:
     """A whole spec, in declaration order.
 
     ``settings`` holds the YAML-only run sections (``simulate:``, ``fit:``,
-    ``check:``) as plain data with their spans; the text form has none.
+    ``check:``, ``test:``, ``sample:``) as plain data with their spans; the text form has none.
     """
 
     name: str

@@ -47,6 +47,9 @@ STATEMENT_ORDER: tuple[type, ...] = (
     ast.Net,
     ast.Equation,
     ast.Observe,
+    ast.Target,
+    ast.Score,
+    ast.Expect,
 )
 
 # ------------------------------------------------------------ canonical
@@ -83,7 +86,7 @@ def canonical(spec: ast.Spec) -> ast.Spec:
 
     Statements are stably sorted by kind (:data:`STATEMENT_ORDER`: model,
     calculus, dims, params and consts, inputs, brownians, states, lets, nets,
-    equations, observations), so statements of one kind keep their order.
+    equations, observations, target, scores, expectations), so statements of one kind keep their order.
     ``calculus ito`` (the default) is dropped, a network's keyword arguments
     are put in the order ``in, out, width, depth, activation``, and equation
     terms take the parser's representation (see :class:`~dync.dsl.ast.Term`).
@@ -228,6 +231,21 @@ def format_equation(eq: ast.Equation) -> str:
     return f"{eq.lhs} = {' '.join(terms)}"
 
 
+def format_expectation(node: ast.Expect) -> str:
+    """An expectation without its ``expect`` keyword: the YAML list item.
+
+    Example:
+        >>> from dync.dsl.parser import parse_fragment, SpanMapper
+        >>> format_expectation(parse_fragment("mean( x )=mu*exp(-t)", "expectation", SpanMapper("f", "")))
+        'mean(x) = mu * exp(-t)'
+    """
+    if node.kind == "always":
+        return f"always {format_expr(node.lhs)}"
+    if node.kind == "stationary":
+        return f"stationary {node.state} ~ {_format_call(node.dist)}"
+    return f"{node.kind}({format_expr(node.lhs)}) = {format_expr(node.rhs)}"
+
+
 # ------------------------------------------------------------ text form
 
 
@@ -259,6 +277,8 @@ def _format_statement(stmt) -> str:
         return f"brownian {stmt.name}{_format_shape(stmt.shape)}{kind}"
     if isinstance(stmt, ast.State):
         head = f"state {stmt.name}{_format_shape(stmt.shape)}"
+        if stmt.data:
+            return f"{head} ~ data"
         if stmt.init is not None and stmt.value is None:
             return f"{head} ~ {_format_call(stmt.init)}"
         return f"{head} = {format_expr(stmt.value)}" if stmt.value is not None else head
@@ -270,6 +290,12 @@ def _format_statement(stmt) -> str:
         return format_equation(stmt)
     if isinstance(stmt, ast.Observe):
         return f"observe {stmt.name}{_format_shape(stmt.shape)} ~ {_format_call(stmt.dist)}"
+    if isinstance(stmt, ast.Target):
+        return f"target {format_expr(stmt.value)}"
+    if isinstance(stmt, ast.Score):
+        return f"score {stmt.state} = {format_expr(stmt.value)}"
+    if isinstance(stmt, ast.Expect):
+        return f"expect {format_expectation(stmt)}"
     raise TypeError(f"not a statement: {stmt!r}")
 
 
@@ -407,7 +433,9 @@ def _yaml_entries(stmt) -> dict:
     elif isinstance(stmt, ast.State):
         if stmt.shape is not None:
             out["shape"] = _yaml_shape(stmt.shape)
-        if stmt.value is not None:
+        if stmt.data:
+            out["init"] = _Expr("data")
+        elif stmt.value is not None:
             out["init"] = _yaml_value(stmt.value)
         elif stmt.init is not None:
             out["init"] = _Expr(_format_call(stmt.init))
@@ -473,6 +501,8 @@ def _plain(value):
     """A settings value as plain YAML data."""
     if isinstance(value, (list, tuple)):
         return _FlowList(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return _Flow({k: _plain(v) for k, v in value.items()})
     return value
 
 
@@ -492,7 +522,8 @@ def format_yaml(spec: ast.Spec) -> str:
 
     ``dync: 1``, ``model``, ``doc``, ``calculus`` (only if not ``ito``), then
     ``dims``, ``params``, ``inputs``, ``brownian``, ``states``, ``let``,
-    ``nets``, ``equations``, ``observe`` and the run settings. A declaration
+    ``nets``, ``equations``, ``observe``, ``target``, ``score``, ``expect``
+    and the run settings. A declaration
     with only a value is written ``NAME: VALUE``, any other as a flow mapping
     ``NAME: {value: 0.5, constraint: positive}``, or as a block mapping (one
     part a line) when a part holds a comma that a flow mapping would have to
@@ -543,6 +574,14 @@ def _format_yaml(spec: ast.Spec) -> str:
         observe[stmt.name] = _declaration(stmt)
     if observe:
         doc["observe"] = observe
+    for stmt in spec.of_type(ast.Target):
+        doc["target"] = _Expr(format_expr(stmt.value))
+    scores = {stmt.state: _Expr(format_expr(stmt.value)) for stmt in spec.of_type(ast.Score)}
+    if scores:
+        doc["score"] = scores
+    expectations = [_Expr(format_expectation(e)) for e in spec.of_type(ast.Expect)]
+    if expectations:
+        doc["expect"] = expectations
     for section, values in spec.settings:
         doc[section] = {key: _plain(value) for key, value in values}  # type: ignore[union-attr]
     import yaml

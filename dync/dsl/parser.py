@@ -27,7 +27,7 @@ from lark.lexer import PatternStr
 from ..errors import DyncSyntaxError, Span, SpecErrors
 from . import ast
 
-_STARTS = ("start", "expr_only", "equation_only", "dist_only", "kind_only")
+_STARTS = ("start", "expr_only", "equation_only", "dist_only", "kind_only", "expectation_only")
 _OPEN = {"LPAR": "(", "LSQB": "["}
 _CLOSE = {"RPAR": ")", "RSQB": "]"}
 _MAX_ERRORS = 50
@@ -152,6 +152,7 @@ class _AstBuilder(Transformer_NonRecursive):
     equation_only = expr_only
     dist_only = expr_only
     kind_only = expr_only
+    expectation_only = expr_only
 
     # -- statements
     def model_stmt(self, meta, ch):
@@ -205,6 +206,9 @@ class _AstBuilder(Transformer_NonRecursive):
     def state_dist(self, meta, ch):
         return ast.State(str(ch[0]), self._tagged(ch, "shape"), None, ch[-1], self._sp(meta), self._tok(ch[0]))
 
+    def state_data(self, meta, ch):
+        return ast.State(str(ch[0]), self._tagged(ch, "shape"), None, None, self._sp(meta), self._tok(ch[0]), data=True)
+
     def brownian_stmt(self, meta, ch):
         kind = ch[-1] if len(ch) > 1 and not isinstance(ch[-1], _Tagged) else None
         return ast.Brownian(str(ch[0]), self._tagged(ch, "shape"), kind, self._sp(meta), self._tok(ch[0]))
@@ -223,6 +227,29 @@ class _AstBuilder(Transformer_NonRecursive):
 
     def calculus_stmt(self, meta, ch):
         return ast.Calculus(str(ch[0]), self._tok(ch[0]))
+
+    # -- version 1.1: expect, target, score
+    def expect_stmt(self, meta, ch):
+        return dataclasses.replace(ch[0], span=self._sp(meta))
+
+    def expect_always(self, meta, ch):
+        span = self._sp(meta)
+        return ast.Expect("always", lhs=ch[0], span=span, kind_span=span)
+
+    def expect_moment(self, meta, ch):
+        name, lhs, rhs = ch
+        return ast.Expect(str(name), lhs=lhs, rhs=rhs, span=self._sp(meta), kind_span=self._tok(name))
+
+    def expect_stationary(self, meta, ch):
+        state, dist = ch
+        span = self._sp(meta)
+        return ast.Expect("stationary", state=str(state), dist=dist, span=span, kind_span=span, state_span=self._tok(state))
+
+    def target_stmt(self, meta, ch):
+        return ast.Target(ch[0], self._sp(meta))
+
+    def score_stmt(self, meta, ch):
+        return ast.Score(str(ch[0]), ch[1], self._sp(meta), self._tok(ch[0]))
 
     def kind_name(self, meta, ch):
         return ast.Name(str(ch[0]), self._tok(ch[0]))
@@ -380,6 +407,9 @@ _STATEMENT_HINTS = {
     "model": "the model line reads `model NAME`",
     "calculus": "write `calculus ito` or `calculus stratonovich`",
     "input": "an input reads `input NAME[SHAPE]`",
+    "expect": "an expectation reads `expect always COND`, `expect mean(EXPR) = RHS`, `expect var(EXPR) = RHS` or `expect stationary STATE ~ DIST`",
+    "target": "a target reads `target EXPR` (a scalar log-density of the states)",
+    "score": "a score reads `score STATE = EXPR`",
 }
 
 
@@ -520,7 +550,8 @@ def parse_statements(text: str, path: str = "<string>") -> list:
 
 
 def parse_fragment(text: str, kind: str, mapper: SpanMapper):
-    """Parse one YAML string: ``kind`` is ``expr``, ``equation``, ``dist`` or ``kind``.
+    """Parse one YAML string: ``kind`` is ``expr``, ``equation``, ``dist``,
+    ``kind`` or ``expectation``.
 
     Raises:
         DyncSyntaxError: located inside the YAML file through ``mapper``.

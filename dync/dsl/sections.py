@@ -1,7 +1,7 @@
 """The run-settings sections of a YAML spec, declared once.
 
-A section (``simulate:`` and ``fit:`` now; ``sample:``, ``train:``,
-``test:`` next) is a table of :class:`SettingKey`: its name, the YAML values it
+A section (``simulate:``, ``fit:``, ``test:`` and ``sample:`` now;
+``train:`` next) is a table of :class:`SettingKey`: its name, the YAML values it
 accepts, the default and the command-line flag that overrides it. The YAML
 loader reads this table to refuse unknown keys and wrongly typed values with a
 located error (E260, E261); :mod:`dync.settings` reads it to merge the
@@ -20,6 +20,8 @@ import dataclasses
 INT, NUMBER, STRING, BOOL, NUMBERS = "int", "number", "str", "bool", "numbers"
 #: a mapping of names to numbers (``fix: {sigma: 0.5}``)
 NAMED_NUMBERS = "named numbers"
+#: a mapping of names to ``[lo, hi]`` pairs of numbers (``ranges: {theta: [0.5, 2.0]}``)
+NAMED_RANGES = "named ranges"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,7 +33,8 @@ class SettingKey:
         accepts: the YAML value kinds it takes (:data:`INT`, :data:`NUMBER`,
             :data:`STRING`, :data:`BOOL`, :data:`NUMBERS` — a non-empty list
             of numbers, :data:`NAMED_NUMBERS` — a mapping of names to
-            numbers); empty for a flag-only setting.
+            numbers, :data:`NAMED_RANGES` — a mapping of names to
+            ``[lo, hi]`` with ``lo < hi``); empty for a flag-only setting.
         what: how a message names the accepted values ("an integer").
         default: the value when neither the flag nor the section gives one.
         flag: the command-line flag that overrides it (``--t1``).
@@ -87,12 +90,38 @@ FIT: tuple[SettingKey, ...] = (
     SettingKey("checkpoint_every", (INT,), "an integer", None, "--checkpoint-every"),
 )
 
+#: ``test:`` — what ``dync test`` runs (LANGUAGE.md §8)
+TEST: tuple[SettingKey, ...] = (
+    SettingKey("paths", (INT,), "an integer", 1000, "--paths"),
+    SettingKey("t1", (INT, NUMBER), "a number", None, "--t1"),
+    SettingKey("dt", (INT, NUMBER), "a number", None, "--dt"),
+    SettingKey("examples", (INT,), "an integer", 20, "--examples"),
+    SettingKey("seed", (INT,), "an integer", 0, "--seed"),
+    SettingKey("alpha", (INT, NUMBER), "a number", 1e-3, "--alpha"),
+    SettingKey("ranges", (NAMED_RANGES,), "a mapping NAME: [LO, HI]", None, "--range"),
+)
+
+#: ``sample:`` — what ``dync sample`` runs (LANGUAGE.md §9)
+SAMPLE: tuple[SettingKey, ...] = (
+    SettingKey("method", (STRING,), "`ula`, `mala`, `baoab`, `hmc`, `nuts` or `dynamics`", "nuts", "--method"),
+    SettingKey("chains", (INT,), "an integer", 4, "--chains"),
+    SettingKey("warmup", (INT,), "an integer", 500, "--warmup"),
+    SettingKey("samples", (INT,), "an integer", 1000, "--samples"),
+    SettingKey("step", (INT, NUMBER), "a number", None, "--step"),
+    SettingKey("thin", (INT,), "an integer", 1, "--thin"),
+    SettingKey("seed", (INT,), "an integer", 0, "--seed"),
+    SettingKey("friction", (INT, NUMBER), "a number", 1.0, "--friction"),
+    SettingKey("mass", (INT, NUMBER), "a number", 1.0, "--mass"),
+)
+
 #: the sections a YAML spec may hold, and the declared keys of each (``None``:
 #: not declared yet, any plain value is kept)
 SECTIONS: dict[str, tuple[SettingKey, ...] | None] = {
     "simulate": SIMULATE,
     "fit": FIT,
     "check": None,
+    "test": TEST,
+    "sample": SAMPLE,
 }
 
 

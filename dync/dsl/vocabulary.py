@@ -45,11 +45,20 @@ KEYWORDS: frozenset[str] = frozenset(
         "observe",
         "calculus",
         "init",
+        "expect",
+        "always",
+        "stationary",
+        "target",
+        "score",
+        "data",
         "not",
         "and",
         "or",
     }
 )
+
+#: the kinds of ``expect`` statements (LANGUAGE.md §8)
+EXPECTATION_KINDS: tuple[str, ...] = ("always", "mean", "var", "stationary")
 
 #: keywords that are operators inside expressions, so a declaration named
 #: after one could never be used: reserved in both forms (E203)

@@ -76,9 +76,14 @@ SECTIONS: tuple[str, ...] = (
     "nets",
     "equations",
     "observe",
+    "target",
+    "score",
+    "expect",
     "simulate",
     "fit",
     "check",
+    "test",
+    "sample",
 )
 SETTINGS_SECTIONS: tuple[str, ...] = tuple(sections.SECTIONS)
 PARAM_KEYS: tuple[str, ...] = ("value", "shape", "constraint", "prior", "init", "fixed")
@@ -620,6 +625,9 @@ class _SpecReader:
         statements += section("nets", self.nets)
         statements += section("equations", self.equations)
         statements += section("observe", self.observations)
+        statements += section("target", self.target)
+        statements += section("score", self.scores)
+        statements += section("expect", self.expectations)
         settings = tuple(
             (name_, self.settings(name_, sections[name_][1])) for name_ in SETTINGS_SECTIONS if name_ in sections
         )
@@ -746,7 +754,9 @@ class _SpecReader:
             if name is None or init is None or not self.keeps(name, before):
                 continue
             span, name_span = self.span(key, value), self.span(key)
-            if isinstance(init, ast.Call) and init.func in DISTRIBUTION_NAMES:
+            if isinstance(init, ast.Name) and init.id == "data":
+                out.append(ast.State(name, shape, None, None, span, name_span, data=True))
+            elif isinstance(init, ast.Call) and init.func in DISTRIBUTION_NAMES:
                 out.append(ast.State(name, shape, None, init, span, name_span))
             else:
                 out.append(ast.State(name, shape, init, None, span, name_span))
@@ -878,6 +888,37 @@ class _SpecReader:
                 out.append(ast.Observe(name, shape, dist, self.span(key, value), self.span(key)))
         return out
 
+    # -- version 1.1: target, score, expect
+    def target(self, node: Node) -> list:
+        if _is_null(node):
+            return []
+        value = self.expr(node, "target")
+        return [] if value is None else [ast.Target(value, self.span(node))]
+
+    def scores(self, node: Node) -> list:
+        out = []
+        for key, value, _ in self.mapping(node, "score", "a mapping `STATE: EXPR`"):
+            name = self.decl_name(key, "state")
+            expr = self.expr(value, _join("score", key.value))
+            if name and expr is not None:
+                out.append(ast.Score(name, expr, self.span(key, value), self.span(key)))
+        return out
+
+    def expectations(self, node: Node) -> list:
+        if _is_null(node):
+            return []
+        if not isinstance(node, SequenceNode):
+            self.expected("expect", "a list of expectations", node, hint="write each as `- mean(x) = ...` on its own line")
+            return []
+        out = []
+        for item in node.value:
+            e = self.string_fragment(
+                item, "expectation", "expect", "an expectation such as `always x > 0` or `mean(x) = 0`"
+            )
+            if e is not None:
+                out.append(dataclasses.replace(e, span=self.span(item)))
+        return out
+
     # -- run settings
     def settings(self, section: str, node: Node) -> tuple[tuple[str, object], ...]:
         entries = self.mapping(node, section)
@@ -916,7 +957,16 @@ def _walk(root: Node):
 
 def _construct(node: Node) -> object:
     value = yaml.constructor.SafeConstructor().construct_object(node, deep=True)
-    return tuple(value) if isinstance(value, list) else value
+    return _frozen(value)
+
+
+def _frozen(value: object) -> object:
+    """Lists as tuples, at any depth (settings are immutable data)."""
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _frozen(v) for k, v in value.items()}
+    return value
 
 
 def _is(*tags: str) -> Callable[[Node], bool]:
@@ -933,6 +983,23 @@ def _named_numbers(node: Node) -> bool:
     )
 
 
+def _named_ranges(node: Node) -> bool:
+    """``{theta: [0.5, 2.0]}``: names to two increasing numbers."""
+    if not isinstance(node, MappingNode):
+        return False
+    for k, v in node.value:
+        if not (_is_(k, _STR) and _numbers(v) and len(v.value) == 2):
+            return False
+        lo, hi = (float(yaml.constructor.SafeConstructor().construct_object(x)) for x in v.value)
+        if not lo < hi:
+            return False
+    return True
+
+
+def _is_(node: Node, *tags: str) -> bool:
+    return _is(*tags)(node)
+
+
 #: what a YAML node must look like for each kind a setting accepts
 _ACCEPTS: dict[str, Callable[[Node], bool]] = {
     sections.INT: _is(_INT),
@@ -941,6 +1008,7 @@ _ACCEPTS: dict[str, Callable[[Node], bool]] = {
     sections.BOOL: _is(_BOOL),
     sections.NUMBERS: _numbers,
     sections.NAMED_NUMBERS: _named_numbers,
+    sections.NAMED_RANGES: _named_ranges,
 }
 
 
@@ -952,7 +1020,8 @@ def load_yaml_spec(text: str, path: str = "<string>") -> ast.Spec:
 
     Statements come out in the canonical order of :func:`dync.dsl.format.canonical`
     (model, calculus, dims, params, inputs, brownians, states, lets, nets,
-    equations, observations); ``let`` and ``equations`` keep their order.
+    equations, observations, target, scores, expectations); ``let``,
+    ``equations`` and ``expect`` keep their order.
 
     Args:
         text: the YAML document.

@@ -205,7 +205,7 @@ def test_settings_are_kept_as_plain_data():
         model: m
         simulate: {paths: 64, t0: 0, t1: 10.0, dt: 0.01, save: [0.5, 1.0], save_every: 10,
                    solver: euler, seed: 3, chunk_size: 8, adaptive: false}
-        fit: {steps: 100, lr: 0.01, params: [a, b], method: adam}
+        fit: {steps: 100, learning_rate: 0.01, fix: {a: 1.5}, method: map}
         check:
         """
     )
@@ -221,7 +221,7 @@ def test_settings_are_kept_as_plain_data():
         "chunk_size": 8,
         "adaptive": False,
     }
-    assert spec.setting("fit") == {"steps": 100, "lr": 0.01, "params": ("a", "b"), "method": "adam"}
+    assert spec.setting("fit") == {"steps": 100, "learning_rate": 0.01, "fix": {"a": 1.5}, "method": "map"}
     assert spec.setting("check") == {}
     assert [section for section, _ in spec.settings] == ["simulate", "fit", "check"]
 
