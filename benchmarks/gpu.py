@@ -22,6 +22,10 @@ Implementations:
                     step): ``dync.runtime.solvers.fused._ACCEL_DRAW = "blocks"``.
     ``dync-uN``     (``--dync-variants``) increments drawn inside each step,
                     ``N`` steps per scan iteration (``_ACCEL_UNROLL = N``).
+    ``dync-pairs``  (``--dync-variants``) increments drawn inside each step,
+                    the two halves of each block advanced side by side so
+                    that one Threefry block feeds two paths
+                    (``_ACCEL_PAIRS = True``; models with one noise row).
     ``jax``         ``baselines_jax.make_simulate``: ``jax.jit`` of a
                     ``lax.scan`` over steps, ``jax.random.normal`` of
                     ``fold_in(key, i)`` for the whole batch each step (JAX's
@@ -116,9 +120,11 @@ def bench_dync(w: wl.Workload, variant: str, repeats: int) -> Row:
 
     row = Row(w.id, "dync" if variant == "default" else f"dync-{variant}", w.paths, w.steps)
     fused._ACCEL_DRAW = "blocks" if variant == "blocks" else "in_step"
-    unroll = fused._ACCEL_UNROLL
+    unroll, pairs = fused._ACCEL_UNROLL, fused._ACCEL_PAIRS
     if variant.startswith("u") and variant[1:].isdigit():
         fused._ACCEL_UNROLL = int(variant[1:])
+    if variant == "pairs":
+        fused._ACCEL_PAIRS = True
     jax.clear_caches()  # the loop structure is read when tracing
     model = dync.load(str(w.spec_path))
     key = jax.random.key(0)
@@ -131,7 +137,7 @@ def bench_dync(w: wl.Workload, variant: str, repeats: int) -> Row:
     first = next(iter(ds.data_vars))
     row.mean, row.var = _moments(ds[first].values.reshape(w.paths, -1)[:, 0])
     row.note = f"block {ds.attrs['block_size']}"
-    fused._ACCEL_DRAW, fused._ACCEL_UNROLL = "in_step", unroll
+    fused._ACCEL_DRAW, fused._ACCEL_UNROLL, fused._ACCEL_PAIRS = "in_step", unroll, pairs
     return row
 
 
@@ -213,7 +219,7 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--impls", default="dync,jax,torch", help="subset of dync,jax,torch")
-    p.add_argument("--dync-variants", default="default", help="default and/or blocks")
+    p.add_argument("--dync-variants", default="default", help="comma-separated: default, blocks, uN, pairs")
     p.add_argument("--budget", type=float, default=float("inf"), help="seconds; later configurations are skipped")
     p.add_argument("--out", help="also write one JSON object per result to this file")
     args = p.parse_args(argv)

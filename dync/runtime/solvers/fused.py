@@ -15,7 +15,9 @@ of steps or the save plan. The same key therefore gives the same paths
 whatever is saved. The numbers come from :mod:`dync.runtime.rng` (JAX's
 Threefry, unrolled so that XLA compiles it into one vectorised kernel per
 block of steps; JAX's own CPU lowering is a loop, and was most of the cost of
-a cheap model).
+a cheap model). On accelerators each step draws its own increments inside its
+kernel instead (:func:`_in_step_unroll`): the same numbers, without the
+increments going through memory.
 
 Public entry point: :func:`solve_fixed`. Steps are kernels in the BlackJAX
 style, ``init(t, y) -> state`` and ``step(t, h, state, dw) -> state``, built by
@@ -57,6 +59,10 @@ _UNROLL = 1
 _ACCEL_DRAW = "in_step"
 #: On accelerators, with ``"in_step"``: steps per iteration of the scan.
 _ACCEL_UNROLL = 8
+#: On accelerators, with ``"in_step"``: advance the two halves of a block as
+#: two states, so that both words of each Threefry block feed one kernel
+#: (:func:`_paired`). Off: not yet measured on a GPU.
+_ACCEL_PAIRS = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -411,6 +417,34 @@ def _in_step_unroll() -> int:
     return max(1, int(_ACCEL_UNROLL))
 
 
+def _paired_draws() -> bool:
+    """Whether increments drawn inside each step are drawn in pairs (:func:`_paired`)."""
+    return bool(_ACCEL_PAIRS)
+
+
+def _paired(stepper: Stepper, half: int) -> Stepper:
+    """``stepper`` on the two halves of the paths, side by side.
+
+    :func:`~dync.runtime.rng.standard_normal` of one row of ``P`` paths
+    takes path ``p`` from the first word of Threefry block ``p`` and path
+    ``p + P/2`` from the second word of the same block. With the halves
+    advanced as two states in one step, XLA can compute each block once for
+    both (one multi-output kernel) instead of once per path. Paths are
+    independent, so the numbers are those of ``stepper``.
+    """
+
+    def init(t, y):
+        return (stepper.init(t, y[:, :half]), stepper.init(t, y[:, half:]))
+
+    def step(t, h, state, dw):
+        return (stepper.step(t, h, state[0], dw[0]), stepper.step(t, h, state[1], dw[1]))
+
+    def read(state):
+        return jnp.concatenate([stepper.read(state[0]), stepper.read(state[1])], axis=1)
+
+    return Stepper(init, step, read)
+
+
 def _solve(
     model: AbstractModel,
     key: PRNGKeyArray | None,
@@ -425,6 +459,7 @@ def _solve(
     plan: SavePlan,
     block: int,
     in_step: int = 0,
+    pairs: bool = False,
 ) -> tuple[Array, Array]:
     info = model.info
     P, _ = y0.shape
@@ -437,6 +472,11 @@ def _solve(
     drawn = sum(size for _, size, drives in segments if drives) if m else 0
     if increments is not None:
         increments = jnp.transpose(increments, (0, 2, 1))  # (steps, m, P)
+    # one row of increments, an even number of paths, steps drawn in the loop
+    pairs = pairs and bool(in_step) and increments is None and m == drawn == 1 and P % 2 == 0
+    pairs = pairs and plan.kind != "steps"
+    if pairs:
+        stepper = _paired(stepper, P // 2)
 
     def step_keys(i0, length):
         """The keys ``fold_in(key, i)`` of steps ``i0 .. i0 + length - 1``, as data ``(length, 2)``."""
@@ -486,6 +526,9 @@ def _solve(
                 j, k = xs
                 i = i0 + j
                 t = t0 + i.astype(dtype) * dt
+                if pairs:  # the same numbers as draw(): rows of (2, P/2) are the halves of (1, P)
+                    z = rng.standard_normal(k, (2, P // 2), dtype) * sqrt_dt
+                    return stepper.step(t, dt, state, (z[0:1], z[1:2])), None
                 return stepper.step(t, dt, state, draw(i, 1, k[None])[0]), None
 
             return lax.scan(one, state, (jnp.arange(length), keys), unroll=min(in_step, length))[0]
@@ -700,4 +743,5 @@ def solve_fixed(
         plan=plan,
         block=_block_size(P, m),
         in_step=_in_step_unroll(),
+        pairs=_paired_draws(),
     )
