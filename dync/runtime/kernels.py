@@ -444,6 +444,7 @@ def run_kernel(
     trace_fn: Callable[[State, Info], PyTree] | None = None,
     identity: str = "",
     status_fn: Callable[[PyTree, int], str] | None = None,
+    on_chunk: Callable[[PyTree, int], None] | None = None,
 ) -> KernelRun:
     """Run ``num_steps`` steps of ``kernel`` from ``state``: the one driver.
 
@@ -487,6 +488,10 @@ def run_kernel(
             shown beside the progress bar after each chunk (for example the
             log-density, step size and divergences), from the records of the
             last chunk (host arrays, steps first).
+        on_chunk: ``on_chunk(records, steps_done)``, called after each chunk
+            with that chunk's records (host arrays, steps first), before its
+            checkpoint; it may raise to stop the run (a sampler that drifted
+            to NaN), leaving the previous checkpoint intact.
 
     Returns:
         A :class:`KernelRun`.
@@ -549,6 +554,8 @@ def run_kernel(
             )
             n = min(size, num_steps - done)
             chunk = jax.tree_util.tree_map(lambda x, n=n: np.asarray(x)[:n], records)
+            if on_chunk is not None:
+                on_chunk(chunk, done + n)
             parts.append(chunk)
             done += n
             if path is not None and (done % checkpoint_every == 0 or done == num_steps):

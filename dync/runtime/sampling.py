@@ -1,0 +1,299 @@
+"""Drawing from a log-density with many chains: warm-up (step-size and mass
+adaptation where the method has one, else burn-in), then the draws through
+:func:`~dync.runtime.kernels.run_kernel` (progress, checkpoints,
+bit-identical resume), chains side by side (``vmap``).
+
+=========  ================================  ==================================
+method     warm-up                           draws
+=========  ================================  ==================================
+``ula``    burn-in at ``step_size``          :func:`~.samplers.ula`
+``baoab``  burn-in at ``step_size``          :func:`~.samplers.baoab`
+``mala``   dual averaging of each chain's    :func:`~.samplers.mala`
+           step to ``target_accept`` (0.574)
+``hmc``    BlackJAX window adaptation (step  :func:`~.samplers.hmc`
+           size and diagonal mass matrix)
+``nuts``   BlackJAX window adaptation        :func:`~.samplers.nuts`
+=========  ================================  ==================================
+
+With ``step_size`` given, MALA, HMC and NUTS skip the adaptation (burn-in
+only, unit mass). ULA and BAOAB have no acceptance rate to adapt to, so they
+need ``step_size``.
+
+A chain whose position leaves the finite numbers stops the run with a
+:class:`~dync.errors.DyncRuntimeError` naming the chain, the iteration and the
+state.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import blackjax
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from ..errors import DyncRuntimeError, UsageError, did_you_mean
+from . import samplers
+from .kernels import Kernel, cached_call, run_kernel
+from .progress import busy, show_progress
+
+__all__ = ["DEFAULT_TARGET_ACCEPT", "SAMPLE_METHODS", "SampleRun", "sample_density"]
+
+#: the samplers of a log-density
+SAMPLE_METHODS = ("ula", "mala", "baoab", "hmc", "nuts")
+
+#: the acceptance rate each adapting method aims at by default (MALA: the
+#: optimal 0.574 of Roberts & Rosenthal 1998; HMC/NUTS: Stan's 0.8)
+DEFAULT_TARGET_ACCEPT = {"mala": 0.574, "hmc": 0.8, "nuts": 0.8}
+
+
+class SampleRun(NamedTuple):
+    """What :func:`sample_density` returns.
+
+    Attributes:
+        positions: ``(chains, samples, n)`` the draws.
+        logdensity: ``(chains, samples)`` the log-density at each draw.
+        info: a :class:`~.samplers.SamplerInfo` of ``(chains, samples)``
+            arrays.
+        step_size: ``(chains,)`` the step size used for the draws.
+    """
+
+    positions: np.ndarray
+    logdensity: np.ndarray
+    info: samplers.SamplerInfo
+    step_size: np.ndarray
+
+
+class _Record(NamedTuple):
+    position: Any
+    logdensity: Any
+    info: samplers.SamplerInfo
+
+
+def _check_sizes(chains: int, warmup: int, samples: int, thin: int) -> None:
+    for what, n, least in (("chains", chains, 1), ("warmup", warmup, 0), ("samples", samples, 1), ("thin", thin, 1)):
+        if isinstance(n, bool) or int(n) != n or n < least:
+            word = "positive" if least else "non-negative"
+            raise UsageError(f"{what} must be a {word} whole number, got {n!r}")
+
+
+def _mala_warmup(logdensity_fn, warmup: int, initial_step: float, target: float):
+    """One chain's MALA warm-up: dual averaging of log(step) towards
+    ``target`` acceptance; returns the state and the averaged step."""
+    da_init, da_update, da_final = blackjax.adaptation.step_size.dual_averaging_adaptation(target)
+
+    def run(key, position):
+        state = samplers.mala(logdensity_fn, initial_step).init(position)
+
+        def body(carry, k):
+            state, da = carry
+            step = jnp.exp(da.log_step_size)
+            state, info = samplers.mala(logdensity_fn, step).step(k, state)
+            accept = jnp.where(jnp.isfinite(info.acceptance_rate), info.acceptance_rate, 0.0)
+            return (state, da_update(da, accept)), None
+
+        (state, da), _ = jax.lax.scan(body, (state, da_init(initial_step)), jax.random.split(key, warmup))
+        return state, da_final(da) if warmup > 0 else jnp.asarray(initial_step, position.dtype)
+
+    return run
+
+
+def _burn_in(kernel: Kernel, warmup: int, random_init: bool = False):
+    """One chain's burn-in: ``warmup`` steps from ``kernel.init(position)``
+    (with a key for a kernel whose state has a random part: BAOAB's
+    momentum, drawn from its stationary law)."""
+
+    def run(key, position):
+        key, key_init = jax.random.split(key)
+        state = kernel.init(position, key_init) if random_init else kernel.init(position)
+
+        def body(s, k):
+            return kernel.step(k, s)[0], None
+
+        state, _ = jax.lax.scan(body, state, jax.random.split(key, warmup))
+        return state
+
+    return run
+
+
+def sample_density(
+    logdensity_fn: Callable[[Float[Array, " n"]], Any],
+    initial: Float[Array, "chains n"],
+    key: PRNGKeyArray,
+    *,
+    method: str = "nuts",
+    warmup: int = 1000,
+    samples: int = 1000,
+    step_size: float | None = None,
+    thin: int = 1,
+    target_accept: float | None = None,
+    friction: float = 1.0,
+    mass: float = 1.0,
+    num_integration_steps: int = 16,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int | None = None,
+    progress: bool | None = None,
+    description: str = "",
+    identity: str = "",
+    describe_state: Callable[[np.ndarray], str] | None = None,
+) -> SampleRun:
+    """Run ``chains`` chains of a sampler on ``logdensity_fn``.
+
+    Args:
+        logdensity_fn: the unnormalised log-density of one flat position.
+        initial: ``(chains, n)`` the chains' starting positions.
+        key: the run's key (warm-up, then draws).
+        method: one of :data:`SAMPLE_METHODS`.
+        warmup: warm-up steps per chain (adaptation or burn-in; not kept).
+        samples: kept draws per chain (each ``thin`` steps apart).
+        step_size: the step; required for ``ula`` and ``baoab``; for the
+            others it switches the adaptation off.
+        thin: steps per kept draw.
+        target_accept: the acceptance rate to adapt to (default
+            :data:`DEFAULT_TARGET_ACCEPT`).
+        friction, mass: BAOAB's ``gamma`` and ``m``.
+        num_integration_steps: HMC's leapfrog steps per proposal.
+        checkpoint: a checkpoint file for the draws (resumed if present); the
+            warm-up result is kept in ``checkpoint + ".warmup"``.
+        checkpoint_every: draws between checkpoints.
+        progress: show progress.
+        description: the progress bar's label.
+        identity: the caller's description of the target (for checkpoints).
+        describe_state: ``position -> text`` for the error of a chain that
+            turned non-finite (default: the array).
+
+    Returns:
+        A :class:`SampleRun`.
+
+    Raises:
+        UsageError: an unknown method, bad sizes, a missing or bad step.
+        DyncRuntimeError: a chain's position turned NaN or infinite.
+    """
+    if method not in SAMPLE_METHODS:
+        hint = did_you_mean(method, SAMPLE_METHODS) or "use one of " + ", ".join(SAMPLE_METHODS)
+        raise UsageError(f"unknown sampler `{method}`", hint=hint)
+    initial = jnp.asarray(initial)
+    if initial.ndim != 2:
+        raise UsageError(f"initial positions must be (chains, n), got shape {initial.shape}")
+    chains = int(initial.shape[0])
+    _check_sizes(chains, warmup, samples, thin)
+    warmup, samples, thin = int(warmup), int(samples), int(thin)
+    if step_size is not None and not float(step_size) > 0:
+        raise UsageError(f"the step size must be positive, got {step_size}")
+    if method in ("ula", "baoab") and step_size is None:
+        raise UsageError(
+            f"`{method}` needs a step size (it has no acceptance rate to adapt one to)",
+            hint="give --step, e.g. --step 0.01, or use mala, hmc or nuts, which adapt theirs",
+        )
+    if not float(friction) > 0:
+        raise UsageError(f"the friction must be positive, got {friction}")
+    if not np.all(np.asarray(mass) > 0):
+        raise UsageError(f"the mass must be positive, got {mass}")
+    target = float(target_accept if target_accept is not None else DEFAULT_TARGET_ACCEPT.get(method, 0.8))
+    if not 0.0 < target < 1.0:
+        raise UsageError(f"the target acceptance rate must lie in (0, 1), got {target}")
+    key_warmup, key_draws = jax.random.split(key)
+    n = int(initial.shape[1])
+    dtype = initial.dtype
+
+    # ---- warm-up: each chain's starting state and step (and mass) for the draws
+    def warm(k, positions):
+        keys = jax.random.split(k, chains)
+        if method in ("ula", "baoab") or (step_size is not None and method == "mala"):
+            make = samplers.ula if method == "ula" else (samplers.mala if method == "mala" else None)
+            kernel = (make(logdensity_fn, step_size) if make is not None
+                      else samplers.baoab(logdensity_fn, step_size, friction, mass))  # fmt: skip
+            states = jax.vmap(_burn_in(kernel, warmup, random_init=method == "baoab"))(keys, positions)
+            return states, jnp.full((chains,), step_size, dtype), jnp.ones((chains, n), dtype)
+        if method == "mala":
+            states, steps = jax.vmap(_mala_warmup(logdensity_fn, warmup, 0.1, target))(keys, positions)
+            return states, steps.astype(dtype), jnp.ones((chains, n), dtype)
+        # hmc / nuts
+        if step_size is not None:
+            kernel = (samplers.nuts(logdensity_fn, step_size, jnp.ones(n, dtype)) if method == "nuts"
+                      else samplers.hmc(logdensity_fn, step_size, jnp.ones(n, dtype), num_integration_steps))  # fmt: skip
+            states = jax.vmap(_burn_in(kernel, warmup))(keys, positions)
+            return states, jnp.full((chains,), step_size, dtype), jnp.ones((chains, n), dtype)
+        algorithm = blackjax.nuts if method == "nuts" else blackjax.hmc
+        extra = {} if method == "nuts" else {"num_integration_steps": int(num_integration_steps)}
+        adaptation = blackjax.window_adaptation(algorithm, logdensity_fn, target_acceptance_rate=target, **extra)
+
+        def one(k1, p):
+            (state, params), _ = adaptation.run(k1, p, num_steps=warmup)
+            return state, params["step_size"], params["inverse_mass_matrix"]
+
+        return jax.vmap(one)(keys, positions)
+
+    if warmup == 0 and method in ("hmc", "nuts") and step_size is None:
+        raise UsageError(f"`{method}` adapts its step during warm-up: give --warmup > 0, or a --step")
+    settings = (
+        f"sample {method} chains={chains} warmup={warmup} step={step_size} thin={thin} target={target} "
+        f"friction={friction} mass={mass} L={num_integration_steps} {identity}"
+    )
+    warm_file = None if checkpoint is None else f"{os.fspath(checkpoint)}.warmup"
+    resumed = warm_file is not None and os.path.exists(warm_file)
+    with busy(f"{description}: warm-up, {warmup} steps x {chains} chains", show_progress(progress, 2) and not resumed):
+        states, steps, inverse_mass = cached_call(
+            jax.jit(warm), key_warmup, initial, checkpoint=warm_file, identity="warmup " + settings
+        )
+
+    # ---- draws
+    def chain_kernel(step, inv_mass) -> Kernel:
+        if method == "ula":
+            return samplers.ula(logdensity_fn, step)
+        if method == "mala":
+            return samplers.mala(logdensity_fn, step)
+        if method == "baoab":
+            return samplers.baoab(logdensity_fn, step, friction, mass)
+        if method == "hmc":
+            return samplers.hmc(logdensity_fn, step, inv_mass, num_integration_steps)
+        return samplers.nuts(logdensity_fn, step, inv_mass)
+
+    def step_all(k, states):
+        keys = jax.random.split(k, chains)
+        return jax.vmap(lambda kk, s, h, im: samplers.thinned(chain_kernel(h, im), thin).step(kk, s))(
+            keys, states, steps, inverse_mass
+        )
+
+    def record(state, info):
+        return _Record(state.position, state.logdensity, info)
+
+    divergent = [0]
+    step_host = np.asarray(steps)
+
+    def status(chunk, done):
+        divergent[0] += int(np.sum(chunk.info.diverging))
+        return (
+            f"draw {done}  lp {np.mean(chunk.logdensity[-1]):.4g}  step {np.mean(step_host):.3g}  "
+            f"accept {np.mean(chunk.info.acceptance_rate):.2f}  divergences {divergent[0]}"
+        )
+
+    def stop_if_not_finite(chunk, done):
+        bad = ~np.all(np.isfinite(chunk.position), axis=-1) | ~np.isfinite(chunk.logdensity)
+        if bad.any():
+            i, c = (int(v[0]) for v in np.nonzero(bad))
+            iteration = done - len(bad) + i + 1
+            state = chunk.position[i, c]
+            shown = describe_state(state) if describe_state else np.array2string(state, threshold=12)
+            raise DyncRuntimeError(
+                f"chain {c} left the finite numbers at draw {iteration} (after {warmup} warm-up steps): "
+                f"log-density {chunk.logdensity[i, c]}, state {shown}",
+                hint="lower --step (or let mala/hmc/nuts adapt it), or check that the target is integrable",
+            )
+
+    run = run_kernel(
+        Kernel(lambda s: s, step_all), states, key_draws, samples, checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every if checkpoint is not None else None, progress=progress, description=description or method,
+        trace_fn=record, identity=settings, status_fn=status, on_chunk=stop_if_not_finite,
+    )  # fmt: skip
+    trace = run.info  # (samples, chains, ...)
+
+    def chain_first(x):
+        return np.swapaxes(np.asarray(x), 0, 1)
+
+    info = jax.tree_util.tree_map(chain_first, trace.info)
+    return SampleRun(chain_first(trace.position), chain_first(trace.logdensity), info, step_host)
