@@ -16,7 +16,12 @@ import scipy.stats
 
 import dync
 from dync.runtime.data import ObservationData, Series
-from dync.runtime.kalman import exact_transition, kalman_log_likelihood, linear_gaussian_system
+from dync.runtime.kalman import (
+    exact_transition,
+    kalman_log_likelihood,
+    kalman_series_log_likelihood,
+    linear_gaussian_system,
+)
 from dync.runtime.params import with_params
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -235,3 +240,34 @@ def test_a_random_walk_with_drift_uses_the_closed_form_at_a_zero_rate(x64):
     assert abs(got - want) < 1e-12
     grad = jax.grad(lambda b: kalman_log_likelihood(with_params(model, {"b": b}), ObservationData((Series(t, {"y": y}),)).padded()))(0.3)
     assert np.isfinite(float(grad))
+
+
+@pytest.mark.parametrize("scale", [0.0, 1e-3, 0.4, 3.0, 40.0, 900.0])
+def test_the_batched_matrix_exponential_matches_scipy_with_and_without_squarings(x64, scale):
+    # the Van Loan blocks of the filter are exponentiated in one batch; the
+    # norms here need from 0 to 12 squarings (the bound of Pade 13 is 5.37)
+    from dync.runtime.kalman import _expm
+
+    rng = np.random.default_rng(3)
+    M = rng.normal(size=(4, 6, 6)) * scale / 6.0
+    M[1] *= 1e-3  # a small and a large norm in the same batch
+    got = np.asarray(jax.jit(_expm)(jnp.asarray(M)))
+    want = np.stack([scipy.linalg.expm(m) for m in M])
+    np.testing.assert_allclose(got, want, rtol=1e-11 * max(1.0, scale), atol=1e-13 * np.abs(want).max())
+    # reverse mode through the squarings: against central differences
+    direction, weights = rng.normal(size=M.shape), jnp.asarray(rng.normal(size=M.shape))
+    loss = lambda m: jnp.sum(weights * _expm(m))  # noqa: E731
+    g = jax.grad(loss)(jnp.asarray(M))
+    eps = 1e-5 / max(scale, 1.0)
+    fd = (loss(jnp.asarray(M + eps * direction)) - loss(jnp.asarray(M - eps * direction))) / (2 * eps)
+    assert float(jnp.sum(g * direction)) == pytest.approx(float(fd), rel=1e-6, abs=1e-8)
+
+
+def test_one_series_takes_the_same_value_as_in_a_batch_of_series(x64):
+    # one series skips the vmap over series (a faster time loop); the value
+    # is that series' term of the batched computation
+    for model, data in ((ou(), ou_data()), (oscillator(), oscillator_data())):
+        batched = np.asarray(kalman_series_log_likelihood(model, data.padded()))
+        for i, s in enumerate(data.series):
+            alone = float(kalman_log_likelihood(model, ObservationData((s,)).padded()))
+            assert alone == pytest.approx(batched[i], abs=1e-10)
