@@ -4,9 +4,11 @@
 it). It reads like the pipeline it runs::
 
     resolve the key → override parameters → choose the solver → lay out the
-    save times → cut the paths into blocks and chunks → for each sweep value,
-    for each chunk: run the blocks (sharded over devices), copy to host,
-    check for non-finite values → build the dataset
+    save times → cut the paths into blocks and chunks (from the devices) →
+    for each sweep value, for each chunk: run the blocks (sharded over
+    devices), copy to host, check for non-finite values (on an accelerator,
+    when the output fits: keep the chunks on the device, check them there and
+    copy once at the end) → build the dataset
 
 Each stage is a module of its own: parameters :mod:`dync.runtime.params`,
 inputs :mod:`dync.runtime.inputs`, save times :mod:`dync.runtime.schedule`,
@@ -192,8 +194,10 @@ def simulate(
             simulated with the same key and without recompiling. Several names
             are zipped (all need ``k`` values).
         chunk_size: paths per chunk (rounded to whole blocks); bounds memory.
-            Default: at most 2**18 paths and 256 MiB of saved output. Does not
-            change the numbers.
+            Default: from the devices (:func:`~dync.runtime.layout.layout_limits`):
+            on CPU at most 2**18 paths and 256 MiB of saved output, on an
+            accelerator what fits a quarter of its memory. Does not change
+            the numbers.
         devices: ``None`` (all devices), a count, or a list of devices; each
             chunk's blocks are sharded over them. Does not change the numbers.
         adaptive: adaptive step-size control (diffrax solvers only).

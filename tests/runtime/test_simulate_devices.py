@@ -150,3 +150,44 @@ def test_compilation_cache_is_written(tmp_path):
     _run(CACHE_SCRIPT, {"JAX_PLATFORMS": "cpu"}, str(cache))
     assert any(cache.iterdir())
     assert dev.default_cache_dir().parts[-2:] == ("dync", "jax")
+
+
+# ---------------------------------------------------------------------------
+# describe_devices: what the layout rule reads about the devices
+# ---------------------------------------------------------------------------
+
+
+class _FakeGpu:
+    """What describe_devices reads of a jax.Device, as a CUDA device reports it."""
+
+    platform = "gpu"
+    device_kind = "NVIDIA H200"
+    core_count = 132
+
+    def __init__(self, stats):
+        self._stats = stats
+
+    def memory_stats(self):
+        if isinstance(self._stats, Exception):
+            raise self._stats
+        return self._stats
+
+
+def test_describe_devices_on_this_cpu():
+    import jax
+
+    d = dev.describe_devices(jax.devices()[:1])
+    assert (d.platform, d.memory_bytes, d.count) == ("cpu", None, 1) and d.cores >= 1
+    assert not d.accelerator
+
+
+def test_describe_devices_of_a_gpu():
+    d = dev.describe_devices([_FakeGpu({"bytes_limit": 112583507968})] * 2)
+    assert (d.platform, d.kind, d.memory_bytes, d.cores, d.count) == ("gpu", "NVIDIA H200", 112583507968, 132, 2)
+    assert d.accelerator
+    # no memory statistics: unknown memory (the layout assumes its default)
+    assert dev.describe_devices([_FakeGpu(None)]).memory_bytes is None
+    assert dev.describe_devices([_FakeGpu(RuntimeError("unimplemented"))]).memory_bytes is None
+    cuda = _FakeGpu({})
+    cuda.platform = "cuda"
+    assert dev.describe_devices([cuda]).platform == "gpu"
