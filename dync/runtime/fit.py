@@ -14,7 +14,6 @@ rebuild the model (``dync plot fit.nc`` draws its paths against the data),
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +24,7 @@ import xarray as xr
 from .._version import __version__
 from ..errors import UsageError, did_you_mean
 from .estimate import PointEstimate, fit_point
+from .diagnostics import coordinates, fmt, posterior_table, table
 from .inference_data import combine_groups, log_likelihood_group, observed_data_group
 from .likelihood import log_likelihood_with_method, read_data
 from .model import AbstractModel
@@ -193,31 +193,6 @@ def main_group(idata) -> xr.Dataset:
     raise UsageError("not a dync fit: no `posterior` or `point_estimate` group")
 
 
-def _fmt(x: float) -> str:
-    return "nan" if not math.isfinite(x) else f"{x:.4g}"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(header, widths)))]
-    for r in rows:
-        lines.append("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
-    return "\n".join(lines)
-
-
-def _coordinates(ds: xr.Dataset, name: str, sample_dims: tuple[str, ...]):
-    """``(label, values)`` of each scalar coordinate of variable ``name``."""
-    v = ds[name]
-    inner = [d for d in v.dims if d not in sample_dims]
-    arr = np.asarray(v.transpose(*sample_dims, *inner).values)
-    if not inner:
-        return [(name, arr)]
-    out = []
-    for idx in np.ndindex(*arr.shape[len(sample_dims):]):
-        out.append((f"{name}[{', '.join(map(str, idx))}]", arr[(Ellipsis, *idx)]))
-    return out
-
-
 def fit_summary(idata) -> str:
     """A fit as a plain-text table.
 
@@ -228,7 +203,6 @@ def fit_summary(idata) -> str:
     MLE/MAP: the estimate, its Laplace standard error and the 95 % interval
     (estimate ± 1.96 se), the log-likelihood and the convergence.
     """
-    import arviz as az
 
     main = main_group(idata)
     method = main.attrs.get("method", "")
@@ -240,49 +214,23 @@ def fit_summary(idata) -> str:
     if fixed:
         lines.append("held fixed: " + ", ".join(f"{k} = {v}" for k, v in fixed.items()))
     if "posterior" in idata.groups():
-        post = idata.posterior
-        chains, draws = post.sizes["chain"], post.sizes["draw"]
-        rows, warnings_ = [], []
-        for name in post.data_vars:
-            for label, samples in _coordinates(post, name, ("chain", "draw")):
-                x = np.asarray(samples, np.float64)
-                rhat = float(az.rhat(x)) if chains > 1 or draws >= 4 else float("nan")
-                ess_bulk = float(az.ess(x, method="bulk"))
-                ess_tail = float(az.ess(x, method="tail"))
-                q5, q95 = np.quantile(x, [0.05, 0.95])
-                rows.append([label, _fmt(x.mean()), _fmt(x.std(ddof=1) if x.size > 1 else 0.0), _fmt(q5), _fmt(q95),
-                             f"{ess_bulk:.0f}", f"{ess_tail:.0f}", f"{rhat:.3f}"])  # fmt: skip
-                if math.isfinite(rhat) and rhat > 1.01:
-                    warnings_.append(f"R-hat of {label} is {rhat:.3f} > 1.01: the chains disagree; run longer")
-                if ess_bulk < 100 * chains:
-                    warnings_.append(f"bulk ESS of {label} is {ess_bulk:.0f} < {100 * chains} (100 per chain)")
-        lines.append(f"{chains} chains x {draws} draws (after {main.attrs.get('warmup', '?')} warm-up steps)")
-        lines.append(_table(["parameter", "mean", "sd", "5%", "95%", "ess_bulk", "ess_tail", "r_hat"], rows))
-        if "sample_stats" in idata.groups():
-            stats = idata.sample_stats
-            divergent = int(np.sum(stats["diverging"].values))
-            lines.append(
-                f"divergences: {divergent} of {chains * draws} draws; "
-                f"step size {np.mean(stats['step_size'].values):.3g}; "
-                f"mean acceptance {np.mean(stats['acceptance_rate'].values):.2f}"
-            )
-            if divergent:
-                warnings_.append(
-                    f"{divergent} divergent transitions: the posterior may be biased; "
-                    "raise --target-accept (e.g. 0.95) or reparametrise"
-                )
-        lines += [f"warning: {w}" for w in warnings_]
+        stats = idata.sample_stats if "sample_stats" in idata.groups() else None
+        lines.append(
+            f"{idata.posterior.sizes['chain']} chains x {idata.posterior.sizes['draw']} draws "
+            f"(after {main.attrs.get('warmup', '?')} warm-up steps)"
+        )
+        lines += posterior_table(idata.posterior, stats)
     else:
         rows = []
         for name in main.data_vars:
             if name == "covariance" or name.endswith("_se") and name[:-3] in main.data_vars:
                 continue
-            ses = dict(_coordinates(main, f"{name}_se", ()))
-            for label, value in _coordinates(main, name, ()):
+            ses = dict(coordinates(main, f"{name}_se", ()))
+            for label, value in coordinates(main, name, ()):
                 se = float(ses[label.replace(name, f"{name}_se", 1)])
                 v = float(value)
-                rows.append([label, _fmt(v), _fmt(se), _fmt(v - 1.96 * se), _fmt(v + 1.96 * se)])
-        lines.append(_table(["parameter", "estimate", "se", "2.5%", "97.5%"], rows))
+                rows.append([label, fmt(v), fmt(se), fmt(v - 1.96 * se), fmt(v + 1.96 * se)])
+        lines.append(table(["parameter", "estimate", "se", "2.5%", "97.5%"], rows))
         converged = bool(main.attrs.get("converged", 0))
         lines.append(
             f"log-likelihood {main.attrs.get('log_likelihood', float('nan')):.6g}; "

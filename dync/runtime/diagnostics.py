@@ -1,0 +1,125 @@
+"""MCMC diagnostics as a plain-text table, shared by ``dync fit --method
+nuts`` and ``dync sample``.
+
+Per scalar coordinate: mean, sd, 5 % and 95 % quantiles, bulk and tail ESS
+and R-hat, all from ArviZ (rank-normalised split R-hat and ESS, Vehtari et
+al. 2021), and, when the sampling time is known, bulk ESS per second. Then
+the divergences, step size and acceptance, and the warnings a careful user
+wants: R-hat above 1.01, bulk ESS under 100 per chain, any divergence.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["coordinates", "fmt", "posterior_table", "table"]
+
+
+def fmt(x: float) -> str:
+    """A number in 4 significant digits (``nan`` for a non-finite one)."""
+    return "nan" if not math.isfinite(x) else f"{x:.4g}"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    """Columns aligned: the first to the left, the others to the right."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells):
+        return "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    return "\n".join([line(header)] + [line(r) for r in rows])
+
+
+def coordinates(ds: xr.Dataset, name: str, sample_dims: tuple[str, ...]):
+    """``(label, values)`` of each scalar coordinate of variable ``name``:
+    ``theta``, or ``C[0, 1]`` for a component, values with the sample dims
+    first."""
+    v = ds[name]
+    inner = [d for d in v.dims if d not in sample_dims]
+    arr = np.asarray(v.transpose(*sample_dims, *inner).values)
+    if not inner:
+        return [(name, arr)]
+    out = []
+    for idx in np.ndindex(*arr.shape[len(sample_dims):]):
+        out.append((f"{name}[{', '.join(map(str, idx))}]", arr[(Ellipsis, *idx)]))
+    return out
+
+
+def posterior_table(
+    posterior: xr.Dataset,
+    sample_stats: xr.Dataset | None = None,
+    seconds: float | None = None,
+    max_rows: int = 40,
+) -> list[str]:
+    """The lines of the diagnostics table of ``posterior`` (dims ``chain,
+    draw, ...``) and the summary of ``sample_stats``.
+
+    Args:
+        posterior: the draws.
+        sample_stats: ``diverging``, ``acceptance_rate``, ``step_size`` (any
+            present are summarised).
+        seconds: the sampling time, for the ESS-per-second column.
+        max_rows: coordinates shown (the rest are summarised in one line:
+            the worst R-hat and the smallest ESS).
+    """
+    import arviz as az
+
+    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    rows, warnings_ = [], []
+    worst = []  # (r_hat, ess_bulk, label) of every coordinate
+    for name in posterior.data_vars:
+        for label, samples in coordinates(posterior, name, ("chain", "draw")):
+            x = np.asarray(samples, np.float64)
+            finite = bool(np.all(np.isfinite(x)))
+            rhat = float(az.rhat(x)) if finite and (chains > 1 or draws >= 4) else float("nan")
+            ess_bulk = float(az.ess(x, method="bulk")) if finite else float("nan")
+            ess_tail = float(az.ess(x, method="tail")) if finite else float("nan")
+            worst.append((rhat, ess_bulk, label))
+            if len(rows) < max_rows:
+                q5, q95 = np.quantile(x, [0.05, 0.95])
+                row = [label, fmt(x.mean()), fmt(x.std(ddof=1) if x.size > 1 else 0.0), fmt(q5), fmt(q95),
+                       fmt(ess_bulk), fmt(ess_tail), "nan" if not math.isfinite(rhat) else f"{rhat:.3f}"]  # fmt: skip
+                if seconds:
+                    row.append(fmt(ess_bulk / seconds))
+                rows.append(row)
+    header = ["variable", "mean", "sd", "5%", "95%", "ess_bulk", "ess_tail", "r_hat"]
+    if seconds:
+        header.append("ess/s")
+    lines = [table(header, rows)]
+    if len(worst) > max_rows:
+        rhats = [r for r, _, _ in worst if math.isfinite(r)]
+        esses = [e for _, e, _ in worst if math.isfinite(e)]
+        lines.append(
+            f"... and {len(worst) - max_rows} more coordinates: worst r_hat "
+            f"{max(rhats) if rhats else float('nan'):.3f}, smallest ess_bulk {fmt(min(esses) if esses else float('nan'))}"
+        )
+    for rhat, ess_bulk, label in worst:
+        if math.isfinite(rhat) and rhat > 1.01:
+            warnings_.append(f"R-hat of {label} is {rhat:.3f} > 1.01: the chains disagree; run longer")
+        if math.isfinite(ess_bulk) and ess_bulk < 100 * chains:
+            warnings_.append(f"bulk ESS of {label} is {ess_bulk:.0f} < {100 * chains} (100 per chain)")
+    if len(warnings_) > 6:
+        warnings_ = warnings_[:6] + [f"... {len(warnings_) - 6} more warnings of the same kinds"]
+    if sample_stats is not None:
+        parts = []
+        if "diverging" in sample_stats:
+            divergent = int(np.sum(sample_stats["diverging"].values))
+            parts.append(f"divergences: {divergent} of {chains * draws} draws")
+            if divergent:
+                warnings_.append(
+                    f"{divergent} divergent transitions: the draws may be biased; "
+                    "raise the target acceptance (e.g. 0.95), lower the step, or reparametrise"
+                )
+        if "step_size" in sample_stats:
+            parts.append(f"step size {np.mean(sample_stats['step_size'].values):.3g}")
+        if "acceptance_rate" in sample_stats:
+            parts.append(f"mean acceptance {np.mean(sample_stats['acceptance_rate'].values):.2f}")
+        if seconds:
+            parts.append(f"{seconds:.3g} s of sampling")
+        if parts:
+            lines.append("; ".join(parts))
+    lines += [f"warning: {w}" for w in warnings_]
+    return lines
