@@ -58,6 +58,7 @@ __all__ = [
     "log_likelihood",
     "particle_filter",
     "fit",
+    "sample",
     "fit_point",
     "sample_posterior",
     "__version__",
@@ -67,7 +68,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .compiler.driver import compile_file, load
     from .compiler.summary import check_file
     from .dsl.loading import load_spec
-    from .commands import fit, simulate_file
+    from .commands import fit, sample, simulate_file
     from .info import ModelInfo
     from .runtime.kernels import Kernel, run_kernel
     from .runtime.logdensity import LogDensity, parameter_log_density, state_log_density
@@ -88,6 +89,7 @@ _LAZY = {
     "simulate": ("dync.runtime.simulate", "simulate"),
     "simulate_file": ("dync.commands", "simulate_file"),
     "fit": ("dync.commands", "fit"),
+    "sample": ("dync.commands", "sample"),
     "propagate": ("dync.runtime.propagate", "propagate"),
     "with_params": ("dync.runtime.params", "with_params"),
     "LogDensity": ("dync.runtime.logdensity", "LogDensity"),

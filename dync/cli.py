@@ -143,6 +143,68 @@ def _warn_plainly():
     warnings.showwarning = show
 
 
+def _prepare_checkpoints(output: Path, resume: bool) -> tuple[Path, Path]:
+    """The checkpoint files of a run writing ``output`` (``OUTPUT.ckpt`` and
+    ``OUTPUT.ckpt.warmup``): kept for ``--resume``, else removed so that the
+    run starts afresh.
+
+    Raises:
+        UsageError: ``--resume`` with no checkpoint to resume.
+    """
+    from .commands.fitting import checkpoint_files
+
+    ckpt, warm = checkpoint_files(output)
+    if resume:
+        if not ckpt.exists() and not warm.exists():
+            raise UsageError(f"--resume: no checkpoint {ckpt} to resume", hint="run without --resume to start")
+        _echo(f"resuming from {ckpt}", err=True)
+    else:
+        for f in (ckpt, warm):
+            f.unlink(missing_ok=True)
+    return ckpt, warm
+
+
+def _interrupted(ckpt: Path | None, warm: Path | None) -> None:
+    """Ctrl-C during a checkpointed run: say where it stands, exit 130."""
+    where = ""
+    if ckpt is not None and (ckpt.exists() or (warm is not None and warm.exists())):
+        where = f"; the checkpoint {ckpt} holds the run so far: rerun with --resume to continue"
+    _echo(f"interrupted{where}", err=True)
+    raise _Exit(130)
+
+
+def run_sample(spec: Path, output: Path, *, sets, resume: bool, progress: bool, **flags) -> None:
+    """``dync sample``: :func:`dync.commands.sample_spec`, written to NetCDF,
+    with its diagnostics table on stdout. Checkpoints go to ``OUTPUT.ckpt``."""
+    from .compiler.driver import read_spec
+    from .settings import sample_settings
+
+    ckpt = warm = None
+    try:
+        parsed = read_spec(spec)
+        settings = sample_settings(parsed, sets=sets, **flags)
+        from .commands.fitting import write_fit
+        from .commands.sampling import sample_spec, sample_summary
+
+        ckpt, warm = _prepare_checkpoints(output, resume)
+        from .runtime.devices import enable_compilation_cache
+
+        enable_compilation_cache()
+        _warn_plainly()
+        idata = sample_spec(parsed, settings, checkpoint=ckpt, progress=progress)
+        write_fit(idata, output)
+    except DyncError as err:
+        _fail(err)
+        return
+    except KeyboardInterrupt:
+        _interrupted(ckpt, warm)
+        return
+    for f in (ckpt, warm):
+        f.unlink(missing_ok=True)
+    _echo(sample_summary(idata))
+    _echo(f"wrote {output}", err=True)
+
+
 def run_fit(spec: Path, data: Path, output: Path, *, sets, fix, resume: bool, progress: bool, **flags) -> None:
     """``dync fit``: :func:`dync.commands.fit_spec`, written to NetCDF, with
     its summary table on stdout. Checkpoints go to ``OUTPUT.ckpt``."""
@@ -155,16 +217,9 @@ def run_fit(spec: Path, data: Path, output: Path, *, sets, fix, resume: bool, pr
         settings = fit_settings(parsed, sets=sets, fix=fix, **flags)
         if not data.exists():
             raise UsageError(f"no such data file: {data}", hint="give a NetCDF (.nc) or CSV (.csv) file")
-        from .commands.fitting import checkpoint_files, fit_spec, write_fit
+        from .commands.fitting import fit_spec, write_fit
 
-        ckpt, warm = checkpoint_files(output)
-        if resume:
-            if not ckpt.exists() and not warm.exists():
-                raise UsageError(f"--resume: no checkpoint {ckpt} to resume", hint="run without --resume to start")
-            _echo(f"resuming from {ckpt}", err=True)
-        else:
-            for f in (ckpt, warm):
-                f.unlink(missing_ok=True)
+        ckpt, warm = _prepare_checkpoints(output, resume)
         from .runtime.devices import enable_compilation_cache
 
         enable_compilation_cache()
@@ -175,10 +230,8 @@ def run_fit(spec: Path, data: Path, output: Path, *, sets, fix, resume: bool, pr
         _fail(err)
         return
     except KeyboardInterrupt:
-        where = f"; the checkpoint {ckpt} holds the fit so far: rerun with --resume to continue" if ckpt and (
-            ckpt.exists() or warm.exists()) else ""
-        _echo(f"interrupted{where}", err=True)
-        raise _Exit(130) from None
+        _interrupted(ckpt, warm)
+        return
     for f in (ckpt, warm):
         f.unlink(missing_ok=True)
     from .runtime.fit import fit_summary
@@ -384,6 +437,27 @@ def build_app():
             likelihood=likelihood, seed=seed, chains=chains, warmup=warmup, draws=draws, target_accept=target_accept,
             steps=steps, learning_rate=learning_rate, tolerance=tolerance, particles=particles, dt=dt, x64=x64,
             pointwise=pointwise, checkpoint_every=checkpoint_every)  # fmt: skip
+
+    @app.command()
+    def sample(
+        spec: SpecArg,
+        output: Annotated[Path, typer.Option("-o", "--output", help="NetCDF file to write (ArviZ InferenceData)")] = Path("samples.nc"),
+        method: Annotated[Optional[str], typer.Option(help="ula, mala, baoab, hmc, nuts or dynamics")] = None,
+        chains: Annotated[Optional[int], typer.Option(help="Chains, run side by side")] = None,
+        warmup: Annotated[Optional[int], typer.Option(help="Warm-up steps per chain (adaptation or burn-in)")] = None,
+        samples: Annotated[Optional[int], typer.Option(help="Draws kept per chain")] = None,
+        step: Annotated[Optional[float], typer.Option(help="Step size (required for ula, baoab, dynamics; turns adaptation off)")] = None,
+        thin: Annotated[Optional[int], typer.Option(help="Steps per kept draw")] = None,
+        seed: Annotated[Optional[int], typer.Option(help="Random seed")] = None,
+        friction: Annotated[Optional[float], typer.Option(help="BAOAB friction")] = None,
+        mass: Annotated[Optional[float], typer.Option(help="BAOAB mass")] = None,
+        set_: SetOpt = None,
+        resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from OUTPUT.ckpt")] = False,
+        progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    ) -> None:
+        """Draw the states from the spec's `target` density with MCMC and write an ArviZ NetCDF file."""
+        run(run_sample, spec, output, sets=set_, resume=resume, progress=progress, method=method, chains=chains,
+            warmup=warmup, samples=samples, step=step, thin=thin, seed=seed, friction=friction, mass=mass)  # fmt: skip
 
     @app.command()
     def plot(

@@ -297,3 +297,182 @@ def sample_density(
 
     info = jax.tree_util.tree_map(chain_first, trace.info)
     return SampleRun(chain_first(trace.position), chain_first(trace.logdensity), info, step_host)
+
+
+#: every method of ``dync sample`` (the density samplers and the model's own dynamics)
+MODEL_METHODS = SAMPLE_METHODS + ("dynamics",)
+
+
+def _states_posterior(model, positions: np.ndarray) -> dict[str, np.ndarray]:
+    """``(chains, draws, n)`` flat draws as ``name → (chains, draws, *shape)``."""
+    out = {}
+    for s in model.info.states:
+        if s.hidden:
+            continue
+        start, size = s.offset, s.size
+        out[s.name] = positions[..., start:start + size].reshape(positions.shape[:2] + tuple(s.shape))
+    return out
+
+
+def sample_model(
+    model,
+    *,
+    method: str = "nuts",
+    chains: int = 4,
+    warmup: int = 500,
+    samples: int = 1000,
+    step: float | None = None,
+    thin: int = 1,
+    seed: int = 0,
+    friction: float = 1.0,
+    mass: float = 1.0,
+    target_accept: float | None = None,
+    integration_steps: int = 16,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int | None = None,
+    progress: bool | None = None,
+):
+    """Draw a model's states from its ``target`` density (LANGUAGE.md §9), or
+    run its own dynamics (``method="dynamics"``), as ArviZ InferenceData.
+
+    Args:
+        model: a compiled model with a ``target`` (or, for ``dynamics``,
+            equations).
+        method: ``ula``, ``mala``, ``baoab``, ``hmc``, ``nuts`` or
+            ``dynamics`` (the spec's SDE, stepped with ``step`` by its solver,
+            one draw every ``thin`` steps after ``warmup`` steps).
+        chains: chains (paths), each started from the states' initial law.
+        warmup, samples, step, thin: see :func:`sample_density`.
+        seed: the run's seed (same seed, same draws).
+        friction, mass: BAOAB.
+        target_accept: the acceptance rate MALA/HMC/NUTS adapt to.
+        integration_steps: HMC's mean number of leapfrog steps.
+        checkpoint, checkpoint_every, progress: as in :func:`sample_density`.
+
+    Returns:
+        ``arviz.InferenceData`` with ``posterior`` (one variable per state,
+        dims ``chain, draw, NAME_dim0, ...``) and ``sample_stats`` (``lp``,
+        ``acceptance_rate``, ``step_size``, ``energy``, ``diverging``,
+        ``n_steps``); the posterior's attributes hold the method, the
+        settings, the model and its spec, and ``sampling_seconds``.
+
+    Raises:
+        UsageError: no target (or no equations for ``dynamics``), an unknown
+            method, bad settings.
+        DyncRuntimeError: a chain left the finite numbers.
+    """
+    import json
+    import time
+
+    import arviz as az
+
+    from .._version import __version__
+
+    if method not in MODEL_METHODS:
+        hint = did_you_mean(method, MODEL_METHODS) or "use one of " + ", ".join(MODEL_METHODS)
+        raise UsageError(f"unknown sampler `{method}`", hint=hint)
+    info = model.info
+    key = jax.random.key(int(seed))
+    key_init, key_run = jax.random.split(key)
+    _check_sizes(chains, warmup, samples, thin)
+    start = time.perf_counter()
+    if method == "dynamics":
+        posterior, stats, steps = _run_dynamics(model, key_run, chains, warmup, samples, thin, step, progress)
+    else:
+        if not getattr(info, "target", None) or not hasattr(model, "target_log_density"):
+            raise UsageError(
+                f"model `{info.name}` has no `target` to sample",
+                hint="add `target EXPR` (the log-density of the states, LANGUAGE.md §9), "
+                "or use --method dynamics to run the model's own equations",
+            )
+        initial = jax.vmap(lambda k: model.initial_state(k))(jax.random.split(key_init, int(chains)))
+
+        def describe(y):
+            parts = [f"{name} = {np.array2string(np.asarray(v), threshold=8)}"
+                     for name, v in _states_posterior(model, np.asarray(y)[None, None]).items()]  # fmt: skip
+            return ", ".join(p.replace("[[", "[").replace("]]", "]") for p in parts)
+
+        run = sample_density(
+            lambda y: jnp.reshape(model.target_log_density(y), ()), initial, key_run, method=method,
+            warmup=warmup, samples=samples, step_size=step, thin=thin, target_accept=target_accept,
+            friction=friction, mass=mass, num_integration_steps=integration_steps, checkpoint=checkpoint,
+            checkpoint_every=checkpoint_every, progress=progress, description=f"{method} {info.name}",
+            identity=f"model={info.name} params={_param_digest(model)}", describe_state=describe,
+        )  # fmt: skip
+        posterior = _states_posterior(model, np.asarray(run.positions))
+        stats = {
+            "lp": run.logdensity,
+            "acceptance_rate": run.info.acceptance_rate,
+            "step_size": np.broadcast_to(run.step_size[:, None], run.logdensity.shape),
+            "energy": run.info.energy,
+            "diverging": run.info.diverging,
+            "n_steps": np.asarray(run.info.n_steps),
+        }
+        steps = run.step_size
+    seconds = time.perf_counter() - start
+    dims = {n: [f"{n}_dim{i}" for i in range(v.ndim - 2)] for n, v in posterior.items()}
+    idata = az.from_dict(posterior=posterior, sample_stats=stats, dims=dims)
+    source = getattr(model, "source", None)
+    idata.posterior.attrs.update(
+        {
+            "method": method,
+            "model": info.name,
+            "spec_text": getattr(source, "text", "") or "",
+            "spec_path": getattr(source, "path", "") or "",
+            "dims_json": json.dumps(dict(info.dims)),
+            "warmup": int(warmup),
+            "thin": int(thin),
+            "seed": int(seed),
+            "step": float(np.mean(steps)),
+            "friction": float(friction),
+            "mass": float(mass),
+            "sampling_seconds": float(seconds),
+            "dync_version": __version__,
+        }
+    )
+    return idata
+
+
+def _param_digest(model) -> str:
+    """A digest of a model's parameter values (a checkpoint of another
+    parametrisation is refused)."""
+    import hashlib
+
+    from .params import constrain, unconstrained_params
+
+    h = hashlib.sha256()
+    for name, value in sorted(constrain(model, unconstrained_params(model)).items()):
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(np.asarray(value)).tobytes())
+    return h.hexdigest()[:16]
+
+
+def _run_dynamics(model, key, chains, warmup, samples, thin, step, progress):
+    """The model's own SDE as a sampler: ``chains`` paths stepped by ``step``
+    with the model's solver; one draw every ``thin`` steps after ``warmup``."""
+    from .simulate import simulate
+
+    if not model.info.states or getattr(model.info, "target", None) and not _has_equations(model):
+        raise UsageError(
+            f"model `{model.info.name}` has no equations to run",
+            hint="--method dynamics runs the spec's SDE; use ula, mala, baoab, hmc or nuts for its target",
+        )
+    if step is None:
+        raise UsageError("--method dynamics needs --step (the SDE's time step)", hint="for example --step 0.01")
+    total = int(warmup) + int(samples) * int(thin)
+    times = [(int(warmup) + (j + 1) * int(thin)) * float(step) for j in range(int(samples))]
+    ds = simulate(model, key, paths=int(chains), t1=total * float(step), dt=float(step), save=times,
+                  progress=progress)  # fmt: skip
+    posterior = {}
+    for s in model.info.states:
+        if s.hidden or s.name not in ds:
+            continue
+        values = np.asarray(ds[s.name].values)  # (path, time, ...)
+        posterior[s.name] = values.reshape((int(chains), int(samples)) + tuple(s.shape))
+    shape = (int(chains), int(samples))
+    stats = {"step_size": np.full(shape, float(step))}
+    return posterior, stats, np.full((int(chains),), float(step))
+
+
+def _has_equations(model) -> bool:
+    return bool(getattr(model.info, "has_equations", True))

@@ -1,0 +1,97 @@
+"""``dync sample`` as Python functions the CLI and users share.
+
+``dync sample SPEC -o samples.nc`` is :func:`sample_file` plus writing the
+result and printing its diagnostics table (:func:`sample_summary`). Settings
+come from :func:`dync.settings.sample_settings` (flags over the spec's
+``sample:`` section over the defaults). The CLI checkpoints to
+``OUTPUT.ckpt`` (and ``OUTPUT.ckpt.warmup``) and ``--resume`` continues from
+them bit-identically.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..compiler.driver import build_model, compile_ast, read_spec
+from ..dsl import ast
+from ..settings import SampleSettings, sample_settings
+
+__all__ = ["sample", "sample_file", "sample_spec", "sample_summary"]
+
+
+def sample_spec(
+    spec: ast.Spec,
+    settings: SampleSettings,
+    *,
+    checkpoint: str | os.PathLike | None = None,
+    progress: bool | None = None,
+):
+    """Compile a parsed spec with the settings' dims and sample it.
+
+    Returns:
+        An ``arviz.InferenceData`` (see :func:`dync.runtime.sampling.sample_model`).
+    """
+    import jax
+
+    from ..runtime.params import with_params
+    from ..runtime.sampling import sample_model
+
+    compiled = compile_ast(spec, settings.dims)
+    model = build_model(compiled, jax.random.key(settings.seed))
+    if settings.params:
+        model = with_params(model, settings.params)
+    return sample_model(model, checkpoint=checkpoint, progress=progress, **settings.run_kwargs())
+
+
+def sample_file(
+    path: str | os.PathLike,
+    *,
+    text: str | None = None,
+    sets: Any = None,
+    checkpoint: str | os.PathLike | None = None,
+    progress: bool | None = None,
+    **settings: Any,
+):
+    """Read, compile and sample a spec's ``target``, as ``dync sample`` does.
+
+    Args:
+        path: a ``.dync`` or ``.yaml`` spec with a ``target`` (or equations,
+            for ``method="dynamics"``).
+        text: the spec's text, when it is not to be read from ``path``.
+        sets: dims and parameter values (``{"T": 0.5}`` or ``["T=0.5"]``).
+        checkpoint: a checkpoint file (resumed if present).
+        progress: show progress.
+        **settings: ``method``, ``chains``, ``warmup``, ``samples``,
+            ``step``, ``thin``, ``seed``, ``friction``, ``mass``.
+
+    Example:
+        >>> idata = dync.sample("specs/banana.dync", method="mala", chains=8)  # doctest: +SKIP
+    """
+    spec = read_spec(path, text)
+    return sample_spec(spec, sample_settings(spec, sets=sets, **settings), checkpoint=checkpoint, progress=progress)
+
+
+def sample(model_or_spec: Any, **options: Any):
+    """Sample a model's target: :func:`dync.runtime.sampling.sample_model`
+    for a compiled model, :func:`sample_file` for a spec path."""
+    if isinstance(model_or_spec, (str, os.PathLike)):
+        return sample_file(model_or_spec, **options)
+    from ..runtime.sampling import sample_model
+
+    return sample_model(model_or_spec, **options)
+
+
+def sample_summary(idata) -> str:
+    """The diagnostics table of a ``dync sample`` result."""
+    from ..runtime.diagnostics import posterior_table
+
+    post = idata.posterior
+    a = post.attrs
+    lines = [
+        f"model {a.get('model', '?')}: {a.get('method', '?')}, {post.sizes['chain']} chains x "
+        f"{post.sizes['draw']} draws (after {a.get('warmup', '?')} warm-up steps, thin {a.get('thin', 1)})"
+    ]
+    stats = idata.sample_stats if "sample_stats" in idata.groups() else None
+    lines += posterior_table(post, stats, seconds=a.get("sampling_seconds"))
+    return "\n".join(lines)
