@@ -273,8 +273,19 @@ def _matvec(a: Float[Array, "i j"], x: Float[Array, " j"]) -> Float[Array, " i"]
     return jnp.sum(a * x[None, :], axis=1)
 
 
+def _where(observed: Bool[Array, ""] | None, x: Array, zero: Array) -> Array:
+    """``x`` where ``observed``, else ``zero``; ``x`` when ``observed`` is
+    None (every value of the data set is present: no mask at all in the
+    time loop, which is then shorter)."""
+    return x if observed is None else jnp.where(observed, x, zero)
+
+
 def _update(
-    sys: LinearGaussianSystem, m: Float[Array, " n"], P: Float[Array, "n n"], z: Float[Array, " p"], observed: Bool[Array, " p"]
+    sys: LinearGaussianSystem,
+    m: Float[Array, " n"],
+    P: Float[Array, "n n"],
+    z: Float[Array, " p"],
+    observed: Bool[Array, " p"] | None,
 ) -> tuple[Float[Array, " n"], Float[Array, "n n"], Scalar]:
     """The measurement update at one time: the exact log-density of the
     observed components of ``z`` and the conditioned ``(m, P)``.
@@ -289,12 +300,12 @@ def _update(
     zero = jnp.zeros((), dtype)
     ll = zero
     for i in range(z.shape[0]):  # p is static and small; unrolled
-        h, o = sys.H[i], observed[i]
-        residual = jnp.where(o, z[i] - (jnp.sum(h * m) + sys.c[i]), zero)
+        h, o = sys.H[i], None if observed is None else observed[i]
+        residual = _where(o, z[i] - (jnp.sum(h * m) + sys.c[i]), zero)
         Ph = _matvec(P, h)
         s = jnp.sum(h * Ph) + sys.R[i]
-        k = jnp.where(o, Ph / s, zero)
-        ll = ll + jnp.where(o, -0.5 * (residual * residual / s + jnp.log(s) + _LOG_2PI), zero)
+        k = _where(o, Ph / s, zero)
+        ll = ll + _where(o, -0.5 * (residual * residual / s + jnp.log(s) + _LOG_2PI), zero)
         m = m + k * residual
         IKH = eye - k[:, None] * h[None, :]
         P = _matmul(_matmul(IKH, P), IKH.T) + sys.R[i] * (k[:, None] * k[None, :])
@@ -305,7 +316,7 @@ def _scalar_filter(
     sys: LinearGaussianSystem,
     trans: tuple[Float[Array, "T 1 1"], Float[Array, "T 1"], Float[Array, "T 1 1"]],
     z: Float[Array, "T p"],
-    observed: Bool[Array, "T p"],
+    observed: Bool[Array, "T p"] | None,
 ) -> Scalar:
     """The filter of a one-state system, on scalars: the same prediction and
     sequential Joseph-form updates as the matrix filter, written with the
@@ -323,15 +334,17 @@ def _scalar_filter(
         m = F * m + u
         P = F * F * P + Q
         for i in range(p):  # unrolled, as in _update
-            h, o = H[i], o_k[i]
-            residual = jnp.where(o, z_k[i] - (h * m + c[i]), zero)
+            h, o = H[i], None if o_k is None else o_k[i]
+            residual = _where(o, z_k[i] - (h * m + c[i]), zero)
             Ph = P * h
             s = h * Ph + R[i]
-            k = jnp.where(o, Ph / s, zero)
-            ll = ll + jnp.where(o, -0.5 * (residual * residual / s + jnp.log(s) + _LOG_2PI), zero)
+            k = _where(o, Ph / s, zero)
+            ll = ll + _where(o, -0.5 * (residual * residual / s + jnp.log(s) + _LOG_2PI), zero)
             m = m + k * residual
-            ikh = 1.0 - k * h
-            P = ikh * ikh * P + R[i] * k * k
+            # the Joseph form $(1 - kh)^2 P + R k^2$ is $(1 - kh) P$ for one
+            # state (both are $PR/s$), and $0 \\le 1 - kh \\le 1$ in floating
+            # point too, so this form keeps $P \\ge 0$ with fewer operations
+            P = (1.0 - k * h) * P
         return (m, P, ll), None
 
     F, u, Q = trans
@@ -344,14 +357,15 @@ def _series_log_likelihood(
     sys: LinearGaussianSystem,
     gaps: Float[Array, " T"],
     z: Float[Array, "T p"],
-    observed: Bool[Array, "T p"],
+    observed: Bool[Array, "T p"] | None,
     trans: tuple[Array, Array, Array] | None = None,
 ) -> Scalar:
     """The filter over one series: ``gaps[0]`` is 0 (the initial law holds at
     the first time), ``gaps[k]`` the time since the previous slot. The
     transitions of every gap are computed first, in parallel (or given as
     ``trans``, :func:`_transitions` of ``gaps``), so the sequential scan does
-    only the cheap prediction and update."""
+    only the cheap prediction and update. ``observed`` None: every value is
+    present."""
     if trans is None:
         trans = _transitions(sys, gaps)
     if sys.A.shape[0] == 1:
@@ -380,7 +394,8 @@ def _log_likelihood(model: AbstractModel, gaps, z, observed) -> Float[Array, " s
     if S == 1:
         # one series: no vmap, whose batch axis of size 1 would turn every
         # scalar of the time loop into a (1,) array (slower on XLA:CPU)
-        return _series_log_likelihood(sys, gaps[0], z[0], observed[0], (trans[0][0], trans[1][0], trans[2][0]))[None]
+        first = jax.tree_util.tree_map(lambda x: x[0], (gaps, z, observed, trans))
+        return _series_log_likelihood(sys, *first)[None]
     return jax.vmap(_series_log_likelihood, in_axes=(None, 0, 0, 0, 0))(sys, gaps, z, observed, trans)
 
 
@@ -440,4 +455,6 @@ def kalman_series_log_likelihood(model: AbstractModel, data: PaddedData) -> Floa
     z = np.concatenate(columns, axis=-1) if columns else np.zeros((S, T, 0))
     observed = ~np.isnan(z) & present[:, :, None]
     z = np.where(observed, z, 0.0)
-    return _log_likelihood(model, jnp.asarray(gaps, dtype), jnp.asarray(z, dtype), jnp.asarray(observed))
+    # known here, not traced: with every value present the time loop needs no mask
+    mask = None if observed.all() else jnp.asarray(observed)
+    return _log_likelihood(model, jnp.asarray(gaps, dtype), jnp.asarray(z, dtype), mask)
