@@ -28,16 +28,17 @@ from .equations import EquationChecks
 from .expressions import ExprChecker
 from .names import DeclarationChecks
 from .shapes import BAD, Bad
+from .statements import StatementChecks
 
 __all__ = ["Checker", "CheckedModel", "check_model", "check_spec", "lower_to_ir", "resolve_names"]
 
 
-class Checker(DeclarationChecks, EquationChecks):
+class Checker(DeclarationChecks, EquationChecks, StatementChecks):
     """The state of checking one spec: its symbol table, the values known at
     compile time, and the errors found so far.
 
     The methods of each job live in their own module (:mod:`.names`,
-    :mod:`.equations`, :mod:`.expressions`); the stage functions below call
+    :mod:`.equations`, :mod:`.expressions`, :mod:`.statements`); the stage functions below call
     them in order."""
 
     def __init__(self, spec: ast.Spec, dims: Mapping[str, int] | None = None, fbm_num_ou: int | None = None):
@@ -89,8 +90,8 @@ class Checker(DeclarationChecks, EquationChecks):
 
     # --------------------------------------------------------- expressions
 
-    def _expr(self, e: ast.Expr, allow_states: bool):
-        return ExprChecker(self, allow_states).check(e)
+    def _expr(self, e: ast.Expr, allow_states: bool, allow_time: bool | None = None, time_hint: str | None = None, state_hint: str | None = None):
+        return ExprChecker(self, allow_states, allow_time, time_hint, state_hint).check(e)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +108,11 @@ class CheckedModel:
     noise_blocks: tuple
     noise_size: int
     observations: tuple[ir.ObservationIR, ...]
+    target: ir.IExpr | None = None
+    target_text: str | None = None
+    score: ir.ScoreIR | None = None
+    expectations: tuple[ir.ExpectationIR, ...] = ()
+    has_dynamics: bool = True
 
 
 def resolve_names(spec: ast.Spec, dims: Mapping[str, int] | None = None, fbm_num_ou: int | None = None) -> Checker:
@@ -128,7 +134,8 @@ def resolve_names(spec: ast.Spec, dims: Mapping[str, int] | None = None, fbm_num
 
 
 def check_model(scope: Checker) -> CheckedModel:
-    """Stage 3: check every declaration, expression and equation.
+    """Stage 3: check every declaration, expression and equation, then the
+    ``target``, ``score`` and ``expect`` statements.
 
     Raises:
         SpecErrors: every independent error (this stage's and
@@ -142,6 +149,9 @@ def check_model(scope: Checker) -> CheckedModel:
     scope._check_lets()
     states_ir, drift, noise, blocks, n, m = scope._check_equations(states)
     observations = scope._check_observations()
+    target, target_text = scope._check_target()
+    score = scope._check_score()
+    expectations = scope._check_expectations()
     if scope.errors:
         raise SpecErrors(scope.errors)
     return CheckedModel(
@@ -155,6 +165,11 @@ def check_model(scope: Checker) -> CheckedModel:
         noise_blocks=tuple(blocks),
         noise_size=m,
         observations=tuple(observations),
+        target=target,
+        target_text=target_text,
+        score=score,
+        expectations=tuple(expectations),
+        has_dynamics=all(s.name in scope.equation_states for s in states_ir if not s.hidden),
     )
 
 
@@ -179,6 +194,11 @@ def lower_to_ir(checked: CheckedModel) -> ir.ModelIR:
         noise_size=checked.noise_size,
         observations=checked.observations,
         fbm_num_ou=scope._num_ou() if scope.fractional else 0,
+        target=checked.target,
+        target_text=checked.target_text,
+        score=checked.score,
+        expectations=checked.expectations,
+        has_dynamics=checked.has_dynamics,
     )
 
 

@@ -384,7 +384,24 @@ def _moments_code(em: _FunctionEmitter, d: ir.DistIR, blk: _Block) -> tuple[str,
     return f"{_dist_expr(em, d, blk)}.mean()", "jnp.nan"
 
 
+def _data_samples(s: ir.StateIR, blk: _Block, check: bool = True) -> str:
+    """Bind ``samples_NAME``, the data set of a ``state NAME ~ data`` read
+    from ``args["data"]["NAME"]`` as ``(sample, *shape)``; refuse a call
+    without it (a Python-level check, at trace time)."""
+    name = _ident(s.name)
+    if check:
+        blk.add('if args is None or "data" not in args or "' + name + '" not in args["data"]:')
+        blk.add(f'    raise ValueError("state `{name}` is drawn from a data set: pass args={{\'data\': {{\'{name}\': samples}}}}")')
+    blk.add(f'samples_{name} = jnp.reshape(jnp.asarray(args["data"]["{name}"], dtype=dtype), (-1,) + {tuple(s.shape)!r})')
+    return f"samples_{name}"
+
+
 _STRING = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+#: the canonical text of a checked expression (``ExpectInfo.rhs``,
+#: ``ModelInfo.target``): rebuilt by :func:`dync.dsl.format.format_expr` from
+#: the AST, so only names, numbers, operators and brackets, never a quote, a
+#: backslash, a line break or a comment
+_EXPR_TEXT = re.compile(r"^[A-Za-z0-9_ .+\-*/@^()\[\],:<>=!~]*$")
 
 
 def _literal(value) -> str:
@@ -397,7 +414,7 @@ def _literal(value) -> str:
     if isinstance(value, float):
         return _num(value)
     if isinstance(value, str):
-        if value and not _STRING.match(value):
+        if value and not (_STRING.match(value) or _EXPR_TEXT.match(value)):
             raise ValueError(f"invalid name in code generation: {value!r}")
         return f'"{value}"'
     if isinstance(value, AbstractConstraint):
@@ -454,6 +471,8 @@ def generate_module(model: ir.ModelIR) -> str:
     add("")
     add("from dync.info import constraints as C")
     add("from dync.info.model import (")
+    if model.expectations:
+        add("    ExpectInfo,")
     add("    LangevinInfo,")
     add("    ModelInfo,")
     add("    NetInfo,")
@@ -619,10 +638,11 @@ def generate_module(model: ir.ModelIR) -> str:
     add("    def initial_state(self, key, args=None):")
     blk = _Block(8)
     random_states = [s for s in model.states if s.init is not None]
+    drawn = [s for s in model.states if s.init is not None or s.data]
     needs = em.refs([s.value for s in model.states if s.value is not None] + [s.init for s in random_states])
     em.prologue(blk, needs, y=None)
-    if random_states:
-        blk.add(f"keys = jax.random.split(key, {len(random_states)})")
+    if drawn:
+        blk.add(f"keys = jax.random.split(key, {len(drawn)})")
     else:
         blk.add("del key")
     blk.add("dtype = jnp.result_type(float)")
@@ -630,7 +650,11 @@ def generate_module(model: ir.ModelIR) -> str:
     ki = 0
     for s in model.states:
         var = f"x_{_ident(s.name)}"
-        if s.init is not None:
+        if s.data:
+            samples = _data_samples(s, blk)
+            blk.add(f"{var} = {samples}[jax.random.randint(keys[{ki}], (), 0, {samples}.shape[0])]")
+            ki += 1
+        elif s.init is not None:
             blk.add(f"{var} = {_dist_expr(em, s.init, blk)}.sample(keys[{ki}], {tuple(s.shape)!r}).astype(dtype)")
             ki += 1
         else:
@@ -650,7 +674,17 @@ def generate_module(model: ir.ModelIR) -> str:
     means, stds = [], []
     for s in model.states:
         name, shape = _ident(s.name), tuple(s.shape)
-        if s.init is not None:
+        if s.data:
+            # the data set's moments when it is given, else unknown (NaN)
+            blk.add('if args is not None and "data" in args:')
+            inner = _Block(blk.indent + 4)
+            samples = _data_samples(s, inner, check=False)
+            inner.add(f"mean_{name}, std_{name} = jnp.mean({samples}, axis=0), jnp.std({samples}, axis=0)")
+            blk.lines.extend(inner.lines)
+            blk.add("else:")
+            blk.add(f"    mean_{name} = std_{name} = jnp.nan")
+            mean, std = f"mean_{name}", f"std_{name}"
+        elif s.init is not None:
             mean, std = _moments_code(em, s.init, blk)
         else:
             mean = em.expr(s.value, blk) if s.value is not None else "0.0"
@@ -708,5 +742,87 @@ def generate_module(model: ir.ModelIR) -> str:
             ("observation_moments(self, t, y, args=None)", "t, y, args", "{}"),
         ):
             out.extend(["", f"    def {signature}:", f"        del {unused}", f"        return {value}"])
+    out.extend(_statement_methods(model, em))
     add("")
     return "\n".join(out)
+
+
+def _statement_methods(model: ir.ModelIR, em: _FunctionEmitter) -> list[str]:
+    """The methods of the ``target``, ``score`` and ``expect`` statements,
+    each generated only when the spec has the statement (``ModelInfo``
+    records which)."""
+    out: list[str] = []
+    if model.target is not None:
+        out += ["", "    def target_log_density(self, y, args=None):"]
+        blk = _Block(8)
+        blk.add("del args")
+        em.prologue(blk, em.refs([model.target]))
+        blk.add(f"return jnp.reshape({em.expr(model.target, blk)}, ()).astype(y.dtype)")
+        out.extend(blk.lines)
+    if model.score is not None:
+        out += ["", "    def score(self, t, y, args=None):"]
+        blk = _Block(8)
+        em.prologue(blk, em.refs([model.score.value]))
+        pieces = []
+        for s in model.states:
+            if s.name == model.score.state:
+                blk.add(f"sc_{_ident(s.name)} = {em.expr(model.score.value, blk)}")
+                pieces.append((s, f"sc_{_ident(s.name)}", model.score.value.shape))
+            else:
+                pieces.append((s, None, s.shape))
+        blk.add(f"return {em.assemble(pieces, blk, 'y.dtype')}")
+        out.extend(blk.lines)
+    if model.expectations:
+        out.extend(_expectation_methods(model, em))
+    return out
+
+
+def _dispatch(out: list[str], cases: list[tuple[int, _Block]], what: str) -> None:
+    """``if index == K:`` branches, then an error for any other index."""
+    for index, body in cases:
+        out.append(f"        if index == {index}:")
+        out.extend(body.lines)
+    count = len(cases)
+    out.append(f'        raise ValueError(f"{what}, not {{index!r}}")' if count else "        del index")
+
+
+def _expectation_methods(model: ir.ModelIR, em: _FunctionEmitter) -> list[str]:
+    out: list[str] = []
+    n = len(model.expectations)
+    valid = f"the model has {n} expectation{'s' if n != 1 else ''}: index 0 to {n - 1}"
+
+    out += ["", "    def expectation_values(self, index, t, y, args=None):"]
+    cases = []
+    for i, e in enumerate(model.expectations):
+        blk = _Block(12)
+        em.prologue(blk, em.refs([e.lhs]))
+        shape = tuple(e.lhs.shape)
+        if e.kind == "always":
+            blk.add(f"return jnp.broadcast_to({em._truth(e.lhs, blk)}, {shape!r})")
+        else:
+            blk.add(f"return jnp.broadcast_to(jnp.asarray({em.expr(e.lhs, blk)}, dtype=y.dtype), {shape!r})")
+        cases.append((i, blk))
+    _dispatch(out, cases, valid)
+
+    moments = [(i, e) for i, e in enumerate(model.expectations) if e.rhs is not None]
+    out += ["", "    def expectation_rhs(self, index, t, args=None):"]
+    cases = []
+    for i, e in moments:
+        blk = _Block(12)
+        em.prologue(blk, em.refs([e.rhs]), y=None)
+        blk.add(f"return jnp.broadcast_to(jnp.asarray({em.expr(e.rhs, blk)}, dtype=jnp.result_type(float)), {tuple(e.lhs.shape)!r})")
+        cases.append((i, blk))
+    which = ", ".join(str(i) for i, _ in moments)
+    _dispatch(out, cases, f"only `mean` and `var` expectations have a right side: index {which}" if moments else "no expectation has a right side")
+
+    laws = [(i, e) for i, e in enumerate(model.expectations) if e.dist is not None]
+    out += ["", "    def stationary_law(self, index, args=None):"]
+    cases = []
+    for i, e in laws:
+        blk = _Block(12)
+        em.prologue(blk, em.refs([e.dist]), y=None)
+        blk.add(f"return {_dist_expr(em, e.dist, blk)}")
+        cases.append((i, blk))
+    which = ", ".join(str(i) for i, _ in laws)
+    _dispatch(out, cases, f"only `stationary` expectations have a law: index {which}" if laws else "no expectation has a stationary law")
+    return out

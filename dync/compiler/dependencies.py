@@ -51,4 +51,6 @@ def reads_time(e, lets) -> bool:
         return any(reads_time(a, lets) for a in e.elements)
     if isinstance(e, (ir.NetCall,)):
         return reads_time(e.arg, lets)
+    if isinstance(e, ir.Grad):
+        return reads_time(e.body, lets)
     return False

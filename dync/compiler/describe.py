@@ -9,6 +9,7 @@ description of the model.
 from __future__ import annotations
 
 from ..info.model import (
+    ExpectInfo,
     LangevinInfo,
     ModelInfo,
     NetInfo,
@@ -54,6 +55,25 @@ def describe_model(model: ir.ModelIR) -> ModelInfo:
         diagonal_noise=analysis.is_diagonal_layout(model),
         fbm_num_ou=model.fbm_num_ou,
         linear_gaussian=analysis.is_linear_gaussian(model),
+        target=model.target_text,
+        score_state=model.score.state if model.score is not None else None,
+        score=model.score.text if model.score is not None else None,
+        expectations=tuple(_expect(e) for e in model.expectations),
+        data_states=tuple(s.name for s in model.states if s.data),
+        has_dynamics=model.has_dynamics,
+    )
+
+
+def _expect(e: ir.ExpectationIR) -> ExpectInfo:
+    return ExpectInfo(
+        e.kind,
+        e.lhs_text,
+        e.rhs_text,
+        e.line,
+        e.column,
+        state=e.state,
+        distribution=e.dist.name if e.dist is not None else "",
+        shape=tuple(e.lhs.shape),
     )
 
 

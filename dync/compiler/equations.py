@@ -133,8 +133,11 @@ class EquationChecks:
                 self.err(DuplicateEquation, f"state `{target}` has a second equation", eq.lhs_span, hint=f"its first equation is on line {first}; merge the terms into one")
                 continue
             by_state[target] = eq
+        #: the states that have an equation (with a `target`, none need one)
+        self.equation_states = frozenset(by_state)
+        needs_equations = not self.spec.of_type(ast.Target)
         for s in states:
-            if s.name not in by_state:
+            if s.name not in by_state and needs_equations:
                 self.err(
                     MissingEquation,
                     f"state `{s.name}` has no equation",
@@ -227,7 +230,7 @@ class EquationChecks:
                     if broadcast(d.shape, shape) != shape:
                         self.err(ShapeMismatch, f"the initial distribution of `{s.name}` has shape {fmt_shape(d.shape)}, but the state has shape {fmt_shape(shape)}", s.init.span)
                     init = d
-            states_ir.append(ir.StateIR(s.name, shape, off, size, value, init))
+            states_ir.append(ir.StateIR(s.name, shape, off, size, value, init, data=s.data))
             drift[s.name] = sum_terms(drift_terms[s.name], shape)
             noise[s.name] = [ir.NoiseTerm(c, blk, mat) for (c, blk, mat) in noise_terms[s.name]]
         for b, sname in fbm_states.items():
@@ -379,7 +382,9 @@ class EquationChecks:
 
     # ------------------------------------------------------- distributions
 
-    def _dist(self, call: ast.Call, allow_states: bool):
+    def _dist(self, call: ast.Call, allow_states: bool, **hints):
+        """The checked law ``call``; ``hints`` (``time_hint``, ``state_hint``)
+        say why a time or a state may not stand in its arguments."""
         sig = DISTRIBUTIONS.get(call.func)
         if sig is None:
             if call.func in FUNCTIONS:
@@ -424,7 +429,7 @@ class EquationChecks:
         args = []
         shape: tuple = ()
         for p in chosen:
-            v = self._expr(bound[p], allow_states=allow_states)
+            v = self._expr(bound[p], allow_states=allow_states, **hints)
             if v is BAD:
                 return BAD
             new = broadcast(shape, v.shape)

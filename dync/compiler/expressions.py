@@ -65,9 +65,23 @@ def free_names(e) -> set[str]:
 class ExprChecker:
     """Resolves and shape-checks one expression into IR."""
 
-    def __init__(self, checker: Checker, allow_states: bool):
+    def __init__(
+        self,
+        checker: Checker,
+        allow_states: bool,
+        allow_time: bool | None = None,
+        time_hint: str | None = None,
+        state_hint: str | None = None,
+    ):
         self.c = checker
+        self.time_hint = time_hint or "initial values and parameters cannot depend on time"
+        #: the hint for a state where none may stand (``None``: the default)
+        self.state_hint = state_hint
         self.allow_states = allow_states
+        #: time `t` (and lets that read it) may stand here; by default where
+        #: states may (a deterministic function of time, such as the right
+        #: side of `expect mean(x) = RHS`, allows time but no state)
+        self.allow_time = allow_states if allow_time is None else allow_time
 
     def err(self, cls, msg, span, hint=None):
         return self.c.err(cls, msg, span, hint)
@@ -82,8 +96,8 @@ class ExprChecker:
     def _name(self, e: ast.Name):
         c = self.c
         if e.id == "t":
-            if not self.allow_states:
-                return self.err(InvalidSpec, "time `t` is not known here", e.span, hint="initial values and parameters cannot depend on time")
+            if not self.allow_time:
+                return self.err(InvalidSpec, "time `t` is not known here", e.span, hint=self.time_hint)
             return ir.Ref("time", "t", ())
         if e.id == "pi":
             return ir.Const(np.asarray(math.pi), ())
@@ -106,14 +120,15 @@ class ExprChecker:
             return ir.Ref("param", e.id, shape)
         if kind == "state" or kind == "input":
             if not self.allow_states:
-                return self.err(InvalidSpec, f"{kind} `{e.id}` is not known here", e.span, hint="initial values, priors and parameters may use numbers, dims and parameters only")
+                return self.err(InvalidSpec, f"{kind} `{e.id}` is not known here", e.span, hint=self.state_hint or "initial values, priors and parameters may use numbers, dims and parameters only")
             return ir.Ref(kind, e.id, shape)
         if kind == "let":
             if shape is None:
                 return BAD
-            if not self.allow_states:
-                if depends_on_state(c.lets[e.id], c.lets) or reads_time(c.lets[e.id], c.lets):
-                    return self.err(InvalidSpec, f"`{e.id}` depends on the state and is not known here", e.span)
+            if not self.allow_states and depends_on_state(c.lets[e.id], c.lets):
+                return self.err(InvalidSpec, f"`{e.id}` depends on the state and is not known here", e.span, hint=self.state_hint)
+            if not self.allow_time and reads_time(c.lets[e.id], c.lets):
+                return self.err(InvalidSpec, f"`{e.id}` depends on time and is not known here", e.span, hint=self.time_hint)
             return ir.Ref("let", e.id, shape)
         if kind == "brownian":
             return self.err(BadDifferential, f"`{e.id}` is a Brownian motion; it appears only as the differential `d{e.id}`", e.span, hint=f"write `EXPR d{e.id}` as a term of an equation")
@@ -382,16 +397,35 @@ class ExprChecker:
         return ir.Grad(body, wrt.id, c.symbols[wrt.id][1])
 
     def _net_call(self, e: ast.Call, net):
+        """``f(x)``, or ``f(x, t, ...)``: several arguments (scalars or
+        vectors) are concatenated into the network's input vector."""
         if net is None:
             return BAD
-        if e.kwargs or len(e.args) != 1:
-            return self.err(BadArguments, f"network `{e.func}` takes one argument", e.span)
-        x = self.check(e.args[0])
-        if x is BAD:
+        if e.kwargs or not e.args:
+            span = e.kwargs[0].span if e.kwargs else e.span
+            return self.err(BadArguments, f"network `{e.func}` takes positional arguments only, at least one", span, hint=f"write `{e.func}(x)` or `{e.func}(x, t)`")
+        parts = [self.check(a) for a in e.args]
+        if any(p is BAD for p in parts):
             return BAD
-        ok = x.shape == (net.in_size,) or (net.in_size == 1 and x.shape == ())
-        if not ok:
-            return self.err(ShapeMismatch, f"network `{e.func}` takes a vector of size {net.in_size}, got shape {fmt_shape(x.shape)}", e.args[0].span)
+        if len(parts) == 1:
+            x = parts[0]
+            ok = x.shape == (net.in_size,) or (net.in_size == 1 and x.shape == ())
+            if not ok:
+                return self.err(ShapeMismatch, f"network `{e.func}` takes a vector of size {net.in_size}, got shape {fmt_shape(x.shape)}", e.args[0].span)
+            return ir.NetCall(net.name, x, (net.out_size,))
+        for a, p in zip(e.args, parts):
+            if len(p.shape) > 1:
+                return self.err(ShapeMismatch, f"an argument of network `{e.func}` must be a scalar or a vector, got shape {fmt_shape(p.shape)}", a.span, hint="flatten it, or index it")
+        size = sum(p.shape[0] if p.shape else 1 for p in parts)
+        if size != net.in_size:
+            shown = " + ".join(str(p.shape[0] if p.shape else 1) for p in parts)
+            return self.err(
+                ShapeMismatch,
+                f"network `{e.func}` takes {net.in_size} inputs, but its arguments give {shown} = {size}",
+                e.span,
+                hint=f"declare it with `in = {size}`, or pass other arguments",
+            )
+        x = ir.Op("call:concat", tuple(parts), (size,), (("axis", 0),))
         return ir.NetCall(net.name, x, (net.out_size,))
 
     def _slice(self, e):

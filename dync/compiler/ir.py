@@ -118,6 +118,8 @@ class StateIR:
     value: IExpr | None
     init: DistIR | None
     hidden: bool = False
+    #: ``state x ~ data``: the initial law is a data set given at run time
+    data: bool = False
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -163,6 +165,38 @@ class ObservationIR:
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
+class ExpectationIR:
+    """One checked ``expect`` statement (LANGUAGE.md §8).
+
+    ``kind`` is ``always`` (``lhs`` a boolean expression), ``mean`` or
+    ``var`` (``lhs`` the expression, ``rhs`` its value, a function of time
+    and parameters only), or ``stationary`` (``lhs`` the state's value,
+    ``dist`` its limiting law, deterministic). ``lhs_text`` / ``rhs_text``
+    are the canonical spellings (``dync fmt``), ``line`` / ``column`` where
+    the statement stands.
+    """
+
+    kind: str
+    lhs: IExpr
+    rhs: IExpr | None
+    dist: DistIR | None
+    state: str
+    lhs_text: str
+    rhs_text: str
+    line: int
+    column: int
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ScoreIR:
+    """``score STATE = EXPR``: ``value`` has the state's shape (broadcast)."""
+
+    state: str
+    value: IExpr
+    text: str
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
 class ModelIR:
     name: str
     doc: str
@@ -183,6 +217,13 @@ class ModelIR:
     diffusion_is_elementwise: bool = False
     langevin: tuple[str, str] | None = None
     fbm_num_ou: int = 0
+    #: ``target EXPR``: the scalar log-density of the states, and its canonical text
+    target: IExpr | None = None
+    target_text: str | None = None
+    score: ScoreIR | None = None
+    expectations: tuple[ExpectationIR, ...] = ()
+    #: every state has an equation (a model with a ``target`` may have none)
+    has_dynamics: bool = True
 
     def let(self, name: str) -> IExpr:
         return dict(self.lets)[name]

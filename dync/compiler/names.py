@@ -41,7 +41,8 @@ _MODEL_ATTRS = frozenset(
     "info drift noise diffusion diffusion_diagonal initial_state constrained_params log_prior "
     "observation_log_prob observation_sample ito_correction ito_drift stratonovich_drift unpack pack "
     "initial_moments observation_moments "
-    "langevin_parts fbm_horizon fbm_high with_horizon".split()
+    "langevin_parts fbm_horizon fbm_high with_horizon "
+    "target_log_density score expectation_values expectation_rhs stationary_law".split()
 )
 
 
@@ -68,7 +69,7 @@ class DeclarationChecks:
         for extra in models[1:]:
             self.err(DuplicateDeclaration, "the model is named twice", extra.span, hint="keep one `model` line")
         for node in self.spec.statements:
-            if isinstance(node, (ast.ModelName, ast.Calculus, ast.Equation)):
+            if isinstance(node, (ast.ModelName, ast.Calculus, ast.Equation, ast.Expect, ast.Target, ast.Score)):
                 continue
             name = node.name
             span = node.name_span

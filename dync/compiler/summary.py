@@ -54,6 +54,14 @@ class CheckSummary:
             "observations": [{"name": o.name, "shape": list(o.shape), "distribution": o.dist.name} for o in m.observations],
             "langevin": list(m.langevin) if m.langevin else None,
             "linear_gaussian": linear_gaussian_reason(m) is None,
+            "target": m.target_text,
+            "samplers": list(self.info.samplers),
+            "score": {"state": m.score.state, "value": m.score.text} if m.score is not None else None,
+            "expectations": [
+                {"kind": e.kind, "lhs": e.lhs_text, "rhs": e.rhs_text, "line": e.line, "column": e.column}
+                for e in m.expectations
+            ],
+            "data_states": [s.name for s in m.states if s.data],
             "warnings": [render_warning(w) for w in self.warnings],
             "diagnostics": [],
         }
@@ -97,9 +105,33 @@ class CheckSummary:
         if m.observations:
             lines.append("  observe     " + ", ".join(f"{o.name}{shape(o.shape)} ~ {o.dist.name}" for o in m.observations))
             lines.append(f"  likelihood  {likelihood_summary(m)}")
-        lines.append(f"  solver      {solver_summary(info)}")
+        if info.data_states:
+            lines.append(
+                "  data        "
+                + ", ".join(f"{s.name}{shape(s.shape)} ~ data" for s in m.states if s.data)
+                + ": the initial law is a data set, so simulating needs samples of it"
+            )
+        if info.has_dynamics:
+            lines.append(f"  solver      {solver_summary(info)}")
+        else:
+            lines.append("  solver      none: not every state has an equation, so the model is sampled, not simulated")
+        if info.target is not None:
+            lines.append(f"  target      {info.target}   (samplers: {', '.join(info.samplers)})")
+        if info.score is not None:
+            lines.append(f"  score       {info.score_state} = {info.score}")
+        for e in info.expectations:
+            lines.append(f"  expect      {_expectation_text(e)}   (line {e.line})")
         lines.extend(render_warning(w) for w in self.warnings)
         return "\n".join(lines)
+
+
+def _expectation_text(e) -> str:
+    """An expectation as the text form writes it, without ``expect``."""
+    if e.kind == "always":
+        return f"always {e.lhs}"
+    if e.kind == "stationary":
+        return f"stationary {e.lhs} ~ {e.rhs}"
+    return f"{e.kind}({e.lhs}) = {e.rhs}"
 
 
 def likelihood_summary(model: ir.ModelIR) -> str:

@@ -930,6 +930,11 @@ class _SpecReader:
                 setting = keys[name]
                 if any(_ACCEPTS[kind](value) for kind in setting.accepts):
                     out.append((name, _construct(value)))
+                elif sections.NAMED_RANGES in setting.accepts and isinstance(value, MappingNode):
+                    self.expected(
+                        _join(section, name), setting.what, value,
+                        hint="each range is a list of two numbers `[LO, HI]` with LO below HI",
+                    )
                 else:
                     self.expected(_join(section, name), setting.what, value)
             return tuple(out)

@@ -27,6 +27,8 @@ from .constraints import AbstractConstraint, Real
 
 __all__ = [
     "NOISE_STRUCTURES",
+    "SAMPLERS",
+    "ExpectInfo",
     "LangevinInfo",
     "ModelInfo",
     "NoiseInfo",
@@ -38,6 +40,11 @@ __all__ = [
 
 #: The noise structures the compiler can infer, from most to least special.
 NOISE_STRUCTURES = ("none", "additive", "diagonal", "scalar", "shared", "general")
+
+#: The Markov chain Monte Carlo kernels that sample a ``target`` (LANGUAGE.md
+#: §9); a model whose every state has an equation adds ``dynamics``, its own
+#: simulated dynamics, as one more.
+SAMPLERS = ("ula", "mala", "baoab", "hmc", "nuts")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,6 +143,42 @@ class NetInfo:
 
 
 @dataclasses.dataclass(frozen=True)
+class ExpectInfo:
+    """One ``expect`` statement (LANGUAGE.md §8), the ``index``-th of the
+    model: the generated model's ``expectation_values(index, t, y)``,
+    ``expectation_rhs(index, t)`` and ``stationary_law(index)`` evaluate it.
+
+    Attributes:
+        kind: ``always``, ``mean``, ``var`` or ``stationary``.
+        lhs: the canonical text of the left side: the condition (``always``),
+            the expression inside ``mean(...)`` / ``var(...)``, or the state
+            (``stationary``).
+        rhs: the canonical text of the right side: the exact value
+            (``mean``, ``var``), the law (``stationary``: ``Normal(mu, 1)``),
+            ``""`` for ``always``.
+        line: where the statement stands in the spec (1-based).
+        column: likewise.
+        state: the state of a ``stationary`` expectation, else ``""``.
+        distribution: the name of its law (``Normal``), else ``""``.
+        shape: the shape of the left side's value.
+    """
+
+    kind: str
+    lhs: str
+    rhs: str
+    line: int
+    column: int
+    state: str = ""
+    distribution: str = ""
+    shape: tuple[int, ...] = ()
+
+    @property
+    def statistical(self) -> bool:
+        """Whether checking it is a statistical test (all but ``always``)."""
+        return self.kind != "always"
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelInfo:
     """Static metadata of a compiled model."""
 
@@ -161,6 +204,29 @@ class ModelInfo:
     #: observations affine in the states, fixed or Normal initial states: the
     #: exact likelihood is a Kalman filter's (:mod:`dync.runtime.kalman`)
     linear_gaussian: bool = False
+    #: ``target EXPR``: its canonical text; the model then has
+    #: ``target_log_density(y, args)``
+    target: str | None = None
+    #: ``score STATE = EXPR``: the state, and the expression's canonical
+    #: text; the model then has ``score(t, y, args)``
+    score_state: str | None = None
+    score: str | None = None
+    #: the ``expect`` statements, in order
+    expectations: tuple[ExpectInfo, ...] = ()
+    #: the states declared ``~ data``: their initial law is a data set
+    #: (``initial_state`` reads ``args["data"][NAME]``, shape ``(sample, *shape)``)
+    data_states: tuple[str, ...] = ()
+    #: every state has an equation, so the model can be simulated (a model
+    #: with a ``target`` may have none)
+    has_dynamics: bool = True
+
+    @property
+    def samplers(self) -> tuple[str, ...]:
+        """The kernels that can sample the ``target`` (:data:`SAMPLERS`, and
+        ``dynamics`` when the model has its own equations); ``()`` without one."""
+        if self.target is None:
+            return ()
+        return SAMPLERS + (("dynamics",) if self.has_dynamics else ())
 
     @property
     def driving_noise_segments(self) -> tuple[tuple[int, int, bool], ...]:

@@ -72,3 +72,32 @@ def test_a_fractional_model_declares_its_horizon_fields():
     model = dync.load(ROOT / "specs/fractional_ou.dync")
     tuned = model.with_horizon(4.0, 0.01)
     assert float(tuned.fbm_horizon) == 4.0 and float(tuned.fbm_high) <= 400.0
+
+
+@pytest.mark.parametrize("spec", ["specs/banana.dync", "specs/ou_tested.yaml", "specs/vp_sde_score.dync"])
+def test_statement_methods_are_generated_exactly_when_the_info_says(spec):
+    compiled = compile_file(ROOT / spec)
+    cls = model_class(compiled)
+    info = cls.info
+    assert info == describe_model(compiled.model)
+    defined = {n for n, v in vars(cls).items() if callable(v) and not n.startswith("__")}
+    abstract = {n for n in dir(AbstractModel) if getattr(getattr(AbstractModel, n), "__isabstractmethod__", False)}
+    extra = set()
+    if info.target is not None:
+        extra.add("target_log_density")
+    if info.score_state is not None:
+        extra.add("score")
+    if info.expectations:
+        extra |= {"expectation_values", "expectation_rhs", "stationary_law"}
+    assert extra and defined == abstract | extra
+
+
+def test_expect_info_and_samplers_read_without_jax():
+    from dync.info.model import SAMPLERS, ExpectInfo
+
+    e = ExpectInfo("mean", "x", "exp(-t)", 3, 1)
+    assert e.statistical and not ExpectInfo("always", "x > 0", "", 4, 1).statistical
+    info = ModelInfo("m", "ito", "none", (), 0, (), 0, (), target="-U", has_dynamics=False)
+    assert info.samplers == SAMPLERS
+    assert ModelInfo("m", "ito", "none", (), 0, (), 0, (), target="-U").samplers == SAMPLERS + ("dynamics",)
+    assert ModelInfo("m", "ito", "none", (), 0, (), 0, ()).samplers == ()

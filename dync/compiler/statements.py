@@ -1,0 +1,227 @@
+"""The statements of language 1.1 that say what to do with a model rather
+than what it is: ``target`` (a density to sample), ``score`` (a learned
+score) and ``expect`` (what ``dync test`` checks). See LANGUAGE.md §8–§10
+and docs/language.md §2.14–§2.16.
+
+Each is checked after the declarations, lets and equations, and lowered to
+the IR fields :attr:`~dync.compiler.ir.ModelIR.target`,
+:attr:`~dync.compiler.ir.ModelIR.score` and
+:attr:`~dync.compiler.ir.ModelIR.expectations`.
+"""
+
+from __future__ import annotations
+
+from ..dsl import ast
+from ..dsl.format import format_expectation, format_expr
+from ..errors import DuplicateDeclaration, ShapeMismatch, SpecError, UndefinedName, did_you_mean
+from . import ir
+from .dependencies import depends_on_state
+from .shapes import BAD, broadcast, fmt_shape
+
+__all__ = ["BadExpectation", "BadScore", "BadTarget", "StatementChecks", "is_boolean"]
+
+
+class BadTarget(SpecError):
+    """A ``target`` that is not a scalar log-density of the states."""
+
+    code = "E270"
+
+
+class BadScore(SpecError):
+    """A ``score`` for something that is not a state."""
+
+    code = "E271"
+
+
+class BadExpectation(SpecError):
+    """An ``expect`` statement of an unknown kind, a condition that is not
+    boolean, or a right side that is not deterministic."""
+
+    code = "E272"
+
+
+_CONDITIONS = frozenset({"<", "<=", ">", ">=", "==", "!=", "and", "or", "not"})
+
+
+def is_boolean(e: ir.IExpr, lets) -> bool:
+    """Whether ``e`` is a condition: a comparison, ``and``/``or``/``not``,
+    an index into one, or a let holding one."""
+    while True:
+        if isinstance(e, ir.Index):
+            e = e.value
+        elif isinstance(e, ir.Ref) and e.kind == "let":
+            e = lets[e.name]
+        else:
+            return isinstance(e, ir.Op) and e.op in _CONDITIONS
+
+
+def _inputs_read(e, lets) -> list[str]:
+    """The inputs ``e`` reads, through lets."""
+    out: list[str] = []
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, ir.Ref):
+            if x.kind == "input" and x.name not in out:
+                out.append(x.name)
+            elif x.kind == "let":
+                stack.append(lets[x.name])
+        elif isinstance(x, ir.Op):
+            stack.extend(x.args)
+        elif isinstance(x, ir.Index):
+            stack.append(x.value)
+        elif isinstance(x, ir.Array):
+            stack.extend(x.elements)
+        elif isinstance(x, ir.Grad):
+            stack.append(x.body)
+        elif isinstance(x, ir.NetCall):
+            stack.append(x.arg)
+    return out
+
+
+_RHS_HINT = "the right side is the exact value: an expression of `t`, params and consts"
+_LAW_HINT = "a stationary law is fixed: its arguments are numbers, params and consts"
+_TARGET_TIME_HINT = "a target is a density of the states: it cannot depend on time"
+
+
+class StatementChecks:
+    """``target``, ``score`` and ``expect`` (a part of
+    :class:`~dync.compiler.check.Checker`)."""
+
+    def _state_named(self, name: str, span, what: str, cls) -> bool:
+        """Whether ``name`` is a checked state; reports why not."""
+        if name in self.states:
+            return True
+        if name in self.failed or name in self._duplicated:
+            return False
+        if name in self._decl_nodes:
+            kind = type(self._decl_nodes[name]).__name__.lower()
+            self.err(cls, f"{what} is taken of a state, and `{name}` is a {kind}", span, hint=did_you_mean(name, list(self.states)) or self._states_hint())
+            return False
+        self.err(UndefinedName, f"undefined state `{name}`", span, hint=did_you_mean(name, list(self.states)) or self._states_hint())
+        return False
+
+    def _states_hint(self) -> str:
+        names = ", ".join(f"`{n}`" for n in self.states)
+        return f"the model's states are {names}" if names else "declare the state with `state NAME = 0`"
+
+    # -------------------------------------------------------------- target
+
+    def _check_target(self) -> tuple[ir.IExpr | None, str | None]:
+        targets = self.spec.of_type(ast.Target)
+        for extra in targets[1:]:
+            self.err(DuplicateDeclaration, "the target is given twice", extra.span, hint=f"keep one `target` line (the first is on line {targets[0].span.line})")
+        if not targets:
+            return None, None
+        node = targets[0]
+        value = self._expr(node.value, allow_states=True, allow_time=False, time_hint=_TARGET_TIME_HINT)
+        if value is BAD:
+            return None, None
+        span = node.value.span
+        inputs = _inputs_read(value, self.lets)
+        if inputs:
+            self.err(BadTarget, f"the target reads the input `{inputs[0]}`, which is known only along a path in time", span, hint=_TARGET_TIME_HINT)
+            return None, None
+        if value.shape != ():
+            self.err(
+                BadTarget,
+                f"the target must be a scalar log-density, but this has shape {fmt_shape(value.shape)}",
+                span,
+                hint="sum it over the components: `target sum(...)`",
+            )
+            return None, None
+        if not depends_on_state(value, self.lets):
+            self.err(
+                BadTarget,
+                "the target mentions no state, so there is nothing to sample",
+                span,
+                hint="a target is the log-density of the states, such as `target -sum(x^2) / 2`",
+            )
+            return None, None
+        return value, format_expr(node.value)
+
+    # --------------------------------------------------------------- score
+
+    def _check_score(self) -> ir.ScoreIR | None:
+        scores = self.spec.of_type(ast.Score)
+        for extra in scores[1:]:
+            self.err(DuplicateDeclaration, "the score is given twice", extra.span, hint=f"a model has one `score` line (the first is on line {scores[0].span.line})")
+        if not scores:
+            return None
+        node = scores[0]
+        known = self._state_named(node.state, node.state_span, "a score", BadScore)
+        value = self._expr(node.value, allow_states=True)
+        if not known or value is BAD:
+            return None
+        shape = self.state_shapes[node.state]
+        if broadcast(value.shape, shape) != tuple(shape):
+            self.err(
+                ShapeMismatch,
+                f"the score of `{node.state}` has shape {fmt_shape(value.shape)}, but the state has shape {fmt_shape(shape)}",
+                node.value.span,
+                hint="a score is the gradient of a log-density with respect to the state: it has the state's shape",
+            )
+            return None
+        return ir.ScoreIR(node.state, value, format_expr(node.value))
+
+    # -------------------------------------------------------- expectations
+
+    def _check_expectations(self) -> list[ir.ExpectationIR]:
+        out = []
+        for node in self.spec.of_type(ast.Expect):
+            checked = self._check_expectation(node)
+            if checked is not None:
+                out.append(checked)
+        return out
+
+    def _check_expectation(self, node: ast.Expect) -> ir.ExpectationIR | None:
+        where = (node.span.line, node.span.column)
+        if node.rhs is not None and node.kind not in ("mean", "var"):
+            self.err(
+                BadExpectation,
+                f"unknown expectation `{node.kind}(...) = ...`: an expected value is `mean(...)` or `var(...)`",
+                node.kind_span,
+                hint=did_you_mean(node.kind, ("mean", "var"))
+                or "write `expect always COND`, `expect mean(EXPR) = RHS`, `expect var(EXPR) = RHS` or `expect stationary STATE ~ DIST`",
+            )
+            return None
+        text = format_expectation(node)
+        if node.kind == "stationary":
+            known = self._state_named(node.state, node.state_span, "a stationary law", BadExpectation)
+            dist = self._dist(node.dist, allow_states=False, state_hint=_LAW_HINT, time_hint=_LAW_HINT)
+            if not known or dist is BAD:
+                return None
+            shape = self.state_shapes[node.state]
+            if broadcast(dist.shape, shape) != tuple(shape):
+                self.err(
+                    ShapeMismatch,
+                    f"the stationary law of `{node.state}` has shape {fmt_shape(dist.shape)}, but the state has shape {fmt_shape(shape)}",
+                    node.dist.span,
+                )
+                return None
+            lhs = ir.Ref("state", node.state, tuple(shape))
+            return ir.ExpectationIR("stationary", lhs, None, dist, node.state, node.state, text.split(" ~ ", 1)[1], *where)
+        lhs = self._expr(node.lhs, allow_states=True)
+        if node.kind == "always":
+            if lhs is BAD:
+                return None
+            if not is_boolean(lhs, self.lets):
+                self.err(
+                    BadExpectation,
+                    "`expect always` needs a condition, but this is a number",
+                    node.lhs.span,
+                    hint="compare it: `expect always x > 0` (`and`, `or`, `not` combine conditions)",
+                )
+                return None
+            return ir.ExpectationIR("always", lhs, None, None, "", format_expr(node.lhs), "", *where)
+        rhs = self._expr(node.rhs, allow_states=False, allow_time=True, time_hint=_RHS_HINT, state_hint=_RHS_HINT)
+        if lhs is BAD or rhs is BAD:
+            return None
+        if broadcast(rhs.shape, lhs.shape) != tuple(lhs.shape):
+            self.err(
+                ShapeMismatch,
+                f"the right side has shape {fmt_shape(rhs.shape)}, but `{node.kind}(...)` has shape {fmt_shape(lhs.shape)}",
+                node.rhs.span,
+            )
+            return None
+        return ir.ExpectationIR(node.kind, lhs, rhs, None, "", format_expr(node.lhs), format_expr(node.rhs), *where)
