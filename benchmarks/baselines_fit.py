@@ -156,10 +156,8 @@ def nuts(key, log_density, initial_position, chains: int, warmup: int, draws: in
 
 
 def lorenz_drift(x, sigma, rho, beta):
-    return jnp.stack(
-        [sigma * (x[..., 1] - x[..., 0]), x[..., 0] * (rho - x[..., 2]) - x[..., 1], x[..., 0] * x[..., 1] - beta * x[..., 2]],
-        axis=-1,
-    )
+    """The Lorenz-63 drift of states stored coordinates first, ``(3, N)``."""
+    return jnp.stack([sigma * (x[1] - x[0]), x[0] * (rho - x[2]) - x[1], x[0] * x[1] - beta * x[2]])
 
 
 def systematic_resample(key, weights, n: int):
@@ -176,16 +174,18 @@ def lorenz_particle_filter(
     """The bootstrap particle filter's log-evidence estimate for observations
     ``obs (T, p)`` of the first ``p`` coordinates of Lorenz-63 (Gaussian,
     scale ``obs_noise``), particles started at ``x0`` at ``times[0]`` and moved
-    by ``substeps`` Euler–Maruyama steps per interval."""
+    by ``substeps`` Euler–Maruyama steps per interval (all of an interval's
+    normals drawn in one call). Particles are stored coordinates first,
+    ``(3, N)``, so that every operation runs along contiguous particles."""
     sigma, rho, beta, s = params
-    init_key, move_key, resample_key = jax.random.split(key, 3)
-    x = jnp.broadcast_to(x0, (particles, 3))
+    move_key, resample_key = jax.random.split(key)
+    x = jnp.broadcast_to(x0[:, None], (3, particles))
     log_n = jnp.log(jnp.asarray(particles, x.dtype))
     logw = jnp.full((particles,), -log_n, x.dtype)
     p = obs.shape[1]
 
     def weigh(x, logw, y):
-        lw = logw + jnp.sum(_normal_logpdf(y, x[:, :p], obs_noise), axis=1)
+        lw = logw + jnp.sum(_normal_logpdf(y[:, None], x[:p], obs_noise), axis=0)
         inc = jax.scipy.special.logsumexp(lw)
         return lw - inc, inc
 
@@ -193,7 +193,7 @@ def lorenz_particle_filter(
         ess = 1.0 / jnp.sum(jnp.exp(2.0 * logw))
         idx = systematic_resample(k, jnp.exp(logw), particles)
         do = ess < ess_threshold * particles
-        return jnp.where(do, x[idx], x), jnp.where(do, -log_n, logw)
+        return jnp.where(do, x[:, idx], x), jnp.where(do, -log_n, logw)
 
     logw, total = weigh(x, logw, obs[0])
     x, logw = resample(jax.random.fold_in(resample_key, 0), x, logw)
@@ -202,14 +202,12 @@ def lorenz_particle_filter(
         x, logw, total = carry
         j, h, y = inputs
         dt = h / substeps
-        sq = jnp.sqrt(dt)
-        k = jax.random.fold_in(move_key, j)
+        noise = (s * jnp.sqrt(dt)) * jax.random.normal(jax.random.fold_in(move_key, j), (substeps, 3, particles), x.dtype)
 
-        def em(x, i):
-            dw = jax.random.normal(jax.random.fold_in(k, i), x.shape, x.dtype)
-            return x + dt * lorenz_drift(x, sigma, rho, beta) + s * sq * dw, None
+        def em(x, dw):
+            return x + dt * lorenz_drift(x, sigma, rho, beta) + dw, None
 
-        x, _ = jax.lax.scan(em, x, jnp.arange(substeps))
+        x, _ = jax.lax.scan(em, x, noise)
         logw, inc = weigh(x, logw, y)
         x, logw = resample(jax.random.fold_in(resample_key, j), x, logw)
         return (x, logw, total + inc), None

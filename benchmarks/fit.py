@@ -143,6 +143,41 @@ def interleaved(fns: dict, repeats: int, inner: int = 1) -> dict:
     return out
 
 
+class CompileClock:
+    """Seconds JAX spends tracing, lowering and compiling inside a ``with``
+    block (from ``jax.monitoring``'s duration events), so that a call's wall
+    time can be split into compiling and running."""
+
+    EVENTS = (
+        "/jax/core/compile/jaxpr_trace_duration",
+        "/jax/core/compile/jaxpr_to_mlir_module_duration",
+        "/jax/core/compile/backend_compile_duration",
+    )
+    _active: list[CompileClock] = []
+    _registered = False
+
+    def __init__(self):
+        self.seconds = 0.0
+
+    @classmethod
+    def _listen(cls, event: str, duration: float, **_) -> None:
+        if event in cls.EVENTS:
+            for clock in cls._active:
+                clock.seconds += duration
+
+    def __enter__(self) -> CompileClock:
+        import jax.monitoring
+
+        if not CompileClock._registered:
+            jax.monitoring.register_event_duration_secs_listener(CompileClock._listen)
+            CompileClock._registered = True
+        CompileClock._active.append(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        CompileClock._active.remove(self)
+
+
 def _fmt_s(x: float) -> str:
     if x < 1e-3:
         return f"{x * 1e6:8.1f} µs"
@@ -257,20 +292,28 @@ def bench_nuts(args) -> None:
         return {"theta": np.exp(np.asarray(u["theta"])), "mu": np.asarray(u["mu"]), "sigma": np.exp(np.asarray(u["sigma"]))}
 
     timings = {"dync": [], "hand": []}
+    compiling = {"dync": [], "hand": []}
     results = {}
     for i in range(1 + args.nuts_repeats):
         for name, run in (("dync", run_dync), ("hand", run_hand)):
-            t = time.perf_counter()
-            results[name] = run(i)
-            timings[name].append(time.perf_counter() - t)
+            with CompileClock() as clock:
+                t = time.perf_counter()
+                results[name] = run(i)
+                timings[name].append(time.perf_counter() - t)
+            compiling[name].append(clock.seconds)
     first = {k: v[0] for k, v in timings.items()}
     again = {k: statistics.median(v[1:]) for k, v in timings.items()}
+    again_compile = {k: statistics.median(v[1:]) for k, v in compiling.items()}
+    running = {k: statistics.median([t - c for t, c in zip(timings[k][1:], compiling[k][1:])]) for k in timings}
 
     def summary(post):
         return ", ".join(f"{k} {post[k].mean():.3f}±{post[k].std() / math.sqrt(post[k].size / 10):.3f}" for k in post)
 
-    row("nuts OU", "first call (compile + run)", first["dync"], first["hand"], "", "")
-    row("nuts OU", "second call (run)", again["dync"], again["hand"], "", "")
+    row("nuts OU", "first call (compile + run)", first["dync"], first["hand"],
+        f"compiling {compiling['dync'][0]:.1f} s", f"{compiling['hand'][0]:.1f} s")  # fmt: skip
+    row("nuts OU", "second call", again["dync"], again["hand"],
+        f"compiling {again_compile['dync']:.1f} s", f"{again_compile['hand']:.1f} s")  # fmt: skip
+    row("nuts OU", "second call less compiling", running["dync"], running["hand"], "", "")
     print(f"  posterior means (± rough MC error, ESS ~ draws/10): dync {summary(results['dync'])}")
     print(f"                                                    hand {summary(results['hand'])}")
     ROWS.append(("nuts OU", "posterior means", "", "", "", f"{summary(results['dync'])} | {summary(results['hand'])}"))
