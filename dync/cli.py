@@ -173,26 +173,24 @@ def _interrupted(ckpt: Path | None, warm: Path | None) -> None:
     raise _Exit(130)
 
 
-def run_sample(spec: Path, output: Path, *, sets, resume: bool, progress: bool, **flags) -> None:
-    """``dync sample``: :func:`dync.commands.sample_spec`, written to NetCDF,
-    with its diagnostics table on stdout. Checkpoints go to ``OUTPUT.ckpt``."""
-    from .compiler.driver import read_spec
-    from .settings import sample_settings
+def _checkpointed_run(output: Path, resume: bool, prepare, run, summarise) -> None:
+    """The shape of ``dync fit`` and ``dync sample``: ``prepare()`` reads and
+    checks the spec and settings; ``run(checkpoint)`` does the work, with
+    checkpoints in ``OUTPUT.ckpt``; the result is written atomically, the
+    checkpoints removed, and ``summarise(result)`` printed. Errors are
+    rendered; Ctrl-C says where the checkpoint is (exit 130)."""
+    from .commands.fitting import write_fit
 
     ckpt = warm = None
     try:
-        parsed = read_spec(spec)
-        settings = sample_settings(parsed, sets=sets, **flags)
-        from .commands.fitting import write_fit
-        from .commands.sampling import sample_spec, sample_summary
-
+        prepare()
         ckpt, warm = _prepare_checkpoints(output, resume)
         from .runtime.devices import enable_compilation_cache
 
         enable_compilation_cache()
         _warn_plainly()
-        idata = sample_spec(parsed, settings, checkpoint=ckpt, progress=progress)
-        write_fit(idata, output)
+        result = run(ckpt)
+        write_fit(result, output)
     except DyncError as err:
         _fail(err)
         return
@@ -201,8 +199,33 @@ def run_sample(spec: Path, output: Path, *, sets, resume: bool, progress: bool, 
         return
     for f in (ckpt, warm):
         f.unlink(missing_ok=True)
-    _echo(sample_summary(idata))
+    _echo(summarise(result))
     _echo(f"wrote {output}", err=True)
+
+
+def run_sample(spec: Path, output: Path, *, sets, resume: bool, progress: bool, **flags) -> None:
+    """``dync sample``: :func:`dync.commands.sample_spec`, written to NetCDF,
+    with its diagnostics table on stdout. Checkpoints go to ``OUTPUT.ckpt``."""
+    from .compiler.driver import read_spec
+    from .settings import sample_settings
+
+    read: dict = {}
+
+    def prepare():
+        read["spec"] = read_spec(spec)
+        read["settings"] = sample_settings(read["spec"], sets=sets, **flags)
+
+    def run(ckpt):
+        from .commands.sampling import sample_spec
+
+        return sample_spec(read["spec"], read["settings"], checkpoint=ckpt, progress=progress)
+
+    def summarise(idata):
+        from .commands.sampling import sample_summary
+
+        return sample_summary(idata)
+
+    _checkpointed_run(output, resume, prepare, run, summarise)
 
 
 def run_fit(spec: Path, data: Path, output: Path, *, sets, fix, resume: bool, progress: bool, **flags) -> None:
@@ -211,33 +234,25 @@ def run_fit(spec: Path, data: Path, output: Path, *, sets, fix, resume: bool, pr
     from .compiler.driver import read_spec
     from .settings import fit_settings
 
-    ckpt = warm = None
-    try:
-        parsed = read_spec(spec)
-        settings = fit_settings(parsed, sets=sets, fix=fix, **flags)
+    read: dict = {}
+
+    def prepare():
+        read["spec"] = read_spec(spec)
+        read["settings"] = fit_settings(read["spec"], sets=sets, fix=fix, **flags)
         if not data.exists():
             raise UsageError(f"no such data file: {data}", hint="give a NetCDF (.nc) or CSV (.csv) file")
-        from .commands.fitting import fit_spec, write_fit
 
-        ckpt, warm = _prepare_checkpoints(output, resume)
-        from .runtime.devices import enable_compilation_cache
+    def run(ckpt):
+        from .commands.fitting import fit_spec
 
-        enable_compilation_cache()
-        _warn_plainly()
-        idata = fit_spec(parsed, data, settings, checkpoint=ckpt, progress=progress)
-        write_fit(idata, output)
-    except DyncError as err:
-        _fail(err)
-        return
-    except KeyboardInterrupt:
-        _interrupted(ckpt, warm)
-        return
-    for f in (ckpt, warm):
-        f.unlink(missing_ok=True)
-    from .runtime.fit import fit_summary
+        return fit_spec(read["spec"], data, read["settings"], checkpoint=ckpt, progress=progress)
 
-    _echo(fit_summary(idata))
-    _echo(f"wrote {output}", err=True)
+    def summarise(idata):
+        from .runtime.fit import fit_summary
+
+        return fit_summary(idata)
+
+    _checkpointed_run(output, resume, prepare, run, summarise)
 
 
 def run_plot(data: Path, output: Path, max_paths: int, predictive_paths: int = 100, seed: int = 0) -> None:

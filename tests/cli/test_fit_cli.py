@@ -4,7 +4,6 @@ bad data and flags (never a traceback), and a fit interrupted by Ctrl-C that
 
 from __future__ import annotations
 
-import contextlib
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+
+from tests.interrupt import ctrl_c_after
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -103,30 +104,6 @@ def test_yaml_fit_section_rejects_an_unknown_key_with_its_location(tmp_path):
     assert r.returncode == 1 and "methd" in r.stderr and "E260" in r.stderr
 
 
-@contextlib.contextmanager
-def _ctrl_c_after(chunks: int):
-    """A user pressing Ctrl-C after ``chunks`` chunks of the draws."""
-    import dync.runtime.kernels as kernels
-
-    calls = {"n": 0}
-
-    @contextlib.contextmanager
-    def bar(total, description, enabled, unit="chunks"):
-        def advance(n=1, status=None):
-            calls["n"] += 1
-            if calls["n"] == chunks:
-                raise KeyboardInterrupt
-
-        yield advance
-
-    original = kernels.progress_bar
-    kernels.progress_bar = bar
-    try:
-        yield
-    finally:
-        kernels.progress_bar = original
-
-
 def _main(*args: str) -> int:
     from dync.cli import main
 
@@ -145,7 +122,7 @@ def test_interrupted_nuts_fit_resumes_bit_identically(data_file, tmp_path, capsy
     whole = tmp_path / "whole.nc"
     assert _main("fit", "specs/ou.dync", str(data_file), "-o", str(whole), *flags) == 0
     part = tmp_path / "part.nc"
-    with _ctrl_c_after(2):
+    with ctrl_c_after(2):
         code = _main("fit", "specs/ou.dync", str(data_file), "-o", str(part), *flags)
     err = capsys.readouterr().err
     assert code == 130 and "--resume" in err and not part.exists()

@@ -4,7 +4,6 @@ driver."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
 
 import arviz as az
@@ -17,9 +16,10 @@ import optax
 import pytest
 
 from dync.errors import UsageError
-from dync.runtime import kernels as kernels_mod
 from dync.runtime.kernels import Kernel, KernelRun, from_blackjax, optax_kernel, run_kernel
 from dync.runtime.logdensity import parameter_log_density, state_log_density
+
+from tests.interrupt import ctrl_c_after
 
 run = functools.partial(run_kernel, progress=False)
 
@@ -79,29 +79,6 @@ def test_a_short_last_chunk_does_not_recompile(key):
     np.testing.assert_array_equal(c.info, a.info[:7])
 
 
-@contextlib.contextmanager
-def _interrupt_after(chunks: int):
-    """Replace the progress bar by one that raises KeyboardInterrupt at the
-    given advance (a user pressing Ctrl-C between chunks)."""
-    calls = {"n": 0}
-
-    @contextlib.contextmanager
-    def bar(total, description, enabled, unit="chunks"):
-        def advance(n=1, status=None):
-            calls["n"] += 1
-            if calls["n"] == chunks:
-                raise KeyboardInterrupt
-
-        yield advance
-
-    original = kernels_mod.progress_bar
-    kernels_mod.progress_bar = bar
-    try:
-        yield
-    finally:
-        kernels_mod.progress_bar = original
-
-
 def test_interrupted_run_resumes_bit_identically(nuts, key, tmp_path):
     density, kernel = nuts
     init = kernel.init(density.initial_position)
@@ -109,7 +86,7 @@ def test_interrupted_run_resumes_bit_identically(nuts, key, tmp_path):
     whole = run(kernel, init, key, 10, chunk_size=2, trace_fn=trace)
 
     path = tmp_path / "nuts.ckpt"
-    with _interrupt_after(3), pytest.raises(KeyboardInterrupt):
+    with ctrl_c_after(3), pytest.raises(KeyboardInterrupt):
         run(kernel, init, key, 10, chunk_size=2, checkpoint=path, checkpoint_every=4, trace_fn=trace)
     # interrupted after 6 steps: the checkpoint of step 4 is intact
     header = path.read_bytes().split(b"\n", 2)[1]
@@ -223,7 +200,7 @@ def test_a_state_holding_a_key_is_checkpointed(key, tmp_path):
     kernel = Kernel(lambda: KeyedState(jax.random.key(5), jnp.zeros(())), step)
     whole = run(kernel, kernel.init(), key, 6, chunk_size=2)
     path = tmp_path / "keyed.ckpt"
-    with _interrupt_after(2), pytest.raises(KeyboardInterrupt):
+    with ctrl_c_after(2), pytest.raises(KeyboardInterrupt):
         run(kernel, kernel.init(), key, 6, chunk_size=2, checkpoint=path)
     resumed = run(kernel, kernel.init(), key, 6, chunk_size=2, checkpoint=path)
     np.testing.assert_array_equal(resumed.info, whole.info)

@@ -7,7 +7,6 @@ errors, sqrt(2 / ESS) relative (Gaussian draws)."""
 
 from __future__ import annotations
 
-import contextlib
 
 import arviz as az
 import jax
@@ -17,6 +16,8 @@ import pytest
 
 from dync.errors import DyncRuntimeError, UsageError
 from dync.runtime.sampling import sample_density
+
+from tests.interrupt import ctrl_c_after
 
 COV = np.array([[1.0, 0.6], [0.6, 2.0]])
 PREC = np.linalg.inv(COV)
@@ -109,34 +110,11 @@ def test_usage_errors():
         sample_density(standard, jnp.zeros((2, 1)), jax.random.key(0), method="mala", samples=0)
 
 
-@contextlib.contextmanager
-def _ctrl_c_after(chunks: int):
-    import dync.runtime.kernels as kernels
-
-    calls = {"n": 0}
-
-    @contextlib.contextmanager
-    def bar(total, description, enabled, unit="chunks"):
-        def advance(n=1, status=None):
-            calls["n"] += 1
-            if calls["n"] == chunks:
-                raise KeyboardInterrupt
-
-        yield advance
-
-    original = kernels.progress_bar
-    kernels.progress_bar = bar
-    try:
-        yield
-    finally:
-        kernels.progress_bar = original
-
-
 def test_an_interrupted_run_resumes_bit_identically(tmp_path):
     options = dict(method="nuts", warmup=30, samples=24, checkpoint_every=6)
     whole = sample_density(correlated, jnp.zeros((2, 2)), jax.random.key(7), **options)
     path = tmp_path / "s.ckpt"
-    with _ctrl_c_after(2), pytest.raises(KeyboardInterrupt):
+    with ctrl_c_after(2), pytest.raises(KeyboardInterrupt):
         sample_density(correlated, jnp.zeros((2, 2)), jax.random.key(7), checkpoint=path, **options)
     assert path.exists() and (tmp_path / "s.ckpt.warmup").exists()
     resumed = sample_density(correlated, jnp.zeros((2, 2)), jax.random.key(7), checkpoint=path, **options)
