@@ -1,0 +1,5 @@
+"""``python -m dync.cli``: the command line."""
+
+from . import main
+
+main()

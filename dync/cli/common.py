@@ -1,0 +1,105 @@
+"""What every command of the command line shares: the exit, the echo, the
+rendering of an error, and the shape of a checkpointed run (``dync fit``,
+``dync sample``, ``dync train``)."""
+
+import json
+import sys
+from pathlib import Path
+
+from ..errors import DyncError, SpecErrors, UsageError
+
+
+class _Exit(Exception):
+    """Leave a command with an exit code (typer's ``Exit``, without typer)."""
+
+    def __init__(self, code: int):
+        super().__init__(code)
+        self.code = code
+
+
+def _echo(text: str, err: bool = False, nl: bool = True) -> None:
+    stream = sys.stderr if err else sys.stdout
+    stream.write(text + ("\n" if nl else ""))
+    stream.flush()
+
+
+def _fail(err: DyncError, fmt: str = "text") -> None:
+    code = 2 if isinstance(err, UsageError) else 1
+    if fmt == "json":
+        payload = err.to_json()
+        diagnostics = payload["errors"] if isinstance(err, SpecErrors) else [payload]
+        _echo(json.dumps({"ok": False, "diagnostics": diagnostics}, indent=2))
+    else:
+        _echo(err.render(), err=True)
+    raise _Exit(code)
+
+
+def _warn_plainly():
+    """Show Python warnings as ``warning: MESSAGE`` lines on stderr (no file
+    and line of dync's source, which mean nothing to a user)."""
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        _echo(f"warning: {message}", err=True)
+
+    warnings.showwarning = show
+
+
+def _prepare_checkpoints(output: Path, resume: bool) -> tuple[Path, Path]:
+    """The checkpoint files of a run writing ``output`` (``OUTPUT.ckpt`` and
+    ``OUTPUT.ckpt.warmup``): kept for ``--resume``, else removed so that the
+    run starts afresh.
+
+    Raises:
+        UsageError: ``--resume`` with no checkpoint to resume.
+    """
+    from ..commands.fitting import checkpoint_files
+
+    ckpt, warm = checkpoint_files(output)
+    if resume:
+        if not ckpt.exists() and not warm.exists():
+            raise UsageError(f"--resume: no checkpoint {ckpt} to resume", hint="run without --resume to start")
+        _echo(f"resuming from {ckpt}", err=True)
+    else:
+        for f in (ckpt, warm):
+            f.unlink(missing_ok=True)
+    return ckpt, warm
+
+
+def _interrupted(ckpt: Path | None, warm: Path | None) -> None:
+    """Ctrl-C during a checkpointed run: say where it stands, exit 130."""
+    where = ""
+    if ckpt is not None and (ckpt.exists() or (warm is not None and warm.exists())):
+        where = f"; the checkpoint {ckpt} holds the run so far: rerun with --resume to continue"
+    _echo(f"interrupted{where}", err=True)
+    raise _Exit(130)
+
+
+def _checkpointed_run(output: Path, resume: bool, prepare, run, summarise) -> None:
+    """The shape of ``dync fit`` and ``dync sample``: ``prepare()`` reads and
+    checks the spec and settings; ``run(checkpoint)`` does the work, with
+    checkpoints in ``OUTPUT.ckpt``; the result is written atomically, the
+    checkpoints removed, and ``summarise(result)`` printed. Errors are
+    rendered; Ctrl-C says where the checkpoint is (exit 130)."""
+    from ..commands.fitting import write_fit
+
+    ckpt = warm = None
+    try:
+        prepare()
+        ckpt, warm = _prepare_checkpoints(output, resume)
+        from ..runtime.devices import enable_compilation_cache
+
+        enable_compilation_cache()
+        _warn_plainly()
+        result = run(ckpt)
+        write_fit(result, output)
+    except DyncError as err:
+        _fail(err)
+        return
+    except KeyboardInterrupt:
+        _interrupted(ckpt, warm)
+        return
+    for f in (ckpt, warm):
+        f.unlink(missing_ok=True)
+    _echo(summarise(result))
+    _echo(f"wrote {output}", err=True)

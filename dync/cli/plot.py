@@ -1,0 +1,47 @@
+"""``dync plot``."""
+
+from pathlib import Path
+from typing import Annotated
+
+from ..errors import DyncError
+from .common import _echo, _fail
+
+
+def run_plot(data: Path, output: Path, max_paths: int, predictive_paths: int = 100, seed: int = 0) -> None:
+    """``dync plot``: trajectories and histograms of a simulation, or a fit's
+    traces, pair plot and paths against its data."""
+    import warnings
+
+    try:
+        from ..commands.plot import plot_file
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            plot_file(data, output, max_paths=max_paths, predictive_paths=predictive_paths, seed=seed)
+    except DyncError as err:
+        _fail(err)
+        return
+    for w in caught:
+        if issubclass(w.category, (UserWarning, RuntimeWarning)):
+            _echo(f"warning: {w.message}", err=True)
+    _echo(f"wrote {output}", err=True)
+
+
+def register(app, run, SpecArg, SetOpt) -> None:
+    """Add plot to the typer ``app``; ``run`` calls a command function,
+    turning its exit into typer's."""
+    import typer
+
+    @app.command()
+    def plot(
+        data: Annotated[Path, typer.Argument(help="A NetCDF file written by `dync simulate` or `dync fit`")],
+        output: Annotated[Path, typer.Option("-o", "--output", help="PNG file to write")] = Path("fig.png"),
+        max_paths: Annotated[int, typer.Option(help="Trajectories drawn per state")] = 20,
+        predictive_paths: Annotated[
+            int, typer.Option("--predictive-paths", help="Fit: paths of the fitted model drawn against the data (0: none)")
+        ] = 100,
+        seed: Annotated[int, typer.Option(help="Fit: seed of the fitted model's paths")] = 0,
+    ) -> None:
+        """Plot a simulation (trajectories, mean ± 2 sd, final-value histograms) or a fit
+        (traces and pair plot, or estimates ± 1.96 se; the fitted model's paths against the data)."""
+        run(run_plot, data, output, max_paths, predictive_paths, seed)

@@ -1,0 +1,58 @@
+"""``dync sample``."""
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+from .common import _checkpointed_run
+
+
+def run_sample(spec: Path, output: Path, *, sets, resume: bool, progress: bool, **flags) -> None:
+    """``dync sample``: :func:`dync.commands.sample_spec`, written to NetCDF,
+    with its diagnostics table on stdout. Checkpoints go to ``OUTPUT.ckpt``."""
+    from ..compiler.driver import read_spec
+    from ..settings import sample_settings
+
+    read: dict = {}
+
+    def prepare():
+        read["spec"] = read_spec(spec)
+        read["settings"] = sample_settings(read["spec"], sets=sets, **flags)
+
+    def run(ckpt):
+        from ..commands.sampling import sample_spec
+
+        return sample_spec(read["spec"], read["settings"], checkpoint=ckpt, progress=progress)
+
+    def summarise(idata):
+        from ..commands.sampling import sample_summary
+
+        return sample_summary(idata)
+
+    _checkpointed_run(output, resume, prepare, run, summarise)
+
+
+def register(app, run, SpecArg, SetOpt) -> None:
+    """Add sample to the typer ``app``; ``run`` calls a command function,
+    turning its exit into typer's."""
+    import typer
+
+    @app.command()
+    def sample(
+        spec: SpecArg,
+        output: Annotated[Path, typer.Option("-o", "--output", help="NetCDF file to write (ArviZ InferenceData)")] = Path("samples.nc"),
+        method: Annotated[Optional[str], typer.Option(help="ula, mala, baoab, hmc, nuts or dynamics")] = None,
+        chains: Annotated[Optional[int], typer.Option(help="Chains, run side by side")] = None,
+        warmup: Annotated[Optional[int], typer.Option(help="Warm-up steps per chain (adaptation or burn-in)")] = None,
+        samples: Annotated[Optional[int], typer.Option(help="Draws kept per chain")] = None,
+        step: Annotated[Optional[float], typer.Option(help="Step size (required for ula, baoab, dynamics; turns adaptation off)")] = None,
+        thin: Annotated[Optional[int], typer.Option(help="Steps per kept draw")] = None,
+        seed: Annotated[Optional[int], typer.Option(help="Random seed")] = None,
+        friction: Annotated[Optional[float], typer.Option(help="BAOAB friction")] = None,
+        mass: Annotated[Optional[float], typer.Option(help="BAOAB mass")] = None,
+        set_: SetOpt = None,
+        resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from OUTPUT.ckpt")] = False,
+        progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    ) -> None:
+        """Draw the states from the spec's `target` density with MCMC and write an ArviZ NetCDF file."""
+        run(run_sample, spec, output, sets=set_, resume=resume, progress=progress, method=method, chains=chains,
+            warmup=warmup, samples=samples, step=step, thin=thin, seed=seed, friction=friction, mass=mass)  # fmt: skip

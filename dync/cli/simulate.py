@@ -1,0 +1,64 @@
+"""``dync simulate``."""
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+from ..errors import DyncError
+from .common import _echo, _fail
+
+
+def run_simulate(spec: Path, output: Path, *, sets, sweep, progress: bool, **flags) -> None:
+    """``dync simulate``: :func:`dync.simulate_file`, written to NetCDF."""
+    from ..commands import simulate_spec
+    from ..compiler.driver import read_spec
+    from ..settings import simulate_settings
+
+    try:
+        parsed = read_spec(spec)
+        settings = simulate_settings(parsed, sets=sets, sweep=sweep, **flags)
+        from ..runtime.devices import configure_host_devices, enable_compilation_cache
+
+        configure_host_devices()  # before JAX starts
+        enable_compilation_cache()
+        from ..runtime.io import write_netcdf
+
+        ds = simulate_spec(parsed, settings, progress=progress)
+        write_netcdf(ds, output)
+    except DyncError as err:
+        _fail(err)
+        return
+    sizes = ", ".join(f"{k}={v}" for k, v in ds.sizes.items())
+    _echo(f"wrote {output} ({sizes}; solver {ds.attrs.get('solver', settings.solver)})", err=True)
+
+
+def register(app, run, SpecArg, SetOpt) -> None:
+    """Add simulate to the typer ``app``; ``run`` calls a command function,
+    turning its exit into typer's."""
+    import typer
+
+    @app.command()
+    def simulate(
+        spec: SpecArg,
+        output: Annotated[Path, typer.Option("-o", "--output", help="NetCDF file to write")] = Path("out.nc"),
+        paths: Annotated[Optional[int], typer.Option(help="Number of independent paths")] = None,
+        t1: Annotated[Optional[float], typer.Option(help="End time")] = None,
+        dt: Annotated[Optional[float], typer.Option(help="Step size")] = None,
+        t0: Annotated[Optional[float], typer.Option(help="Start time")] = None,
+        save: Annotated[Optional[str], typer.Option(help="`final`, or comma-separated times such as 0.5,1,2")] = None,
+        save_every: Annotated[Optional[int], typer.Option("--save-every", help="Save every K steps")] = None,
+        solver: Annotated[Optional[str], typer.Option(help="Solver name or `auto`")] = None,
+        seed: Annotated[Optional[int], typer.Option(help="Random seed")] = None,
+        set_: SetOpt = None,
+        sweep: Annotated[Optional[list[str]], typer.Option(help="Sweep a parameter: NAME=LO:HI:N")] = None,
+        adaptive: Annotated[Optional[bool], typer.Option("--adaptive/--fixed", help="Adaptive steps (diffrax)")] = None,
+        chunk_size: Annotated[Optional[int], typer.Option(help="Paths per chunk")] = None,
+        progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+        max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Step budget of a diffrax solve")] = None,
+        on_nonfinite: Annotated[
+            Optional[str], typer.Option("--on-nonfinite", help="raise (default), warn or keep when a path turns NaN/inf")
+        ] = None,
+    ) -> None:
+        """Simulate a spec and write the paths to a NetCDF file."""
+        run(run_simulate, spec, output, sets=set_, sweep=sweep, progress=progress, paths=paths, t1=t1, dt=dt, t0=t0,
+            save=save, save_every=save_every, solver=solver, seed=seed, adaptive=adaptive, chunk_size=chunk_size,
+            max_steps=max_steps, on_nonfinite=on_nonfinite)  # fmt: skip
