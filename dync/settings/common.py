@@ -1,0 +1,116 @@
+"""What every command's settings share: merging a spec's section with flags,
+`--set` overrides, and the number checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..dsl import ast
+from ..dsl.sections import SECTIONS, SettingKey
+from ..errors import UsageError, did_you_mean
+
+
+# --------------------------------------------------------------- generic
+
+
+def merge_section(spec: ast.Spec, section: str, flags: Mapping[str, Any]) -> dict[str, Any]:
+    """One section's settings: each flag given (not ``None``) over the spec's
+    section over the declared default.
+
+    Args:
+        spec: the parsed spec (its ``settings`` hold the YAML sections).
+        section: ``"simulate"``, ...: a section declared in
+            :data:`dync.dsl.sections.SECTIONS` with a table of keys.
+        flags: values given by the caller, by key name; ``None`` = not given.
+
+    Raises:
+        UsageError: a flag names no key of the section.
+    """
+    table: tuple[SettingKey, ...] = SECTIONS[section] or ()
+    names = [k.name for k in table]
+    for name in flags:
+        if name not in names:
+            hint = did_you_mean(name, names) or "expected one of " + ", ".join(f"`{n}`" for n in names)
+            raise UsageError(f"unknown {section} setting `{name}`", hint=hint)
+    given = spec.setting(section)
+    out: dict[str, Any] = {}
+    for key in table:
+        value = flags.get(key.name)
+        if value is None:
+            value = given.get(key.name, key.default)
+        out[key.name] = value
+    return out
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise UsageError(f"{what}: `{text}` is not a number") from None
+
+
+def parse_sets(sets: Iterable[str] | Mapping[str, object] | None) -> dict[str, str]:
+    """``--set NAME=VALUE`` items (or a mapping) as ``{name: value text}``.
+
+    Raises:
+        UsageError: an item is not ``NAME=VALUE`` or its name is not a name.
+    """
+    if isinstance(sets, Mapping):
+        sets = [f"{k}={v}" for k, v in sets.items()]
+    out: dict[str, str] = {}
+    for item in sets or []:
+        if "=" not in item:
+            raise UsageError(f"`--set {item}`: expected NAME=VALUE", hint="for example `--set K=16` or `--set theta=0.5`")
+        name, value = item.split("=", 1)
+        name, value = name.strip(), value.strip()
+        if not name.isidentifier():
+            raise UsageError(f"`--set {item}`: `{name}` is not a name")
+        out[name] = value
+    return out
+
+
+def split_sets(spec: ast.Spec, sets: Mapping[str, str]) -> tuple[dict[str, int], dict[str, float]]:
+    """Split overrides into dims (for the compiler) and parameter values.
+
+    Raises:
+        UsageError: a value is not a number, or a dim's is not a positive
+            integer.
+    """
+    dim_names = {d.name for d in spec.of_type(ast.Dim)}
+    dims: dict[str, int] = {}
+    params: dict[str, float] = {}
+    for name, value in sets.items():
+        if name in dim_names:
+            v = _number(value, f"--set {name}")
+            if not float(v).is_integer() or v < 1:
+                raise UsageError(f"`--set {name}={value}`: a dim must be a positive integer")
+            dims[name] = int(v)
+        else:
+            params[name] = _number(value, f"--set {name}")
+    return dims, params
+
+
+def dims_only(spec: ast.Spec, sets: Iterable[str] | Mapping[str, object] | None) -> dict[str, int]:
+    """The dim overrides of a command that takes no parameter values
+    (``check``, ``compile``).
+
+    Raises:
+        UsageError: an override names no dim of the spec, or is malformed.
+    """
+    dims, params = split_sets(spec, parse_sets(sets))
+    if params:
+        name = next(iter(params))
+        declared = sorted(d.name for d in spec.of_type(ast.Dim))
+        hint = did_you_mean(name, declared) or (
+            f"the spec's dims are {', '.join(declared)}" if declared else "the spec declares no dims"
+        )
+        raise UsageError(f"`--set {name}=...`: the spec has no dim `{name}` (only dims can be set here)", hint=hint)
+    return dims
+
+
+def _whole(value: Any, flag: str, least: int) -> int:
+    if isinstance(value, bool) or float(value) != int(value) or int(value) < least:
+        word = "positive" if least >= 1 else "non-negative"
+        raise UsageError(f"{flag} {value}: expected a {word} whole number")
+    return int(value)

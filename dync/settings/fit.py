@@ -1,0 +1,168 @@
+"""The settings of ``dync fit``."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..dsl import ast
+from ..errors import UsageError, did_you_mean
+from .common import _number, _whole, merge_section, parse_sets, split_sets
+
+
+# ------------------------------------------------------------------- fit
+
+#: the estimators of ``dync fit``
+FIT_METHODS = ("mle", "map", "nuts")
+
+
+@dataclasses.dataclass(frozen=True)
+class FitSettings:
+    """Everything ``dync fit`` (and :func:`dync.fit`) runs with.
+
+    Attributes:
+        method: ``"mle"``, ``"map"`` or ``"nuts"``.
+        likelihood: ``"auto"``, ``"kalman"`` or ``"particle"``.
+        seed: the run's random seed (NUTS, the particle filter's fixed key).
+        fix: name → value of parameters held fixed.
+        chains, warmup, draws, target_accept: NUTS.
+        steps, learning_rate, tolerance: MLE/MAP (Adam in the unconstrained
+            space; ``tolerance`` on the final gradient norm).
+        particles, dt: the particle filter.
+        x64: compute in float64.
+        pointwise: write the ``log_likelihood`` group (each series'
+            log-likelihood at each draw).
+        checkpoint_every: steps between checkpoints (``None``: every chunk).
+        dims: dim overrides, for the compiler.
+        params: starting parameter values (``--set``).
+    """
+
+    method: str = "mle"
+    likelihood: str = "auto"
+    seed: int = 0
+    fix: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    chains: int = 4
+    warmup: int = 500
+    draws: int = 500
+    target_accept: float = 0.8
+    steps: int = 2000
+    learning_rate: float = 0.05
+    tolerance: float = 1e-3
+    particles: int = 1000
+    dt: float | None = None
+    x64: bool = False
+    pointwise: bool = True
+    checkpoint_every: int | None = None
+    dims: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    params: Mapping[str, float] = dataclasses.field(default_factory=dict)
+
+    def run_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`dync.runtime.fit.fit_model`."""
+        return dict(
+            method=self.method, likelihood=self.likelihood, seed=self.seed, fix=dict(self.fix) or None,
+            chains=self.chains, warmup=self.warmup, draws=self.draws, target_accept=self.target_accept,
+            steps=self.steps, learning_rate=self.learning_rate, tolerance=self.tolerance,
+            particles=self.particles, dt=self.dt, pointwise=self.pointwise,
+            checkpoint_every=self.checkpoint_every,
+        )  # fmt: skip
+
+
+def parse_fix(fix: Iterable[str] | Mapping[str, object] | None) -> dict[str, float]:
+    """``--fix NAME=VALUE`` items (or a mapping) as ``{name: value}``.
+
+    Raises:
+        UsageError: an item is not ``NAME=VALUE`` with a number.
+    """
+    if fix is None:
+        return {}
+    if isinstance(fix, Mapping):
+        items = [(str(k), v) for k, v in fix.items()]
+    else:
+        items = []
+        for item in fix:
+            if "=" not in str(item):
+                raise UsageError(f"`--fix {item}`: expected NAME=VALUE", hint="for example `--fix sigma=0.5`")
+            name, value = str(item).split("=", 1)
+            items.append((name.strip(), value.strip()))
+    out: dict[str, float] = {}
+    for name, value in items:
+        if not name.isidentifier():
+            raise UsageError(f"`--fix {name}={value}`: `{name}` is not a name")
+        if isinstance(value, bool):
+            raise UsageError(f"`--fix {name}={value}`: expected a number")
+        out[name] = _number(str(value), f"--fix {name}")
+    return out
+
+
+def fit_settings(
+    spec: ast.Spec,
+    *,
+    sets: Iterable[str] | Mapping[str, object] | None = None,
+    fix: Iterable[str] | Mapping[str, object] | None = None,
+    **flags: Any,
+) -> FitSettings:
+    """The settings of one fit: ``flags`` over the spec's ``fit:`` section
+    over the defaults, validated.
+
+    ``fix`` given as flags adds to (and overrides per name) the section's
+    ``fix:`` mapping.
+
+    Args:
+        spec: the parsed spec.
+        sets: dims (for the compiler) and starting parameter values,
+            ``NAME=VALUE`` strings (``--set``) or a mapping.
+        fix: ``NAME=VALUE`` strings (``--fix``) or a mapping: parameters
+            held fixed at these values.
+        **flags: any key of :data:`dync.dsl.sections.FIT`; ``None`` means
+            not given.
+
+    Raises:
+        UsageError: an unknown method or setting, a value out of range; the
+            message names the flag.
+    """
+    v = merge_section(spec, "fit", {k: val for k, val in flags.items()})
+    method = str(v["method"])
+    if method not in FIT_METHODS:
+        hint = did_you_mean(method, FIT_METHODS) or "use mle, map or nuts"
+        raise UsageError(f"--method {method}: unknown estimator", hint=hint)
+    likelihood = str(v["likelihood"])
+    if likelihood not in ("auto", "kalman", "particle"):
+        hint = did_you_mean(likelihood, ("auto", "kalman", "particle")) or "use auto, kalman or particle"
+        raise UsageError(f"--likelihood {likelihood}: unknown likelihood", hint=hint)
+    fixed = parse_fix(spec.setting("fit").get("fix"))
+    fixed.update(parse_fix(fix))
+    target = float(v["target_accept"])
+    if not 0.0 < target < 1.0:
+        raise UsageError(f"--target-accept {target:g}: must lie strictly between 0 and 1")
+    learning_rate = float(v["learning_rate"])
+    if not learning_rate > 0:
+        raise UsageError(f"--learning-rate {learning_rate:g}: must be positive")
+    tolerance = float(v["tolerance"])
+    if not tolerance > 0:
+        raise UsageError(f"--tolerance {tolerance:g}: must be positive")
+    dt = v["dt"]
+    if dt is not None and not float(dt) > 0:
+        raise UsageError(f"--dt {dt}: the step must be positive")
+    every = v["checkpoint_every"]
+    dims, params = split_sets(spec, parse_sets(sets))
+    return FitSettings(
+        method=method,
+        likelihood=likelihood,
+        seed=_whole(v["seed"], "--seed", 0),
+        fix=fixed,
+        chains=_whole(v["chains"], "--chains", 1),
+        warmup=_whole(v["warmup"], "--warmup", 0),
+        draws=_whole(v["draws"], "--draws", 1),
+        target_accept=target,
+        steps=_whole(v["steps"], "--steps", 1),
+        learning_rate=learning_rate,
+        tolerance=tolerance,
+        particles=_whole(v["particles"], "--particles", 1),
+        dt=None if dt is None else float(dt),
+        x64=bool(v["x64"]),
+        pointwise=bool(v["pointwise"]),
+        checkpoint_every=None if every is None else _whole(every, "--checkpoint-every", 1),
+        dims=dims,
+        params=params,
+    )

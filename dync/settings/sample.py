@@ -1,0 +1,90 @@
+"""The settings of ``dync sample``."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..dsl import ast
+from ..errors import UsageError, did_you_mean
+from .common import _whole, merge_section, parse_sets, split_sets
+
+
+# ---------------------------------------------------------------- sample
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleSettings:
+    """Everything ``dync sample`` (and :func:`dync.sample`) runs with.
+
+    Attributes:
+        method: ``ula``, ``mala``, ``baoab``, ``hmc``, ``nuts`` or
+            ``dynamics``.
+        chains, warmup, samples, step, thin, seed, friction, mass: as in
+            :func:`dync.runtime.sampling.sample_model`.
+        dims: dim overrides, for the compiler.
+        params: parameter values (``--set``).
+    """
+
+    method: str = "nuts"
+    chains: int = 4
+    warmup: int = 500
+    samples: int = 1000
+    step: float | None = None
+    thin: int = 1
+    seed: int = 0
+    friction: float = 1.0
+    mass: float = 1.0
+    dims: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    params: Mapping[str, float] = dataclasses.field(default_factory=dict)
+
+    def run_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`dync.runtime.sampling.sample_model`."""
+        return dict(
+            method=self.method, chains=self.chains, warmup=self.warmup, samples=self.samples, step=self.step,
+            thin=self.thin, seed=self.seed, friction=self.friction, mass=self.mass,
+        )  # fmt: skip
+
+
+#: the methods of ``dync sample``
+SAMPLE_METHODS = ("ula", "mala", "baoab", "hmc", "nuts", "dynamics")
+
+
+def sample_settings(
+    spec: ast.Spec, *, sets: Iterable[str] | Mapping[str, object] | None = None, **flags: Any
+) -> SampleSettings:
+    """The settings of one ``dync sample`` run: ``flags`` over the spec's
+    ``sample:`` section over the defaults, validated.
+
+    Raises:
+        UsageError: an unknown method or setting, a value out of range; the
+            message names the flag.
+    """
+    v = merge_section(spec, "sample", flags)
+    method = str(v["method"])
+    if method not in SAMPLE_METHODS:
+        hint = did_you_mean(method, SAMPLE_METHODS) or "use one of " + ", ".join(SAMPLE_METHODS)
+        raise UsageError(f"--method {method}: unknown sampler", hint=hint)
+    step = v["step"]
+    if step is not None and not float(step) > 0:
+        raise UsageError(f"--step {step}: the step must be positive")
+    friction, mass = float(v["friction"]), float(v["mass"])
+    if not friction > 0:
+        raise UsageError(f"--friction {friction:g}: must be positive")
+    if not mass > 0:
+        raise UsageError(f"--mass {mass:g}: must be positive")
+    dims, params = split_sets(spec, parse_sets(sets))
+    return SampleSettings(
+        method=method,
+        chains=_whole(v["chains"], "--chains", 1),
+        warmup=_whole(v["warmup"], "--warmup", 0),
+        samples=_whole(v["samples"], "--samples", 1),
+        step=None if step is None else float(step),
+        thin=_whole(v["thin"], "--thin", 1),
+        seed=_whole(v["seed"], "--seed", 0),
+        friction=friction,
+        mass=mass,
+        dims=dims,
+        params=params,
+    )
