@@ -70,3 +70,17 @@ def test_a_checkpointed_fit_resumes_to_the_same_numbers(ou_data, tmp_path):
     for name in whole.estimates:
         np.testing.assert_array_equal(first.estimates[name], whole.estimates[name])
         np.testing.assert_array_equal(again.estimates[name], whole.estimates[name])
+
+
+def test_the_estimate_is_the_optimum_not_the_last_adam_step(ou_data):
+    """Adam with a fixed step size circles the optimum; the Newton finish lands
+    on it, so a short and a long run give the same estimate (to float32
+    round-off: rel 1e-3) and both converge, and the estimate's log-likelihood
+    is at least the best seen on the optimiser's path."""
+    model, data = ou_data
+    short = fit_point(model, data, method="mle", steps=150, learning_rate=0.05)
+    long = fit_point(model, data, method="mle", steps=3000, learning_rate=0.05)
+    assert short.converged and long.converged, (short.grad_norm, long.grad_norm)
+    for name in TRUTH:
+        assert float(short.estimates[name]) == pytest.approx(float(long.estimates[name]), rel=1e-3), name
+    assert long.log_likelihood >= np.max(long.trace) - 1e-4 * abs(np.max(long.trace))
