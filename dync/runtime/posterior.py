@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import blackjax
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -148,38 +150,46 @@ def sample_posterior(
         m = split.at(position)
         return jnp.reshape(loglik(m) + m.log_prior(), ())
 
-    density = state_log_density(log_density, free)
-    adaptation = blackjax.window_adaptation(blackjax.nuts, density.fn, target_acceptance_rate=target_accept)
     identity = (
         f"nuts chains={chains} warmup={warmup} target={target_accept} fix={sorted(fixed.items())} "
         f"likelihood={chosen} particles={particles} dt={dt} data={data_digest(records)}"
     )
 
-    def adapt_all(k, position):
-        def adapt(k1):
+    def build():
+        density = state_log_density(log_density, free)
+        adaptation = blackjax.window_adaptation(blackjax.nuts, density.fn, target_acceptance_rate=target_accept)
+
+        def adapt(k1, position):
             (state, parameters), _ = adaptation.run(k1, position, num_steps=warmup)
             return state, parameters
 
-        return jax.jit(jax.vmap(adapt))(jax.random.split(k, chains))
+        adapt_all = jax.jit(jax.vmap(adapt, in_axes=(0, None)))
+
+        def one_step(k, state, params):
+            return blackjax.nuts(density.fn, **params).step(k, state)
+
+        def step(k, carry):
+            states, params = carry
+            new_states, info = jax.vmap(one_step)(jax.random.split(k, chains), states, params)
+            return (new_states, params), info
+
+        return density.initial_position, adapt_all, step
+
+    # The functions are closures over the model and the data, so jax compiles
+    # them anew for every new closure; the same run asked again in this process
+    # (the same model values, data, key and settings) reuses the compiled ones.
+    initial_position, adapt_all, step = _reuse_compiled(
+        identity + f" model={model_digest(model, key_pf if chosen == 'particle' else None)} chains={chains}", build
+    )
 
     warm_file = None if checkpoint is None else f"{checkpoint}.warmup"
     resumed = warm_file is not None and os.path.exists(warm_file)
     label = f"nuts {model.info.name}: warm-up, {warmup} steps x {chains} chains"
     with busy(label, show_progress(progress, 2) and not resumed):
         states, parameters = cached_call(
-            adapt_all, key_warmup, density.initial_position, checkpoint=warm_file, identity="warmup " + identity
-        )
-
-    def one_step(k, state, params):
-        return blackjax.nuts(density.fn, **params).step(k, state)
-
-    def step(k, states):
-        keys = jax.random.split(k, chains)
-        return jax.vmap(one_step)(keys, states, parameters)
-
-    def record(state, info):
-        return NutsDraws(state.position, state.logdensity, info.is_divergent, info.acceptance_rate,
-                         info.num_integration_steps)
+            lambda k, position: adapt_all(jax.random.split(k, chains), position), key_warmup, initial_position,
+            checkpoint=warm_file, identity="warmup " + identity,
+        )  # fmt: skip
 
     step_sizes = np.asarray(parameters["step_size"])
     divergent = [0]
@@ -192,9 +202,9 @@ def sample_posterior(
         )
 
     run = run_kernel(
-        Kernel(lambda s: s, step), states, key_draws, draws, checkpoint=checkpoint,
+        Kernel(lambda s: s, step), (states, parameters), key_draws, draws, checkpoint=checkpoint,
         checkpoint_every=checkpoint_every, progress=progress, description=f"nuts {model.info.name}",
-        trace_fn=record, identity=identity, status_fn=status,
+        trace_fn=_record_nuts, identity=identity, status_fn=status,
     )  # fmt: skip
     trace = run.info  # leaves (draws, chains, ...)
 
@@ -226,6 +236,49 @@ def sample_posterior(
         values = np.asarray(per_draw).reshape(draws, chains, -1)
         groups["log_likelihood"] = log_likelihood_group(np.swapaxes(values, 0, 1), records)
     return combine_groups(idata, **groups)
+
+
+def _record_nuts(carry, info) -> NutsDraws:
+    """What a NUTS step records (module level: one function for every run, so
+    the compiled chunk of a run is reused by the next)."""
+    state = carry[0]
+    return NutsDraws(state.position, state.logdensity, info.is_divergent, info.acceptance_rate,
+                     info.num_integration_steps)
+
+
+#: recently built NUTS functions, by what they close over (a few: each holds
+#: its model, data and compiled code)
+_COMPILED: OrderedDict[str, Any] = OrderedDict()
+_KEEP = 4
+
+
+def _reuse_compiled(identity: str, build: Callable[[], Any]) -> Any:
+    """``build()``, or what an earlier call with the same ``identity`` built."""
+    if identity in _COMPILED:
+        _COMPILED.move_to_end(identity)
+        return _COMPILED[identity]
+    built = _COMPILED[identity] = build()
+    while len(_COMPILED) > _KEEP:
+        _COMPILED.popitem(last=False)
+    return built
+
+
+def model_digest(model: AbstractModel, *extra: Any) -> str:
+    """A digest of a model's array values and structure (and of ``extra``
+    arrays or keys): two models with equal digests compute the same
+    functions."""
+    import hashlib
+
+    arrays, static = eqx.partition((model, extra), eqx.is_array)
+    h = hashlib.sha256(str(jax.tree_util.tree_structure(arrays)).encode())
+    h.update(repr(jax.tree_util.tree_leaves(static)).encode())
+    for leaf in jax.tree_util.tree_leaves(arrays):
+        if jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            leaf = jax.random.key_data(leaf)
+        a = np.ascontiguousarray(np.asarray(leaf))
+        h.update(f"{a.dtype}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]
 
 
 def write_inference_data(idata, path) -> None:

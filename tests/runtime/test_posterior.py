@@ -94,3 +94,38 @@ def test_nuts_matches_the_conjugate_posterior_of_a_drift(tmp_path):
     # the variance within 4 of its MC standard errors, ~ sqrt(2/ESS) relative
     assert abs(draws.mean() - mean) < 4 * sd / np.sqrt(ess), (draws.mean(), mean, sd, ess)
     assert abs(draws.var() / sd**2 - 1) < 4 * np.sqrt(2 / ess), (draws.var(), sd**2, ess)
+
+
+def test_the_same_run_asked_again_reuses_its_compiled_functions(tmp_path):
+    """A second identical call compiles nothing (it reuses the warm-up and
+    NUTS step built by the first) and gives the same draws; a new seed on the
+    same model and data compiles nothing either (the exact likelihood uses
+    no key), while a new data set builds afresh."""
+    spec = tmp_path / "drift.dync"
+    spec.write_text(DRIFT_SPEC)
+    model = dync.load(spec)
+    import xarray as xr
+
+    t = np.linspace(0.1, 2.0, 12)
+    data = xr.Dataset({"y": (("time",), 1.3 * t)}, coords={"time": t})
+    compiles = []
+
+    def listen(name, duration, **kwargs):
+        if name == "/jax/core/compile/backend_compile_duration":
+            compiles.append(duration)
+
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        settings = dict(chains=2, warmup=30, draws=20, progress=False)
+        first = sample_posterior(model, data, jax.random.key(0), **settings)
+        assert len(compiles) > 0
+        compiles.clear()
+        again = sample_posterior(model, data, jax.random.key(0), **settings)
+        other_seed = sample_posterior(model, data, jax.random.key(1), **settings)
+        assert compiles == []
+        np.testing.assert_array_equal(first.posterior["b"], again.posterior["b"])
+        assert not np.array_equal(first.posterior["b"], other_seed.posterior["b"])
+        sample_posterior(model, data.assign(y=data.y + 0.1), jax.random.key(0), **settings)
+        assert len(compiles) > 0
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
