@@ -135,6 +135,27 @@ def _check_sweep(info: ModelInfo, sweep: Mapping[str, ArrayLike] | None, params:
     return out
 
 
+def _require_dynamics(info: ModelInfo) -> None:
+    """Refuse a model that cannot be simulated: one whose states are not all
+    given equations (a `target` to sample), or whose initial law is a data
+    set (`state x ~ data`, which needs the data: `dync train`).
+
+    Raises:
+        UsageError: with what to run instead.
+    """
+    if not info.has_dynamics:
+        hint = "draw its states with `dync sample` (its `target`)" if info.target is not None else (
+            "give every state an equation `dx = ... dt + ... dW`")
+        raise UsageError(f"not every state of model `{info.name}` has an equation, so there is nothing to simulate",
+                         hint=hint)
+    if info.data_states:
+        names = ", ".join(f"`{n}`" for n in info.data_states)
+        raise UsageError(
+            f"the initial law of {names} in model `{info.name}` is a data set (`~ data`), which simulate has not got",
+            hint="train its score with `dync train SPEC DATA`, or give the state an initial value or law to simulate it",
+        )
+
+
 @jax.jit
 def _all_finite(ys):
     """Whether every value of ``ys`` is finite (a device scalar)."""
@@ -241,6 +262,7 @@ def simulate(
     if not isinstance(model, AbstractModel):
         raise UsageError(f"simulate needs a compiled dync model, got {type(model).__name__}")
     info = model.info
+    _require_dynamics(info)
     key, seed_attr = _resolve_key(key, seed)
     if isinstance(paths, bool) or not isinstance(paths, (int, np.integer)) or paths < 1:
         raise UsageError(f"paths must be a positive whole number, got {paths!r}")
