@@ -30,3 +30,15 @@ def ctrl_c_after(chunks: int):
         yield
     finally:
         kernels.progress_bar = original
+
+
+def main_exit_code(*args: str) -> int:
+    """Run the command line in this process (``dync ARGS...``) and return its
+    exit code, so that :func:`ctrl_c_after` can reach into the run."""
+    from dync.cli import main
+
+    try:
+        main(list(args))
+    except SystemExit as e:
+        return int(e.code or 0)
+    return 0

@@ -13,6 +13,7 @@ import pytest
 import xarray as xr
 
 from tests.interrupt import ctrl_c_after
+from tests.interrupt import main_exit_code as _main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -103,15 +104,6 @@ def test_yaml_fit_section_rejects_an_unknown_key_with_its_location(tmp_path):
     r = dync("check", str(spec))
     assert r.returncode == 1 and "methd" in r.stderr and "E260" in r.stderr
 
-
-def _main(*args: str) -> int:
-    from dync.cli import main
-
-    try:
-        main(list(args))
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
 
 
 def test_interrupted_nuts_fit_resumes_bit_identically(data_file, tmp_path, capsys):

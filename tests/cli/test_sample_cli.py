@@ -11,20 +11,12 @@ import numpy as np
 import pytest
 
 from tests.interrupt import ctrl_c_after
+from tests.interrupt import main_exit_code as _main
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = str(ROOT / "specs/targets/double_well.yaml")
 FLAGS = ["--method", "nuts", "--chains", "2", "--warmup", "30", "--samples", "400", "--seed", "5", "--no-progress"]
 
-
-def _main(*args: str) -> int:
-    from dync.cli import main
-
-    try:
-        main(list(args))
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
 
 
 def test_sample_writes_draws_and_prints_the_table(tmp_path, capsys):
