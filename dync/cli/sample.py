@@ -49,10 +49,18 @@ def register(app, run, SpecArg, SetOpt) -> None:
         seed: Annotated[Optional[int], typer.Option(help="Random seed")] = None,
         friction: Annotated[Optional[float], typer.Option(help="BAOAB friction")] = None,
         mass: Annotated[Optional[float], typer.Option(help="BAOAB mass")] = None,
+        target_accept: Annotated[
+            Optional[float], typer.Option("--target-accept", help="Acceptance rate the step adapts to (MALA 0.574, HMC/NUTS 0.8)")
+        ] = None,
+        integration_steps: Annotated[
+            Optional[int], typer.Option("--integration-steps", help="HMC leapfrog steps per draw (mean of a jittered length)")
+        ] = None,
+        checkpoint_every: Annotated[Optional[int], typer.Option("--checkpoint-every", help="Draws between checkpoints")] = None,
         set_: SetOpt = None,
         resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from OUTPUT.ckpt")] = False,
         progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
     ) -> None:
         """Draw the states from the spec's `target` density with MCMC and write an ArviZ NetCDF file."""
         run(run_sample, spec, output, sets=set_, resume=resume, progress=progress, method=method, chains=chains,
-            warmup=warmup, samples=samples, step=step, thin=thin, seed=seed, friction=friction, mass=mass)  # fmt: skip
+            warmup=warmup, samples=samples, step=step, thin=thin, seed=seed, friction=friction, mass=mass,
+            target_accept=target_accept, integration_steps=integration_steps, checkpoint_every=checkpoint_every)  # fmt: skip

@@ -63,7 +63,8 @@ def sample_file(
         checkpoint: a checkpoint file (resumed if present).
         progress: show progress.
         **settings: ``method``, ``chains``, ``warmup``, ``samples``,
-            ``step``, ``thin``, ``seed``, ``friction``, ``mass``.
+            ``step``, ``thin``, ``seed``, ``friction``, ``mass``,
+            ``target_accept``, ``integration_steps``, ``checkpoint_every``.
 
     Example:
         >>> idata = dync.sample("specs/banana.dync", method="mala", chains=8)  # doctest: +SKIP

@@ -112,6 +112,9 @@ SAMPLE: tuple[SettingKey, ...] = (
     SettingKey("seed", (INT,), "an integer", 0, "--seed"),
     SettingKey("friction", (INT, NUMBER), "a number", 1.0, "--friction"),
     SettingKey("mass", (INT, NUMBER), "a number", 1.0, "--mass"),
+    SettingKey("target_accept", (INT, NUMBER), "a number in (0, 1)", None, "--target-accept"),
+    SettingKey("integration_steps", (INT,), "an integer", 16, "--integration-steps"),
+    SettingKey("checkpoint_every", (INT,), "an integer", None, "--checkpoint-every"),
 )
 
 #: the sections a YAML spec may hold, and the declared keys of each (``None``:

@@ -21,8 +21,11 @@ class SampleSettings:
     Attributes:
         method: ``ula``, ``mala``, ``baoab``, ``hmc``, ``nuts`` or
             ``dynamics``.
-        chains, warmup, samples, step, thin, seed, friction, mass: as in
+        chains, warmup, samples, step, thin, seed, friction, mass,
+        target_accept, integration_steps: as in
             :func:`dync.runtime.sampling.sample_model`.
+        checkpoint_every: draws between checkpoints (``None``: the
+            kernel driver's default).
         dims: dim overrides, for the compiler.
         params: parameter values (``--set``).
     """
@@ -36,6 +39,9 @@ class SampleSettings:
     seed: int = 0
     friction: float = 1.0
     mass: float = 1.0
+    target_accept: float | None = None
+    integration_steps: int = 16
+    checkpoint_every: int | None = None
     dims: Mapping[str, int] = dataclasses.field(default_factory=dict)
     params: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
@@ -44,6 +50,8 @@ class SampleSettings:
         return dict(
             method=self.method, chains=self.chains, warmup=self.warmup, samples=self.samples, step=self.step,
             thin=self.thin, seed=self.seed, friction=self.friction, mass=self.mass,
+            target_accept=self.target_accept, integration_steps=self.integration_steps,
+            checkpoint_every=self.checkpoint_every,
         )  # fmt: skip
 
 
@@ -74,6 +82,10 @@ def sample_settings(
         raise UsageError(f"--friction {friction:g}: must be positive")
     if not mass > 0:
         raise UsageError(f"--mass {mass:g}: must be positive")
+    target_accept = v["target_accept"]
+    if target_accept is not None and not 0 < float(target_accept) < 1:
+        raise UsageError(f"--target-accept {target_accept}: must be between 0 and 1", hint="e.g. 0.8, or 0.95 for a hard target")
+    every = v["checkpoint_every"]
     dims, params = split_sets(spec, parse_sets(sets))
     return SampleSettings(
         method=method,
@@ -85,6 +97,9 @@ def sample_settings(
         seed=_whole(v["seed"], "--seed", 0),
         friction=friction,
         mass=mass,
+        target_accept=None if target_accept is None else float(target_accept),
+        integration_steps=_whole(v["integration_steps"], "--integration-steps", 1),
+        checkpoint_every=None if every is None else _whole(every, "--checkpoint-every", 1),
         dims=dims,
         params=params,
     )

@@ -62,3 +62,22 @@ def test_interrupted_sample_resumes_bit_identically(tmp_path, capsys):
     a, b = az.from_netcdf(whole), az.from_netcdf(part)
     np.testing.assert_array_equal(a.posterior["q"].values, b.posterior["q"].values)
     assert not Path(f"{part}.ckpt").exists()
+
+
+def test_target_accept_and_integration_steps_reach_the_sampler(tmp_path, capsys):
+    """A higher target acceptance adapts a smaller step; a bad one is a usage
+    error (exit 2) naming the flag."""
+    import arviz as az
+
+    steps = {}
+    for accept in ("0.6", "0.95"):
+        out = tmp_path / f"a{accept}.nc"
+        assert _main("sample", SPEC, "-o", str(out), *FLAGS, "--target-accept", accept) == 0
+        steps[accept] = float(az.from_netcdf(out).sample_stats.step_size.mean())
+    assert steps["0.95"] < steps["0.6"], steps
+    assert _main("sample", SPEC, "-o", str(tmp_path / "x.nc"), *FLAGS, "--target-accept", "1.5") == 2
+    assert "--target-accept" in capsys.readouterr().err
+    hmc = tmp_path / "hmc.nc"
+    flags = [f for f in FLAGS if f != "nuts"]
+    flags[flags.index("--method") + 1:flags.index("--method") + 1] = ["hmc"]
+    assert _main("sample", SPEC, "-o", str(hmc), *flags, "--integration-steps", "4") == 0
