@@ -138,6 +138,22 @@ class StatementChecks:
                 hint="a target is the log-density of the states, such as `target -sum(x^2) / 2`",
             )
             return None, None
+        # a state with no equation is drawn from the target alone: one the
+        # target does not mention would have a flat, improper density
+        flat = [
+            n for n in self.states
+            if n not in self.equation_states and not depends_on_state(value, self.lets, frozenset({n}))
+        ]  # fmt: skip
+        if flat:
+            names = ", ".join(f"`{n}`" for n in flat)
+            self.err(
+                BadTarget,
+                f"the target does not mention the state {names}, so its density in {names} is flat and cannot be sampled",
+                span,
+                hint=f"add a term for {names} to the target (such as `- {flat[0]}^2 / 2`), "
+                "or make it a `param` or `const` if it is not to be sampled",
+            )
+            return None, None
         return value, format_expr(node.value)
 
     # --------------------------------------------------------------- score
