@@ -99,6 +99,9 @@ TEST: tuple[SettingKey, ...] = (
     SettingKey("seed", (INT,), "an integer", 0, "--seed"),
     SettingKey("alpha", (INT, NUMBER), "a number", 1e-3, "--alpha"),
     SettingKey("ranges", (NAMED_RANGES,), "a mapping NAME: [LO, HI]", None, "--range"),
+    SettingKey("solver", (STRING,), "a solver name or `auto`", "auto", "--solver"),
+    SettingKey("skip", (STRING,), "built-in checks to skip, comma-separated (`reproducible,gradients`)", "", "--skip"),
+    SettingKey("convergence", (BOOL,), "`true` or `false`", False, "--convergence"),
 )
 
 #: ``sample:`` — what ``dync sample`` runs (LANGUAGE.md §9)
