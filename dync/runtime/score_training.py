@@ -1,0 +1,367 @@
+"""Training a spec's ``score`` by denoising score matching (``dync train``).
+
+For a linear forward SDE the transition ``x_t | x_0`` is Gaussian,
+``N(Phi x0 + h, P)`` (:mod:`dync.runtime.forward_sde`), with score
+``-P^{-1}(x_t - Phi x0 - h) = -L^{-T} eps`` for ``x_t = Phi x0 + h + L eps``
+(``P = L L^T``). Denoising score matching (Vincent 2011; Song et al. 2021,
+eq. 7) regresses the net on that score with the weight ``lambda(t) = P(t)``
+(``sigma_t^2`` for a scalar noise level), which in matrix form is
+
+    loss = E_{t ~ U[t_min, t1], x0 ~ data, eps ~ N(0, I)} || L^T s(t, x_t) + eps ||^2,
+
+summed over components, averaged over the batch. Its minimiser is the true
+score of the forward marginal ``p_t``; for Gaussian data ``N(mu, S0)`` the
+minimum at time ``t`` is ``tr(Phi S0 Phi^T C_t^{-1})`` with
+``C_t = Phi S0 Phi^T + P`` (what the tests check).
+
+Training is a :class:`~dync.runtime.kernels.Kernel` run by
+:func:`~dync.runtime.kernels.run_kernel`, so it shows progress with the loss,
+checkpoints atomically and resumes bit-identically. The optimiser is optax
+Adam (with global-norm clipping); an exponential moving average (EMA) of the
+weights is kept and is what is saved. Only the model's nets are trained; its
+parameters (the forward SDE's schedule) stay as given.
+
+Trained weights are saved by :func:`save_weights` (atomically): a header line,
+a JSON line (the model, a digest of its array structure, the forward time
+span, the data's mean and covariance, the training settings) and the model's
+arrays written by ``equinox.tree_serialise_leaves``;
+:func:`load_weights` restores them into a freshly compiled model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jaxtyping import Array, Float, PRNGKeyArray, PyTree, Scalar
+
+from ..atomic import write_bytes_atomic
+from ..errors import DyncRuntimeError, UsageError
+from .forward_sde import GaussianTransition, gaussian_transition
+from .kernels import Kernel, run_kernel
+
+__all__ = [
+    "ScoreTrainInfo",
+    "ScoreTrainState",
+    "TrainedScore",
+    "dsm_kernel",
+    "dsm_loss",
+    "load_weights",
+    "save_weights",
+    "score_state",
+    "train_score",
+]
+
+WEIGHTS_MAGIC = b"dync-score-weights 1"
+
+
+def score_state(model) -> str:
+    """The state the model's ``score`` is for, checked to be trainable.
+
+    Raises:
+        UsageError: the model has no ``score``, no net, or more than one state.
+    """
+    info = model.info
+    if info.score_state is None:
+        raise UsageError(
+            f"model `{info.name}` has no `score` statement, so there is nothing to train",
+            hint="add `score x = s(x, t)` with a `net s = mlp(...)` (LANGUAGE.md §10)",
+        )
+    if not info.nets:
+        raise UsageError(f"model `{info.name}` has no `net`, so its score has no weights to train")
+    if len(info.states) != 1:
+        names = ", ".join(s.name for s in info.states)
+        raise UsageError(
+            f"model `{info.name}` has {len(info.states)} states ({names}); score training supports one state, "
+            f"the one the score is for (`{info.score_state}`)",
+            hint="write the generated variable as one vector state",
+        )
+    return info.score_state
+
+
+def trainable(model) -> PyTree[bool]:
+    """The filter of what training changes: the floating arrays of the nets."""
+    spec = jax.tree_util.tree_map(lambda _: False, model)
+    for net in model.info.nets:
+        sub = getattr(model, net.field)
+        spec = eqx.tree_at(lambda m, f=net.field: getattr(m, f), spec, jax.tree_util.tree_map(eqx.is_inexact_array, sub))
+    return spec
+
+
+def dsm_loss(
+    score_fn, transition: GaussianTransition, x0: Float[Array, "b n"], t: Float[Array, " b"], eps: Float[Array, "b n"]
+) -> Scalar:
+    """The denoising score-matching loss of ``score_fn(t, x)`` on a batch
+    (see the module's docstring): mean over the batch of
+    ``|| L(t)^T score(t, x_t) + eps ||^2``."""
+
+    def one(x0, t, eps):
+        xt, scale = transition.perturb(t, x0, eps)
+        s = score_fn(t, xt)
+        r = (scale * s if transition.diagonal else scale.T @ s) + eps
+        return jnp.sum(jnp.square(r))
+
+    return jnp.mean(jax.vmap(one)(x0, t, eps))
+
+
+class ScoreTrainState(NamedTuple):
+    """The state of :func:`dsm_kernel`.
+
+    Attributes:
+        params: the trainable arrays (the nets; other leaves ``None``).
+        opt_state: the optimiser's state.
+        ema: the moving average of ``params``.
+        step: steps taken (int32).
+    """
+
+    params: PyTree
+    opt_state: optax.OptState
+    ema: PyTree
+    step: Array
+
+
+class ScoreTrainInfo(NamedTuple):
+    """What one training step reports: the batch loss before the step and
+    the global norm of its gradient."""
+
+    loss: Scalar
+    grad_norm: Scalar
+
+
+class _DSMStep(eqx.Module):
+    """One Adam step on a fresh batch (a module, so that the data and the
+    transition are traced inputs of the compiled chunk, not constants)."""
+
+    static: PyTree
+    transition: GaussianTransition
+    data: Array
+    optimizer: optax.GradientTransformation = eqx.field(static=True)
+    batch: int = eqx.field(static=True)
+    t_min: float = eqx.field(static=True)
+    t1: float = eqx.field(static=True)
+    ema: float = eqx.field(static=True)
+
+    def __call__(self, key: PRNGKeyArray, state: ScoreTrainState) -> tuple[ScoreTrainState, ScoreTrainInfo]:
+        k_idx, k_t, k_eps = jax.random.split(key, 3)
+        dtype = self.data.dtype
+        idx = jax.random.randint(k_idx, (self.batch,), 0, self.data.shape[0])
+        x0 = self.data[idx]
+        t = jax.random.uniform(k_t, (self.batch,), dtype, self.t_min, self.t1)
+        eps = jax.random.normal(k_eps, x0.shape, dtype)
+
+        def loss_fn(params):
+            model = eqx.combine(params, self.static)
+            return dsm_loss(lambda t, x: model.score(t, x, None), self.transition, x0, t, eps)
+
+        loss, grad = eqx.filter_value_and_grad(loss_fn)(state.params)
+        updates, opt_state = self.optimizer.update(grad, state.opt_state, state.params)
+        params = eqx.apply_updates(state.params, updates)
+        step = state.step + 1
+        decay = jnp.minimum(self.ema, (1.0 + step) / (10.0 + step)).astype(dtype)
+        ema = jax.tree_util.tree_map(lambda e, p: decay * e + (1 - decay) * p, state.ema, params)
+        norm = optax.global_norm(grad)
+        return ScoreTrainState(params, opt_state, ema, step), ScoreTrainInfo(loss, norm)
+
+
+def dsm_kernel(
+    model,
+    transition: GaussianTransition,
+    data: Float[Array, "N n"],
+    *,
+    batch: int = 256,
+    learning_rate: float = 1e-3,
+    ema: float = 0.999,
+    t_min: float = 1e-3,
+) -> Kernel:
+    """Denoising score matching of ``model.score`` as a :class:`Kernel`.
+
+    ``init()`` starts from the model's current weights. Each step draws a
+    batch of data points, times ``t ~ U[t_min, transition.t1]`` and noise
+    from its key, and takes one Adam step (gradients clipped to global norm
+    1). The state carries an EMA of the weights (decay ``min(ema, (1 + k) /
+    (10 + k))`` at step ``k``, so short runs average short windows).
+    """
+    optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(learning_rate))
+    params, static = eqx.partition(model, trainable(model))
+    data = jnp.asarray(data, dtype=jnp.result_type(float)).reshape(len(data), -1)
+    step = _DSMStep(static, transition, data, optimizer, int(batch), float(t_min), float(transition.t1), float(ema))
+
+    def init() -> ScoreTrainState:
+        return ScoreTrainState(params, optimizer.init(params), params, jnp.zeros((), jnp.int32))
+
+    return Kernel(init, step)
+
+
+class TrainedScore(NamedTuple):
+    """The result of :func:`train_score`.
+
+    Attributes:
+        model: the model with the trained (EMA, unless ``ema=0``) weights.
+        loss: the batch loss at each step, shape ``(steps,)``.
+        grad_norm: the gradient's norm at each step.
+        meta: what :func:`save_weights` stores beside the weights.
+    """
+
+    model: Any
+    loss: np.ndarray
+    grad_norm: np.ndarray
+    meta: dict
+
+
+def _check_positive(value: float, name: str) -> None:
+    if not float(value) > 0:
+        raise UsageError(f"{name} {value}: must be positive")
+
+
+def train_score(
+    model,
+    samples,
+    *,
+    steps: int = 2000,
+    batch: int = 256,
+    learning_rate: float = 1e-3,
+    ema: float = 0.999,
+    seed: int = 0,
+    t_min: float = 1e-3,
+    t1: float = 1.0,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int | None = None,
+    progress: bool | None = None,
+) -> TrainedScore:
+    """Train the model's score on ``samples`` of its data state.
+
+    Args:
+        model: a compiled model with a ``score`` over a net and one state.
+        samples: ``(N, *state shape)`` data points (``read_samples``).
+        steps: optimiser steps.
+        batch: data points per step.
+        learning_rate: Adam's step.
+        ema: the EMA decay of the saved weights (0: save the last weights).
+        seed: the run's seed (batches, times, noise).
+        t_min: the smallest diffusion time trained on (the score blows up
+            as ``t -> 0``).
+        t1: the end of the forward process.
+        checkpoint: resume from / write checkpoints to this file.
+        checkpoint_every: steps between checkpoints.
+        progress: show a progress bar with the loss.
+
+    Raises:
+        UsageError: a bad setting, or a model that cannot be trained.
+        DyncRuntimeError: a forward SDE without Gaussian transition, or a
+            loss that became NaN.
+    """
+    score_state(model)
+    for value, name in ((steps, "--steps"), (batch, "--batch"), (learning_rate, "--lr"), (t1, "--t1"), (t_min, "--t-min")):
+        _check_positive(value, name)
+    if not 0 <= float(ema) < 1:
+        raise UsageError(f"--ema {ema}: must be in [0, 1)", hint="0.999 is usual; 0 saves the last weights")
+    if not float(t_min) < float(t1):
+        raise UsageError(f"--t-min {t_min}: must be below t1 = {t1}")
+    samples = np.asarray(samples, dtype=np.float64)
+    data = samples.reshape(samples.shape[0], -1)
+    n = model.info.state_size
+    if data.shape[1] != n:
+        raise UsageError(f"the samples have {data.shape[1]} components, but the state has {n}")
+    transition = gaussian_transition(model, t1)
+    kernel = dsm_kernel(model, transition, data, batch=batch, learning_rate=learning_rate, ema=ema, t_min=t_min)
+
+    def status(records, done):
+        return f"loss {float(np.mean(records.loss)):.4g}"
+
+    def check(records, done):
+        if not np.all(np.isfinite(records.loss)):
+            raise DyncRuntimeError(
+                f"the training loss is not finite (by step {done})",
+                hint="lower --lr, or raise --t-min (the score is very large near t = 0)",
+            )
+
+    identity = f"dsm batch={batch} lr={learning_rate!r} ema={ema!r} t_min={t_min!r} t1={t1!r} data={_digest(data)}"
+    run = run_kernel(
+        kernel, kernel.init(), jax.random.key(seed), steps, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+        progress=progress, description="train", identity=identity, status_fn=status, on_chunk=check,
+    )  # fmt: skip
+    static = kernel.step.static
+    weights = run.state.ema if ema > 0 else run.state.params
+    trained = eqx.combine(weights, static)
+    meta = {
+        "model": model.info.name,
+        "state": model.info.score_state,
+        "t_min": float(t_min),
+        "t1": float(t1),
+        "data_mean": data.mean(axis=0).tolist(),
+        "data_cov": np.atleast_2d(np.cov(data, rowvar=False)).tolist(),
+        "data_samples": int(data.shape[0]),
+        "steps": int(steps),
+        "batch": int(batch),
+        "learning_rate": float(learning_rate),
+        "ema": float(ema),
+        "seed": int(seed),
+        "final_loss": float(np.mean(run.info.loss[-max(1, steps // 20) :])),
+    }
+    return TrainedScore(trained, np.asarray(run.info.loss), np.asarray(run.info.grad_norm), meta)
+
+
+def _digest(data: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(data).tobytes()).hexdigest()[:16]
+
+
+def _structure_digest(model) -> str:
+    arrays = eqx.filter(model, eqx.is_array)
+    leaves, treedef = jax.tree_util.tree_flatten(arrays)
+    text = str(treedef) + repr([(tuple(x.shape), str(x.dtype)) for x in leaves])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def save_weights(path: str | os.PathLike, model, meta: dict) -> Path:
+    """Write a trained model's arrays and ``meta`` atomically (the format is
+    in the module's docstring)."""
+    buffer = io.BytesIO()
+    eqx.tree_serialise_leaves(buffer, eqx.filter(model, eqx.is_array))
+    header = dict(meta, structure=_structure_digest(model), dtype=str(jnp.result_type(float)))
+    payload = WEIGHTS_MAGIC + b"\n" + json.dumps(header, sort_keys=True).encode() + b"\n" + buffer.getvalue()
+    return write_bytes_atomic(path, payload)
+
+
+def load_weights(model, path: str | os.PathLike) -> tuple[Any, dict]:
+    """``(model with the saved arrays, meta)``: the weights written by
+    :func:`save_weights` for a model compiled from the same spec and dims.
+
+    Raises:
+        UsageError: no such file, not a weights file, or weights of another
+            model (other nets, dims or precision).
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise UsageError(f"cannot read the weights file `{path}`: {err.strerror or err}", hint="train one with `dync train`") from None
+    try:
+        magic, header, payload = raw.split(b"\n", 2)
+        if magic != WEIGHTS_MAGIC:
+            raise ValueError
+        meta = json.loads(header)
+    except ValueError:
+        raise UsageError(f"`{path}` is not a dync weights file", hint="it is written by `dync train -o FILE`") from None
+    if meta.get("model") != model.info.name or meta.get("structure") != _structure_digest(model):
+        raise UsageError(
+            f"the weights in `{path}` were trained for model `{meta.get('model')}` with other nets, dims or parameters "
+            f"than this model `{model.info.name}`",
+            hint="load them with the spec and --set values they were trained with",
+        )
+    if meta.get("dtype", str(jnp.result_type(float))) != str(jnp.result_type(float)):
+        raise UsageError(f"the weights in `{path}` are {meta['dtype']}, but this run computes in {jnp.result_type(float)}")
+    arrays, static = eqx.partition(model, eqx.is_array)
+    try:
+        arrays = eqx.tree_deserialise_leaves(io.BytesIO(payload), arrays)
+    except Exception as err:  # a truncated file
+        raise UsageError(f"the weights file `{path}` could not be read ({type(err).__name__})", hint="train it again") from None
+    return eqx.combine(arrays, static), meta
