@@ -1,7 +1,6 @@
 """The run-settings sections of a YAML spec, declared once.
 
-A section (``simulate:``, ``fit:``, ``test:`` and ``sample:`` now;
-``train:`` next) is a table of :class:`SettingKey`: its name, the YAML values it
+A section (``simulate:``, ``fit:``, ``test:``, ``sample:`` and ``train:``) is a table of :class:`SettingKey`: its name, the YAML values it
 accepts, the default and the command-line flag that overrides it. The YAML
 loader reads this table to refuse unknown keys and wrongly typed values with a
 located error (E260, E261); :mod:`dync.settings` reads it to merge the
@@ -118,6 +117,26 @@ SAMPLE: tuple[SettingKey, ...] = (
     SettingKey("target_accept", (INT, NUMBER), "a number in (0, 1)", None, "--target-accept"),
     SettingKey("integration_steps", (INT,), "an integer", 16, "--integration-steps"),
     SettingKey("checkpoint_every", (INT,), "an integer", None, "--checkpoint-every"),
+    # generating from a trained `score` (docs/diffusion.md)
+    SettingKey("reverse", (STRING,), "`sde`, `heun`, `ode` or `pc`", None, "--reverse"),
+    SettingKey("weights", (STRING,), "a weights file", None, "--weights"),
+    SettingKey("steps", (INT,), "an integer", 500, "--steps"),
+    SettingKey("snr", (INT, NUMBER), "a number", 0.16, "--snr"),
+    SettingKey("corrector_steps", (INT,), "an integer", 1, "--corrector-steps"),
+    SettingKey("loglik", (BOOL,), "`true` or `false`", False, "--loglik"),
+    SettingKey("data", (STRING,), "a data file", None, "--data"),
+)
+
+#: ``train:`` — what ``dync train`` runs (LANGUAGE.md §10, docs/diffusion.md)
+TRAIN: tuple[SettingKey, ...] = (
+    SettingKey("steps", (INT,), "an integer", 2000, "--steps"),
+    SettingKey("batch", (INT,), "an integer", 256, "--batch"),
+    SettingKey("lr", (INT, NUMBER), "a number", 1e-3, "--lr"),
+    SettingKey("ema", (INT, NUMBER), "a number in [0, 1)", 0.999, "--ema"),
+    SettingKey("seed", (INT,), "an integer", 0, "--seed"),
+    SettingKey("t_min", (INT, NUMBER), "a number", 1e-3, "--t-min"),
+    SettingKey("t1", (INT, NUMBER), "a number", 1.0, "--t1"),
+    SettingKey("checkpoint_every", (INT,), "an integer", None, "--checkpoint-every"),
 )
 
 #: the sections a YAML spec may hold, and the declared keys of each (``None``:
@@ -128,6 +147,7 @@ SECTIONS: dict[str, tuple[SettingKey, ...] | None] = {
     "check": None,
     "test": TEST,
     "sample": SAMPLE,
+    "train": TRAIN,
 }
 
 
