@@ -1,0 +1,86 @@
+"""``dync test`` as Python functions the CLI, the pytest plugin and users
+share.
+
+:func:`test_file` reads a spec once, merges its ``test:`` section with the
+flags (:func:`dync.settings.test.test_settings`), compiles it and runs
+:func:`dync.testing.runner.run_model_tests` with the built-in checks of
+:mod:`dync.testing.properties`. The result is a
+:class:`~dync.testing.report.TestReport`: ``report.ok``, ``report.to_text()``,
+``report.write_junit(path)``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+from ..compiler.driver import build_model, compile_ast, read_spec
+from ..dsl import ast
+from ..settings.test import TestSettings, test_settings
+
+__all__ = ["test_file", "test_spec"]
+
+
+def test_spec(spec: ast.Spec, settings: TestSettings, *, path: str | None = None, progress: bool | None = None):
+    """Compile a parsed spec with the settings' dims and test it.
+
+    Args:
+        spec: the parsed spec (read once, by the caller).
+        settings: from :func:`dync.settings.test.test_settings`.
+        path: the spec's path as reports should name it (default: the
+            spec's own).
+        progress: a progress bar over the parameter draws.
+
+    Returns:
+        A :class:`~dync.testing.report.TestReport`.
+    """
+    import jax
+
+    from ..testing.properties import run_builtin_checks
+    from ..testing.runner import relative_path, run_model_tests
+
+    compiled = compile_ast(spec, settings.dims)
+    model = build_model(compiled, jax.random.key(settings.seed))
+    once = functools.partial(run_builtin_checks, spec=spec)
+    shown = path if path is not None else relative_path(spec.path) if getattr(spec, "path", None) else "<spec>"
+    return run_model_tests(model, settings, spec_path=shown, once=once, progress=progress)
+
+
+test_spec.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
+def test_file(
+    path: str | os.PathLike,
+    *,
+    text: str | None = None,
+    sets: Any = None,
+    ranges: Any = None,
+    skip: Any = None,
+    progress: bool | None = None,
+    **settings: Any,
+):
+    """Read, compile and test a spec, as ``dync test`` does.
+
+    Args:
+        path: a ``.dync`` or ``.yaml`` spec.
+        text: the spec's text, when it is not to be read from ``path``.
+        sets: dims and parameter values held fixed (``{"theta": 0.5}`` or
+            ``["theta=0.5"]``).
+        ranges: parameter name → ``(lo, hi)`` (or ``["theta=0.5:2"]``).
+        skip: built-in checks to switch off (``"reproducible,gradients"``).
+        progress: show progress.
+        **settings: ``paths``, ``t1``, ``dt``, ``examples``, ``seed``,
+            ``alpha``, ``solver``, ``convergence``.
+
+    Example:
+        >>> report = dync.test("specs/ou_tested.dync", examples=5)  # doctest: +SKIP
+        >>> report.ok
+        True
+    """
+    spec = read_spec(path, text)
+    chosen = test_settings(spec, sets=sets, ranges=ranges, skip=skip, **settings)
+    return test_spec(spec, chosen, path=str(path), progress=progress)
+
+
+test_file.__test__ = False  # type: ignore[attr-defined]

@@ -1,0 +1,160 @@
+"""The settings of ``dync test`` (LANGUAGE.md §8)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..dsl import ast
+from ..errors import UsageError, did_you_mean
+from .common import _number, _whole, merge_section, parse_sets, split_sets
+
+#: the built-in checks ``dync test`` runs on every model (``--skip`` names them)
+BUILTIN_CHECKS = ("finite", "shapes", "reproducible", "forms", "stratonovich", "gradients")
+
+#: the end time when neither a flag nor a section gives one: long enough for a
+#: ``stationary`` check of a model relaxing on time scales of order 1
+DEFAULT_T1, DEFAULT_T1_STATIONARY = 1.0, 10.0
+#: steps on ``[0, t1]`` when no ``dt`` is given
+DEFAULT_STEPS = 200
+
+
+@dataclasses.dataclass(frozen=True)
+class TestSettings:
+    """Everything ``dync test`` (and :func:`dync.testing.run_spec_tests`) runs with.
+
+    Attributes:
+        paths: paths in each simulated ensemble.
+        t1, dt: the time grid ``[0, t1]`` with step ``dt``.
+        examples: parameter draws (hypothesis examples).
+        seed: seeds hypothesis's draws and every ensemble's noise.
+        alpha: the false-alarm rate of the whole run (Bonferroni-split).
+        ranges: parameter name → ``(lo, hi)``, narrowing its draws.
+        solver: the solver (``auto``: the model's choice).
+        skip: built-in checks switched off (names in :data:`BUILTIN_CHECKS`).
+        convergence: also check the solver's weak order.
+        dims: dim overrides, for the compiler.
+        params: parameter values held fixed (``--set``): not drawn.
+    """
+
+    __test__ = False  # not a pytest class
+
+    paths: int = 1000
+    t1: float = DEFAULT_T1
+    dt: float = DEFAULT_T1 / DEFAULT_STEPS
+    examples: int = 20
+    seed: int = 0
+    alpha: float = 1e-3
+    ranges: Mapping[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
+    solver: str = "auto"
+    skip: tuple[str, ...] = ()
+    convergence: bool = False
+    dims: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    params: Mapping[str, float] = dataclasses.field(default_factory=dict)
+
+
+def _parse_ranges(ranges: Iterable[str] | Mapping[str, Any] | None) -> dict[str, tuple[float, float]]:
+    """``--range NAME=LO:HI`` items (or the section's mapping) as ``{name: (lo, hi)}``."""
+    if not ranges:
+        return {}
+    if isinstance(ranges, Mapping):
+        items = {str(k): v for k, v in ranges.items()}
+    else:
+        items = {}
+        for item in ranges:
+            name, sep, span = str(item).partition("=")
+            parts = span.replace(",", ":").split(":")
+            if not sep or not name.strip().isidentifier() or len(parts) != 2:
+                raise UsageError(f"`--range {item}`: expected NAME=LO:HI", hint="for example `--range theta=0.5:2`")
+            items[name.strip()] = parts
+    out = {}
+    for name, pair in items.items():
+        if isinstance(pair, str) or len(pair) != 2:
+            raise UsageError(f"range of `{name}`: expected two numbers [LO, HI], got {pair!r}")
+        lo, hi = (_number(str(v), f"--range {name}") for v in pair)
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise UsageError(f"range of `{name}`: need finite LO < HI, got [{lo:g}, {hi:g}]")
+        out[name] = (lo, hi)
+    return out
+
+
+def _parse_skip(skip: Iterable[str] | str | None) -> tuple[str, ...]:
+    if not skip:
+        return ()
+    names = [s.strip() for s in (skip.split(",") if isinstance(skip, str) else skip) for s in s.split(",")]
+    out = []
+    for name in filter(None, names):
+        if name not in BUILTIN_CHECKS:
+            hint = did_you_mean(name, BUILTIN_CHECKS) or "the built-in checks are " + ", ".join(BUILTIN_CHECKS)
+            raise UsageError(f"`--skip {name}`: no built-in check of that name", hint=hint)
+        out.append(name)
+    return tuple(dict.fromkeys(out))
+
+
+def test_settings(
+    spec: ast.Spec,
+    *,
+    sets: Iterable[str] | Mapping[str, object] | None = None,
+    ranges: Iterable[str] | Mapping[str, Any] | None = None,
+    skip: Iterable[str] | str | None = None,
+    **flags: Any,
+) -> TestSettings:
+    """The settings of one ``dync test`` run: ``flags`` over the spec's
+    ``test:`` section over the defaults, validated.
+
+    ``t1`` falls back to the ``simulate:`` section's, then to 1 (10 when the
+    spec has a ``stationary`` expectation); ``dt`` to the ``simulate:``
+    section's when it divides ``t1``, then to ``t1 / 200``.
+
+    Args:
+        spec: the parsed spec.
+        sets: ``NAME=VALUE`` overrides: dims for the compiler, parameter
+            values held fixed (not drawn).
+        ranges: ``NAME=LO:HI`` strings (``--range``) or a mapping; they
+            replace the section's ``ranges`` when given.
+        skip: built-in checks to switch off.
+        **flags: any other key of :data:`dync.dsl.sections.TEST`; ``None``
+            means not given.
+
+    Raises:
+        UsageError: a setting is out of range, unknown or malformed.
+    """
+    v = merge_section(spec, "test", {"ranges": None, "skip": None, **flags})
+    simulate = spec.setting("simulate")
+    stationary = any(e.kind == "stationary" for e in spec.of_type(ast.Expect))
+    t1 = v["t1"] if v["t1"] is not None else simulate.get("t1")
+    t1 = float(t1) if t1 is not None else (DEFAULT_T1_STATIONARY if stationary else DEFAULT_T1)
+    if not (math.isfinite(t1) and t1 > 0):
+        raise UsageError(f"--t1 {t1:g}: the end time must be positive", hint="the runs start at t = 0")
+    dt = v["dt"]
+    if dt is None:
+        sim_dt = simulate.get("dt")
+        fits = sim_dt is not None and float(sim_dt) > 0 and abs(t1 / float(sim_dt) - round(t1 / float(sim_dt))) < 1e-9
+        dt = float(sim_dt) if fits else t1 / DEFAULT_STEPS
+    dt = float(dt)
+    if not (math.isfinite(dt) and 0 < dt <= t1):
+        raise UsageError(f"--dt {dt:g}: the step must be positive and at most --t1 {t1:g}")
+    alpha = float(v["alpha"])
+    if not 0 < alpha < 1:
+        raise UsageError(f"--alpha {alpha:g}: the false-alarm rate must lie in (0, 1)", hint="the default is 1e-3")
+    dims, params = split_sets(spec, parse_sets(sets))
+    chosen = ranges if ranges else v["ranges"]
+    return TestSettings(
+        paths=_whole(v["paths"], "--paths", 2),
+        t1=t1,
+        dt=dt,
+        examples=_whole(v["examples"], "--examples", 1),
+        seed=_whole(v["seed"], "--seed", 0),
+        alpha=alpha,
+        ranges=_parse_ranges(chosen),
+        solver=str(v["solver"]),
+        skip=_parse_skip(skip if skip else v["skip"]),
+        convergence=bool(v["convergence"]),
+        dims=dims,
+        params=params,
+    )
+
+
+test_settings.__test__ = False  # type: ignore[attr-defined]  # not a pytest test

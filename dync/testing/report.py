@@ -1,0 +1,166 @@
+"""What ``dync test`` found: each check's outcome, the failures with the
+values that break them, and their text and JUnit XML forms."""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import numpy as np
+
+from ..atomic import write_text_atomic
+
+__all__ = ["CheckOutcome", "Failure", "TestReport", "format_values"]
+
+
+def format_values(values: Mapping[str, np.ndarray]) -> str:
+    """``theta = 0.5, mu = [1, 2]`` (full precision, so a value can be set back)."""
+    parts = []
+    for name, v in values.items():
+        a = np.asarray(v, dtype=float)
+        text = repr(float(a)) if a.ndim == 0 else np.array2string(a, precision=17, separator=", ", threshold=20)
+        parts.append(f"{name} = {text}")
+    return ", ".join(parts) if parts else "(the spec's values)"
+
+
+@dataclasses.dataclass(frozen=True)
+class Failure:
+    """One broken check.
+
+    Attributes:
+        check: what failed: an expectation's text (``mean(x) = ...``) or a
+            built-in check's name.
+        location: ``file:line:column`` of the expectation ("" for a built-in).
+        message: what was seen against what was expected.
+        statistic: the test statistic against its threshold
+            (``z = 7.31 > 4.89``), "" for an exact check.
+        values: the parameter values it fails at (shrunk by hypothesis).
+        reproduce: a command line that reproduces it.
+    """
+
+    __test__ = False
+
+    check: str
+    location: str
+    message: str
+    statistic: str = ""
+    values: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    reproduce: str = ""
+
+    def to_text(self) -> str:
+        head = f"{self.location}: " if self.location else ""
+        lines = [f"FAILED {head}{self.check}", f"  {self.message}"]
+        if self.statistic:
+            lines.append(f"  {self.statistic}")
+        lines.append(f"  at {format_values(self.values)}")
+        if self.reproduce:
+            lines.append(f"  reproduce: {self.reproduce}")
+        return "\n".join(lines)
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckOutcome:
+    """One check of the run (an expectation or a built-in): ``passed``,
+    ``failed`` or ``skipped`` (with why)."""
+
+    __test__ = False
+
+    name: str
+    status: str
+    detail: str = ""
+    location: str = ""
+
+
+@dataclasses.dataclass
+class TestReport:
+    """The outcome of a ``dync test`` run.
+
+    Attributes:
+        spec: the spec's path.
+        checks: every check, in order.
+        failures: the failed checks, with their shrunk values.
+        examples: parameter draws run (not counting shrinking).
+        tests: statistical comparisons the false-alarm rate is split over.
+        alpha: the run's false-alarm rate.
+        z_threshold: the z a moment check must exceed to fail.
+        p_threshold: the p-value a law check must fall below to fail.
+        seconds: wall time of the run.
+        settings: the settings line (paths, t1, dt, seed, ...).
+    """
+
+    __test__ = False
+
+    spec: str
+    checks: list[CheckOutcome]
+    failures: list[Failure]
+    examples: int
+    tests: int
+    alpha: float
+    z_threshold: float
+    p_threshold: float
+    seconds: float
+    settings: str
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def to_text(self) -> str:
+        lines = [f"dync test {self.spec}: {self.settings}"]
+        width = max((len(c.name) for c in self.checks), default=0)
+        for c in self.checks:
+            where = f"  ({c.location})" if c.location else ""
+            detail = f"  {c.detail}" if c.detail else ""
+            lines.append(f"  {c.status:7s} {c.name:{width}s}{detail}{where}")
+        lines.append(
+            f"false alarms: alpha = {self.alpha:g} for the whole run, split over {self.tests} statistical "
+            f"comparisons (Bonferroni): a moment fails past |z| = {self.z_threshold:.2f}, a law below p = {self.p_threshold:.2g}"
+        )
+        for f in self.failures:
+            lines.append(f.to_text())
+        passed = sum(c.status == "passed" for c in self.checks)
+        skipped = sum(c.status == "skipped" for c in self.checks)
+        verdict = "FAILED" if self.failures else "passed"
+        lines.append(
+            f"{verdict}: {len(self.failures)} failed, {passed} passed, {skipped} skipped; "
+            f"{self.examples} parameter draw{'s' if self.examples != 1 else ''} in {self.seconds:.1f} s"
+        )
+        return "\n".join(lines)
+
+    def write_junit(self, path: str | Path) -> Path:
+        """Write the checks as a JUnit XML test suite (atomically)."""
+        suite = ET.Element(
+            "testsuite",
+            name=f"dync test {self.spec}",
+            tests=str(len(self.checks)),
+            failures=str(len(self.failures)),
+            skipped=str(sum(c.status == "skipped" for c in self.checks)),
+            time=f"{self.seconds:.3f}",
+        )
+        by_check = {f.check: f for f in self.failures}
+        for c in self.checks:
+            case = ET.SubElement(suite, "testcase", classname=Path(self.spec).name, name=c.name)
+            if c.status == "failed":
+                f = by_check.get(c.name)
+                message = f.message if f else c.detail
+                node = ET.SubElement(case, "failure", message=message)
+                node.text = f.to_text() if f else c.detail
+            elif c.status == "skipped":
+                ET.SubElement(case, "skipped", message=c.detail)
+        text = ET.tostring(suite, encoding="unicode")
+        return write_text_atomic(Path(path), '<?xml version="1.0" encoding="utf-8"?>\n' + text + "\n")
+
+
+def reproduce_command(spec: str, settings_flags: Sequence[str], values: Mapping[str, np.ndarray]) -> str:
+    """``dync test SPEC FLAGS --set a=... --examples 1``: the failing values
+    held fixed (scalars; array values are printed in the report)."""
+    parts = ["dync", "test", spec, *settings_flags]
+    for name, v in values.items():
+        a = np.asarray(v, dtype=float)
+        if a.ndim == 0:
+            parts += ["--set", f"{name}={float(a)!r}"]
+    parts += ["--examples", "1"]
+    return " ".join(shlex.quote(p) for p in parts)
