@@ -23,7 +23,6 @@ from ..info.constraints import AbstractConstraint, Real
 from ..info.model import ModelInfo
 from . import ir
 from .describe import describe_model
-from .dependencies import depends_on_state
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -113,41 +112,52 @@ class _FunctionEmitter:
         self.nets = {n.name: n for n in model.nets}
         self.blocks = {b.name: b for b in model.noise_blocks}
         self.counter = counter
+        self._let_states: dict[str, frozenset] | None = None
         self._level = 0  # nesting depth of the expression being written
         self._deepest = 0  # deepest level reached below it
 
     # -------- dependency collection
     def refs(self, exprs, out=None):
-        """Collect (kind, name) of everything the expressions read, through lets."""
+        """Collect (kind, name) of everything the expressions read, through lets.
+
+        A let read as a value is ``("let", name)``; a state-dependent let read
+        inside a ``grad`` body is ``("letfn", name)``: the prologue defines it
+        as a function of its states (:meth:`let_function`), so that a
+        gradient is taken of a function rather than of an expanded copy.
+        """
         out = set() if out is None else out
-        stack = list(exprs)
+        stack = [(e, False) for e in exprs]
+        seen: set = set()
         while stack:
-            e = stack.pop()
+            e, in_grad = stack.pop()
             if e is None:
                 continue
             if isinstance(e, ir.Ref):
                 key = (e.kind, e.name)
-                if key not in out:
-                    out.add(key)
-                    if e.kind == "let":
-                        stack.append(self.lets[e.name])
+                if e.kind == "let":
+                    if in_grad and self.let_states(e.name):
+                        key = ("letfn", e.name)
+                    if key not in seen:
+                        seen.add(key)
+                        stack.append((self.lets[e.name], key[0] == "letfn"))
+                out.add(key)
             elif isinstance(e, ir.Op):
-                stack.extend(e.args)
+                stack.extend((a, in_grad) for a in e.args)
             elif isinstance(e, ir.Index):
-                stack.append(e.value)
+                stack.append((e.value, in_grad))
             elif isinstance(e, ir.Array):
-                stack.extend(e.elements)
+                stack.extend((a, in_grad) for a in e.elements)
             elif isinstance(e, ir.Grad):
-                stack.append(e.body)
+                stack.append((e.body, True))
                 out.add(("state", e.wrt))
             elif isinstance(e, ir.NetCall):
-                stack.append(e.arg)
+                stack.append((e.arg, in_grad))
                 out.add(("net", e.net))
             elif isinstance(e, ir.FbmDrift):
                 out.add(("fbm", e.brownian))
                 out.add(("state", f"_fbm_{e.brownian}"))
             elif isinstance(e, ir.DistIR):
-                stack.extend(v for _, v in e.args)
+                stack.extend((v, in_grad) for _, v in e.args)
         # fractional weights need the Hurst expression
         for kind, name in list(out):
             if kind in ("fbm", "fbm_scale", "fbm_gamma"):
@@ -156,6 +166,95 @@ class _FunctionEmitter:
                 if h is not None:
                     out |= self.refs([h])
         return out
+
+    def _let_sets(self) -> dict[str, frozenset]:
+        """Each let's states, found once, in dependency order."""
+        if self._let_states is None:
+            found: dict[str, frozenset] = {}
+            for let, value in self.model.lets:
+                found[let] = self._direct_states(value, found)
+            self._let_states = found
+        return self._let_states
+
+    def let_states(self, name: str) -> tuple[str, ...]:
+        """The states a let reads (through other lets and gradients), in the
+        model's state order: the arguments of its function."""
+        return self._ordered(self._let_sets()[name])
+
+    def expr_states(self, e) -> tuple[str, ...]:
+        """The states an expression reads (through lets and gradients)."""
+        return self._ordered(self._direct_states(e, self._let_sets()))
+
+    def _ordered(self, names) -> tuple[str, ...]:
+        return tuple(s.name for s in self.model.states if s.name in names)
+
+    @staticmethod
+    def _direct_states(e, lets: dict) -> frozenset:
+        """States read by ``e``, with each let's states looked up in ``lets``."""
+        out: set = set()
+        stack = [e]
+        while stack:
+            e = stack.pop()
+            if isinstance(e, ir.Ref):
+                if e.kind == "state":
+                    out.add(e.name)
+                elif e.kind == "let":
+                    out |= lets[e.name]
+            elif isinstance(e, ir.Op):
+                stack.extend(e.args)
+            elif isinstance(e, ir.Index):
+                stack.append(e.value)
+            elif isinstance(e, ir.Array):
+                stack.extend(e.elements)
+            elif isinstance(e, ir.Grad):
+                out.add(e.wrt)
+                stack.append(e.body)
+            elif isinstance(e, ir.NetCall):
+                stack.append(e.arg)
+            elif isinstance(e, ir.FbmDrift):
+                out.add(f"_fbm_{e.brownian}")
+            elif isinstance(e, ir.DistIR):
+                stack.extend(v for _, v in e.args)
+        return frozenset(out)
+
+    def _bind_lets(self, e, blk: _Block) -> None:
+        """Inside a function of the states: bind each state-dependent let that
+        ``e`` reads directly (not inside a ``grad``) by calling its function;
+        a state-free let is the enclosing method's local."""
+        direct: set = set()
+        stack = [e]
+        while stack:
+            e = stack.pop()
+            if isinstance(e, ir.Ref):
+                if e.kind == "let" and self.let_states(e.name):
+                    direct.add(e.name)
+            elif isinstance(e, ir.Op):
+                stack.extend(e.args)
+            elif isinstance(e, ir.Index):
+                stack.append(e.value)
+            elif isinstance(e, ir.Array):
+                stack.extend(e.elements)
+            elif isinstance(e, ir.NetCall):
+                stack.append(e.arg)
+        for name, _ in self.model.lets:
+            if name in direct:
+                blk.add(f"l_{_ident(name)} = {self._call(name)}")
+
+    def _call(self, name: str) -> str:
+        """``fl_U(s_x, s_v)``: a let's function called on the current states."""
+        args = ", ".join(f"s_{_ident(s)}" for s in self.let_states(name))
+        return f"fl_{_ident(name)}({args})"
+
+    def let_function(self, name: str, blk: _Block) -> None:
+        """``def fl_NAME(s_...):``, the let as a function of the states it
+        reads: its own body once, the lets it reads called, not expanded."""
+        args = ", ".join(f"s_{_ident(s)}" for s in self.let_states(name))
+        blk.add(f"def fl_{_ident(name)}({args}):")
+        inner = _Block(blk.indent + 4)
+        value = self.lets[name]
+        self._bind_lets(value, inner)
+        inner.add(f"return {self._expr(value, inner)[0]}")
+        blk.lines.extend(inner.lines)
 
     # -------- prologue: params, states, inputs, fbm, lets
     def prologue(self, blk: _Block, needs: set, y: str | None = "y") -> None:
@@ -180,8 +279,13 @@ class _FunctionEmitter:
                 hurst = self.expr(b.hurst, blk)
                 blk.add(f"fbm_weight_{nm} = FBM.fbm_weights({hurst}, fbm_gamma_{nm}, self.fbm_horizon)")
         for name, value in self.model.lets:
+            if ("letfn", name) in needs:
+                self.let_function(name, blk)
             if ("let", name) in needs:
-                blk.add(f"l_{_ident(name)} = {self._expr(value, blk)[0]}")
+                if ("letfn", name) in needs:
+                    blk.add(f"l_{_ident(name)} = {self._call(name)}")
+                else:
+                    blk.add(f"l_{_ident(name)} = {self._expr(value, blk)[0]}")
 
     @staticmethod
     def state_slice(s: ir.StateIR, y: str) -> str:
@@ -320,22 +424,32 @@ class _FunctionEmitter:
         return f"{left} {op} {right}", level
 
     def _grad(self, e: ir.Grad, blk: _Block) -> str:
+        """``jax.grad`` of a function of the states: the let's own function
+        for ``grad(U, x)``, else a local function of the body. The body is
+        written once, so nested gradients grow the code linearly."""
         self.counter[0] += 1
         k = self.counter[0]
-        wrt = _ident(e.wrt)
-        fn = f"grad_fn_{k}"
-        blk.add(f"def {fn}(s_{wrt}):")
-        inner = _Block(blk.indent + 4)
-        # recompute the lets that depend on the variable of differentiation
-        needs = self.refs([e.body])
-        only = frozenset({e.wrt})
-        for name, value in self.model.lets:
-            if ("let", name) in needs and depends_on_state(value, self.lets, only):
-                inner.add(f"l_{_ident(name)} = {self._expr(value, inner)[0]}")
-        body = self.expr(e.body, inner)
-        inner.add(f"return {body}")
-        blk.lines.extend(inner.lines)
-        blk.add(f"grad_{k} = jax.grad({fn})(s_{wrt})")
+        wrt = e.wrt
+        body = e.body
+        if isinstance(body, ir.Ref) and body.kind == "let" and self.let_states(body.name):
+            fn, args = f"fl_{_ident(body.name)}", self.let_states(body.name)
+        elif not self.expr_states(body):
+            args = ()
+            fn = None
+        else:
+            args = self._ordered(set(self.expr_states(body)) | {wrt})
+            fn = f"grad_fn_{k}"
+            blk.add(f"def {fn}({', '.join(f's_{_ident(s)}' for s in args)}):")
+            inner = _Block(blk.indent + 4)
+            self._bind_lets(body, inner)
+            inner.add(f"return {self.expr(body, inner)}")
+            blk.lines.extend(inner.lines)
+        if wrt not in args:  # the body does not read the state: its gradient is zero
+            blk.add(f"grad_{k} = jnp.zeros_like(s_{_ident(wrt)})")
+            return f"grad_{k}"
+        i = args.index(wrt)
+        how = f", argnums={i}" if i else ""
+        blk.add(f"grad_{k} = jax.grad({fn}{how})({', '.join(f's_{_ident(s)}' for s in args)})")
         return f"grad_{k}"
 
     # -------- assembling a flat vector from per-state pieces

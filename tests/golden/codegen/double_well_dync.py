@@ -73,11 +73,9 @@ class Model(AbstractModel):
 
     def drift(self, t, y, args=None):
         s_x = y[0]
-        l_U = F.power(F.power(s_x, 2) - 1.0, 2)
-        def grad_fn_1(s_x):
-            l_U = F.power(F.power(s_x, 2) - 1.0, 2)
-            return l_U
-        grad_1 = jax.grad(grad_fn_1)(s_x)
+        def fl_U(s_x):
+            return F.power(F.power(s_x, 2) - 1.0, 2)
+        grad_1 = jax.grad(fl_U)(s_x)
         d_x = -grad_1
         return jnp.reshape(d_x, (1,))
 

@@ -110,12 +110,10 @@ class Model(AbstractModel):
         p_kappa = self.kappa
         s_x = y[0:8]
         s_v = y[8:16]
-        l_U = F.sum(0.5 * F.power(p_omega, 2) * F.power(s_x, 2)) - p_kappa * F.sum(F.cos(s_x - F.roll(s_x, shift=1, axis=0)))
+        def fl_U(s_x):
+            return F.sum(0.5 * F.power(p_omega, 2) * F.power(s_x, 2)) - p_kappa * F.sum(F.cos(s_x - F.roll(s_x, shift=1, axis=0)))
         d_x = s_v
-        def grad_fn_1(s_x):
-            l_U = F.sum(0.5 * F.power(p_omega, 2) * F.power(s_x, 2)) - p_kappa * F.sum(F.cos(s_x - F.roll(s_x, shift=1, axis=0)))
-            return l_U
-        grad_1 = jax.grad(grad_fn_1)(s_x)
+        grad_1 = jax.grad(fl_U)(s_x)
         d_v = -p_gamma * s_v - grad_1
         return F.join(d_x, d_v)
 

@@ -79,11 +79,9 @@ class Model(AbstractModel):
 
     def drift(self, t, y, args=None):
         s_z = y[0:4]
-        l_U = F.sum(NN.apply_net(self.f, s_z)) + 0.5 * F.sum(F.power(s_z, 2))
-        def grad_fn_1(s_z):
-            l_U = F.sum(NN.apply_net(self.f, s_z)) + 0.5 * F.sum(F.power(s_z, 2))
-            return l_U
-        grad_1 = jax.grad(grad_fn_1)(s_z)
+        def fl_U(s_z):
+            return F.sum(NN.apply_net(self.f, s_z)) + 0.5 * F.sum(F.power(s_z, 2))
+        grad_1 = jax.grad(fl_U)(s_z)
         d_z = -grad_1
         return d_z
 
