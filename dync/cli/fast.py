@@ -10,9 +10,10 @@ from .common import _echo
 from .spec_commands import run_check, run_fmt
 
 
-def _fast_args(args: list[str], options: tuple[str, ...], repeated: tuple[str, ...]) -> tuple[Path, dict] | None:
+def _fast_args(args: list[str], options: tuple[str, ...], repeated: tuple[str, ...], flags: tuple[str, ...] = ()) -> tuple[Path, dict] | None:
     """The spec and options of a simple ``check``/``fmt`` command line, or
-    ``None`` when it needs typer (help, an unknown flag, a missing value)."""
+    ``None`` when it needs typer (help, an unknown flag, a missing value).
+    A name in ``flags`` takes no value (``True`` when given)."""
     spec: str | None = None
     values: dict[str, object] = {name: [] for name in repeated}
     i = 0
@@ -20,6 +21,10 @@ def _fast_args(args: list[str], options: tuple[str, ...], repeated: tuple[str, .
         arg = args[i]
         if arg.startswith("-") and arg != "-":
             name, eq, value = arg.partition("=")
+            if arg in flags:
+                values[arg] = True
+                i += 1
+                continue
             if name not in options:
                 return None
             if not eq:
@@ -62,10 +67,10 @@ def _fast(argv: list[str]):
     if command in ("check", "fmt") and "lark" not in sys.modules:
         _skip_lark_extras()
     if command == "check":
-        parsed = _fast_args(rest, ("--set", "--format"), ("--set",))
+        parsed = _fast_args(rest, ("--set", "--format"), ("--set",), ("--pedantic",))
         if parsed is not None:
             spec, v = parsed
-            return lambda: run_check(spec, v["--set"] or None, str(v.get("--format", "text")))
+            return lambda: run_check(spec, v["--set"] or None, str(v.get("--format", "text")), bool(v.get("--pedantic", False)))
     elif command == "fmt":
         parsed = _fast_args(rest, ("--to",), ())
         if parsed is not None:

@@ -9,8 +9,9 @@ from .common import _echo, _fail
 import json
 
 
-def run_check(spec: Path, sets: list[str] | None, format: str) -> None:
-    """``dync check``: the summary of a spec, as text or JSON."""
+def run_check(spec: Path, sets: list[str] | None, format: str, pedantic: bool = False) -> None:
+    """``dync check``: the summary of a spec, as text or JSON; with
+    ``pedantic``, also the warnings of :mod:`dync.compiler.pedantic`."""
     from ..compiler.driver import check_ast, read_spec
     from ..compiler.summary import CheckSummary
     from ..settings import dims_only
@@ -19,7 +20,12 @@ def run_check(spec: Path, sets: list[str] | None, format: str) -> None:
         _fail(UsageError(f"unknown format `{format}`", hint="use --format text or --format json"))
     try:
         parsed = read_spec(spec)
-        summary = CheckSummary.of(check_ast(parsed, dims_only(parsed, sets)), spec)
+        checked = check_ast(parsed, dims_only(parsed, sets))
+        if pedantic:
+            from ..compiler.pedantic import with_pedantic_warnings
+
+            checked = with_pedantic_warnings(checked)
+        summary = CheckSummary.of(checked, spec)
     except DyncError as err:
         _fail(err, format)
         return
@@ -77,9 +83,10 @@ def register(app, run, SpecArg, SetOpt) -> None:
         spec: SpecArg,
         set_: SetOpt = None,
         format: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+        pedantic: Annotated[bool, typer.Option("--pedantic", help="Also warn about what is legal but often a mistake")] = False,
     ) -> None:
         """Check a spec and print what it declares: states, parameters, noise structure, calculus."""
-        run(run_check, spec, set_, format)
+        run(run_check, spec, set_, format, pedantic)
 
     @app.command("compile")
     def compile_(
