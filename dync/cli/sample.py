@@ -55,12 +55,26 @@ def register(app, run, SpecArg, SetOpt) -> None:
         integration_steps: Annotated[
             Optional[int], typer.Option("--integration-steps", help="HMC leapfrog steps per draw (mean of a jittered length)")
         ] = None,
-        checkpoint_every: Annotated[Optional[int], typer.Option("--checkpoint-every", help="Draws between checkpoints")] = None,
+        checkpoint_every: Annotated[Optional[int], typer.Option("--checkpoint-every", help="Draws (reverse: steps) between checkpoints")] = None,
+        reverse: Annotated[
+            Optional[str], typer.Option("--reverse", help="Generate from a trained score instead: sde, heun, ode or pc")
+        ] = None,
+        weights: Annotated[Optional[str], typer.Option("--weights", help="Weights written by `dync train` (with --reverse)")] = None,
+        steps: Annotated[Optional[int], typer.Option("--steps", help="Reverse sampler's time steps (sde, heun, pc)")] = None,
+        snr: Annotated[Optional[float], typer.Option("--snr", help="PC corrector's signal-to-noise ratio")] = None,
+        corrector_steps: Annotated[Optional[int], typer.Option("--corrector-steps", help="PC Langevin steps per time")] = None,
+        loglik: Annotated[
+            Optional[bool], typer.Option("--loglik/--no-loglik", help="Exact log-likelihoods via the probability-flow ODE")
+        ] = None,
+        data: Annotated[Optional[str], typer.Option("--data", help="Samples file whose log-likelihoods --loglik computes")] = None,
         set_: SetOpt = None,
         resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from OUTPUT.ckpt")] = False,
         progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
     ) -> None:
-        """Draw the states from the spec's `target` density with MCMC and write an ArviZ NetCDF file."""
+        """Draw the states from the spec's `target` density with MCMC and write an ArviZ NetCDF file;
+        with --reverse, generate samples from the spec's trained `score` (see docs/diffusion.md)."""
         run(run_sample, spec, output, sets=set_, resume=resume, progress=progress, method=method, chains=chains,
             warmup=warmup, samples=samples, step=step, thin=thin, seed=seed, friction=friction, mass=mass,
-            target_accept=target_accept, integration_steps=integration_steps, checkpoint_every=checkpoint_every)  # fmt: skip
+            target_accept=target_accept, integration_steps=integration_steps, checkpoint_every=checkpoint_every,
+            reverse=reverse, weights=weights, steps=steps, snr=snr, corrector_steps=corrector_steps, loglik=loglik,
+            data=data)  # fmt: skip

@@ -30,8 +30,14 @@ def sample_spec(
     """Compile a parsed spec with the settings' dims and sample it.
 
     Returns:
-        An ``arviz.InferenceData`` (see :func:`dync.runtime.sampling.sample_model`).
+        An ``arviz.InferenceData`` (see :func:`dync.runtime.sampling.sample_model`);
+        with ``settings.reverse``, the generated samples of a trained score
+        (:func:`dync.commands.generating.generate_spec`, an ``xarray.Dataset``).
     """
+    if settings.reverse is not None:
+        from .generating import generate_spec
+
+        return generate_spec(spec, settings, checkpoint=checkpoint, progress=progress)
     import jax
 
     from ..runtime.params import with_params
@@ -84,7 +90,12 @@ def sample(model_or_spec: Any, **options: Any):
 
 
 def sample_summary(idata) -> str:
-    """The diagnostics table of a ``dync sample`` result."""
+    """The diagnostics table of a ``dync sample`` result (the summary of
+    generated samples for ``--reverse``)."""
+    if str(getattr(idata, "attrs", {}).get("method", "")).startswith("reverse"):
+        from .generating import generate_summary
+
+        return generate_summary(idata)
     from ..runtime.diagnostics import posterior_table
 
     post = idata.posterior

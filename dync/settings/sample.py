@@ -26,6 +26,14 @@ class SampleSettings:
             :func:`dync.runtime.sampling.sample_model`.
         checkpoint_every: draws between checkpoints (``None``: the
             kernel driver's default).
+        reverse: generate from the spec's trained ``score`` instead
+            (``sde``, ``heun``, ``ode``, ``pc``; ``None``: sample the target).
+        weights: the weights file of ``dync train`` (with ``reverse``).
+        steps, snr, corrector_steps: the reverse sampler's grid steps,
+            the corrector's signal-to-noise ratio and Langevin steps.
+        loglik: also compute log-likelihoods through the probability-flow ODE.
+        data: a samples file whose log-likelihoods to compute (``None``:
+            those of the generated points).
         dims: dim overrides, for the compiler.
         params: parameter values (``--set``).
     """
@@ -42,6 +50,13 @@ class SampleSettings:
     target_accept: float | None = None
     integration_steps: int = 16
     checkpoint_every: int | None = None
+    reverse: str | None = None
+    weights: str | None = None
+    steps: int = 500
+    snr: float = 0.16
+    corrector_steps: int = 1
+    loglik: bool = False
+    data: str | None = None
     dims: Mapping[str, int] = dataclasses.field(default_factory=dict)
     params: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
@@ -70,6 +85,14 @@ def sample_settings(
             message names the flag.
     """
     v = merge_section(spec, "sample", flags)
+    reverse = v["reverse"]
+    if reverse is not None:
+        return _reverse_settings(spec, v, sets)
+    for key in ("weights", "loglik", "data"):
+        if v[key] not in (None, False):
+            raise UsageError(
+                f"--{key} is for generating from a trained score", hint="add --reverse sde|heun|ode|pc (and --weights FILE)"
+            )
     method = str(v["method"])
     if method not in SAMPLE_METHODS:
         hint = did_you_mean(method, SAMPLE_METHODS) or "use one of " + ", ".join(SAMPLE_METHODS)
@@ -100,6 +123,39 @@ def sample_settings(
         target_accept=None if target_accept is None else float(target_accept),
         integration_steps=_whole(v["integration_steps"], "--integration-steps", 1),
         checkpoint_every=None if every is None else _whole(every, "--checkpoint-every", 1),
+        dims=dims,
+        params=params,
+    )
+
+
+#: the reverse samplers (``dync.runtime.reverse.REVERSE_METHODS``)
+REVERSE_METHODS = ("sde", "heun", "ode", "pc")
+
+
+def _reverse_settings(spec: ast.Spec, v: dict[str, Any], sets) -> SampleSettings:
+    """The settings of ``dync sample --reverse``: generating from a score."""
+    reverse = str(v["reverse"])
+    if reverse not in REVERSE_METHODS:
+        hint = did_you_mean(reverse, REVERSE_METHODS) or "use one of " + ", ".join(REVERSE_METHODS)
+        raise UsageError(f"--reverse {reverse}: unknown reverse sampler", hint=hint)
+    if v["weights"] is None:
+        raise UsageError("--reverse needs the trained weights", hint="pass --weights FILE, written by `dync train -o FILE`")
+    snr = float(v["snr"])
+    if not snr > 0:
+        raise UsageError(f"--snr {snr:g}: must be positive", hint="0.16 is usual for low-dimensional data")
+    every = v["checkpoint_every"]
+    dims, params = split_sets(spec, parse_sets(sets))
+    return SampleSettings(
+        samples=_whole(v["samples"], "--samples", 1),
+        seed=_whole(v["seed"], "--seed", 0),
+        checkpoint_every=None if every is None else _whole(every, "--checkpoint-every", 1),
+        reverse=reverse,
+        weights=str(v["weights"]),
+        steps=_whole(v["steps"], "--steps", 1),
+        snr=snr,
+        corrector_steps=_whole(v["corrector_steps"], "--corrector-steps", 0),
+        loglik=bool(v["loglik"]),
+        data=None if v["data"] is None else str(v["data"]),
         dims=dims,
         params=params,
     )
