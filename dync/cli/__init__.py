@@ -19,7 +19,7 @@ from ..errors import DyncError
 from .common import _Exit, _echo, _fail
 from .fast import _fast
 
-COMMAND_MODULES = ("spec_commands", "simulate", "fit", "sample", "test", "plot")
+COMMAND_MODULES = ("spec_commands", "simulate", "fit", "sample", "train", "test", "plot")
 
 
 def build_app():
