@@ -21,7 +21,10 @@ from ..errors import (
     UnknownFunction,
     did_you_mean,
 )
+from ..dsl.limits import MAX_RANK, MAX_SIZE
+from ..errors import DyncError
 from . import ir
+from .consteval import check_constant_size
 from .library import DISTRIBUTIONS, FUNCTIONS
 from .shapes import BAD, broadcast, fmt_shape, matmul_shape
 from .dependencies import depends_on_state, reads_time
@@ -88,7 +91,32 @@ class ExprChecker:
 
     def check(self, e):
         method = getattr(self, f"_{type(e).__name__.lower()}")
-        return method(e)
+        out = method(e)
+        shape = getattr(out, "shape", None)
+        if out is not BAD and shape is not None:
+            if len(shape) > MAX_RANK:
+                return self.err(ShapeMismatch, f"this would be an array of {len(shape)} axes; arrays have at most {MAX_RANK}",
+                                getattr(e, "span", None), hint="use fewer axes")
+            if math.prod(shape) > MAX_SIZE:
+                return self.err(ShapeMismatch, f"this would be an array of {math.prod(shape):,} numbers {fmt_shape(shape)}, too many",
+                                getattr(e, "span", None), hint=f"arrays hold at most 2^40 = {MAX_SIZE:,} numbers (dync.dsl.limits.MAX_SIZE)")
+        return out
+
+    def _constant(self, shape: tuple, span, what: str, filled: bool = False) -> bool:
+        """Whether a constant array of ``shape`` may be built here (the
+        bounds of :mod:`dync.dsl.limits`, counted in the spec's budget); an
+        error otherwise, before it is allocated. ``filled``: one repeated
+        value (written into the model as a number and a shape)."""
+        try:
+            check_constant_size(shape, span, what, filled)
+            if filled:
+                self.c.budget.spend(math.prod(shape), span)
+            else:
+                self.c.budget.store(math.prod(shape), span)
+        except DyncError as err:
+            self.c.errors.append(err)
+            return False
+        return True
 
     def _number(self, e: ast.Number):
         return ir.Const(np.asarray(float(e.value)), ())
@@ -171,6 +199,8 @@ class ExprChecker:
             return self.err(ShapeMismatch, f"array elements have different shapes: {', '.join(fmt_shape(s) for s in sorted(shapes))}", e.span)
         inner = els[0].shape if els else ()
         if all(isinstance(x, ir.Const) for x in els):
+            if not self._constant((len(els),) + inner, e.span, "this array"):
+                return BAD
             return ir.Const(np.stack([x.value for x in els]), (len(els),) + inner)
         return ir.Array(tuple(els), (len(els),) + inner)
 
@@ -276,11 +306,15 @@ class ExprChecker:
                 if v < 1:
                     return self.err(ShapeMismatch, f"sizes of `{name}` must be positive", a.span)
                 dims.append(v)
+            if not self._constant(tuple(dims), e.span, f"`{name}(...)`", filled=True):
+                return BAD
             return ir.Const(np.zeros(tuple(dims)) if name == "zeros" else np.ones(tuple(dims)), tuple(dims))
         if name == "eye":
             n = static["n"]
             if n < 1:
                 return self.err(ShapeMismatch, "`eye` needs a positive size", e.span)
+            if not self._constant((n, n), e.span, f"`eye({n})`"):
+                return BAD
             return ir.Const(np.eye(n), (n, n))
         args = {k: self.check(v) for k, v in kw.items()}
         vargs = [self.check(a) for a in pos]

@@ -31,7 +31,8 @@ from ..errors import (
     did_you_mean,
 )
 from . import ir
-from .consteval import NotConstant, const_eval
+from ..dsl.limits import MAX_RANK, MAX_SIZE
+from .consteval import Budget, NotConstant, TooLarge, check_constant_size, const_eval, exact_int
 from .library import ACTIVATIONS, CALCULI, DISTRIBUTIONS, FUNCTIONS, NET_KEYWORDS, RESERVED
 from .shapes import BAD, Bad, broadcast, fmt_shape
 from .expressions import free_names
@@ -44,6 +45,21 @@ _MODEL_ATTRS = frozenset(
     "langevin_parts fbm_horizon fbm_high with_horizon "
     "target_log_density score expectation_values expectation_rhs stationary_law".split()
 )
+
+
+#: the hint of every size past :data:`~dync.dsl.limits.MAX_SIZE`
+_SIZE_HINT = f"sizes are at most 2^40 = {MAX_SIZE:,} numbers (dync.dsl.limits.MAX_SIZE)"
+
+
+def _is_whole(v) -> bool:
+    """Whether ``v`` (an exact ``int`` or a float) is a finite whole number."""
+    return isinstance(v, int) or (math.isfinite(v) and float(v).is_integer())
+
+
+def _shown_size(n: int) -> str:
+    """A size for a message: the digits, or their count when there are many."""
+    text = str(n)
+    return text if len(text) <= 40 else f"a number of {len(text)} digits"
 
 
 class DeclarationChecks:
@@ -152,22 +168,26 @@ class DeclarationChecks:
         for d in self.spec.of_type(ast.Dim):
             if self._decl_nodes.get(d.name) is not d:
                 continue
+            span = getattr(d.value, "span", d.span)
             if d.name in self.overrides:
-                value = float(self.overrides[d.name])
+                value = self.overrides[d.name]
             else:
-                value = self._const(d.value, f"dim `{d.name}`", BadDim)
+                value = self._size_value(d.value, f"dim `{d.name}`", BadDim, dims)
                 if value is None or value is BAD:
                     self.failed.add(d.name)
                     continue
-                value = float(np.asarray(value))
-            if not float(value).is_integer() or value < 1:
-                shown = int(value) if float(value).is_integer() else value
+            if not _is_whole(value) or value < 1:
+                shown = int(value) if _is_whole(value) else value
                 self.err(
                     BadDim,
                     f"dim `{d.name}` must be a positive integer, not {shown}",
-                    getattr(d.value, "span", d.span),
+                    span,
                     hint="sizes are whole numbers of at least 1",
                 )
+                self.failed.add(d.name)
+                continue
+            if int(value) > MAX_SIZE:
+                self.err(BadDim, f"dim `{d.name}` = {_shown_size(int(value))} is too large", span, hint=_SIZE_HINT)
                 self.failed.add(d.name)
                 continue
             dims[d.name] = int(value)
@@ -185,7 +205,7 @@ class DeclarationChecks:
 
     def _const(self, expr, what: str, cls=InvalidSpec):
         try:
-            return const_eval(expr, self.consts)
+            return const_eval(expr, self.consts, self.budget)
         except NotConstant as nc:
             if nc.name in self.failed:
                 return BAD
@@ -204,19 +224,55 @@ class DeclarationChecks:
             self.errors.append(e)
             return BAD
 
+    @property
+    def budget(self) -> Budget:
+        """The work and storage spent on this spec's constants (one per check)."""
+        if not hasattr(self, "_budget"):
+            self._budget = Budget()
+        return self._budget
+
+    def _size_value(self, expr, what: str, cls, ints):
+        """The value of a size expression: an exact ``int`` when it is integer
+        arithmetic (so ``2^64 + 1`` is not rounded through a float), else the
+        float the constant evaluates to; ``BAD`` after an error."""
+        try:
+            exact = exact_int(expr, ints)
+        except TooLarge:
+            return self.err(cls, f"{what} is far too large", expr.span, hint=_SIZE_HINT)
+        if exact is not None:
+            return exact
+        v = self._const(expr, what, cls)
+        if v is BAD or v is None:
+            return BAD
+        v = np.asarray(v)
+        if v.shape != ():
+            return self.err(cls, f"{what} must be a single whole number, not an array of shape {fmt_shape(v.shape)}", expr.span,
+                            hint="a size is a whole number of at least 1")
+        return float(v)
+
     def _shape(self, shape_exprs, what: str) -> tuple | None:
         if shape_exprs is None:
             return None
+        if len(shape_exprs) > MAX_RANK:
+            self.err(ShapeMismatch, f"the shape of {what} has {len(shape_exprs)} axes; arrays have at most {MAX_RANK}",
+                     shape_exprs[MAX_RANK].span, hint="use fewer axes")
+            return None
         out = []
         for e in shape_exprs:
-            v = self._const(e, f"the shape of {what}", ShapeMismatch)
+            v = self._size_value(e, f"a size in the shape of {what}", ShapeMismatch, self.dims or {})
             if v is BAD or v is None:
                 return None
-            v = np.asarray(v)
-            if v.shape != () or not float(v).is_integer() or v < 1:
+            if not _is_whole(v) or v < 1:
                 self.err(ShapeMismatch, f"a size in the shape of {what} must be a positive integer", e.span)
                 return None
+            if int(v) > MAX_SIZE:
+                self.err(ShapeMismatch, f"a size in the shape of {what}, {_shown_size(int(v))}, is too large", e.span, hint=_SIZE_HINT)
+                return None
             out.append(int(v))
+        total = math.prod(out)
+        if total > MAX_SIZE:
+            self.err(ShapeMismatch, f"{what} would hold {_shown_size(total)} numbers, too many", shape_exprs[0].span, hint=_SIZE_HINT)
+            return None
         return tuple(out)
 
     # -------------------------------------------------------------- params
@@ -293,6 +349,8 @@ class DeclarationChecks:
                         p.value.span,
                     )
                     continue
+                if not self._constant_fits(shape, p.value.span, f"the value of {what}", filled=value.size == 1):
+                    continue
                 value = np.broadcast_to(value, shape).copy()
             shape = tuple(shape) if shape is not None else ()
             self.symbols[p.name] = ("param", shape)
@@ -316,11 +374,29 @@ class DeclarationChecks:
                 self._init_outside(what, init, constraint, p.init)
                 continue
             if value is None and init is None:
+                if not self._constant_fits(shape, p.span, f"the default value of {what}", filled=True):
+                    continue
                 value = np.full(shape, constraint.default_value())
             if value is not None:
                 self.consts[p.name] = value
             out.append(ir.ParamIR(p.name, self._attrs[p.name], shape, constraint, value, init, prior, p.fixed))
         return out
+
+    def _constant_fits(self, shape, span, what: str, filled: bool = False) -> bool:
+        """Whether a constant array of ``shape`` may be built (within the
+        bounds of :mod:`dync.dsl.limits`, counted in the spec's budget); an
+        error otherwise, before anything is allocated. ``filled``: one value
+        repeated (written into the model as a number and a shape)."""
+        try:
+            check_constant_size(tuple(shape), span, what, filled)
+            if filled:
+                self.budget.spend(math.prod(shape), span)
+            else:
+                self.budget.store(math.prod(shape), span)
+        except DyncError as e:
+            self.errors.append(e)
+            return False
+        return True
 
     def _ir_value(self, e) -> np.ndarray | None:
         """The value of a distribution argument known at compile time, or ``None``."""
@@ -469,6 +545,10 @@ class DeclarationChecks:
                     continue
                 if np.asarray(v).shape != () or not float(v).is_integer() or (v < 1 and kw.name != "depth") or v < 0:
                     self.err(BadArguments, f"mlp's `{kw.name}` must be a positive integer", kw.value.span)
+                    ok = False
+                    continue
+                if float(v) > MAX_SIZE:
+                    self.err(BadArguments, f"mlp's `{kw.name}` = {_shown_size(int(v))} is too large", kw.value.span, hint=_SIZE_HINT)
                     ok = False
                     continue
                 values[kw.name] = int(v)

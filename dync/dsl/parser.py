@@ -24,8 +24,9 @@ from lark import Token, v_args
 from lark.visitors import Transformer_NonRecursive
 from lark.lexer import PatternStr
 
-from ..errors import DyncSyntaxError, Span, SpecErrors
+from ..errors import DyncSyntaxError, InvalidSpec, Span, SpecErrors
 from . import ast
+from .limits import MAX_RANK
 
 _STARTS = ("start", "expr_only", "equation_only", "dist_only", "kind_only", "expectation_only")
 _OPEN = {"LPAR": "(", "LSQB": "["}
@@ -507,6 +508,34 @@ def _or_list(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " or " + items[-1]
 
 
+# ------------------------------------------------------------------ array nesting
+
+
+def _too_deep_arrays(node) -> InvalidSpec | None:
+    """The error for the first array literal nested more than
+    :data:`~dync.dsl.limits.MAX_RANK` deep in ``node`` (an array of arrays of
+    ... has one axis per level, and arrays have at most that many), or
+    ``None``. Iterative, so that any nesting the parser accepts is walked."""
+    stack: list[tuple[object, int]] = [(node, 0)]
+    while stack:
+        x, depth = stack.pop()
+        if isinstance(x, (list, tuple)):
+            stack.extend((y, depth) for y in x)
+            continue
+        if not dataclasses.is_dataclass(x) or isinstance(x, (Span, ast.Number, ast.Name)):
+            continue
+        if isinstance(x, ast.ArrayLit):
+            depth += 1
+            if depth > MAX_RANK:
+                return InvalidSpec(
+                    f"arrays are nested more than {MAX_RANK} deep here; an array has at most {MAX_RANK} axes",
+                    x.span,
+                    hint="each `[` inside an array adds an axis: nest arrays less deeply",
+                )
+        stack.extend((getattr(x, f.name), depth) for f in dataclasses.fields(x))
+    return None
+
+
 # ------------------------------------------------------------------ entry points
 
 
@@ -546,7 +575,11 @@ def parse_statements(text: str, path: str = "<string>") -> list:
             work = "\n".join(lines)
     if errors:
         raise SpecErrors(errors)
-    return _AstBuilder(mapper).transform(tree)
+    statements = _AstBuilder(mapper).transform(tree)
+    deep = [e for e in map(_too_deep_arrays, statements) if e is not None]
+    if deep:
+        raise SpecErrors(deep)
+    return statements
 
 
 def parse_fragment(text: str, kind: str, mapper: SpanMapper):
@@ -562,7 +595,11 @@ def parse_fragment(text: str, kind: str, mapper: SpanMapper):
         tree = parser.parse(text, start=start)
     except lark.exceptions.LarkError as exc:
         raise _syntax_error(exc, text, mapper, parser) from None
-    return _AstBuilder(mapper).transform(tree)
+    node = _AstBuilder(mapper).transform(tree)
+    deep = _too_deep_arrays(node)
+    if deep is not None:
+        raise deep
+    return node
 
 
 def _leading_doc(text: str) -> str:
