@@ -210,11 +210,14 @@ class SpecWarning:
         code: a stable code (``W100``).
         message: what was found, built from the spec's names.
         span: where.
+        hint: what to do about it; a warning with a hint renders like an
+            error (``file:line:col``, the line, a caret, the hint).
     """
 
     code: str
     message: str
     span: Span | None = None
+    hint: str | None = None
 
     def render(self) -> str:
         return render_warning(self)
@@ -225,7 +228,10 @@ UNUSED_NOISE = "W100"
 
 
 def render_warning(warning: SpecWarning) -> str:
-    """``file:line: warning: message``."""
+    """``file:line: warning: message``; with a hint, ``file:line:col:
+    warning[CODE]: message``, the line, a caret and the hint."""
+    if warning.hint is not None:
+        return render_diagnostic(warning, "warning")  # type: ignore[arg-type]
     span = warning.span
     where = f"{span.path}:{span.line}" if span is not None else "dync"
     return f"{where}: warning: {warning.message}"
@@ -237,15 +243,16 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     return f"did you mean `{close[0]}`?" if close else None
 
 
-def render_diagnostic(err: DyncError) -> str:
-    """``file:line:col: error[CODE]: message``, the line, a caret, the hint."""
+def render_diagnostic(err: DyncError, severity: str = "error") -> str:
+    """``file:line:col: error[CODE]: message``, the line, a caret, the hint
+    (``severity`` is ``error`` or ``warning``)."""
     span = err.span
     out: list[str] = []
     if span is None or span.line <= 0:
         where = span.path if span is not None else "dync"
-        out.append(f"{where}: error[{err.code}]: {err.message}")
+        out.append(f"{where}: {severity}[{err.code}]: {err.message}")
     else:
-        out.append(f"{span.path}:{span.line}:{span.column}: error[{err.code}]: {err.message}")
+        out.append(f"{span.path}:{span.line}:{span.column}: {severity}[{err.code}]: {err.message}")
         lines = span.source.splitlines() if span.source else []
         if 0 < span.line <= len(lines):
             text = lines[span.line - 1].expandtabs(4).rstrip()
