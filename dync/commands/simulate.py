@@ -38,9 +38,13 @@ def simulate_spec(spec: ast.Spec, settings: SimulateSettings, *, progress: bool 
     """
     import jax
 
+    from ..compiler.describe import describe_model
+    from ..runtime.preflight import preflight_simulate
     from ..runtime.simulate import simulate
 
     compiled = compile_ast(spec, settings.dims)
+    # refuse what cannot fit before the model (its weights) is allocated
+    preflight_simulate(describe_model(compiled.model), **settings.run_kwargs())
     model = build_model(compiled, jax.random.key(settings.seed))
     return simulate(model, progress=progress, **settings.run_kwargs())
 
