@@ -40,6 +40,8 @@ __all__ = [
     "FORWARD_CLASSES",
     "GaussianTransition",
     "classify_forward",
+    "gaussian_mixture_log_density",
+    "gaussian_mixture_score",
     "gaussian_score",
     "gaussian_transition",
 ]
@@ -246,6 +248,31 @@ def gaussian_score(transition: GaussianTransition, mean0: Any, cov0: Any):
         return -jnp.linalg.solve(c, x - m)
 
     return score
+
+
+def gaussian_mixture_log_density(transition: GaussianTransition, weights: Any, means: Any, covs: Any):
+    """The exact log-density ``(t, x) -> log p_t(x)`` of the forward marginal
+    when the data law is a Gaussian mixture (each component moves as
+    :meth:`GaussianTransition.marginal` says; the weights stay). Its
+    gradient is the exact score (:func:`gaussian_mixture_score`)."""
+    dtype = jnp.result_type(float)
+    log_w = jnp.log(jnp.asarray(weights, dtype) / jnp.sum(jnp.asarray(weights, dtype)))
+    means, covs = jnp.asarray(means, dtype), jnp.asarray(covs, dtype)
+
+    def log_density(t: Scalar, x: Float[Array, " n"]) -> Scalar:
+        def component(mean0, cov0):
+            m, c = transition.marginal(t, mean0, cov0)
+            return jax.scipy.stats.multivariate_normal.logpdf(x, m, c)
+
+        return jax.scipy.special.logsumexp(log_w + jax.vmap(component)(means, covs))
+
+    return log_density
+
+
+def gaussian_mixture_score(transition: GaussianTransition, weights: Any, means: Any, covs: Any):
+    """The exact score of the forward marginal for Gaussian-mixture data:
+    the gradient of :func:`gaussian_mixture_log_density`."""
+    return jax.grad(gaussian_mixture_log_density(transition, weights, means, covs), argnums=1)
 
 
 def perturbation_noise(key: PRNGKeyArray, shape: tuple[int, ...]) -> Array:

@@ -1,0 +1,92 @@
+"""The exact Gaussian transition of a linear forward SDE
+(dync.runtime.forward_sde) against closed forms: the VP schedule's
+exp(-B/2) and 1 - exp(-B), and Van Loan's matrix exponential for a coupled
+(non-diagonal) OU process; a state-dependent diffusion is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.linalg
+
+import dync
+from dync.errors import DyncRuntimeError
+from dync.runtime.forward_sde import classify_forward, gaussian_transition
+
+ROOT = Path(__file__).resolve().parents[2]
+VP = str(ROOT / "specs/diffusion/gmm2d_vp.dync")
+
+COUPLED = """model coupled
+param A[2, 2] = [[-1.0, 2.0], [-2.0, -1.5]]
+param c[2] = [0.5, 0.0]
+param G[2, 2] = [[0.7, 0.0], [0.3, 0.4]]
+brownian W[2]
+state x[2] ~ data
+dx = (A @ x + c) dt + G @ dW
+"""
+
+
+@pytest.fixture(scope="module")
+def vp():
+    model = dync.load(VP, jax.random.key(0))
+    return model, gaussian_transition(model)
+
+
+def test_vp_transition_matches_the_closed_form(vp):
+    model, tr = vp
+    assert tr.diagonal
+    for t in (1e-3, 0.1, 0.37, 0.8, 1.0):
+        phi, h, p = tr.coefficients(t)
+        big_b = 0.1 * t + 0.5 * (20.0 - 0.1) * t**2  # int_0^t beta
+        # float32 ODE with rtol 1e-6: relative error well under 1e-4
+        np.testing.assert_allclose(phi, np.exp(-0.5 * big_b), rtol=1e-4)
+        np.testing.assert_allclose(p, 1 - np.exp(-big_b), rtol=1e-4, atol=1e-7)
+        np.testing.assert_allclose(h, 0.0, atol=1e-7)
+
+
+def test_vp_class_is_linear_and_gbm_is_other(vp):
+    assert classify_forward(vp[0])[0] == "linear"
+    gbm = dync.load(str(ROOT / "specs/gbm.dync"))
+    kind, reason = classify_forward(gbm)
+    assert kind == "other" and "state" in reason
+    with pytest.raises(DyncRuntimeError, match="no Gaussian transition"):
+        gaussian_transition(gbm)
+
+
+def test_coupled_ou_transition_matches_van_loan(tmp_path):
+    spec = tmp_path / "coupled.dync"
+    spec.write_text(COUPLED)
+    model = dync.load(str(spec))
+    tr = gaussian_transition(model, 2.0)
+    assert not tr.diagonal
+    a = np.array([[-1.0, 2.0], [-2.0, -1.5]])
+    c = np.array([0.5, 0.0])
+    g = np.array([[0.7, 0.0], [0.3, 0.4]])
+    q = g @ g.T
+    for t in (0.05, 0.6, 2.0):
+        # Van Loan (1978): expm([[-A, Q], [0, A^T]] t) = [[., F12], [0, F22]], Phi = F22^T, P = Phi F12
+        f = scipy.linalg.expm(np.block([[-a, q], [np.zeros((2, 2)), a.T]]) * t)
+        phi = f[2:, 2:].T
+        p = phi @ f[:2, 2:]
+        h = np.linalg.solve(a, (phi - np.eye(2)) @ c)  # int_0^t e^{A s} c ds
+        phi_t, h_t, p_t = tr.coefficients(t)
+        np.testing.assert_allclose(phi_t, phi, atol=2e-5)
+        np.testing.assert_allclose(h_t, h, atol=2e-5)
+        np.testing.assert_allclose(p_t, p, atol=2e-5)
+
+
+def test_perturb_draws_the_transition_law(vp):
+    """x_t = Phi x0 + h + L eps has the transition's mean and variance (MC:
+    20000 draws, 4 standard errors)."""
+    _, tr = vp
+    x0 = jnp.array([1.5, -2.0])
+    eps = jax.random.normal(jax.random.key(3), (20000, 2))
+    xt, _ = jax.vmap(lambda e: tr.perturb(0.3, x0, e))(eps)
+    phi, h, p = tr.coefficients(0.3)
+    se = np.sqrt(np.asarray(p) / 20000)
+    assert np.all(np.abs(np.asarray(xt.mean(0)) - np.asarray(phi * x0 + h)) < 4 * se)
+    np.testing.assert_allclose(np.asarray(xt.var(0)), np.asarray(p), rtol=4 * np.sqrt(2 / 20000))
