@@ -414,12 +414,23 @@ _STATEMENT_HINTS = {
 }
 
 
+#: for ``jump x += 1 at rate 2``: what dync can say instead
+_JUMP_HINT = (
+    "dync models diffusions, `dx = DRIFT dt + NOISE dW`; for a population or reaction model write the diffusion "
+    "approximation (drift `up - down` times `dt`, noise `sqrt(up + down)` times `dW`)"
+)
+
+
 def _syntax_error(exc: lark.exceptions.LarkError, text: str, mapper: SpanMapper, parser: lark.Lark) -> DyncSyntaxError:
     lines = _grammar_lines(text)
     line = getattr(exc, "line", 1) or 1
     column = getattr(exc, "column", 1) or 1
     first_word = lines[line - 1].split()[0] if 0 < line <= len(lines) and lines[line - 1].split() else ""
     hint = _STATEMENT_HINTS.get(first_word)
+    if first_word.rstrip(":") in ("jump", "jumps"):  # `jump x += 1 at rate 2`
+        start = len(lines[line - 1]) - len(lines[line - 1].lstrip()) + 1
+        width = len(first_word.rstrip(":"))
+        return DyncSyntaxError("jump processes are not supported yet", mapper.span(line, start, line, start + width), hint=_JUMP_HINT)
 
     if isinstance(exc, lark.exceptions.UnexpectedCharacters):
         ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else "?"
