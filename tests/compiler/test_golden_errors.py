@@ -2,7 +2,9 @@
 its rendered diagnostics are compared whole with the `.expected` file beside
 it (regenerate with `pytest --update-golden`, then review the diff). Each
 broken spec's first line says which error codes it must produce, so a golden
-file can never silently accept the wrong diagnosis."""
+file can never silently accept the wrong diagnosis. A case that expects
+warning codes (`# expect: W101`) is a valid spec: its `dync check --pedantic`
+warnings are compared instead."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from dync.compiler.driver import compile_file
+from dync.compiler.driver import check_ast, compile_file, read_spec
+from dync.compiler.pedantic import with_pedantic_warnings
 from dync.errors import DyncError, SpecErrors
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,12 +31,15 @@ def _diagnose(path: Path) -> tuple[str, list[str]]:
         return err.render() + "\n", [e.code for e in err.errors]
     except DyncError as err:
         return err.render() + "\n", [err.code]
+    warnings = with_pedantic_warnings(check_ast(read_spec(rel))).warnings
+    if warnings:
+        return "\n".join(w.render() for w in warnings) + "\n", [w.code for w in warnings]
     return "", []
 
 
 def _expected_codes(path: Path) -> list[str]:
     first = path.read_text().splitlines()[0]
-    m = re.match(r"#\s*expect:\s*((?:E\d{3}\s*)+)", first)
+    m = re.match(r"#\s*expect:\s*((?:[EW]\d{3}\s*)+)", first)
     assert m, f"{path.name}: first line must be `# expect: CODE ...`"
     return m.group(1).split()
 
