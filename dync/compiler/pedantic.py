@@ -1,21 +1,67 @@
 """``dync check --pedantic``: warnings about what is legal but often a mistake
 (in the spirit of Stan's ``--warn-pedantic``). Each is a located
 :class:`~dync.errors.SpecWarning` with a hint; none is an error, so the
-check still passes (exit code 0)."""
+check still passes (exit code 0).
+
+====  ================================================================
+W101  an implicit Brownian motion named like a counting process (``dN1``)
+W102  a parameter without a prior in a spec that has ``observe`` lines
+W103  a state that no noise reaches
+W104  a ``let`` that nothing uses
+W105  an ``observe`` whose law reads no state
+====  ================================================================
+
+The warnings read the checked spec only (AST and IR), never run it.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from ..dsl import ast
-from ..errors import SpecWarning
+from ..errors import SpecWarning, Span
 from . import ir
+from .dependencies import depends_on_state
+
+#: an implicit Brownian motion whose name suggests a count of events
+COUNTING_NOISE = "W101"
+#: a parameter that fitting sees with a flat, improper prior
+NO_PRIOR = "W102"
+#: a state whose path no noise reaches
+NOISELESS_STATE = "W103"
+#: a named expression that nothing reads
+UNUSED_LET = "W104"
+#: an observation that does not depend on the states
+STATE_FREE_OBSERVATION = "W105"
+
+#: names read as counting processes: ``N``, ``N1``, ``N_birth``, ``J2``
+#: (upper case: a lower-case ``n`` or ``j`` is usually an index), and words
+#: such as ``jump``, ``count``, ``poisson``, ``birth``, ``death``
+_COUNTING = re.compile(r"^(?:[NJ](?:[0-9_]\w*)?|(?i:jump|count|poisson|arrival|event|birth|death|reaction|spike)\w*)$")
+
+
+def _is_counting_name(name: str) -> bool:
+    """Whether a Brownian motion's name suggests a counting process.
+
+    Example:
+        >>> [n for n in ("N", "N1", "J_in", "jumps", "Births", "W", "B1", "n", "Noise") if _is_counting_name(n)]
+        ['N', 'N1', 'J_in', 'jumps', 'Births']
+    """
+    return bool(_COUNTING.match(name))
 
 
 def pedantic_warnings(spec: ast.Spec, model: ir.ModelIR) -> tuple[SpecWarning, ...]:
     """The pedantic warnings of a checked spec, sorted by position."""
-    del spec, model
-    return ()
+    yaml = spec.path.endswith((".yaml", ".yml"))
+    found = (
+        _counting_noise(spec, yaml)
+        + _params_without_prior(spec, yaml)
+        + _noiseless_states(spec, model)
+        + _unused_lets(spec, yaml)
+        + _state_free_observations(spec, model, yaml)
+    )
+    return tuple(sorted(found, key=lambda w: w.span.sort_key() if w.span else ("", 0, 0)))
 
 
 def with_pedantic_warnings(checked):
@@ -23,3 +69,160 @@ def with_pedantic_warnings(checked):
     pedantic warnings added after its own."""
     extra = pedantic_warnings(checked.spec, checked.model)
     return dataclasses.replace(checked, warnings=tuple(checked.warnings) + extra)
+
+
+# ------------------------------------------------------------------- W101
+
+
+def _counting_noise(spec: ast.Spec, yaml: bool) -> list[SpecWarning]:
+    declared = {b.name for b in spec.of_type(ast.Brownian)}
+    out = []
+    for eq in spec.of_type(ast.Equation):
+        for term in eq.terms:
+            d, span = term.differential, term.differential_span
+            if d is None and isinstance(term.coefficient, ast.Name):  # a bare `dN`: coefficient 1
+                d, span = term.coefficient.id, term.coefficient.span
+            if not d or d == "dt" or not d.startswith("d"):
+                continue
+            name = d[1:]
+            if name in declared or not _is_counting_name(name):
+                continue
+            out.append(
+                SpecWarning(
+                    COUNTING_NOISE,
+                    f"`{d}` is an implicit Brownian motion: it adds Gaussian noise, not a count of jumps",
+                    span,
+                    hint=(
+                        "jump (counting) processes are not supported yet: for a population or reaction model, write the "
+                        "diffusion approximation (drift `up - down` times `dt`, noise `sqrt(up + down)` times `dW`), "
+                        f"or rename `{d}` to `dW{re.sub(r'^[^0-9]*', '', name)}` if Gaussian noise is meant"
+                    ),
+                )
+            )
+    return out
+
+
+# ------------------------------------------------------------------- W102
+
+
+def _params_without_prior(spec: ast.Spec, yaml: bool) -> list[SpecWarning]:
+    if not spec.of_type(ast.Observe):
+        return []
+    out = []
+    for p in spec.of_type(ast.Param):
+        if p.fixed or p.prior is not None:
+            continue
+        example = f"{p.name}: {{value: ..., prior: Normal(0, 1)}}" if yaml else f"param {p.name} = ... ~ Normal(0, 1)"
+        known = f"`{p.name}: {{value: ..., fixed: true}}`" if yaml else f"`const {p.name} = ...`"
+        out.append(
+            SpecWarning(
+                NO_PRIOR,
+                f"parameter `{p.name}` has no prior, and the spec has `observe` lines: fitting gives it a flat, improper prior",
+                p.name_span,
+                hint=f"give it a prior (`{example}`), or make it {known} if it is known",
+            )
+        )
+    return out
+
+
+# ------------------------------------------------------------------- W103
+
+
+def _noiseless_states(spec: ast.Spec, model: ir.ModelIR) -> list[SpecWarning]:
+    """States whose equation has no noise term and whose drift reads no
+    state that noise reaches (followed to a fixed point). Silent for a model
+    with no noise at all (an ODE is meant to be deterministic)."""
+    if not model.has_dynamics or model.noise_size == 0:
+        return []
+    lets = dict(model.lets)
+    drift = dict(model.drift)
+    noisy = {s for s, terms in model.noise if terms}
+    if not noisy:
+        return []
+    states = [s.name for s in model.states if not s.hidden]
+    changed = True
+    while changed:
+        changed = False
+        for s in states:
+            e = drift.get(s)
+            if s not in noisy and e is not None and depends_on_state(e, lets, frozenset(noisy)):
+                noisy.add(s)
+                changed = True
+    equations = {eq.lhs[1:]: eq for eq in spec.of_type(ast.Equation)}
+    out = []
+    for s in states:
+        if s in noisy or s not in equations:
+            continue
+        eq = equations[s]
+        out.append(
+            SpecWarning(
+                NOISELESS_STATE,
+                f"no noise reaches state `{s}`: its equation has no noise term and its drift reads no noisy state, "
+                "so its path is fixed by its start",
+                eq.lhs_span,
+                hint=f"add a noise term (`d{s} = ... dt + s dW`) if `{s}` should be random; ignore this if it is meant to be deterministic",
+            )
+        )
+    return out
+
+
+# ------------------------------------------------------------------- W104
+
+
+def _names(node, out: set[str]) -> set[str]:
+    """Every :class:`~dync.dsl.ast.Name` read inside an AST node."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ast.Name):
+            out.add(n.id)
+        elif isinstance(n, (tuple, list)):
+            stack.extend(n)
+        elif dataclasses.is_dataclass(n) and not isinstance(n, (type, Span)):
+            stack.extend(getattr(n, f.name) for f in dataclasses.fields(n))
+    return out
+
+
+def _unused_lets(spec: ast.Spec, yaml: bool) -> list[SpecWarning]:
+    """Lets read by no other statement, directly or through lets that are."""
+    lets = {s.name: s for s in spec.of_type(ast.Let)}
+    if not lets:
+        return []
+    used: set[str] = set()
+    for s in spec.statements:
+        if not isinstance(s, ast.Let):
+            _names(s, used)
+    todo = [n for n in used if n in lets]
+    while todo:
+        name = todo.pop()
+        for n in _names(lets[name].value, set()):
+            if n in lets and n not in used:
+                used.add(n)
+                todo.append(n)
+    where = "an equation, an observation, a target, an `expect` line or a let that is used"
+    return [
+        SpecWarning(UNUSED_LET, f"`let {name}` is never used", let.name_span, hint=f"remove it, or use it in {where}")
+        for name, let in lets.items()
+        if name not in used
+    ]
+
+
+# ------------------------------------------------------------------- W105
+
+
+def _state_free_observations(spec: ast.Spec, model: ir.ModelIR, yaml: bool) -> list[SpecWarning]:
+    lets = dict(model.lets)
+    free = {o.name for o in model.observations if not any(depends_on_state(v, lets) for _, v in o.dist.args)}
+    state = next((s.name for s in model.states if not s.hidden), "x")
+    example = f"observe: {{y: Normal({state}, 0.1)}}" if yaml else f"observe y ~ Normal({state}, 0.1)"
+    return [
+        SpecWarning(
+            STATE_FREE_OBSERVATION,
+            f"observation `{o.name}` reads no state: its law depends only on parameters, constants or the time, "
+            "so its data say nothing about the paths",
+            o.name_span,
+            hint=f"an observation measures the states, e.g. `{example}`",
+        )
+        for o in spec.of_type(ast.Observe)
+        if o.name in free
+    ]

@@ -1,0 +1,55 @@
+"""``dync check --pedantic`` from the command line: warnings, exit code 0,
+on the typer-free fast path and through typer alike; the jump syntax is a
+located error (exit 1)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = "model births\nconst b = 1.0\nconst d = 0.5\nstate x = 10\nlet unused = b\ndx = b * x dN1 - d * x dN2\n"
+
+
+def dync(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dync.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_pedantic_warns_with_exit_code_zero(tmp_path):
+    spec = tmp_path / "births.dync"
+    spec.write_text(SPEC)
+    r = dync("check", str(spec), "--pedantic")
+    assert r.returncode == 0, r.stderr
+    assert f"{spec}:6:12: warning[W101]: `dN1` is an implicit Brownian motion" in r.stdout
+    assert f"{spec}:5:5: warning[W104]: `let unused` is never used" in r.stdout
+    assert "= hint:" in r.stdout and "Traceback" not in r.stderr
+    plain = dync("check", str(spec))
+    assert plain.returncode == 0 and "W101" not in plain.stdout and "W104" not in plain.stdout
+    data = json.loads(dync("check", "--pedantic", str(spec), "--format", "json").stdout)
+    assert [w.split(": ")[1] for w in data["warnings"]] == ["warning[W104]", "warning[W101]", "warning[W101]"]
+
+
+def test_pedantic_through_typer(tmp_path):
+    """The typer command (what runs with other flags or --help) has the flag too."""
+    from typer.testing import CliRunner
+
+    from dync.cli import build_app
+
+    spec = tmp_path / "births.dync"
+    spec.write_text(SPEC)
+    app = build_app()
+    r = CliRunner().invoke(app, ["check", str(spec), "--pedantic"])
+    assert r.exit_code == 0, r.output
+    assert "warning[W101]" in r.output
+    assert "--pedantic" in CliRunner().invoke(app, ["check", "--help"]).output
+
+
+def test_jump_syntax_is_a_located_error(tmp_path):
+    spec = tmp_path / "jump.dync"
+    spec.write_text("model m\nstate x = 0\njump x += 1 at rate 2\ndx = -x dt + dW\n")
+    r = dync("check", str(spec))
+    assert r.returncode == 1
+    assert f"{spec}:3:1: error[E100]: jump processes are not supported yet" in r.stderr
+    assert "Traceback" not in r.stderr
