@@ -73,6 +73,7 @@ from .output import (
     scan_nonfinite,
 )
 from .params import checked_value, lookup_param, param_infos, set_param, with_params
+from .preflight import preflight_simulate
 from .progress import progress_bar, show_progress
 from .schedule import save_schedule
 
@@ -278,6 +279,8 @@ def simulate(
         raise UsageError(f"max_steps must be a positive whole number, got {max_steps!r}")
     if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size < 1):
         raise UsageError(f"chunk_size must be a positive whole number of paths, got {chunk_size!r}")
+    # refuse a run whose state blocks or saved output cannot fit, before allocating them
+    preflight_simulate(info, paths=paths, t1=t1, dt=dt, t0=t0, save=save, sweep=sweep, devices=devices)
     for name in [s.name for s in info.states] + [o.name for o in info.observations]:
         if name in RESERVED_NAMES:
             raise UsageError(f"a state or observation named `{name}` clashes with the output dimension `{name}`")
