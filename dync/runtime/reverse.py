@@ -251,7 +251,8 @@ def reverse_sample(
     kernel = Kernel(lambda: ReverseState(x_t1, jnp.zeros((), jnp.int32)), step)
     identity = f"reverse {method} steps={steps} t_min={t_min!r} t1={t1!r} snr={snr!r} corrector={corrector_steps}"
     run = run_kernel(
-        kernel, kernel.init(), key_run, int(steps), checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+        kernel, kernel.init(), key_run, int(steps), checkpoint=checkpoint,
+        checkpoint_every=None if checkpoint is None else checkpoint_every,
         progress=progress, description=f"reverse {method}", identity=identity, trace_fn=lambda s, info: info,
     )  # fmt: skip
     per_step = {"sde": 1, "heun": 2, "pc": 1 + (int(corrector_steps) if method == "pc" else 0)}[method]

@@ -168,7 +168,7 @@ class _DSMStep(eqx.Module):
         step = state.step + 1
         decay = jnp.minimum(self.ema, (1.0 + step) / (10.0 + step)).astype(dtype)
         ema = jax.tree_util.tree_map(lambda e, p: decay * e + (1 - decay) * p, state.ema, params)
-        norm = optax.global_norm(grad)
+        norm = optax.tree.norm(grad)
         return ScoreTrainState(params, opt_state, ema, step), ScoreTrainInfo(loss, norm)
 
 
@@ -286,7 +286,8 @@ def train_score(
 
     identity = f"dsm batch={batch} lr={learning_rate!r} ema={ema!r} t_min={t_min!r} t1={t1!r} data={_digest(data)}"
     run = run_kernel(
-        kernel, kernel.init(), jax.random.key(seed), steps, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+        kernel, kernel.init(), jax.random.key(seed), steps, checkpoint=checkpoint,
+        checkpoint_every=None if checkpoint is None else checkpoint_every,
         progress=progress, description="train", identity=identity, status_fn=status, on_chunk=check,
     )  # fmt: skip
     static = kernel.step.static
