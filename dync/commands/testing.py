@@ -11,43 +11,14 @@ flags (:func:`dync.settings.test.test_settings`), compiles it and runs
 
 from __future__ import annotations
 
-import functools
 import os
 from typing import Any
 
-from ..compiler.driver import build_model, compile_ast, read_spec
-from ..dsl import ast
-from ..settings.test import TestSettings, test_settings
+from ..compiler.driver import read_spec
+from ..settings.test import test_settings
+from ..testing.spec import test_spec
 
 __all__ = ["test_file", "test_spec"]
-
-
-def test_spec(spec: ast.Spec, settings: TestSettings, *, path: str | None = None, progress: bool | None = None):
-    """Compile a parsed spec with the settings' dims and test it.
-
-    Args:
-        spec: the parsed spec (read once, by the caller).
-        settings: from :func:`dync.settings.test.test_settings`.
-        path: the spec's path as reports should name it (default: the
-            spec's own).
-        progress: a progress bar over the parameter draws.
-
-    Returns:
-        A :class:`~dync.testing.report.TestReport`.
-    """
-    import jax
-
-    from ..testing.properties import run_builtin_checks
-    from ..testing.runner import relative_path, run_model_tests
-
-    compiled = compile_ast(spec, settings.dims)
-    model = build_model(compiled, jax.random.key(settings.seed))
-    once = functools.partial(run_builtin_checks, spec=spec)
-    shown = path if path is not None else relative_path(spec.path) if getattr(spec, "path", None) else "<spec>"
-    return run_model_tests(model, settings, spec_path=shown, once=once, progress=progress)
-
-
-test_spec.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
 
 
 def test_file(

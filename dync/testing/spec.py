@@ -1,0 +1,43 @@
+"""One spec through ``dync test``: compile it and run its checks.
+
+:func:`test_spec` is what ``dync test``, :func:`dync.commands.testing.test_file`
+and the pytest plugin (:mod:`dync.testing.pytest_plugin`) share.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from ..compiler.driver import build_model, compile_ast
+from ..dsl import ast
+from ..settings.test import TestSettings
+
+__all__ = ["test_spec"]
+
+
+def test_spec(spec: ast.Spec, settings: TestSettings, *, path: str | None = None, progress: bool | None = None):
+    """Compile a parsed spec with the settings' dims and test it.
+
+    Args:
+        spec: the parsed spec (read once, by the caller).
+        settings: from :func:`dync.settings.test.test_settings`.
+        path: the spec's path as reports should name it (default: the
+            spec's own).
+        progress: a progress bar over the parameter draws.
+
+    Returns:
+        A :class:`~dync.testing.report.TestReport`.
+    """
+    import jax
+
+    from .properties import run_builtin_checks
+    from .runner import relative_path, run_model_tests
+
+    compiled = compile_ast(spec, settings.dims)
+    model = build_model(compiled, jax.random.key(settings.seed))
+    once = functools.partial(run_builtin_checks, spec=spec)
+    shown = path if path is not None else relative_path(spec.path) if getattr(spec, "path", None) else "<spec>"
+    return run_model_tests(model, settings, spec_path=shown, once=once, progress=progress)
+
+
+test_spec.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
