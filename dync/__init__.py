@@ -12,6 +12,8 @@ The public API::
     density = dync.parameter_log_density(model, log_likelihood)  # the log-density contract
     run = dync.run_kernel(kernel, state, key, 1000)          # the kernel contract
     ll = dync.log_likelihood(model, "data.csv")              # exact Kalman or a particle filter
+    result = dync.train("specs/diffusion/gmm2d_vp.dync", "specs/diffusion/gmm2d.csv")  # a score, by DSM
+    model, meta = dync.load_trained("specs/diffusion/gmm2d_vp.dync", "trained.eqx")
 
 How these fit together is in ``docs/architecture.md``; the two contracts are
 in ``docs/contracts.md``.
@@ -59,6 +61,8 @@ __all__ = [
     "particle_filter",
     "fit",
     "sample",
+    "train",
+    "load_trained",
     "fit_point",
     "sample_posterior",
     "__version__",
@@ -69,6 +73,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .compiler.summary import check_file
     from .dsl.loading import load_spec
     from .commands import fit, sample, simulate_file
+    from .commands.training import load_trained, train
     from .info import ModelInfo
     from .runtime.kernels import Kernel, run_kernel
     from .runtime.logdensity import LogDensity, parameter_log_density, state_log_density
@@ -90,6 +95,8 @@ _LAZY = {
     "simulate_file": ("dync.commands", "simulate_file"),
     "fit": ("dync.commands", "fit"),
     "sample": ("dync.commands", "sample"),
+    "train": ("dync.commands.training", "train"),
+    "load_trained": ("dync.commands.training", "load_trained"),
     "propagate": ("dync.runtime.propagate", "propagate"),
     "with_params": ("dync.runtime.params", "with_params"),
     "LogDensity": ("dync.runtime.logdensity", "LogDensity"),
