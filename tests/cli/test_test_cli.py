@@ -1,0 +1,49 @@
+"""`dync test` on the command line: exit codes, the report, JUnit XML and
+located errors."""
+
+from xml.etree import ElementTree as ET
+
+from tests.interrupt import main_exit_code
+
+SMALL = ["--paths", "300", "--examples", "2", "--t1", "1", "--dt", "0.02", "--no-progress"]
+SPEC = """model ou
+param theta = 1.0 : positive
+param sigma = 0.5 : positive
+state x = 1.0
+dx = -theta * x dt + sigma dW
+expect mean(x) = exp(-theta * t)
+"""
+
+
+def test_passing_spec_exits_0_and_prints_the_report(tmp_path, capsys):
+    spec = tmp_path / "ou.dync"
+    spec.write_text(SPEC)
+    assert main_exit_code("test", str(spec), *SMALL, "--skip", "forms") == 0
+    out = capsys.readouterr().out
+    assert "passed  mean(x) = exp(-theta * t)" in out and "skipped forms" in out
+    assert "false alarms: alpha = 0.001 for the whole run" in out
+
+
+def test_failing_spec_exits_1_with_junit(tmp_path, capsys):
+    spec = tmp_path / "bad.dync"
+    spec.write_text(SPEC.replace("exp(-theta * t)", "exp(-2 * theta * t)"))
+    junit = tmp_path / "report.xml"
+    code = main_exit_code("test", str(spec), *SMALL, "--skip", "forms,gradients,reproducible", "--junit", str(junit))
+    assert code == 1
+    out = capsys.readouterr().out
+    assert f"FAILED {spec}:6:1: mean(x) = exp(-2 * theta * t)" in out and "reproduce: dync test" in out
+    assert ET.parse(junit).getroot().get("failures") == "1"
+
+
+def test_usage_and_spec_errors(tmp_path, capsys):
+    spec = tmp_path / "ou.dync"
+    spec.write_text(SPEC)
+    assert main_exit_code("test", str(spec), "--alpha", "3") == 2
+    assert "false-alarm rate" in capsys.readouterr().err
+    assert main_exit_code("test", str(spec), "--range", "thetta=1:2", *SMALL) == 2
+    assert "did you mean `theta`" in capsys.readouterr().err
+    broken = tmp_path / "broken.dync"
+    broken.write_text(SPEC + "expect mean(y) = 0\n")
+    assert main_exit_code("test", str(broken)) == 1
+    err = capsys.readouterr().err
+    assert f"{broken}:7:" in err and "^" in err and "Traceback" not in err
