@@ -90,3 +90,20 @@ def test_perturb_draws_the_transition_law(vp):
     se = np.sqrt(np.asarray(p) / 20000)
     assert np.all(np.abs(np.asarray(xt.mean(0)) - np.asarray(phi * x0 + h)) < 4 * se)
     np.testing.assert_allclose(np.asarray(xt.var(0)), np.asarray(p), rtol=4 * np.sqrt(2 / 20000))
+
+
+@pytest.mark.parametrize("name", ["ve_2d", "subvp_2d"])
+def test_ve_and_subvp_transitions_match_their_closed_forms(name):
+    """VE: Phi = 1, P = sigma_min^2 ((smax/smin)^(2t) - 1); sub-VP: Phi =
+    exp(-B/2), P = (1 - exp(-B))^2 (Song et al. 2021, appendix B)."""
+    model = dync.load(str(ROOT / f"specs/diffusion/{name}.dync"), jax.random.key(0))
+    tr = gaussian_transition(model)
+    for t in (1e-3, 0.3, 0.7, 1.0):
+        phi, _, p = tr.coefficients(t)
+        if name == "ve_2d":
+            want_phi, want_p = 1.0, 0.01**2 * (1000.0 ** (2 * t) - 1)
+        else:
+            big_b = 0.1 * t + 0.5 * 19.9 * t**2
+            want_phi, want_p = np.exp(-0.5 * big_b), (1 - np.exp(-big_b)) ** 2
+        np.testing.assert_allclose(phi, want_phi, rtol=1e-4)
+        np.testing.assert_allclose(p, want_p, rtol=1e-3, atol=1e-9)
