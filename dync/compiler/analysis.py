@@ -58,22 +58,33 @@ def drives(model: ir.ModelIR, block: ir.NoiseBlock) -> bool:
     return block.kind == "fractional" or any(t.block == block.name for _, terms in model.noise for t in terms)
 
 
-def _elementwise_in(e: ir.IExpr, state: str, lets: dict) -> bool:
+def _elementwise_in(e: ir.IExpr, state: str, lets: dict, memo: dict | None = None, deps: dict | None = None) -> bool:
     """Whether ``e`` touches ``state`` only elementwise (and no other state).
 
     One walk down the tree (asking :func:`depends_on_state` only at nodes
-    that are not elementwise), so a long sum costs linear time."""
+    that are not elementwise), so a long sum costs linear time; ``memo`` and
+    ``deps`` remember answers by node, so a `let` read many times is walked
+    once."""
+    memo = {} if memo is None else memo
+    deps = {} if deps is None else deps
+    key = id(e)
+    if key in memo:
+        return memo[key]
     if isinstance(e, ir.Const):
-        return True
-    if isinstance(e, ir.Ref):
+        out = True
+    elif isinstance(e, ir.Ref):
         if e.kind == "state":
-            return e.name == state
-        if e.kind == "let":
-            return _elementwise_in(lets[e.name], state, lets)
-        return True
-    if isinstance(e, ir.Op) and e.op in _ELEMENTWISE:
-        return all(_elementwise_in(a, state, lets) for a in e.args)
-    return not depends_on_state(e, lets)
+            out = e.name == state
+        elif e.kind == "let":
+            out = _elementwise_in(lets[e.name], state, lets, memo, deps)
+        else:
+            out = True
+    elif isinstance(e, ir.Op) and e.op in _ELEMENTWISE:
+        out = all(_elementwise_in(a, state, lets, memo, deps) for a in e.args)
+    else:
+        out = not depends_on_state(e, lets, memo=deps)
+    memo[key] = out
+    return out
 
 
 def diffusion_is_elementwise(model: ir.ModelIR) -> bool:
@@ -82,9 +93,11 @@ def diffusion_is_elementwise(model: ir.ModelIR) -> bool:
     if not is_diagonal_layout(model):
         return False
     lets = dict(model.lets)
+    deps: dict = {}
     for name, terms in model.noise:
+        memo: dict = {}
         for t in terms:
-            if not _elementwise_in(t.coefficient, name, lets):
+            if not _elementwise_in(t.coefficient, name, lets, memo, deps):
                 return False
             # a scalar coefficient of a vector state is fine; a broadcast that
             # mixes components (coefficient bigger than the state) is not
@@ -159,32 +172,47 @@ _LINEAR_CALLS = frozenset(f"call:{n}" for n in "sum mean roll concat stack trans
 _BILINEAR_CALLS = frozenset({"call:dot", "call:outer"})
 
 
-def _affine(e: ir.IExpr, lets: dict) -> bool:
+def _affine(e: ir.IExpr, lets: dict, memo: dict | None = None, deps: dict | None = None) -> bool:
     """Whether ``e`` is affine in the states, by a conservative syntactic rule:
     state-free pieces, state references, sums, differences, negation, indexing,
     array literals, products (``*``, ``@``, ``dot``, ``outer``) with at most
     one state-dependent factor, division by a state-free expression, and the
     linear library functions (``sum``, ``mean``, ``roll``, ``concat``,
     ``stack``, ``transpose``, ``diag``). Anything else that reads a state
-    (a net, a gradient, ``exp``, a power, a comparison) is not affine."""
-    if not depends_on_state(e, lets):
+    (a net, a gradient, ``exp``, a power, a comparison) is not affine.
+
+    ``memo`` and ``deps`` remember answers by node (one walk of each node,
+    however often a `let` is read)."""
+    memo = {} if memo is None else memo
+    deps = {} if deps is None else deps
+    key = id(e)
+    if key not in memo:
+        memo[key] = _affine_node(e, lets, memo, deps)
+    return memo[key]
+
+
+def _affine_node(e: ir.IExpr, lets: dict, memo: dict, deps: dict) -> bool:
+    def state_free(x) -> bool:
+        return not depends_on_state(x, lets, memo=deps)
+
+    if state_free(e):
         return True
     if isinstance(e, ir.Ref):
         if e.kind == "let":
-            return _affine(lets[e.name], lets)
+            return _affine(lets[e.name], lets, memo, deps)
         return e.kind == "state"
     if isinstance(e, ir.Index):
-        return _affine(e.value, lets)
+        return _affine(e.value, lets, memo, deps)
     if isinstance(e, ir.Array):
-        return all(_affine(a, lets) for a in e.elements)
+        return all(_affine(a, lets, memo, deps) for a in e.elements)
     if isinstance(e, ir.Op):
         if e.op in ("+", "-", "neg", "pos") or e.op in _LINEAR_CALLS:
-            return all(_affine(a, lets) for a in e.args)
+            return all(_affine(a, lets, memo, deps) for a in e.args)
         if e.op in ("*", "@") or e.op in _BILINEAR_CALLS:
-            free = [not depends_on_state(a, lets) for a in e.args]
-            return sum(not f for f in free) <= 1 and all(_affine(a, lets) for a in e.args)
+            free = [state_free(a) for a in e.args]
+            return sum(not f for f in free) <= 1 and all(_affine(a, lets, memo, deps) for a in e.args)
         if e.op == "/":
-            return _affine(e.args[0], lets) and not depends_on_state(e.args[1], lets)
+            return _affine(e.args[0], lets, memo, deps) and state_free(e.args[1])
     return False
 
 
@@ -210,13 +238,15 @@ def linear_gaussian_reason(model: ir.ModelIR) -> str | None:
     initial += [s.value for s in model.states if s.value is not None]
     if any(reads_time(e, lets) for e in drift + coefficients + observed + initial):
         return "reads the time or an input"
-    if not all(_affine(e, lets) for e in drift):
+    memo: dict = {}
+    deps: dict = {}
+    if not all(_affine(e, lets, memo, deps) for e in drift):
         return "nonlinear drift"
     for o in model.observations:
         if o.dist.name != "Normal":
             return f"{o.dist.name} observation `{o.name}`"
         args = dict(o.dist.args)
-        if not _affine(args["loc"], lets) or depends_on_state(args["scale"], lets):
+        if not _affine(args["loc"], lets, memo, deps) or depends_on_state(args["scale"], lets, memo=deps):
             return f"observation `{o.name}` is not Normal(affine, state-free)"
     for s in model.states:
         if s.init is not None and s.init.name != "Normal":

@@ -2,55 +2,104 @@
 
 Shared by the checker (a `let` used where only constants may go) and the
 analyses (additive noise); they import it from here, so neither imports the
-other."""
+other.
+
+Both questions are answered by one iterative walk that visits each node of
+the expression once (a `let` read many times, or a sum of 20,000 terms, costs
+its size, not its size squared, and no Python recursion)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from . import ir
 
 
-def depends_on_state(e, lets: Mapping[str, ir.IExpr], states: frozenset | None = None) -> bool:
-    """Whether ``e`` reads a state (any state, or one in ``states``)."""
+def _children(e, lets: Mapping[str, ir.IExpr]) -> tuple:
     if isinstance(e, ir.Ref):
-        if e.kind == "state":
-            return states is None or e.name in states
-        if e.kind == "let":
-            return depends_on_state(lets[e.name], lets, states)
-        return False
-    if isinstance(e, ir.Const):
-        return False
-    if isinstance(e, ir.FbmDrift):
-        return True
-    if isinstance(e, ir.Grad):
-        return states is None or e.wrt in states or depends_on_state(e.body, lets, states)
+        return (lets[e.name],) if e.kind == "let" and e.name in lets else ()
     if isinstance(e, ir.Op):
-        return any(depends_on_state(a, lets, states) for a in e.args)
+        return tuple(e.args)
     if isinstance(e, ir.Index):
-        return depends_on_state(e.value, lets, states)
+        return (e.value,)
     if isinstance(e, ir.Array):
-        return any(depends_on_state(a, lets, states) for a in e.elements)
+        return tuple(e.elements)
     if isinstance(e, ir.NetCall):
-        return depends_on_state(e.arg, lets, states)
-    return True
+        return (e.arg,)
+    if isinstance(e, ir.Grad):
+        return (e.body,)
+    return ()
 
 
-def reads_time(e, lets) -> bool:
+def _reads(e, lets: Mapping[str, ir.IExpr], leaf: Callable[[object], bool | None], memo: dict[int, bool]) -> bool:
+    """Whether some node under ``e`` (through lets) makes ``leaf`` true.
+
+    ``leaf(node)`` answers for a node on its own (``True``/``False``) or
+    says to look at its children (``None``). ``memo`` maps ``id(node)`` to
+    the answer; the nodes stay alive in the expression, so ids are stable
+    for the caller's lifetime of ``memo``."""
+    if id(e) in memo:
+        return memo[id(e)]
+    stack: list[tuple[object, bool]] = [(e, False)]
+    while stack:
+        node, expanded = stack.pop()
+        key = id(node)
+        if key in memo:
+            continue
+        if not expanded:
+            answer = leaf(node)
+            if answer is not None:
+                memo[key] = answer
+                continue
+            stack.append((node, True))
+            stack.extend((c, False) for c in _children(node, lets) if id(c) not in memo)
+        else:
+            memo[key] = any(memo.get(id(c), False) for c in _children(node, lets))
+    return memo[id(e)]
+
+
+def _state_leaf(states: frozenset | None) -> Callable[[object], bool | None]:
+    def leaf(e) -> bool | None:
+        if isinstance(e, ir.Ref):
+            if e.kind == "state":
+                return states is None or e.name in states
+            return None if e.kind == "let" else False
+        if isinstance(e, ir.Const):
+            return False
+        if isinstance(e, ir.FbmDrift):
+            return True
+        if isinstance(e, ir.Grad):
+            return True if states is None or e.wrt in states else None
+        if isinstance(e, (ir.Op, ir.Index, ir.Array, ir.NetCall)):
+            return None
+        return True
+
+    return leaf
+
+
+def _time_leaf(e) -> bool | None:
     if isinstance(e, ir.Ref):
         if e.kind in ("time", "input"):
             return True
-        if e.kind == "let":
-            return reads_time(lets[e.name], lets)
-        return False
-    if isinstance(e, ir.Op):
-        return any(reads_time(a, lets) for a in e.args)
-    if isinstance(e, ir.Index):
-        return reads_time(e.value, lets)
-    if isinstance(e, ir.Array):
-        return any(reads_time(a, lets) for a in e.elements)
-    if isinstance(e, (ir.NetCall,)):
-        return reads_time(e.arg, lets)
-    if isinstance(e, ir.Grad):
-        return reads_time(e.body, lets)
+        return None if e.kind == "let" else False
+    if isinstance(e, (ir.Op, ir.Index, ir.Array, ir.NetCall, ir.Grad)):
+        return None
     return False
+
+
+def depends_on_state(
+    e, lets: Mapping[str, ir.IExpr], states: frozenset | None = None, memo: dict[int, bool] | None = None
+) -> bool:
+    """Whether ``e`` reads a state (any state, or one in ``states``).
+
+    Args:
+        memo: answers to share between calls about parts of one expression
+            with the same ``lets`` and ``states`` (makes a walk that asks
+            about every sub-expression linear).
+    """
+    return _reads(e, lets, _state_leaf(states), {} if memo is None else memo)
+
+
+def reads_time(e, lets, memo: dict[int, bool] | None = None) -> bool:
+    """Whether ``e`` reads the time or an input."""
+    return _reads(e, lets, _time_leaf, {} if memo is None else memo)
