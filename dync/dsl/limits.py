@@ -9,6 +9,11 @@ refuses what it cannot hold before allocating anything (docs/language.md,
 #: the largest spec file read, in bytes (1 MiB)
 MAX_SPEC_BYTES = 1 << 20
 
+#: the most tokens (names, numbers, symbols; comments not counted) in one
+#: spec: reading, checking and generating code take some 30 microseconds a
+#: token, so this keeps any spec within a few seconds (2**16 = 65,536)
+MAX_TOKENS = 1 << 16
+
 #: the most axes an array may have (numpy and XLA handle up to 32 in all of
 #: their operations); array literals nest at most this deep
 MAX_RANK = 32

@@ -9,13 +9,18 @@ anything else the text form.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from .._deep import busiest_line, run_deep
 from ..errors import InvalidSpec, Span, SpecErrors, UsageError
 from . import ast
 from .parser import parse_spec
-from .limits import MAX_SPEC_BYTES
+from .limits import MAX_SPEC_BYTES, MAX_TOKENS
+
+#: a token of either form for the size bound: a comment (not counted), a
+#: word or number, or any other visible character
+_TOKEN = re.compile(r"#[^\n]*|[A-Za-z_0-9.]+|\S")
 
 TEXT_SUFFIXES = (".dync",)
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -88,6 +93,7 @@ def load_spec(path: str | os.PathLike[str], text: str | None = None) -> ast.Spec
         raise SpecErrors(
             [InvalidSpec(f"the spec is {size} bytes long; the limit is {MAX_SPEC_BYTES} bytes (1 MiB)", Span(name, 1, 1))]
         )
+    _check_tokens(text, name)
     suffix = p.suffix.lower()
     if suffix in YAML_SUFFIXES or (suffix not in TEXT_SUFFIXES and looks_like_yaml(text)):
         from .yaml_loader import load_yaml_spec  # PyYAML only for the YAML form
@@ -96,3 +102,25 @@ def load_spec(path: str | os.PathLike[str], text: str | None = None) -> ast.Spec
     else:
         reader = parse_spec
     return run_deep(lambda: busiest_line(text, name), reader, text, name)
+
+
+def _check_tokens(text: str, name: str) -> None:
+    """Refuse a spec of more than :data:`~dync.dsl.limits.MAX_TOKENS` tokens,
+    pointing at the first token past the bound.
+
+    Raises:
+        SpecErrors: E290 with a hint.
+    """
+    count = 0
+    for m in _TOKEN.finditer(text):
+        if m.group().startswith("#"):
+            continue
+        count += 1
+        if count > MAX_TOKENS:
+            line = text.count("\n", 0, m.start()) + 1
+            column = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
+            raise SpecErrors([InvalidSpec(
+                f"the spec has more than {MAX_TOKENS:,} tokens (names, numbers and symbols); this is the {MAX_TOKENS + 1:,}th",
+                Span(name, line, column, line, column + len(m.group()), source=text),
+                hint="write long sums over arrays with `sum(...)`, and keep large data in files (`dync fit SPEC DATA`)",
+            )])
