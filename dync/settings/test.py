@@ -32,6 +32,8 @@ class TestSettings:
         seed: seeds hypothesis's draws and every ensemble's noise.
         alpha: the false-alarm rate of the whole run (Bonferroni-split).
         ranges: parameter name → ``(lo, hi)``, narrowing its draws.
+        dim_ranges: dim name → ``(lo, hi)`` whole numbers: the dim is drawn
+            in that range (each size drawn compiles the model once).
         solver: the solver (``auto``: the model's choice).
         skip: built-in checks switched off (names in :data:`BUILTIN_CHECKS`).
         convergence: also check the solver's weak order.
@@ -48,6 +50,7 @@ class TestSettings:
     seed: int = 0
     alpha: float = 1e-3
     ranges: Mapping[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
+    dim_ranges: Mapping[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
     solver: str = "auto"
     skip: tuple[str, ...] = ()
     convergence: bool = False
@@ -140,7 +143,15 @@ def test_settings(
     if not 0 < alpha < 1:
         raise UsageError(f"--alpha {alpha:g}: the false-alarm rate must lie in (0, 1)", hint="the default is 1e-3")
     dims, params = split_sets(spec, parse_sets(sets))
-    chosen = ranges if ranges else v["ranges"]
+    chosen = _parse_ranges(ranges if ranges else v["ranges"])
+    dim_names = {d.name for d in spec.of_type(ast.Dim)}
+    dim_ranges = {}
+    for name in [n for n in chosen if n in dim_names]:
+        lo, hi = chosen.pop(name)
+        if not (float(lo).is_integer() and float(hi).is_integer() and lo >= 1):
+            raise UsageError(f"range of dim `{name}`: [{lo:g}, {hi:g}] must be whole numbers of at least 1", hint=f"for example `--range {name}=2:8`")
+        if name not in dims:  # a size held by --set wins
+            dim_ranges[name] = (int(lo), int(hi))
     return TestSettings(
         paths=_whole(v["paths"], "--paths", 2),
         t1=t1,
@@ -148,7 +159,8 @@ def test_settings(
         examples=_whole(v["examples"], "--examples", 1),
         seed=_whole(v["seed"], "--seed", 0),
         alpha=alpha,
-        ranges=_parse_ranges(chosen),
+        ranges=chosen,
+        dim_ranges=dim_ranges,
         solver=str(v["solver"]),
         skip=_parse_skip(skip if skip else v["skip"]),
         convergence=bool(v["convergence"]),

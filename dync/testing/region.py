@@ -119,21 +119,23 @@ def param_regions(
         values: each parameter's constrained value in the spec (the model's
             ``constrained_params()``, as numpy arrays).
         ranges: name → ``(lo, hi)``: the region of that parameter.
-        fixed: names held at a given value (``--set``): not drawn.
+        fixed: names held at a given value (``--set``): not drawn (a range
+            of one is ignored).
 
     Raises:
         UsageError: a range names no drawable parameter, or leaves its
             constraint.
     """
-    ranges = dict(ranges or {})
     fixed = dict(fixed or {})
+    # a value held by --set wins over a range (the reproducing command of a
+    # failure holds every drawn value, whatever the spec's test: ranges say)
+    ranges = {k: v for k, v in (ranges or {}).items() if k not in fixed}
     drawable = {p.name: p for p in info.params if not p.fixed and not p.init and p.name not in fixed}
     for name in ranges:
         if name not in drawable:
             known = [p.name for p in info.params]
             if name in known:
-                why = "it is held by --set" if name in fixed else "it is a const or drawn at construction (~ init)"
-                raise UsageError(f"range of `{name}`: the parameter is not drawn: {why}")
+                raise UsageError(f"range of `{name}`: the parameter is not drawn: it is a const or drawn at construction (~ init)")
             hint = did_you_mean(name, known) or ("the parameters are " + ", ".join(known) if known else "the model has no parameters")
             raise UsageError(f"range of `{name}`: the model has no parameter `{name}`", hint=hint)
     out = []

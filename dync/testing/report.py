@@ -20,7 +20,11 @@ def format_values(values: Mapping[str, np.ndarray]) -> str:
     """``theta = 0.5, mu = [1, 2]`` (full precision, so a value can be set back)."""
     parts = []
     for name, v in values.items():
-        a = np.asarray(v, dtype=float)
+        a = np.asarray(v)
+        if a.ndim == 0 and a.dtype.kind in "iu":
+            parts.append(f"{name} = {int(a)}")
+            continue
+        a = a.astype(float)
         text = repr(float(a)) if a.ndim == 0 else np.array2string(a, precision=17, separator=", ", threshold=20)
         parts.append(f"{name} = {text}")
     return ", ".join(parts) if parts else "(the spec's values)"
@@ -159,8 +163,8 @@ def reproduce_command(spec: str, settings_flags: Sequence[str], values: Mapping[
     held fixed (scalars; array values are printed in the report)."""
     parts = ["dync", "test", spec, *settings_flags]
     for name, v in values.items():
-        a = np.asarray(v, dtype=float)
+        a = np.asarray(v)
         if a.ndim == 0:
-            parts += ["--set", f"{name}={float(a)!r}"]
+            parts += ["--set", f"{name}={int(a) if a.dtype.kind in 'iu' else float(a)!r}"]
     parts += ["--examples", "1"]
     return " ".join(shlex.quote(p) for p in parts)

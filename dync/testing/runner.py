@@ -27,6 +27,7 @@ spec's own values.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -210,6 +211,7 @@ def run_model_tests(
     *,
     spec_path: str,
     once: Callable[[Any, TestSettings, dict], tuple[list[CheckOutcome], list[Failure], int]] | None = None,
+    rebuild: Callable[[dict[str, int]], Any] | None = None,
     progress: bool | None = None,
 ) -> TestReport:
     """Test a compiled model (see the module docstring).
@@ -224,6 +226,8 @@ def run_model_tests(
             plan's thresholds ``{"z": .., "p": ..}``; returns their outcomes,
             failures and the count of statistical comparisons it made
             (:func:`dync.testing.properties.run_builtin_checks`).
+        rebuild: compiles the model with given dims (needed when
+            ``settings.dim_ranges`` draws sizes; each size compiles once).
         progress: a progress bar over the draws (``None``: on a terminal).
 
     Raises:
@@ -242,12 +246,28 @@ def run_model_tests(
             f"--t1 {settings.t1:g} is not a whole number of --dt {settings.dt:g} steps",
             hint=f"for example --dt {settings.t1 / max(1, round(steps)):g}",
         )
+    if settings.dim_ranges and rebuild is None:
+        raise UsageError("drawing dims needs the spec: test it with dync test or dync.commands.testing.test_file")
     if settings.params:
         model = with_params(model, dict(settings.params))
     info = model.info
+    built: dict[tuple, Any] = {}
+
+    def model_for(dims: dict[str, int]) -> Any:
+        """The model at drawn dims (compiled once per size)."""
+        if not dims:
+            return model
+        key = tuple(sorted(dims.items()))
+        if key not in built:
+            m = rebuild({**settings.dims, **dims})
+            built[key] = with_params(m, dict(settings.params)) if settings.params else m
+        return built[key]
+
     regions = param_regions(info, spec_values(model), settings.ranges, settings.params)
     once_count = 2 * info.state_size if (info.calculus == "stratonovich" and "stratonovich" not in settings.skip) else 0
-    plan = _Plan(model, settings, len(regions), once_count)
+    # the largest sizes have the most components to compare: plan for them
+    largest = model_for({k: hi for k, (lo, hi) in settings.dim_ranges.items()})
+    plan = _Plan(largest, settings, len(regions) + len(settings.dim_ranges), once_count)
     skip = tuple(settings.skip)
 
     checks: list[CheckOutcome] = []
@@ -257,7 +277,18 @@ def run_model_tests(
         checks += outcomes
         failures += found
 
-    strategy = regions_strategy(regions).filter(lambda v: in_prior_support(model, v))
+    def draws_at(dims: dict[str, int]):
+        m = model_for(dims)
+        own = regions if not dims else param_regions(m.info, spec_values(m), settings.ranges, settings.params)
+        return regions_strategy(own).filter(lambda v: in_prior_support(m, v)).map(lambda v: (dims, v))
+
+    if settings.dim_ranges:
+        from hypothesis import strategies as hst
+
+        sizes = hst.fixed_dictionaries({k: hst.integers(lo, hi) for k, (lo, hi) in settings.dim_ranges.items()})
+        strategy = sizes.flatmap(draws_at)
+    else:
+        strategy = draws_at({})
     found_in_draws: list[Failure] = []
     draws = {"n": 0, "shrinking": False}
     total = plan.examples
@@ -271,13 +302,16 @@ def run_model_tests(
             report_multiple_bugs=False, print_blob=False,
         )  # fmt: skip
         @given(strategy)
-        def one_draw(values):
+        def one_draw(drawn):
+            dims, values = drawn
             values = {k: np.asarray(v) for k, v in values.items()}
             if not draws["shrinking"]:
                 draws["n"] += 1
                 advance(1)
-            found = check_draw(model, values, settings, plan, spec_path, skip)
+            found = check_draw(model_for(dims), values, settings, plan, spec_path, skip)
             if found:
+                sizes = {k: np.asarray(v, dtype=np.int64) for k, v in dims.items()}
+                found = [dataclasses.replace(f, values={**sizes, **f.values}) for f in found]
                 if not draws["shrinking"]:
                     advance(0, status="shrinking")
                 draws["shrinking"] = True

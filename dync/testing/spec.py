@@ -36,8 +36,9 @@ def test_spec(spec: ast.Spec, settings: TestSettings, *, path: str | None = None
     compiled = compile_ast(spec, settings.dims)
     model = build_model(compiled, jax.random.key(settings.seed))
     once = functools.partial(run_builtin_checks, spec=spec)
+    rebuild = lambda dims: build_model(compile_ast(spec, dims), jax.random.key(settings.seed))  # noqa: E731
     shown = path if path is not None else relative_path(spec.path) if getattr(spec, "path", None) else "<spec>"
-    return run_model_tests(model, settings, spec_path=shown, once=once, progress=progress)
+    return run_model_tests(model, settings, spec_path=shown, once=once, rebuild=rebuild, progress=progress)
 
 
 test_spec.__test__ = False  # type: ignore[attr-defined]  # not a pytest test

@@ -54,3 +54,12 @@ def test_set_holds_parameters_and_dims():
     spec = _spec("model m\ndim K = 2\nparam a = 1\nstate x[K] = 0\ndx = -a * x dt + dW\n")
     s = settings_of(spec, sets=["K=3", "a=0.5"])
     assert s.dims == {"K": 3} and s.params == {"a": 0.5}
+
+
+def test_a_range_of_a_dim_draws_sizes():
+    spec = _spec("model m\ndim K = 2\nparam a = 1 : positive\nstate x[K] = 0\ndx = -a * x dt + dW\n")
+    s = settings_of(spec, ranges=["K=2:5", "a=0.5:2"])
+    assert s.dim_ranges == {"K": (2, 5)} and s.ranges == {"a": (0.5, 2.0)}
+    assert settings_of(spec, ranges=["K=2:5"], sets=["K=3"]).dim_ranges == {}  # --set wins
+    with pytest.raises(UsageError, match="whole numbers of at least 1"):
+        settings_of(spec, ranges=["K=0.5:2"])

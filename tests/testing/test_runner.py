@@ -98,3 +98,28 @@ def test_same_seed_same_report(wrong_report):
     assert [{k: np.asarray(v).tolist() for k, v in f.values.items()} for f in again.failures] == [
         {k: np.asarray(v).tolist() for k, v in f.values.items()} for f in wrong_report.failures
     ]
+
+
+RING = """model: ring
+dims: {K: 3}
+params:
+  k: {value: 1.0, constraint: positive}
+states:
+  x: {shape: [K], init: 1.0}
+equations:
+  - dx = -k * x dt + 0.3 dW
+expect:
+  - mean(sum(x)) = 3 * exp(-k * t)
+test:
+  ranges: {K: [2, 4]}
+"""
+
+
+def test_dims_are_drawn_and_shrunk():
+    # the expectation hard-codes K = 3: every other size breaks it, and
+    # hypothesis shrinks the size to the smallest, 2
+    report = run_dync_test("ring.yaml", text=RING, skip="forms,gradients,reproducible", **SMALL)
+    (f,) = report.failures
+    assert int(f.values["K"]) == 2 and "--set K=2 " in f.reproduce
+    fixed = run_dync_test("ring.yaml", text=RING, sets={"K": 3}, skip="forms,gradients,reproducible", **SMALL)
+    assert fixed.ok, fixed.to_text()
