@@ -67,7 +67,7 @@ SIMULATE: tuple[SettingKey, ...] = (
 )
 
 FIT: tuple[SettingKey, ...] = (
-    SettingKey("method", (STRING,), "`mle`, `map` or `nuts`", "mle", "--method"),
+    SettingKey("method", (STRING,), "`mle`, `map`, `nuts` or `vi`", "mle", "--method"),
     SettingKey("likelihood", (STRING,), "`auto`, `kalman` or `particle`", "auto", "--likelihood"),
     SettingKey("seed", (INT,), "an integer", 0, "--seed"),
     SettingKey("fix", (NAMED_NUMBERS,), "a mapping NAME: VALUE", None, "--fix"),
@@ -78,7 +78,7 @@ FIT: tuple[SettingKey, ...] = (
     SettingKey("target_accept", (INT, NUMBER), "a number", 0.8, "--target-accept"),
     # MLE / MAP
     SettingKey("steps", (INT,), "an integer", 2000, "--steps"),
-    SettingKey("learning_rate", (INT, NUMBER), "a number", 0.05, "--learning-rate"),
+    SettingKey("learning_rate", (INT, NUMBER), "a number", None, "--learning-rate"),
     SettingKey("tolerance", (INT, NUMBER), "a number", 1e-3, "--tolerance"),
     # particle filter
     SettingKey("particles", (INT,), "an integer", 1000, "--particles"),
@@ -87,6 +87,12 @@ FIT: tuple[SettingKey, ...] = (
     SettingKey("x64", (BOOL,), "`true` or `false`", False, "--x64"),
     SettingKey("pointwise", (BOOL,), "`true` or `false`", True, "--pointwise"),
     SettingKey("checkpoint_every", (INT,), "an integer", None, "--checkpoint-every"),
+    # variational inference of latent paths (method vi, docs/latent.md)
+    SettingKey("samples", (INT,), "an integer", 4, "--samples"),
+    SettingKey("batch_size", (INT,), "an integer", 32, "--batch-size"),
+    SettingKey("kl_anneal", (INT,), "an integer", None, "--kl-anneal"),
+    SettingKey("hidden", (INT,), "an integer", 64, "--hidden"),
+    SettingKey("context", (INT,), "an integer", 16, "--context"),
 )
 
 #: ``test:`` — what ``dync test`` runs (LANGUAGE.md §8)
