@@ -14,7 +14,10 @@ from .common import _number, _whole, merge_section, parse_sets, split_sets
 # ------------------------------------------------------------------- fit
 
 #: the estimators of ``dync fit``
-FIT_METHODS = ("mle", "map", "nuts")
+FIT_METHODS = ("mle", "map", "nuts", "vi")
+
+#: Adam's default step size per method (a neural encoder wants a smaller one)
+DEFAULT_LEARNING_RATE = {"mle": 0.05, "map": 0.05, "nuts": 0.05, "vi": 0.01}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,7 +25,7 @@ class FitSettings:
     """Everything ``dync fit`` (and :func:`dync.fit`) runs with.
 
     Attributes:
-        method: ``"mle"``, ``"map"`` or ``"nuts"``.
+        method: ``"mle"``, ``"map"``, ``"nuts"`` or ``"vi"``.
         likelihood: ``"auto"``, ``"kalman"`` or ``"particle"``.
         seed: the run's random seed (NUTS, the particle filter's fixed key).
         fix: name → value of parameters held fixed.
@@ -34,6 +37,10 @@ class FitSettings:
         pointwise: write the ``log_likelihood`` group (each series'
             log-likelihood at each draw).
         checkpoint_every: steps between checkpoints (``None``: every chunk).
+        samples, batch_size, kl_anneal, hidden, context: VI (latent paths
+            sampled per series, series per optimiser step, steps over which
+            the KL weight rises from 0 to 1, the encoder's GRU width and the
+            context size; ``docs/latent.md``).
         dims: dim overrides, for the compiler.
         params: starting parameter values (``--set``).
     """
@@ -54,6 +61,11 @@ class FitSettings:
     x64: bool = False
     pointwise: bool = True
     checkpoint_every: int | None = None
+    samples: int = 4
+    batch_size: int = 32
+    kl_anneal: int | None = None
+    hidden: int = 64
+    context: int = 16
     dims: Mapping[str, int] = dataclasses.field(default_factory=dict)
     params: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
@@ -65,6 +77,8 @@ class FitSettings:
             steps=self.steps, learning_rate=self.learning_rate, tolerance=self.tolerance,
             particles=self.particles, dt=self.dt, pointwise=self.pointwise,
             checkpoint_every=self.checkpoint_every,
+            **({"samples": self.samples, "batch_size": self.batch_size, "kl_anneal": self.kl_anneal,
+                "hidden": self.hidden, "context": self.context} if self.method == "vi" else {}),
         )  # fmt: skip
 
 
@@ -124,7 +138,7 @@ def fit_settings(
     v = merge_section(spec, "fit", {k: val for k, val in flags.items()})
     method = str(v["method"])
     if method not in FIT_METHODS:
-        hint = did_you_mean(method, FIT_METHODS) or "use mle, map or nuts"
+        hint = did_you_mean(method, FIT_METHODS) or "use mle, map, nuts or vi"
         raise UsageError(f"--method {method}: unknown estimator", hint=hint)
     likelihood = str(v["likelihood"])
     if likelihood not in ("auto", "kalman", "particle"):
@@ -135,7 +149,8 @@ def fit_settings(
     target = float(v["target_accept"])
     if not 0.0 < target < 1.0:
         raise UsageError(f"--target-accept {target:g}: must lie strictly between 0 and 1")
-    learning_rate = float(v["learning_rate"])
+    rate = v["learning_rate"]
+    learning_rate = float(DEFAULT_LEARNING_RATE[method] if rate is None else rate)
     if not learning_rate > 0:
         raise UsageError(f"--learning-rate {learning_rate:g}: must be positive")
     tolerance = float(v["tolerance"])
@@ -145,6 +160,7 @@ def fit_settings(
     if dt is not None and not float(dt) > 0:
         raise UsageError(f"--dt {dt}: the step must be positive")
     every = v["checkpoint_every"]
+    anneal = v["kl_anneal"]
     dims, params = split_sets(spec, parse_sets(sets))
     return FitSettings(
         method=method,
@@ -163,6 +179,11 @@ def fit_settings(
         x64=bool(v["x64"]),
         pointwise=bool(v["pointwise"]),
         checkpoint_every=None if every is None else _whole(every, "--checkpoint-every", 1),
+        samples=_whole(v["samples"], "--samples", 1),
+        batch_size=_whole(v["batch_size"], "--batch-size", 1),
+        kl_anneal=None if anneal is None else _whole(anneal, "--kl-anneal", 0),
+        hidden=_whole(v["hidden"], "--hidden", 1),
+        context=_whole(v["context"], "--context", 1),
         dims=dims,
         params=params,
     )
