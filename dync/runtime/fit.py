@@ -33,7 +33,7 @@ from .posterior import sample_posterior
 __all__ = ["FIT_METHODS", "fit_model", "fit_summary", "main_group"]
 
 #: the estimators
-FIT_METHODS = ("mle", "map", "nuts")
+FIT_METHODS = ("mle", "map", "nuts", "vi")
 
 
 def _json_value(v: Any) -> Any:
@@ -62,15 +62,20 @@ def fit_model(
     checkpoint: str | None = None,
     checkpoint_every: int | None = None,
     progress: bool | None = None,
+    **vi_options: Any,
 ):
-    """Fit a compiled model to data: maximum likelihood, MAP or NUTS.
+    """Fit a compiled model to data: maximum likelihood, MAP, NUTS or
+    variational inference of latent paths (``vi``).
 
     Args:
         model: a compiled model (``dync.load``); its current parameter values
             start the optimiser or the chains.
         data: a NetCDF or CSV path, an xarray Dataset, or data records
             (LANGUAGE.md §11).
-        method: ``"mle"``, ``"map"`` or ``"nuts"``.
+        method: ``"mle"``, ``"map"``, ``"nuts"`` or ``"vi"`` (amortised
+            variational inference, :func:`dync.runtime.latent.fit.fit_vi`,
+            which takes ``vi_options``: ``samples``, ``batch_size``,
+            ``kl_anneal``, ``hidden``, ``context``).
         likelihood: ``"auto"`` (Kalman when the model is linear-Gaussian,
             else the particle filter), ``"kalman"`` or ``"particle"``.
         seed: the run's seed: NUTS's key, and the particle filter's fixed key
@@ -101,9 +106,18 @@ def fit_model(
         >>> print(fit_summary(idata))  # doctest: +SKIP
     """
     if method not in FIT_METHODS:
-        raise UsageError(f"unknown estimator `{method}`", hint=did_you_mean(method, FIT_METHODS) or "use mle, map or nuts")
+        raise UsageError(f"unknown estimator `{method}`", hint=did_you_mean(method, FIT_METHODS) or "use mle, map, nuts or vi")
     if not isinstance(model, AbstractModel):
         raise UsageError(f"fit needs a compiled dync model, got {type(model).__name__}")
+    if method == "vi":
+        from .latent.fit import fit_vi
+
+        return fit_vi(
+            model, data, seed=seed, fix=fix, steps=steps, learning_rate=learning_rate, dt=dt,
+            checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=progress, **vi_options,
+        )  # fmt: skip
+    if vi_options:
+        raise UsageError(f"{', '.join(sorted(vi_options))}: settings of --method vi only")
     records = read_data(model, data)
     key = jax.random.key(int(seed))
     if method == "nuts":
@@ -206,6 +220,10 @@ def fit_summary(idata) -> str:
 
     main = main_group(idata)
     method = main.attrs.get("method", "")
+    if method == "vi":
+        from .latent.fit import vi_summary
+
+        return vi_summary(idata)
     lines = [
         f"model {main.attrs.get('model', '?')}: {method.upper()} with the "
         f"{main.attrs.get('likelihood', '?')} likelihood"
