@@ -44,7 +44,7 @@ def register(app, run, SpecArg, SetOpt) -> None:
         spec: SpecArg,
         data: Annotated[Path, typer.Argument(help="Observations: NetCDF (.nc) or CSV (.csv)", show_default=False)],
         output: Annotated[Path, typer.Option("-o", "--output", help="NetCDF file to write (ArviZ InferenceData)")] = Path("fit.nc"),
-        method: Annotated[Optional[str], typer.Option(help="mle, map or nuts")] = None,
+        method: Annotated[Optional[str], typer.Option(help="mle, map, nuts or vi (variational latent paths, docs/latent.md)")] = None,
         likelihood: Annotated[Optional[str], typer.Option(help="auto, kalman or particle")] = None,
         fix: Annotated[Optional[list[str]], typer.Option(help="Hold a parameter fixed: NAME=VALUE (repeatable)")] = None,
         set_: SetOpt = None,
@@ -61,11 +61,17 @@ def register(app, run, SpecArg, SetOpt) -> None:
         x64: Annotated[Optional[bool], typer.Option("--x64/--x32", help="Compute in float64")] = None,
         pointwise: Annotated[Optional[bool], typer.Option("--pointwise/--no-pointwise", help="Write the log_likelihood group")] = None,
         checkpoint_every: Annotated[Optional[int], typer.Option("--checkpoint-every", help="Steps between checkpoints")] = None,
+        samples: Annotated[Optional[int], typer.Option(help="VI: latent paths sampled per series")] = None,
+        batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="VI: series per optimiser step")] = None,
+        kl_anneal: Annotated[Optional[int], typer.Option("--kl-anneal", help="VI: steps over which the KL weight rises to 1")] = None,
+        hidden: Annotated[Optional[int], typer.Option(help="VI: the encoder's GRU width")] = None,
+        context: Annotated[Optional[int], typer.Option(help="VI: the encoder's context size")] = None,
         resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted fit from OUTPUT.ckpt")] = False,
         progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
     ) -> None:
-        """Fit a spec to data (MLE, MAP or NUTS) and write an ArviZ InferenceData NetCDF file."""
+        """Fit a spec to data (MLE, MAP, NUTS or VI) and write an ArviZ InferenceData NetCDF file."""
         run(run_fit, spec, data, output, sets=set_, fix=fix, resume=resume, progress=progress, method=method,
             likelihood=likelihood, seed=seed, chains=chains, warmup=warmup, draws=draws, target_accept=target_accept,
             steps=steps, learning_rate=learning_rate, tolerance=tolerance, particles=particles, dt=dt, x64=x64,
-            pointwise=pointwise, checkpoint_every=checkpoint_every)  # fmt: skip
+            pointwise=pointwise, checkpoint_every=checkpoint_every, samples=samples, batch_size=batch_size,
+            kl_anneal=kl_anneal, hidden=hidden, context=context)  # fmt: skip
