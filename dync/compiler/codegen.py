@@ -124,12 +124,14 @@ class _FunctionEmitter:
         inside a ``grad`` body is ``("letfn", name)``: the prologue defines it
         as a function of its states (:meth:`let_function`), so that a
         gradient is taken of a function rather than of an expanded copy.
+        Such a let that is called, not only differentiated (``grad(U, x)``),
+        is also ``("letcall", name)``.
         """
         out = set() if out is None else out
-        stack = [(e, False) for e in exprs]
+        stack = [(e, False, False) for e in exprs]  # (node, inside a grad body, the body itself)
         seen: set = set()
         while stack:
-            e, in_grad = stack.pop()
+            e, in_grad, body = stack.pop()
             if e is None:
                 continue
             if isinstance(e, ir.Ref):
@@ -137,27 +139,29 @@ class _FunctionEmitter:
                 if e.kind == "let":
                     if in_grad and self.let_states(e.name):
                         key = ("letfn", e.name)
+                        if not body:
+                            out.add(("letcall", e.name))
                     if key not in seen:
                         seen.add(key)
-                        stack.append((self.lets[e.name], key[0] == "letfn"))
+                        stack.append((self.lets[e.name], key[0] == "letfn", False))
                 out.add(key)
             elif isinstance(e, ir.Op):
-                stack.extend((a, in_grad) for a in e.args)
+                stack.extend((a, in_grad, False) for a in e.args)
             elif isinstance(e, ir.Index):
-                stack.append((e.value, in_grad))
+                stack.append((e.value, in_grad, False))
             elif isinstance(e, ir.Array):
-                stack.extend((a, in_grad) for a in e.elements)
+                stack.extend((a, in_grad, False) for a in e.elements)
             elif isinstance(e, ir.Grad):
-                stack.append((e.body, True))
+                stack.append((e.body, True, True))
                 out.add(("state", e.wrt))
             elif isinstance(e, ir.NetCall):
-                stack.append((e.arg, in_grad))
+                stack.append((e.arg, in_grad, False))
                 out.add(("net", e.net))
             elif isinstance(e, ir.FbmDrift):
                 out.add(("fbm", e.brownian))
                 out.add(("state", f"_fbm_{e.brownian}"))
             elif isinstance(e, ir.DistIR):
-                stack.extend((v, in_grad) for _, v in e.args)
+                stack.extend((v, in_grad, False) for _, v in e.args)
         # fractional weights need the Hurst expression
         for kind, name in list(out):
             if kind in ("fbm", "fbm_scale", "fbm_gamma"):
@@ -245,10 +249,14 @@ class _FunctionEmitter:
         args = ", ".join(f"s_{_ident(s)}" for s in self.let_states(name))
         return f"fl_{_ident(name)}({args})"
 
-    def let_function(self, name: str, blk: _Block) -> None:
+    def let_function(self, name: str, blk: _Block, called: bool) -> None:
         """``def fl_NAME(s_...):``, the let as a function of the states it
-        reads: its own body once, the lets it reads called, not expanded."""
+        reads: its own body once, the lets it reads called, not expanded.
+        A function that is ``called`` (not only differentiated) is
+        ``F.shared``: traced once per argument, however many lets read it."""
         args = ", ".join(f"s_{_ident(s)}" for s in self.let_states(name))
+        if called:
+            blk.add("@F.shared")
         blk.add(f"def fl_{_ident(name)}({args}):")
         inner = _Block(blk.indent + 4)
         value = self.lets[name]
@@ -280,7 +288,7 @@ class _FunctionEmitter:
                 blk.add(f"fbm_weight_{nm} = FBM.fbm_weights({hurst}, fbm_gamma_{nm}, self.fbm_horizon)")
         for name, value in self.model.lets:
             if ("letfn", name) in needs:
-                self.let_function(name, blk)
+                self.let_function(name, blk, ("letcall", name) in needs or ("let", name) in needs)
             if ("let", name) in needs:
                 if ("letfn", name) in needs:
                     blk.add(f"l_{_ident(name)} = {self._call(name)}")

@@ -249,9 +249,38 @@ def transpose(x: ArrayLike) -> Array:
     return jnp.transpose(x)
 
 
+# ---- code generation's own -----------------------------------------------------
+
+
+def shared(fn):
+    """``fn`` evaluated once per distinct arguments, compared by identity.
+
+    Generated code wraps in it each ``let`` function that other functions
+    call (``l_B = fl_B(s_x)``), so a let read by two others is traced once
+    per argument rather than once per path through the lets: a chain of
+    ``n`` diamonds (``b = c * d``, ``c`` and ``d`` both reading the next
+    ``b``) would otherwise be traced ``2^n`` times. The function is pure, so
+    the same argument objects give the same result; the arguments are held
+    with it, so an id is never reused while the wrapper lives (only during
+    one call of the generated method). A new tracer (``jax.grad`` of the
+    function) is a new argument, so gradients are unchanged.
+    """
+    calls: list[tuple[tuple, object]] = []
+
+    def call(*args):
+        for key, value in calls:
+            if all(a is b for a, b in zip(key, args)):
+                return value
+        value = fn(*args)
+        calls.append((args, value))
+        return value
+
+    return call
+
+
 #: every public name, for the checker-library consistency test
 NAMES = tuple(
     n
     for n, v in list(globals().items())
-    if callable(v) and not n.startswith("_") and v.__module__ == __name__ and n != "join"  # join: codegen's own
+    if callable(v) and not n.startswith("_") and v.__module__ == __name__ and n not in ("join", "shared")  # codegen's own
 )

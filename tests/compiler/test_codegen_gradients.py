@@ -97,3 +97,35 @@ def test_diamond_of_lets_is_written_once_each():
     x = 1.3
     # A = 2 x^3 (x^3 + x) = 2 x^6 + 2 x^4
     np.testing.assert_allclose(_drift(text, [x]), [-(12 * x**5 + 8 * x**3)], rtol=1e-5)
+
+
+def test_a_chain_of_diamonds_under_grad_is_traced_once_per_let(monkeypatch):
+    """``b{i} = c{i} * d{i}`` with ``c{i}`` and ``d{i}`` both reading
+    ``b{i+1}``: called let functions are ``F.shared``, so the bottom let is
+    evaluated once, not 2^12 times, and the gradient is still right."""
+    from dync.runtime import functions as F
+
+    n = 12
+    lines = ["state x = 0", f"let b{n} = x^2"]
+    for i in range(n - 1, -1, -1):
+        lines += [f"let c{i} = 0.5 * b{i + 1}", f"let d{i} = b{i + 1} + 1.5", f"let b{i} = c{i} * d{i}"]
+    text = "\n".join(lines + ["dx = -grad(b1, x) dt + dW"])
+    assert _source(text).count("@F.shared") == 3 * (n - 1)  # all but b1, which is only differentiated
+    calls = []
+    power = F.power
+    monkeypatch.setattr(F, "power", lambda *a: calls.append(a) or power(*a))
+    x = 0.7
+    # b1 as a function of x by the recursion, and its derivative by finite differences in float64
+    def b1(x):
+        b = x**2
+        for _ in range(n - 1):
+            b = 0.5 * b * (b + 1.5)  # stays near its fixed point 0.5
+        return b
+
+    h = 1e-6
+    assert 0.1 < b1(x) < 1
+    expected = -(b1(x + h) - b1(x - h)) / (2 * h)
+    got = _drift(text, [x])
+    assert len(calls) == 1
+    assert abs(expected) > 1
+    np.testing.assert_allclose(got, [expected], rtol=1e-4)  # float32 gradient against a float64 difference
