@@ -52,8 +52,23 @@ FORWARD_CLASSES = {
     "other": "not affine in the state, or state-dependent diffusion: no Gaussian transition",
 }
 
+#: the most steps of the moment equations (the dense solution stores this many)
+MAX_ODE_STEPS = 4096
+
 #: the most states a full-matrix (non-diagonal) transition is computed for
 MAX_FULL_STATES = 256
+
+
+@eqx.filter_jit
+def _probe_values(model, ts: Array, xs: Array) -> tuple[Array, Array]:
+    """The drift's Jacobian and the diffusion matrix at every (time, point)
+    (compiled once per model structure)."""
+
+    def at(t, x):
+        jac = jax.jacfwd(lambda z: model.ito_drift(t, z, None))(x)
+        return jac, model.diffusion(t, x, None)
+
+    return jax.vmap(lambda t: jax.vmap(lambda x: at(t, x))(xs))(ts)
 
 
 def _probe(model, t0: float, t1: float) -> tuple[bool, bool, str]:
@@ -66,12 +81,7 @@ def _probe(model, t0: float, t1: float) -> tuple[bool, bool, str]:
     )
     ts = jnp.linspace(t0, t1, 5, dtype=dtype)
 
-    def at(t, x):
-        jac = jax.jacfwd(lambda z: model.ito_drift(t, z, None))(x)
-        g = model.diffusion(t, x, None)
-        return jac, g
-
-    jac, g = jax.jit(jax.vmap(lambda t: jax.vmap(lambda x: at(t, x))(xs)))(ts)
+    jac, g = _probe_values(model, ts, xs)
     jac, g = np.asarray(jac), np.asarray(g)
     if not (np.all(np.isfinite(jac)) and np.all(np.isfinite(g))):
         return False, False, "the drift or diffusion is not finite at probe points"
@@ -184,6 +194,23 @@ def _moment_rhs(model, n: int, diagonal: bool):
     return rhs
 
 
+@eqx.filter_jit
+def _solve_moments(model, n: int, diagonal: bool, y0: Array, t1: Array, rtol: float, atol: float) -> diffrax.Solution:
+    """The moment equations on ``[0, t1]`` with dense output (compiled once
+    per model structure)."""
+    return diffrax.diffeqsolve(
+        diffrax.ODETerm(_moment_rhs(model, n, diagonal)),
+        diffrax.Tsit5(),
+        t0=jnp.zeros((), t1.dtype),
+        t1=t1,
+        dt0=None,
+        y0=y0,
+        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
+        saveat=diffrax.SaveAt(dense=True, t1=True),
+        max_steps=MAX_ODE_STEPS,
+    )
+
+
 def gaussian_transition(model, t1: float = 1.0) -> GaussianTransition:
     """The exact Gaussian transition of a linear forward SDE on ``[0, t1]``.
 
@@ -216,17 +243,7 @@ def gaussian_transition(model, t1: float = 1.0) -> GaussianTransition:
     else:
         y0 = jnp.concatenate([jnp.eye(n, dtype=dtype).ravel(), jnp.zeros(n + n * n, dtype)])
     rtol, atol = (1e-6, 1e-9) if dtype == jnp.float32 else (1e-10, 1e-13)
-    sol = diffrax.diffeqsolve(
-        diffrax.ODETerm(_moment_rhs(model, n, diagonal)),
-        diffrax.Tsit5(),
-        t0=0.0,
-        t1=float(t1),
-        dt0=None,
-        y0=y0,
-        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
-        saveat=diffrax.SaveAt(dense=True, t1=True),
-        max_steps=100_000,
-    )
+    sol = _solve_moments(model, n, diagonal, y0, jnp.asarray(t1, dtype), rtol, atol)
     if not bool(jnp.all(jnp.isfinite(sol.ys))):
         raise DyncRuntimeError(
             f"the transition moments of model `{name}` are not finite on [0, {t1:g}]",

@@ -159,6 +159,12 @@ class _ReverseStep(eqx.Module):
         return x
 
 
+def _keep_info(state: ReverseState, info: Array) -> Array:
+    """What a reverse run records per step: the step's info (a module-level
+    function, so that a second run reuses the compiled chunk)."""
+    return info
+
+
 class ReverseResult(NamedTuple):
     """Generated samples.
 
@@ -253,7 +259,7 @@ def reverse_sample(
     run = run_kernel(
         kernel, kernel.init(), key_run, int(steps), checkpoint=checkpoint,
         checkpoint_every=None if checkpoint is None else checkpoint_every,
-        progress=progress, description=f"reverse {method}", identity=identity, trace_fn=lambda s, info: info,
+        progress=progress, description=f"reverse {method}", identity=identity, trace_fn=_keep_info,
     )  # fmt: skip
     per_step = {"sde": 1, "heun": 2, "pc": 1 + (int(corrector_steps) if method == "pc" else 0)}[method]
     return ReverseResult(np.asarray(run.state.x), float(per_step * int(steps)))

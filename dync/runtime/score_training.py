@@ -30,6 +30,7 @@ arrays written by ``equinox.tree_serialise_leaves``;
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -172,6 +173,13 @@ class _DSMStep(eqx.Module):
         return ScoreTrainState(params, opt_state, ema, step), ScoreTrainInfo(loss, norm)
 
 
+@functools.lru_cache(maxsize=16)
+def _optimizer(learning_rate: float) -> optax.GradientTransformation:
+    """Adam with global-norm clipping; the same object for the same rate, so
+    that a second training run reuses the compiled step."""
+    return optax.chain(optax.clip_by_global_norm(1.0), optax.adam(learning_rate))
+
+
 def dsm_kernel(
     model,
     transition: GaussianTransition,
@@ -190,7 +198,7 @@ def dsm_kernel(
     1). The state carries an EMA of the weights (decay ``min(ema, (1 + k) /
     (10 + k))`` at step ``k``, so short runs average short windows).
     """
-    optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(learning_rate))
+    optimizer = _optimizer(float(learning_rate))
     params, static = eqx.partition(model, trainable(model))
     data = jnp.asarray(data, dtype=jnp.result_type(float)).reshape(len(data), -1)
     step = _DSMStep(static, transition, data, optimizer, int(batch), float(t_min), float(transition.t1), float(ema))
