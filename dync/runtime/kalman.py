@@ -432,6 +432,33 @@ def kalman_log_likelihood(model: AbstractModel, data: PaddedData) -> Scalar:
 def kalman_series_log_likelihood(model: AbstractModel, data: PaddedData) -> Float[Array, " series"]:
     """The exact log-likelihood of each series of ``data``, ``(S,)`` (see
     :func:`kalman_log_likelihood`, which sums them)."""
+    return kalman_series_from_arrays(model, *kalman_arrays(model, data))
+
+
+class KalmanArrays(NamedTuple):
+    """A data set as the arrays the Kalman recursion reads: the gap before
+    each time ``(S, T)`` (0 in padded slots), the observations ``(S, T, c)``
+    (0 where missing) and which are observed (``None`` when all are).
+    Passing these, rather than the data, as arguments of a jitted function
+    lets one compilation serve every data set of the same sizes."""
+
+    gaps: Array
+    z: Array
+    observed: Array | None
+
+
+def kalman_series_from_arrays(model: AbstractModel, gaps, z, observed) -> Float[Array, " series"]:
+    """:func:`kalman_series_log_likelihood` of data given as
+    :class:`KalmanArrays` (traceable in every argument)."""
+    return _log_likelihood(model, gaps, z, observed)
+
+
+def kalman_arrays(model: AbstractModel, data: PaddedData) -> KalmanArrays:
+    """The :class:`KalmanArrays` of ``data`` for ``model`` (on the host).
+
+    Raises:
+        UsageError: the model is not linear-Gaussian.
+    """
     if not model.info.linear_gaussian:
         from ..errors import UsageError
 
@@ -457,4 +484,4 @@ def kalman_series_log_likelihood(model: AbstractModel, data: PaddedData) -> Floa
     z = np.where(observed, z, 0.0)
     # known here, not traced: with every value present the time loop needs no mask
     mask = None if observed.all() else jnp.asarray(observed)
-    return _log_likelihood(model, jnp.asarray(gaps, dtype), jnp.asarray(z, dtype), mask)
+    return KalmanArrays(jnp.asarray(gaps, dtype), jnp.asarray(z, dtype), mask)

@@ -19,6 +19,7 @@ an improper flat prior in user space and a ``UserWarning`` naming it.
 
 from __future__ import annotations
 
+import abc
 import os
 import warnings
 from collections import OrderedDict
@@ -37,9 +38,9 @@ from ..errors import UsageError
 from .inference_data import combine_groups, log_likelihood_group, observed_data_group
 from .kernels import Kernel, cached_call, run_kernel
 from .likelihood import choose_method, data_digest, log_likelihood_with_method, read_data
-from .logdensity import state_log_density
 from .model import AbstractModel
-from .params import hold_fixed
+from .kalman import KalmanArrays, kalman_arrays, kalman_series_from_arrays
+from .params import hold_fixed, with_unconstrained_params
 from .progress import busy, show_progress
 
 __all__ = ["NutsDraws", "sample_posterior", "write_inference_data"]
@@ -139,56 +140,39 @@ def sample_posterior(
         )
     records = read_data(model, data)
     key_warmup, key_draws, key_pf = jax.random.split(key, 3)
-
-    def loglik(m, per_series=False):
-        value, _ = log_likelihood_with_method(
-            m, records, method=chosen, key=key_pf, particles=particles, dt=dt, per_series=per_series
-        )
-        return value
-
-    def log_density(position):
-        m = split.at(position)
-        return jnp.reshape(loglik(m) + m.log_prior(), ())
-
     identity = (
         f"nuts chains={chains} warmup={warmup} target={target_accept} fix={sorted(fixed.items())} "
         f"likelihood={chosen} particles={particles} dt={dt} data={data_digest(records)}"
     )
+    if chosen == "kalman":
+        # the model and the data are traced arguments of the compiled warm-up
+        # and step: a new data set (or new fixed values) of the same sizes
+        # runs without compiling anything
+        padded = records.padded() if hasattr(records, "padded") else records
+        density: _Density = _KalmanDensity(model, split.held, kalman_arrays(model, padded))
+    else:
+        # a particle filter reads its data on the host: a closure, compiled
+        # anew for every new closure; the same run asked again in this
+        # process (same model values, data, key, settings) reuses it
+        def loglik(m, per_series=False):
+            value, _ = log_likelihood_with_method(
+                m, records, method=chosen, key=key_pf, particles=particles, dt=dt, per_series=per_series
+            )
+            return value
 
-    def build():
-        density = state_log_density(log_density, free)
-        adaptation = blackjax.window_adaptation(blackjax.nuts, density.fn, target_acceptance_rate=target_accept)
-
-        def adapt(k1, position):
-            (state, parameters), _ = adaptation.run(k1, position, num_steps=warmup)
-            return state, parameters
-
-        adapt_all = jax.jit(jax.vmap(adapt, in_axes=(0, None)))
-
-        def one_step(k, state, params):
-            return blackjax.nuts(density.fn, **params).step(k, state)
-
-        def step(k, carry):
-            states, params = carry
-            new_states, info = jax.vmap(one_step)(jax.random.split(k, chains), states, params)
-            return (new_states, params), info
-
-        return density.initial_position, adapt_all, step
-
-    # The functions are closures over the model and the data, so jax compiles
-    # them anew for every new closure; the same run asked again in this process
-    # (the same model values, data, key and settings) reuses the compiled ones.
-    initial_position, adapt_all, step = _reuse_compiled(
-        identity + f" model={model_digest(model, key_pf if chosen == 'particle' else None)} chains={chains}", build
-    )
+        density = _reuse_compiled(
+            identity + f" model={model_digest(model, key_pf)}", lambda: _ClosureDensity(model, split.held, loglik)
+        )
+    initial_position = free
+    step = _NutsStep(density, chains)
 
     warm_file = None if checkpoint is None else f"{checkpoint}.warmup"
     resumed = warm_file is not None and os.path.exists(warm_file)
     label = f"nuts {model.info.name}: warm-up, {warmup} steps x {chains} chains"
     with busy(label, show_progress(progress, 2) and not resumed):
         states, parameters = cached_call(
-            lambda k, position: adapt_all(jax.random.split(k, chains), position), key_warmup, initial_position,
-            checkpoint=warm_file, identity="warmup " + identity,
+            lambda k, position: _adapt_all(density, jax.random.split(k, chains), position, warmup, target_accept),
+            key_warmup, initial_position, checkpoint=warm_file, identity="warmup " + identity,
         )  # fmt: skip
 
     step_sizes = np.asarray(parameters["step_size"])
@@ -232,7 +216,7 @@ def sample_posterior(
     if pointwise:
         flat = jax.tree_util.tree_map(lambda u: jnp.reshape(jnp.asarray(u), (draws * chains, *u.shape[2:])),
                                       trace.position)  # fmt: skip
-        per_draw = jax.jit(lambda xs: jax.lax.map(lambda p: loglik(split.at(p), True), xs, batch_size=64))(flat)
+        per_draw = _pointwise(density, flat)
         values = np.asarray(per_draw).reshape(draws, chains, -1)
         groups["log_likelihood"] = log_likelihood_group(np.swapaxes(values, 0, 1), records)
     return combine_groups(idata, **groups)
@@ -247,6 +231,81 @@ def _record_nuts(carry, info) -> NutsDraws:
 
 
 #: recently built NUTS functions, by what they close over (a few: each holds
+class _Density(eqx.Module):
+    """The posterior log-density over the free unconstrained parameters, as
+    a module: its arrays (model values, data) are traced arguments of the
+    compiled functions that take it."""
+
+    model: AbstractModel
+    held: dict
+
+    def at(self, position):
+        """The model at ``position``, the held parameters kept."""
+        return with_unconstrained_params(self.model, {**self.held, **position})
+
+    @abc.abstractmethod
+    def loglik(self, m, per_series: bool = False):
+        """The log-likelihood of the data under model ``m`` (per series
+        with ``per_series``)."""
+
+    def __call__(self, position):
+        m = self.at(position)
+        return jnp.reshape(self.loglik(m) + m.log_prior(), ())
+
+
+class _KalmanDensity(_Density):
+    """Exact Kalman likelihood of data held as traced arrays."""
+
+    data: KalmanArrays
+
+    def loglik(self, m, per_series: bool = False):
+        series = kalman_series_from_arrays(m, *self.data)
+        return series if per_series else jnp.sum(series)
+
+
+class _ClosureDensity(_Density):
+    """Any likelihood, as a function of the model (a static closure)."""
+
+    fn: Callable = eqx.field(static=True)
+
+    def loglik(self, m, per_series: bool = False):
+        return self.fn(m, per_series)
+
+
+class _NutsStep(eqx.Module):
+    """One NUTS step of every chain (the kernel of the draws)."""
+
+    density: _Density
+    chains: int = eqx.field(static=True)
+
+    def __call__(self, k, carry):
+        states, params = carry
+
+        def one(k1, state, p):
+            return blackjax.nuts(self.density, **p).step(k1, state)
+
+        new_states, info = jax.vmap(one)(jax.random.split(k, self.chains), states, params)
+        return (new_states, params), info
+
+
+@eqx.filter_jit
+def _adapt_all(density: _Density, keys, position, warmup: int, target_accept: float):
+    """Window adaptation of every chain from ``position``."""
+    adaptation = blackjax.window_adaptation(blackjax.nuts, density, target_acceptance_rate=target_accept)
+
+    def adapt(k1):
+        (state, parameters), _ = adaptation.run(k1, position, num_steps=warmup)
+        return state, parameters
+
+    return jax.vmap(adapt)(keys)
+
+
+@eqx.filter_jit
+def _pointwise(density: _Density, flat):
+    """Each series' log-likelihood at each draw, ``(draws, series)``."""
+    return jax.lax.map(lambda p: density.loglik(density.at(p), True), flat, batch_size=64)
+
+
 #: its model, data and compiled code)
 _COMPILED: OrderedDict[str, Any] = OrderedDict()
 _KEEP = 4

@@ -97,10 +97,11 @@ def test_nuts_matches_the_conjugate_posterior_of_a_drift(tmp_path):
 
 
 def test_the_same_run_asked_again_reuses_its_compiled_functions(tmp_path):
-    """A second identical call compiles nothing (it reuses the warm-up and
-    NUTS step built by the first) and gives the same draws; a new seed on the
-    same model and data compiles nothing either (the exact likelihood uses
-    no key), while a new data set builds afresh."""
+    """A second identical call compiles nothing (the warm-up and NUTS step
+    take the model and the data as traced arguments) and gives the same
+    draws; a new seed, and a new data set of the same sizes, compile nothing
+    either (the exact likelihood uses no key); a data set of another size
+    compiles afresh."""
     spec = tmp_path / "drift.dync"
     spec.write_text(DRIFT_SPEC)
     model = dync.load(spec)
@@ -125,7 +126,10 @@ def test_the_same_run_asked_again_reuses_its_compiled_functions(tmp_path):
         assert compiles == []
         np.testing.assert_array_equal(first.posterior["b"], again.posterior["b"])
         assert not np.array_equal(first.posterior["b"], other_seed.posterior["b"])
-        sample_posterior(model, data.assign(y=data.y + 0.1), jax.random.key(0), **settings)
+        shifted = sample_posterior(model, data.assign(y=data.y + 0.1), jax.random.key(0), **settings)
+        assert compiles == []
+        assert not np.array_equal(first.posterior["b"], shifted.posterior["b"])
+        sample_posterior(model, data.isel(time=slice(0, 8)), jax.random.key(0), **settings)
         assert len(compiles) > 0
     finally:
         jax.monitoring.unregister_event_duration_listener(listen)
