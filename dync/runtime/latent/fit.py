@@ -316,24 +316,26 @@ def _estimates(model: AbstractModel, fixed: Mapping[str, Any]) -> dict[str, Any]
     return out
 
 
-def load_vi(idata) -> VIFit:
+def load_vi(idata, model: AbstractModel) -> VIFit:
     """The trained pieces of a ``--method vi`` fit file (an
     ``InferenceData`` read with ``arviz.from_netcdf``).
 
-    Raises:
-        UsageError: not a VI fit.
-    """
-    from ...compiler.driver import build_model, compile_ast, read_spec
+    Args:
+        idata: the fit.
+        model: the spec's model, compiled with the fit's dims (the caller
+            rebuilds it from the fit's ``spec_text`` and ``dims_json``:
+            :func:`dync.commands.evaluating.load_vi_fit`).
 
+    Raises:
+        UsageError: not a VI fit, or the model is not the fit's.
+    """
     if "vi_weights" not in idata.groups() or "point_estimate" not in idata.groups():
         raise UsageError("not a `dync fit --method vi` file: no `vi_weights` group",
                          hint="fit with `dync fit SPEC DATA --method vi -o fit.nc`")  # fmt: skip
     attrs = idata.point_estimate.attrs
     weights = idata.vi_weights
-    path = attrs.get("spec_path") or "spec.dync"
-    spec = read_spec(path, attrs["spec_text"])
-    dims = json.loads(attrs.get("dims_json", "{}"))
-    model = build_model(compile_ast(spec, dims), jax.random.key(int(attrs.get("seed", 0))))
+    if attrs.get("model") != model.info.name:
+        raise UsageError(f"the fit is of model `{attrs.get('model')}`, not `{model.info.name}`")
     fixed = json.loads(attrs.get("fixed_json", "{}"))
     split = _hold(model, fixed)
     model = split.model
@@ -343,7 +345,11 @@ def load_vi(idata) -> VIFit:
     parts, filter_spec = _pieces(model, split.fixed, fmap, free, driven, int(weights.attrs["hidden"]),
                                  int(weights.attrs["context"]), jax.random.key(0))  # fmt: skip
     learned, static = eqx.partition(parts, filter_spec)
-    learned = weights_from_bytes(weights["weights"].values, learned)
+    try:
+        learned = weights_from_bytes(weights["weights"].values, learned)
+    except Exception as e:  # a structure or shape mismatch
+        raise UsageError(f"the fit's weights do not match the model ({e})",
+                         hint="rebuild the model with the fit's dims (dims_json)") from None  # fmt: skip
     m, e, c = eqx.combine(learned, static)
     return VIFit(m, e, c, fmap, free, driven, int(weights.attrs["substeps"]))
 

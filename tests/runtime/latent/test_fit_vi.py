@@ -67,7 +67,7 @@ def test_fit_writes_the_outputs_and_new_series_can_be_inferred(model, data_file,
     out = tmp_path / "fit.nc"
     write_fit(idata, out)
     back = az.from_netcdf(out)
-    fit = load_vi(back)
+    fit = load_vi(back, model)
     again = infer(fit, str(data_file), seed=3)
     assert again["rates"]["y"].shape == (8, 21, 3) and np.all(np.isfinite(again["rates"]["y"]))
     # same weights, same data: close to the fit's own summary (different draws)
