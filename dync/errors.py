@@ -181,13 +181,29 @@ class UsageError(DyncError):
     code = "E400"
 
 
+#: the most errors one report lists: a spec broken on thousands of lines gets
+#: the first ones and a count of the rest (issue 8: 20,000 errors rendered as
+#: 3 GB of text)
+MAX_REPORTED_ERRORS = 50
+#: the widest source line a diagnostic shows; a longer one is cut around the
+#: caret
+MAX_SHOWN_LINE = 1000
+
+
 class SpecErrors(DyncError):
-    """Several independent spec errors, reported together, sorted by position."""
+    """Several independent spec errors, reported together, sorted by position
+    (at most :data:`MAX_REPORTED_ERRORS`, then a count of the others)."""
 
     code = "E200"
 
     def __init__(self, errors: Iterable[DyncError], partial: object | None = None):
         errs = sorted(errors, key=lambda e: e.span.sort_key() if e.span else ("", 0, 0))
+        if len(errs) > MAX_REPORTED_ERRORS:
+            rest = len(errs) - MAX_REPORTED_ERRORS
+            errs = errs[:MAX_REPORTED_ERRORS]
+            path = errs[-1].span.path if errs[-1].span else "dync"
+            errs.append(InvalidSpec(f"... and {rest:,} more error{'s' if rest != 1 else ''} after these",
+                                    Span(path, 0, 0), hint="fix the errors above first"))
         self.errors: list[DyncError] = errs
         #: the AST read around the errors, when they only dropped parts of it
         #: (an unknown YAML key): the checker may still look for more errors
@@ -258,9 +274,18 @@ def render_diagnostic(err: DyncError, severity: str = "error") -> str:
             text = lines[span.line - 1].expandtabs(4).rstrip()
             gutter = str(span.line)
             pad = " " * len(gutter)
+            start = max(span.column, 1)
+            if len(text) > MAX_SHOWN_LINE:  # a window around the caret
+                left = max(0, min(start - 1 - MAX_SHOWN_LINE // 3, len(text) - MAX_SHOWN_LINE))
+                shown = text[left : left + MAX_SHOWN_LINE]
+                prefix = "..." if left > 0 else ""
+                suffix = "..." if left + MAX_SHOWN_LINE < len(text) else ""
+                text = prefix + shown + suffix
+                start = start - left + len(prefix)
+                if span.end_line == span.line:
+                    span = dataclasses.replace(span, column=start, end_column=start + (span.end_column - span.column))
             out.append(f"{pad} |")
             out.append(f"{gutter} | {text}")
-            start = max(span.column, 1)
             if span.end_line == span.line:
                 width = max(span.end_column - span.column, 1)
             else:
