@@ -10,9 +10,10 @@ refuses what it cannot hold before allocating anything (docs/language.md,
 MAX_SPEC_BYTES = 1 << 20
 
 #: the most tokens (names, numbers, symbols; comments not counted) in one
-#: spec: reading, checking and generating code take some 30 microseconds a
-#: token, so this keeps any spec within a few seconds (2**16 = 65,536)
-MAX_TOKENS = 1 << 16
+#: spec: reading, checking and generating code take some 30 to 60
+#: microseconds a token, so this keeps any spec within a second or two
+#: (2**15 = 32,768; the specs of specs/ have at most 2,000)
+MAX_TOKENS = 1 << 15
 
 #: the most axes an array may have (numpy and XLA handle up to 32 in all of
 #: their operations); array literals nest at most this deep
