@@ -19,7 +19,7 @@ from ..errors import DyncError
 from .common import _Exit, _echo, _fail
 from .fast import _fast
 
-COMMAND_MODULES = ("spec_commands", "simulate", "fit", "sample", "train", "test", "plot")
+COMMAND_MODULES = ("spec_commands", "simulate", "fit", "sample", "train", "test", "evaluate", "plot")
 
 
 def build_app():
