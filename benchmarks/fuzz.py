@@ -17,7 +17,9 @@ Python's ``compile`` of the generated module and the formatter); every
 * ``ok``: compiled; ``dync_error``: a :class:`~dync.errors.DyncError` (the
   CLI: exit code 1 or 2 without a traceback);
 * ``other``: any other exception (the CLI: another exit code, or a traceback);
-* ``timeout``: past ``--timeout`` seconds; ``memory``: a ``MemoryError``
+* ``timeout``: a command took more than ``--timeout`` seconds of CPU time (a
+  busy machine does not count), or the worker ran past a generous wall-clock
+  limit and was killed; ``memory``: a ``MemoryError``
   under the ``--memory`` limit (``RLIMIT_AS`` of the worker);
 * ``abort``: the worker died (a signal: SIGABRT, SIGSEGV, ...).
 
@@ -77,7 +79,7 @@ def _run_cli(case: Case, timeout: float, megabytes: int) -> tuple[str, str]:
                     capture_output=True,
                     text=True,
                     errors="replace",
-                    timeout=timeout + 2,  # the interpreter's start-up on top
+                    timeout=2 * timeout + 2,  # wall time: start-up, and a busy machine
                     env=env,
                     preexec_fn=lambda: _limit_memory(megabytes),
                 )
@@ -97,8 +99,8 @@ def _run_cli(case: Case, timeout: float, megabytes: int) -> tuple[str, str]:
 
 def _worker(conn, timeout: float, megabytes: int) -> None:
     """Run cases from ``conn`` until it closes: ``(index, case, cli)`` in,
-    ``(index, outcome, detail, seconds)`` out (``seconds``: the longest
-    in-process command of the case)."""
+    ``(index, outcome, detail, seconds)`` out (``seconds``: the CPU time of
+    the longest in-process command of the case)."""
     _limit_memory(megabytes)
     run_case("warm.dync", "model m\nstate x = 0\ndx = -x dt\n")  # imports once, not in a case's time
 
@@ -155,7 +157,7 @@ class Pool:
         """Seconds the slot's job may take: the case, and with the CLI two
         more runs and their interpreters' start-up."""
         cli = bool(slot.job and slot.job[2])
-        return self.timeout * (3 if cli else 2) + (5.0 if cli else 0.5)
+        return 3 * self.timeout + 1.0 + (2 * (2 * self.timeout + 2) if cli else 0.0)
 
     def run(self, jobs):
         """Yield ``(job, outcome, detail, seconds)`` for each ``job =
@@ -193,12 +195,12 @@ class Pool:
                         continue
                     slot.job = None
                     if seconds > self.timeout and outcome in CLEAN:
-                        outcome, detail = "timeout", f"{seconds:.1f} s"
+                        outcome, detail = "timeout", f"{seconds:.1f} s of CPU"
                     yield job, outcome, detail, seconds
                 elif time.perf_counter() - slot.started > self._limit(slot):
                     slot.job = None
                     self._replace(i)
-                    yield job, "timeout", f"over {self.timeout:g} s", time.perf_counter() - slot.started
+                    yield job, "timeout", f"killed after {self._limit(slot):g} s of wall time", time.perf_counter() - slot.started
 
     def close(self) -> None:
         for slot in self.slots:
@@ -314,13 +316,14 @@ def main(argv=None) -> int:
         for kind in sorted(by_kind):
             print(f"{kind:<12}" + "".join(f"{by_kind[kind][o]:>12,}" for o in outcomes))
         print(f"{'total':<12}" + "".join(f"{counts[o]:>12,}" for o in outcomes))
-        print(f"slowest case: {slowest[0]:.2f} s (case {slowest[1]})")
+        print(f"slowest case: {slowest[0]:.2f} s of CPU (case {slowest[1]})")
         for key, (n, i, case, cli, detail) in sorted(escapes.items(), key=lambda kv: -kv[1][0]):
             small = shrink(pool, case, key, cli, args.shrink) if args.shrink else case
             print(f"\n=== {key}  ({n} case{'s' if n != 1 else ''}; first shown: case {i}, {case.kind}, {case.filename})")
             print(f"    {detail}")
             print("--- minimal reproducer " + "-" * 40)
-            print(small.text if len(small.text) < 3000 else small.text[:3000] + f"\n... [{len(small.text)} characters]")
+            shown = "\n".join(ln if len(ln) <= 300 else ln[:300] + f" ... [{len(ln)} characters]" for ln in small.text[:6000].split("\n"))
+            print(shown + (f"\n... [{len(small.text)} characters in all]" if len(small.text) > 6000 else ""))
             if args.save:
                 args.save.mkdir(parents=True, exist_ok=True)
                 (args.save / f"{len(escapes)}_{i}{Path(case.filename).suffix}").write_text(small.text)
