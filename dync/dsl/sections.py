@@ -131,6 +131,9 @@ SAMPLE: tuple[SettingKey, ...] = (
     SettingKey("corrector_steps", (INT,), "an integer", 1, "--corrector-steps"),
     SettingKey("loglik", (BOOL,), "`true` or `false`", False, "--loglik"),
     SettingKey("data", (STRING,), "a data file", None, "--data"),
+    SettingKey("anneal", (INT, NUMBER), "a positive number", None, "--anneal"),
+    SettingKey("product", (STRING,), "a weights file", None, "--product"),
+    SettingKey("guidance", (INT, NUMBER), "a number", None, "--guidance"),
 )
 
 #: ``train:`` — what ``dync train`` runs (LANGUAGE.md §10, docs/diffusion.md)
