@@ -156,8 +156,11 @@ def check_gradients(model: Any, settings: TestSettings) -> tuple[CheckOutcome, F
     key = jax.random.key(settings.seed)
     paths = 64
 
+    # fractional noise: tune its quadrature to the span once (propagate's rule)
+    tuned = model.with_horizon(steps * grid.dt, grid.dt)
+
     def mean_final(u):
-        m = with_unconstrained_params(model, u)
+        m = with_unconstrained_params(tuned, u)
         y0 = jax.vmap(m.initial_state)(jax.random.split(jax.random.fold_in(key, 0), paths))
         noisy = model.info.noise_size > 0
         y1 = propagate(jax.random.fold_in(key, 1) if noisy else None, m, y0, 0.0, steps * grid.dt, num_steps=steps)
@@ -169,7 +172,11 @@ def check_gradients(model: Any, settings: TestSettings) -> tuple[CheckOutcome, F
         return CheckOutcome("gradients", "skipped", f"not differentiable here: {type(err).__name__}"), None
     bad = [name for name, g in grads.items() if not np.all(np.isfinite(np.asarray(g)))]
     if bad:
-        msg = f"the gradient of the mean state at t = {steps * grid.dt:g} is not finite in {', '.join(bad)}"
+        msg = (
+            f"the gradient of the mean state at t = {steps * grid.dt:g} is not finite in {', '.join(bad)}: a function "
+            "the paths reach has an infinite derivative there (sqrt or log at 0, a power below 1 at 0); "
+            "gradient-based fitting will fail (skip this check with --skip gradients if that is intended)"
+        )
         return _outcome("gradients", Failure("gradients", "", msg), "")
     return _outcome("gradients", None, f"finite in {len(grads)} parameter{'s' if len(grads) != 1 else ''}")
 

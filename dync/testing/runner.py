@@ -123,7 +123,8 @@ def check_draw(
         name = next((s.name for s in info.states if s.offset <= comp < s.offset + s.size), "?")
         failures.append(Failure(
             "finite", "", f"state `{name}` became NaN or infinite by t = {fine.times[t]:g} on "
-            f"{int(bad[:, t, :].any(axis=1).sum())} of {settings.paths} paths",
+            f"{int(bad[:, t, :].any(axis=1).sum())} of {settings.paths} paths (a smaller --dt, or --range to keep "
+            "parameters where the model is stable, if the blow-up is the solver's and not the model's)",
             values=values,
         ))  # fmt: skip
         return failures
