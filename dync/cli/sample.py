@@ -67,6 +67,13 @@ def register(app, run, SpecArg, SetOpt) -> None:
             Optional[bool], typer.Option("--loglik/--no-loglik", help="Exact log-likelihoods via the probability-flow ODE")
         ] = None,
         data: Annotated[Optional[str], typer.Option("--data", help="Samples file whose log-likelihoods --loglik computes")] = None,
+        anneal: Annotated[Optional[float], typer.Option("--anneal", help="Feynman-Kac annealing: sample p^BETA (with --reverse sde)")] = None,
+        product: Annotated[
+            Optional[str], typer.Option("--product", help="Feynman-Kac product of experts with a second weights file")
+        ] = None,
+        guidance: Annotated[
+            Optional[float], typer.Option("--guidance", help="With --product: sample p1^W p2^(1-W) (classifier-free-style)")
+        ] = None,
         set_: SetOpt = None,
         resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from OUTPUT.ckpt")] = False,
         progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
@@ -77,4 +84,4 @@ def register(app, run, SpecArg, SetOpt) -> None:
             warmup=warmup, samples=samples, step=step, thin=thin, seed=seed, friction=friction, mass=mass,
             target_accept=target_accept, integration_steps=integration_steps, checkpoint_every=checkpoint_every,
             reverse=reverse, weights=weights, steps=steps, snr=snr, corrector_steps=corrector_steps, loglik=loglik,
-            data=data)  # fmt: skip
+            data=data, anneal=anneal, product=product, guidance=guidance)  # fmt: skip

@@ -64,18 +64,29 @@ def generate_spec(
     t_min, t1 = float(meta["t_min"]), float(meta["t1"])
     transition = gaussian_transition(model, t1)
     prior = terminal_prior(transition, meta["data_mean"], meta["data_cov"])
-    result = reverse_sample(
-        model, prior, method=settings.reverse, samples=settings.samples, steps=settings.steps, seed=settings.seed,
-        t_min=t_min, t1=t1, snr=settings.snr, corrector_steps=settings.corrector_steps, checkpoint=checkpoint,
-        checkpoint_every=settings.checkpoint_every, progress=progress,
-    )  # fmt: skip
+    fk = None
+    if settings.anneal is not None or settings.product is not None:
+        fk = _feynman_kac(model, meta, prior, settings, checkpoint=checkpoint, progress=progress)
+        result = fk
+    else:
+        result = reverse_sample(
+            model, prior, method=settings.reverse, samples=settings.samples, steps=settings.steps, seed=settings.seed,
+            t_min=t_min, t1=t1, snr=settings.snr, corrector_steps=settings.corrector_steps, checkpoint=checkpoint,
+            checkpoint_every=settings.checkpoint_every, progress=progress,
+        )  # fmt: skip
     shape = model.info.state(state).shape
     dims = ("sample",) + tuple(f"{state}_dim_{k}" for k in range(len(shape)))
     x = result.x.reshape((result.x.shape[0],) + tuple(shape))
+    nfe = result.nfe if fk is None else float(2 * fk.n_models * settings.steps)
     attrs = {
         "model": model.info.name, "method": f"reverse {settings.reverse}", "steps": settings.steps,
-        "score_evaluations": result.nfe, "t_min": t_min, "t1": t1, "seed": settings.seed, "weights": str(settings.weights),
+        "score_evaluations": nfe, "t_min": t_min, "t1": t1, "seed": settings.seed, "weights": str(settings.weights),
     }  # fmt: skip
+    if fk is not None:
+        attrs.update(
+            method=f"reverse sde, Feynman-Kac {fk.target}", fk_target=fk.target, fk_log_normalizer=fk.log_normalizer,
+            fk_min_ess=float(fk.ess.min()), fk_resamples=fk.resamples,
+        )
     if settings.reverse == "pc":
         attrs.update(snr=settings.snr, corrector_steps=settings.corrector_steps)
     ds = xr.Dataset({state: (dims, x)}, attrs=attrs)
@@ -99,6 +110,44 @@ def generate_spec(
     return ds
 
 
+class _FKRun:
+    """A Feynman–Kac run as :func:`generate_spec` reports it."""
+
+    def __init__(self, result, target: str, n_models: int):
+        self.x, self.log_normalizer, self.ess, self.resamples = result.x, result.log_normalizer, result.ess, result.resamples
+        self.target, self.n_models = target, n_models
+
+
+def _feynman_kac(model, meta, prior, settings: SampleSettings, *, checkpoint, progress) -> _FKRun:
+    """``--anneal`` or ``--product`` (with ``--guidance``): weighted particles."""
+    from ..runtime.fk import fk_sample
+    from ..runtime.forward_sde import gaussian_transition
+    from ..runtime.reverse import terminal_prior
+    from ..runtime.score_training import load_weights
+
+    if settings.anneal is not None:
+        models, betas, priors = [model], [settings.anneal], [prior]
+        target = f"p^{settings.anneal:g}"
+    else:
+        other, meta2 = load_weights(model, settings.product)
+        if (meta2["t_min"], meta2["t1"]) != (meta["t_min"], meta["t1"]):
+            raise UsageError(
+                f"--product {settings.product}: trained on t in [{meta2['t_min']:g}, {meta2['t1']:g}], "
+                f"but --weights on [{meta['t_min']:g}, {meta['t1']:g}]",
+                hint="train both scores with the same --t-min and --t1",
+            )
+        w = 1.0 if settings.guidance is None else settings.guidance
+        betas = [w, 1.0] if settings.guidance is None else [w, 1.0 - w]
+        models = [model, other]
+        priors = [prior, terminal_prior(gaussian_transition(other, meta2["t1"]), meta2["data_mean"], meta2["data_cov"])]
+        target = "p1 p2" if settings.guidance is None else f"p1^{w:g} p2^{1 - w:g}"
+    result = fk_sample(
+        models, betas, priors, samples=settings.samples, steps=settings.steps, seed=settings.seed, t_min=meta["t_min"],
+        t1=meta["t1"], checkpoint=checkpoint, checkpoint_every=settings.checkpoint_every, progress=progress,
+    )  # fmt: skip
+    return _FKRun(result, target, len(models))
+
+
 def generate_summary(ds: Any) -> str:
     """What ``dync sample --reverse`` prints: the run, the samples' moments
     and the log-likelihood."""
@@ -113,6 +162,11 @@ def generate_summary(ds: Any) -> str:
         "mean: " + " ".join(f"{v:.4g}" for v in x.mean(axis=0)),
         "std:  " + " ".join(f"{v:.4g}" for v in x.std(axis=0)),
     ]
+    if "fk_target" in a:
+        lines.append(
+            f"Feynman-Kac {a['fk_target']}: log normaliser {a['fk_log_normalizer']:.4f}, "
+            f"min ESS {a['fk_min_ess']:.0f} of {x.shape[0]}, {a['fk_resamples']} resamplings"
+        )
     if "loglik" in ds:
         lines.append(
             f"log-likelihood of {a['loglik_of']}: mean {a['loglik_mean_nats']:.4f} nats, "

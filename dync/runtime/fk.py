@@ -199,8 +199,8 @@ def fk_sample(
     scores = (None,) * len(models) if scores is None else tuple(scores)
     if not (len(models) == len(betas) == len(priors) == len(scores)) or not models:
         raise UsageError("Feynman–Kac sampling needs one exponent and one prior per score")
-    if not all(b > 0 for b in betas):
-        raise UsageError(f"the exponents must be positive, got {betas}")
+    if not all(math.isfinite(b) for b in betas) or not any(betas):
+        raise UsageError(f"the exponents must be finite and not all zero, got {betas}")
     if not 0 < ess_threshold <= 1:
         raise UsageError(f"ess_threshold {ess_threshold}: must be in (0, 1]")
     if int(samples) < 2 or int(steps) < 1:

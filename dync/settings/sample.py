@@ -34,6 +34,9 @@ class SampleSettings:
         loglik: also compute log-likelihoods through the probability-flow ODE.
         data: a samples file whose log-likelihoods to compute (``None``:
             those of the generated points).
+        anneal: Feynman–Kac annealing to ``p^anneal``.
+        product: a second weights file: Feynman–Kac product of experts
+            ``p1 p2``, or with ``guidance`` w, ``p1^w p2^(1-w)``.
         dims: dim overrides, for the compiler.
         params: parameter values (``--set``).
     """
@@ -57,6 +60,9 @@ class SampleSettings:
     corrector_steps: int = 1
     loglik: bool = False
     data: str | None = None
+    anneal: float | None = None
+    product: str | None = None
+    guidance: float | None = None
     dims: Mapping[str, int] = dataclasses.field(default_factory=dict)
     params: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
@@ -88,7 +94,7 @@ def sample_settings(
     reverse = v["reverse"]
     if reverse is not None:
         return _reverse_settings(spec, v, sets)
-    for key in ("weights", "loglik", "data"):
+    for key in ("weights", "loglik", "data", "anneal", "product", "guidance"):
         if v[key] not in (None, False):
             raise UsageError(
                 f"--{key} is for generating from a trained score", hint="add --reverse sde|heun|ode|pc (and --weights FILE)"
@@ -143,9 +149,24 @@ def _reverse_settings(spec: ast.Spec, v: dict[str, Any], sets) -> SampleSettings
     snr = float(v["snr"])
     if not snr > 0:
         raise UsageError(f"--snr {snr:g}: must be positive", hint="0.16 is usual for low-dimensional data")
+    anneal, product, guidance = v["anneal"], v["product"], v["guidance"]
+    if anneal is not None and not float(anneal) > 0:
+        raise UsageError(f"--anneal {anneal}: must be positive", hint="2 sharpens the law (p^2), 0.5 flattens it")
+    if anneal is not None and product is not None:
+        raise UsageError("--anneal and --product are two Feynman–Kac targets; give one")
+    if guidance is not None and product is None:
+        raise UsageError("--guidance needs the unconditional score", hint="pass --product UNCONDITIONAL.eqx")
+    if (anneal is not None or product is not None) and (reverse != "sde" or v["loglik"]):
+        raise UsageError(
+            "Feynman–Kac correctors (--anneal, --product) run weighted reverse-SDE particles",
+            hint="use --reverse sde, without --loglik",
+        )
     every = v["checkpoint_every"]
     dims, params = split_sets(spec, parse_sets(sets))
     return SampleSettings(
+        anneal=None if anneal is None else float(anneal),
+        product=None if product is None else str(product),
+        guidance=None if guidance is None else float(guidance),
         samples=_whole(v["samples"], "--samples", 1),
         seed=_whole(v["seed"], "--seed", 0),
         checkpoint_every=None if every is None else _whole(every, "--checkpoint-every", 1),

@@ -114,3 +114,16 @@ def test_interrupted_reverse_sampling_resumes_bit_identically(trained, tmp_path,
     assert code == 130 and Path(f"{part}.ckpt").exists()
     assert _main("sample", SPEC, *flags, "-o", str(part), "--resume") == 0
     np.testing.assert_array_equal(xr.load_dataset(part)["x"].values, xr.load_dataset(whole)["x"].values)
+
+
+def test_feynman_kac_flags(trained, tmp_path, capsys):
+    out = tmp_path / "fk.nc"
+    flags = ["--reverse", "sde", "--weights", str(trained), "--samples", "100", "--steps", "30", "--no-progress"]
+    assert _main("sample", SPEC, *flags, "--anneal", "2", "-o", str(out)) == 0
+    assert "Feynman-Kac p^2" in capsys.readouterr().out
+    ds = xr.load_dataset(out)
+    assert ds["x"].shape == (100, 2) and np.isfinite(ds.attrs["fk_log_normalizer"])
+    assert _main("sample", SPEC, *flags, "--product", str(trained), "--guidance", "1.5", "-o", str(out)) == 0
+    assert "p1^1.5 p2^-0.5" in capsys.readouterr().out
+    assert _main("sample", SPEC, *flags, "--anneal", "-1", "-o", str(out)) == 2
+    assert "--anneal" in capsys.readouterr().err

@@ -83,5 +83,5 @@ def test_bad_fk_settings_are_usage_errors(setup):
     prior = terminal_prior(tr, MU, COV)
     with pytest.raises(UsageError, match="one exponent"):
         fk_sample([model], [1.0, 2.0], [prior])
-    with pytest.raises(UsageError, match="positive"):
-        fk_sample([model], [-1.0], [prior])
+    with pytest.raises(UsageError, match="finite"):
+        fk_sample([model], [float("nan")], [prior])
