@@ -53,3 +53,20 @@ def test_jump_syntax_is_a_located_error(tmp_path):
     assert r.returncode == 1
     assert f"{spec}:3:1: error[E100]: jump processes are not supported yet" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_pedantic_check_stays_on_the_fast_path(tmp_path):
+    """No JAX and no typer: `--pedantic` is read by the fast dispatcher."""
+    spec = tmp_path / "births.dync"
+    spec.write_text(SPEC)
+    code = (
+        "import sys\n"
+        "from dync.cli import main\n"
+        f"sys.argv = ['dync', 'check', {str(spec)!r}, '--pedantic']\n"
+        "main()\n"
+        "print(sorted(m for m in ('jax', 'typer', 'click') if m in sys.modules), file=sys.stderr)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "warning[W101]" in r.stdout
+    assert r.stderr.strip().splitlines()[-1] == "[]", r.stderr
