@@ -238,6 +238,10 @@ class SpecWarning:
     def render(self) -> str:
         return render_warning(self)
 
+    def to_json(self) -> dict:
+        """The fields of :meth:`DyncError.to_json`, with ``severity`` ``warning``."""
+        return dict(DyncError.to_json(self), severity="warning")  # type: ignore[arg-type]
+
 
 #: a Brownian motion that drives no equation
 UNUSED_NOISE = "W100"

@@ -63,7 +63,7 @@ class CheckSummary:
             ],
             "data_states": [s.name for s in m.states if s.data],
             "warnings": [render_warning(w) for w in self.warnings],
-            "diagnostics": [],
+            "diagnostics": [w.to_json() for w in self.warnings],
         }
 
     def to_text(self) -> str:
