@@ -29,6 +29,10 @@ def test_pedantic_warns_with_exit_code_zero(tmp_path):
     assert plain.returncode == 0 and "W101" not in plain.stdout and "W104" not in plain.stdout
     data = json.loads(dync("check", "--pedantic", str(spec), "--format", "json").stdout)
     assert [w.split(": ")[1] for w in data["warnings"]] == ["warning[W104]", "warning[W101]", "warning[W101]"]
+    # structured for editors: the fields of an error's diagnostic, severity `warning`
+    first = data["diagnostics"][0]
+    assert (first["code"], first["severity"], first["line"], first["column"]) == ("W104", "warning", 5, 5)
+    assert first["hint"].startswith("remove it")
 
 
 def test_pedantic_through_typer(tmp_path):
