@@ -115,6 +115,26 @@ def expectation_rhs(model: Any, values: dict[str, np.ndarray], index: int, times
     return out.reshape(times.size, -1)
 
 
+@eqx.filter_jit
+def _obs_log_probs(model, times, ys, obs):
+    def one(t, y, o):
+        return model.observation_log_prob(t, y, o)
+
+    per_time = jax.vmap(one, in_axes=(None, 0, 0))
+    return jax.vmap(per_time, in_axes=(0, 1, 1), out_axes=1)(times, ys, obs)
+
+
+def observation_log_probs(model: Any, values: dict[str, np.ndarray], ens: Ensemble, paths: int = 64) -> np.ndarray:
+    """The observation log-likelihood of the sampled observations of the
+    first ``paths`` paths at every saved time, ``(paths, times)``: the
+    observation laws evaluated where the model put them."""
+    m = with_params(model, values) if values else model
+    dtype = jnp.result_type(float)
+    n = min(paths, ens.ys.shape[0])
+    obs = {k: jnp.asarray(v[:n], dtype) for k, v in ens.observations.items()}
+    return np.asarray(_obs_log_probs(m, jnp.asarray(ens.times, dtype), jnp.asarray(ens.ys[:n], dtype), obs))
+
+
 def stationary_reference(model: Any, values: dict[str, np.ndarray], index: int, count: int, seed: int) -> np.ndarray:
     """``count`` draws of the stated stationary law of expectation
     ``index``, ``(count, k)``."""

@@ -128,6 +128,24 @@ def check_draw(
             values=values,
         ))  # fmt: skip
         return failures
+    if "finite" not in skip:
+        for name, obs in fine.observations.items():
+            bad = ~np.isfinite(np.asarray(obs, dtype=float))
+            if bad.any():
+                failures.append(Failure(
+                    "finite", "", f"observation `{name}` sampled NaN or infinite values on "
+                    f"{int(bad.reshape(bad.shape[0], -1).any(axis=1).sum())} of {settings.paths} paths (its law's parameters leave their support)",
+                    values=values,
+                ))  # fmt: skip
+        if fine.observations and not failures:
+            lp = ens.observation_log_probs(model, values, fine)
+            if not np.all(np.isfinite(lp)):
+                path, t = np.unravel_index(int(np.argmax(~np.isfinite(lp))), lp.shape)
+                failures.append(Failure(
+                    "finite", "", f"the observation laws give a non-finite log-likelihood ({lp[path, t]:g}) to their own "
+                    f"samples at t = {fine.times[t]:g} on path {path} (a scale or rate outside its support?)",
+                    values=values,
+                ))  # fmt: skip
     moments = any(e.kind in ("mean", "var") for e in info.expectations)
     coarse = ens.simulate_ensemble(model, values, coarse=True, **run) if moments and plan.grid.coarse else None
     for i, e in enumerate(info.expectations):
@@ -191,7 +209,10 @@ def _shape_failures(model: Any, values: dict[str, np.ndarray], fine: ens.Ensembl
     y0 = jnp.asarray(fine.ys[0, 0], jnp.result_type(float))
     out = []
     t0 = float(fine.times[0])
+    import jax
+
     checks: list[tuple[str, Callable[[], Any], tuple[int, ...]]] = [
+        ("initial state", lambda: m.initial_state(jax.random.key(0)), (info.state_size,)),
         ("drift", lambda: m.drift(t0, y0), (info.state_size,)),
         ("diffusion", lambda: m.diffusion(t0, y0), (info.state_size, info.noise_size)),
     ]

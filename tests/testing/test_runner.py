@@ -123,3 +123,12 @@ def test_dims_are_drawn_and_shrunk():
     assert int(f.values["K"]) == 2 and "--set K=2 " in f.reproduce
     fixed = run_dync_test("ring.yaml", text=RING, sets={"K": 3}, skip="forms,gradients,reproducible", **SMALL)
     assert fixed.ok, fixed.to_text()
+
+
+def test_an_observation_law_outside_its_support_fails_finite():
+    text = "model obs\nstate x = 0.5\ndx = -x dt + 0.5 dW\nobserve z ~ Normal(x, x)\nobserve n ~ Poisson(exp(x))\n"
+    report = run_dync_test("obs.dync", text=text, skip="forms,gradients,reproducible", **SMALL)
+    (f,) = report.failures
+    assert f.check == "finite" and "non-finite log-likelihood" in f.message
+    good = run_dync_test("obs.dync", text=text.replace("Normal(x, x)", "Normal(x, 0.2)"), skip="forms,gradients,reproducible", **SMALL)
+    assert good.ok, good.to_text()
