@@ -107,6 +107,7 @@ TEST: tuple[SettingKey, ...] = (
     SettingKey("solver", (STRING,), "a solver name or `auto`", "auto", "--solver"),
     SettingKey("skip", (STRING,), "built-in checks to skip, comma-separated (`reproducible,gradients`)", "", "--skip"),
     SettingKey("convergence", (BOOL,), "`true` or `false`", False, "--convergence"),
+    SettingKey("sbc", (INT,), "an integer (replications; 0 = off)", 0, "--sbc"),
 )
 
 #: ``sample:`` — what ``dync sample`` runs (LANGUAGE.md §9)
