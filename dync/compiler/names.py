@@ -578,6 +578,7 @@ class DeclarationChecks:
     def _check_lets(self) -> None:
         lets = [l for l in self.spec.of_type(ast.Let) if self._decl_nodes.get(l.name) is l]
         by_name = {l.name: l for l in lets}
+        position = {l.name: i for i, l in enumerate(lets)}  # not `lets.index`: quadratic in the lets
         deps = {l.name: {n for n in free_names(l.value) if n in by_name} for l in lets}
         order: list[str] = []
         state: dict[str, int] = {}
@@ -596,7 +597,7 @@ class DeclarationChecks:
                 state[name] = 2
                 return
             state[name] = 1
-            for d in sorted(deps[name], key=lambda n: lets.index(by_name[n])):
+            for d in sorted(deps[name], key=position.__getitem__):
                 visit(d, chain + [name])
             state[name] = 2
             order.append(name)

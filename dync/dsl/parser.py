@@ -533,8 +533,14 @@ def _too_deep_arrays(node) -> InvalidSpec | None:
         if isinstance(x, (list, tuple)):
             stack.extend((y, depth) for y in x)
             continue
-        if not dataclasses.is_dataclass(x) or isinstance(x, (Span, ast.Number, ast.Name)):
-            continue
+        names = _CHILD_FIELDS.get(type(x))
+        if names is None:
+            if not dataclasses.is_dataclass(x) or isinstance(x, (Span, ast.Number, ast.Name)):
+                _CHILD_FIELDS[type(x)] = ()
+                continue
+            names = _CHILD_FIELDS[type(x)] = tuple(
+                f.name for f in dataclasses.fields(x) if f.name not in ("span", "name_span", "op_span", "func_span")
+            )
         if isinstance(x, ast.ArrayLit):
             depth += 1
             if depth > MAX_RANK:
@@ -543,8 +549,12 @@ def _too_deep_arrays(node) -> InvalidSpec | None:
                     x.span,
                     hint="each `[` inside an array adds an axis: nest arrays less deeply",
                 )
-        stack.extend((getattr(x, f.name), depth) for f in dataclasses.fields(x))
+        stack.extend((getattr(x, n), depth) for n in names)
     return None
+
+
+#: the fields of each AST node type that may hold expressions (filled as met)
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {str: (), int: (), float: (), bool: (), type(None): ()}
 
 
 # ------------------------------------------------------------------ entry points
