@@ -63,6 +63,7 @@ __all__ = [
     "sample",
     "train",
     "load_trained",
+    "evaluate",
     "fit_point",
     "sample_posterior",
     "__version__",
@@ -74,6 +75,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .dsl.loading import load_spec
     from .commands import fit, sample, simulate_file
     from .commands.training import load_trained, train
+    from .commands.evaluating import evaluate
     from .info import ModelInfo
     from .runtime.kernels import Kernel, run_kernel
     from .runtime.logdensity import LogDensity, parameter_log_density, state_log_density
@@ -97,6 +99,7 @@ _LAZY = {
     "sample": ("dync.commands", "sample"),
     "train": ("dync.commands.training", "train"),
     "load_trained": ("dync.commands.training", "load_trained"),
+    "evaluate": ("dync.commands.evaluating", "evaluate"),
     "propagate": ("dync.runtime.propagate", "propagate"),
     "with_params": ("dync.runtime.params", "with_params"),
     "LogDensity": ("dync.runtime.logdensity", "LogDensity"),
