@@ -169,10 +169,30 @@ def _nest(rng: random.Random, inner: str, heavy: bool) -> str:
     return opener * depth + inner + closer * depth
 
 
+#: declarations repeated by the thousand (``{i}``: the index, ``{j}``: the one before)
+BULK = (
+    "param a{i} = {i}", "let l{i} = l{j} * 2 + l{j}", "state z{i} = 0\ndz{i} = -z{i} dt + dW",
+    "brownian B{i}", "const c{i} = [{i}, {i}]", "dim D{i} = {i} + 1", "let m{i} = exp(m{j}) + sum([m{j}, m{j}])",
+    "input u{i}[2]", "observe o{i} ~ Normal(0, 1)", "net n{i} = mlp(in = 1, out = 1, width = 2, depth = 1)",
+)
+
+
+def _bulk(rng: random.Random, heavy: bool) -> str:
+    template = rng.choice(BULK)
+    n = rng.choice([10, 100, 1000] + ([3000] if heavy else []))
+    first = template.split(" ")[1].split("{")[0]
+    lines = [f"let {first}0 = 1"] if template.startswith("let") else []
+    return "\n".join(lines + [template.format(i=i, j=i - 1) for i in range(1, n)])
+
+
 def adversarial(rng: random.Random, text: str, heavy: bool = True) -> str:
     """The text with one hostile piece put in (``heavy``: also the slow ones,
     sums of thousands of terms and nesting thousands deep)."""
-    kind = rng.choice(["number", "nest", "long_sum", "char", "payload", "statement", "statement", "shape"])
+    kind = rng.choice(["number", "nest", "long_sum", "char", "payload", "statement", "statement", "shape", "bulk"])
+    if kind == "bulk" and not text.lstrip().startswith(("dync:",)) and "equations:" not in text:
+        lines = text.split("\n")
+        lines.insert(rng.randint(1, len(lines)), _bulk(rng, heavy))
+        return "\n".join(lines)
     numbers = list(_NUMBER.finditer(text))
     toks = list(_TOKEN.finditer(text))
     if kind == "number" and numbers:
@@ -208,6 +228,7 @@ def adversarial(rng: random.Random, text: str, heavy: bool = True) -> str:
 
 _YAML_VALUES = (
     None, True, False, 0, -1, 1, 2**64, 2**40 + 1, 10**400, 1e308, float("inf"), float("nan"), "", "x + ", "[[[[0]]]]",
+    [0.5] * 5000, {f"k{i}": i for i in range(2000)}, " + ".join(["x"] * 3000),
     "0x10", "é", "dW", "Normal(0, 1)", "positive", "mlp(in = 1, out = 1)", [], {}, [1, [2, [3]]], {"a": 1},
     [[0.0] * 3] * 3, "1" * 500, "__import__('os')", "2^64", "eye(30000)", "zeros(100000, 100000)",
 )
