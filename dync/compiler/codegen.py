@@ -113,6 +113,7 @@ class _FunctionEmitter:
         self.blocks = {b.name: b for b in model.noise_blocks}
         self.counter = counter
         self._let_states: dict[str, frozenset] | None = None
+        self._host: _Block | None = None  # the method's block, while a local function is written
         self._level = 0  # nesting depth of the expression being written
         self._deepest = 0  # deepest level reached below it
 
@@ -255,14 +256,26 @@ class _FunctionEmitter:
         A function that is ``called`` (not only differentiated) is
         ``F.shared``: traced once per argument, however many lets read it."""
         args = ", ".join(f"s_{_ident(s)}" for s in self.let_states(name))
-        if called:
-            blk.add("@F.shared")
-        blk.add(f"def fl_{_ident(name)}({args}):")
-        inner = _Block(blk.indent + 4)
-        value = self.lets[name]
-        self._bind_lets(value, inner)
-        inner.add(f"return {self._expr(value, inner)[0]}")
-        blk.lines.extend(inner.lines)
+        header = (["@F.shared"] if called else []) + [f"def fl_{_ident(name)}({args}):"]
+        self._local_function(blk, header, self.lets[name], as_number=False)
+
+    def _local_function(self, blk: _Block, header: list[str], value, as_number: bool) -> None:
+        """Write ``header`` and a body returning ``value`` into the method's
+        own block, never inside another local function: every local function
+        of a method is one level deep, however deeply gradients nest (Python
+        allows 100 levels of indentation)."""
+        host = self._host if self._host is not None else blk
+        inner = _Block(host.indent + 4)
+        saved, self._host = self._host, host
+        try:
+            self._bind_lets(value, inner)
+            code = self.expr(value, inner) if as_number else self._expr(value, inner)[0]
+            inner.add(f"return {code}")
+        finally:
+            self._host = saved
+        for line in header:
+            host.add(line)
+        host.lines.extend(inner.lines)
 
     # -------- prologue: params, states, inputs, fbm, lets
     def prologue(self, blk: _Block, needs: set, y: str | None = "y") -> None:
@@ -447,11 +460,7 @@ class _FunctionEmitter:
         else:
             args = self._ordered(set(self.expr_states(body)) | {wrt})
             fn = f"grad_fn_{k}"
-            blk.add(f"def {fn}({', '.join(f's_{_ident(s)}' for s in args)}):")
-            inner = _Block(blk.indent + 4)
-            self._bind_lets(body, inner)
-            inner.add(f"return {self.expr(body, inner)}")
-            blk.lines.extend(inner.lines)
+            self._local_function(blk, [f"def {fn}({', '.join(f's_{_ident(s)}' for s in args)}):"], body, as_number=True)
         if wrt not in args:  # the body does not read the state: its gradient is zero
             blk.add(f"grad_{k} = jnp.zeros_like(s_{_ident(wrt)})")
             return f"grad_{k}"

@@ -129,3 +129,18 @@ def test_a_chain_of_diamonds_under_grad_is_traced_once_per_let(monkeypatch):
     assert len(calls) == 1
     assert abs(expected) > 1
     np.testing.assert_allclose(got, [expected], rtol=1e-4)  # float32 gradient against a float64 difference
+
+
+def test_deeply_nested_gradients_of_expressions_do_not_nest_python_blocks():
+    """``grad(grad(...(x^2)..., x), x)`` 120 deep: each gradient of an
+    expression is a local function of the method, one level deep (nested,
+    they passed Python's 100 indentation levels: IndentationError on import)."""
+    e = "x^3"
+    for _ in range(120):
+        e = f"grad({e}, x)"
+    text = f"state x = 0.5\ndx = ({e}) dt + dW\n"
+    source = _source(text)
+    assert max(len(line) - len(line.lstrip()) for line in source.splitlines()) <= 16
+    build_model(compile_file("spec.dync", text="model m\n" + text))  # imports the module
+    e3 = "grad(grad(x^3, x), x)"  # 6 x
+    np.testing.assert_allclose(_drift(f"state x = 0.5\ndx = ({e3}) dt + dW\n", [0.5]), [3.0], rtol=1e-6)
