@@ -72,3 +72,19 @@ def test_exact_int_reads_sizes_without_rounding():
 ])
 def test_hostile_constants_are_located_errors(line, code):
     assert code in _codes(f"model m\n{line}\nstate x = 0\ndx = -x dt\n")
+
+
+def test_a_report_lists_the_first_errors_and_counts_the_rest():
+    from dync.errors import MAX_REPORTED_ERRORS
+
+    n = MAX_REPORTED_ERRORS + 10
+    term = "(" + " + ".join(["x"] * 40) + ")"  # a line of some 10,000 characters
+    text = "model m\nstate x = 0\ndx = -x dt + " + " + ".join([term] * n) + "\n"
+    with pytest.raises(SpecErrors) as err:
+        check_ast(read_spec("m.dync", text))
+    errors = err.value.errors
+    assert len(errors) == MAX_REPORTED_ERRORS + 1
+    assert errors[-1].message == "... and 10 more errors after these"
+    rendered = err.value.render()
+    # each diagnostic shows a window of the long line, not all of it
+    assert max(len(line) for line in rendered.splitlines()) < 1100
