@@ -128,30 +128,63 @@ def _params_without_prior(spec: ast.Spec, yaml: bool) -> list[SpecWarning]:
 # ------------------------------------------------------------------- W103
 
 
+def _states_read(e, let_states: dict[str, frozenset]) -> frozenset:
+    """The states ``e`` reads, with each let's looked up in ``let_states``
+    (an iterative walk: each node once)."""
+    out: set = set()
+    stack = [e]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, ir.Ref):
+            if e.kind == "state":
+                out.add(e.name)
+            elif e.kind == "let":
+                out |= let_states.get(e.name, frozenset())
+        elif isinstance(e, ir.Op):
+            stack.extend(e.args)
+        elif isinstance(e, ir.Index):
+            stack.append(e.value)
+        elif isinstance(e, ir.Array):
+            stack.extend(e.elements)
+        elif isinstance(e, ir.Grad):
+            out.add(e.wrt)
+            stack.append(e.body)
+        elif isinstance(e, ir.NetCall):
+            stack.append(e.arg)
+        elif isinstance(e, ir.FbmDrift):
+            out.add(f"_fbm_{e.brownian}")
+    return frozenset(out)
+
+
 def _noiseless_states(spec: ast.Spec, model: ir.ModelIR) -> list[SpecWarning]:
     """States whose equation has no noise term and whose drift reads no
-    state that noise reaches (followed to a fixed point). Silent for a model
-    with no noise at all (an ODE is meant to be deterministic)."""
+    state that noise reaches (a search from the noisy states along "is read
+    by" edges). Silent for a model with no noise at all (an ODE is meant to
+    be deterministic)."""
     if not model.has_dynamics or model.noise_size == 0:
         return []
-    lets = dict(model.lets)
-    drift = dict(model.drift)
     noisy = {s for s, terms in model.noise if terms}
     if not noisy:
         return []
-    states = [s.name for s in model.states if not s.hidden]
-    changed = True
-    while changed:
-        changed = False
-        for s in states:
-            e = drift.get(s)
-            if s not in noisy and e is not None and depends_on_state(e, lets, frozenset(noisy)):
+    let_states: dict[str, frozenset] = {}
+    for name, value in model.lets:  # dependency order
+        let_states[name] = _states_read(value, let_states)
+    readers: dict[str, list[str]] = {}
+    for s, e in model.drift:
+        if e is not None:
+            for read in _states_read(e, let_states):
+                readers.setdefault(read, []).append(s)
+    todo = list(noisy)
+    while todo:
+        for s in readers.get(todo.pop(), ()):
+            if s not in noisy:
                 noisy.add(s)
-                changed = True
+                todo.append(s)
     equations = {eq.lhs[1:]: eq for eq in spec.of_type(ast.Equation)}
     out = []
-    for s in states:
-        if s in noisy or s not in equations:
+    for st in model.states:
+        s = st.name
+        if st.hidden or s in noisy or s not in equations:
             continue
         eq = equations[s]
         out.append(
