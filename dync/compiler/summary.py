@@ -143,11 +143,19 @@ def likelihood_summary(model: ir.ModelIR) -> str:
     return f"particle filter (not linear-Gaussian: {reason})"
 
 
-def check_file(path: str | Path, dims: Mapping[str, int] | None = None, text: str | None = None) -> CheckSummary:
-    """Parse and check a spec without generating code.
+def check_file(
+    path: str | Path, dims: Mapping[str, int] | None = None, text: str | None = None, *, pedantic: bool = False
+) -> CheckSummary:
+    """Parse and check a spec without generating code; with ``pedantic``,
+    the warnings of ``dync check --pedantic`` too (:mod:`dync.compiler.pedantic`).
 
     Raises:
         SpecErrors: every error of the spec.
         UsageError: a ``dims`` override names no ``dim`` of the spec.
     """
-    return CheckSummary.of(check_ast(read_spec(path, text, dims), dims), path)
+    checked = check_ast(read_spec(path, text, dims), dims)
+    if pedantic:
+        from .pedantic import with_pedantic_warnings
+
+        checked = with_pedantic_warnings(checked)
+    return CheckSummary.of(checked, path)

@@ -84,3 +84,11 @@ def test_warnings_are_added_after_the_compilers_own():
     assert [w.code for w in checked.warnings] == ["W100", "W104"]
     rendered = checked.warnings[1].render()
     assert rendered.startswith("m.dync:4:5: warning[W104]: `let u` is never used") and "= hint:" in rendered
+
+
+def test_the_python_api_takes_pedantic_too():
+    import dync
+
+    text = "model m\nstate x = 0\nlet u = 1\ndx = -x dt + dN\n"
+    assert [w.code for w in dync.check_file("m.dync", text=text, pedantic=True).warnings] == ["W104", "W101"]
+    assert dync.check_file("m.dync", text=text).warnings == ()
