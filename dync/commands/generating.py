@@ -46,8 +46,7 @@ def generate_spec(
     import numpy as np
     import xarray as xr
 
-    from ..runtime.forward_sde import gaussian_transition
-    from ..runtime.reverse import log_likelihood, reverse_sample, terminal_prior
+    from ..runtime.reverse import log_likelihood, prior_from_meta, reverse_sample
     from ..runtime.sample_data import read_samples
     from ..runtime.score_training import load_weights, score_state
 
@@ -62,8 +61,14 @@ def generate_spec(
     state = score_state(model)
     model, meta = load_weights(model, settings.weights)
     t_min, t1 = float(meta["t_min"]), float(meta["t1"])
-    transition = gaussian_transition(model, t1)
-    prior = terminal_prior(transition, meta["data_mean"], meta["data_cov"])
+    prior = prior_from_meta(model, meta)
+    if settings.loglik and meta.get("forward_class", "linear") != "linear":
+        raise UsageError(
+            "--loglik needs the forward SDE's law at t1 as a density, and this forward SDE is not linear",
+            hint="exact log-likelihoods are for linear forward SDEs (VP, VE, sub-VP)",
+        )
+    if (settings.anneal is not None or settings.product is not None) and meta.get("forward_class", "linear") != "linear":
+        raise UsageError("Feynman–Kac correctors here need a linear forward SDE (state-independent noise)")
     fk = None
     if settings.anneal is not None or settings.product is not None:
         fk = _feynman_kac(model, meta, prior, settings, checkpoint=checkpoint, progress=progress)

@@ -144,6 +144,12 @@ def load_trained(path: str | os.PathLike, weights: str | os.PathLike, *, text: s
     return load_weights(build_model(compiled, jax.random.key(0)), weights)
 
 
+_OBJECTIVES = {
+    "dsm": "denoising score matching (exact Gaussian transition)",
+    "ssm": "sliced score matching (the forward SDE has no Gaussian transition)",
+}
+
+
 def train_summary(result) -> str:
     """What ``dync train`` prints: the run and the loss."""
     import numpy as np
@@ -152,8 +158,9 @@ def train_summary(result) -> str:
     loss = np.asarray(result.loss)
     head = float(np.mean(loss[: max(1, len(loss) // 20)]))
     return "\n".join([
-        f"model {m['model']}: denoising score matching of `{m['state']}` on {m['data_samples']} samples, "
+        f"model {m['model']}: {_OBJECTIVES[m.get('objective', 'dsm')]} of `{m['state']}` on {m['data_samples']} samples, "
         f"{m['steps']} steps of batch {m['batch']} (Adam lr {m['learning_rate']:g}, EMA {m['ema']:g}), "
         f"t in [{m['t_min']:g}, {m['t1']:g}]",
-        f"loss: {head:.4g} (first 5%) -> {m['final_loss']:.4g} (last 5%)",
+        f"loss: {head:.4g} (first 5%) -> {m['final_loss']:.4g} (last 5%)"
+        + (" (sliced score matching: noisy, negative at the optimum)" if m.get("objective") == "ssm" else ""),
     ])  # fmt: skip

@@ -4,12 +4,14 @@ ODE, predictor–corrector sampling, and exact log-likelihoods.
 For a forward SDE ``dx = f(t, x) dt + G(t) dW`` on ``[0, t1]`` with marginals
 ``p_t`` and score ``s(t, x) ~ grad log p_t(x)`` (Song et al. 2021, §3–§4):
 
-* the **reverse-time SDE** ``dx = [f - G G^T s] dt + G dW_bar``, run from
-  ``t1`` down to ``t_min``, has the same marginals; it is integrated by
+* the **reverse-time SDE** ``dx = [f - div D - D s] dt + G dW_bar``
+  (``D = G G^T``; ``div D`` is zero for additive noise), run from ``t1``
+  down to ``t_min``, has the same marginals; it is integrated by
   Euler–Maruyama (``sde``) or by stochastic Heun (``heun``, a predictor and a
-  trapezoidal corrector, second order in the drift for additive noise), with
-  no noise on the last step (its mean, the usual denoising step);
-* the **probability-flow ODE** ``dx/dt = f - 1/2 G G^T s`` has the same
+  trapezoidal corrector on the drift; the noise is averaged too only when it
+  is additive, so that the scheme stays Itô), with no noise on the last step
+  (its mean, the usual denoising step);
+* the **probability-flow ODE** ``dx/dt = f - 1/2 (div D + D s)`` has the same
   marginals too; it is integrated by diffrax (Tsit5, adaptive) (``ode``);
 * **predictor–corrector** (``pc``) takes, at each time of the grid,
   ``corrector_steps`` Langevin steps ``x += e s + sqrt(2 e) z`` with the
@@ -51,9 +53,11 @@ from .kernels import Kernel, run_kernel
 
 __all__ = [
     "REVERSE_METHODS",
+    "EmpiricalPrior",
     "GaussianPrior",
     "ReverseResult",
     "log_likelihood",
+    "prior_from_meta",
     "reverse_sample",
     "terminal_prior",
 ]
@@ -82,6 +86,34 @@ class GaussianPrior(NamedTuple):
         return -0.5 * jnp.sum(z**2) - jnp.sum(jnp.log(jnp.diag(chol))) - 0.5 * n * math.log(2 * math.pi)
 
 
+class EmpiricalPrior(NamedTuple):
+    """The forward law at ``t1`` as samples (data pushed through the forward
+    SDE by ``dync train``), for a forward SDE whose terminal law has no
+    closed form; it draws with replacement and has no density (no ``--loglik``)."""
+
+    points: Float[Array, "M n"]
+
+    def sample(self, key: PRNGKeyArray, count: int) -> Float[Array, "N n"]:
+        return self.points[jax.random.randint(key, (count,), 0, self.points.shape[0])]
+
+    def log_prob(self, x):
+        raise UsageError(
+            "the forward SDE's law at t1 is known here only by samples, so it has no log-density",
+            hint="exact log-likelihoods need a linear forward SDE (Gaussian transition)",
+        )
+
+
+def prior_from_meta(model, meta: dict):
+    """The start of the reverse processes for a weights file's metadata:
+    :func:`terminal_prior` for a linear forward SDE, else the stored
+    terminal samples (:class:`EmpiricalPrior`)."""
+    from .forward_sde import gaussian_transition
+
+    if meta.get("forward_class", "linear") == "linear":
+        return terminal_prior(gaussian_transition(model, meta["t1"]), meta["data_mean"], meta["data_cov"])
+    return EmpiricalPrior(jnp.asarray(meta["terminal_samples"], dtype=jnp.result_type(float)))
+
+
 def terminal_prior(transition: GaussianTransition, data_mean, data_cov) -> GaussianPrior:
     """The Gaussian with the first two moments of the forward law at ``t1``
     when the data have the given mean and covariance."""
@@ -104,9 +136,24 @@ def _ggt_times(model, t, x, v):
     return model.noise(t, x, gtv, None)
 
 
+def _div_d(model, t, x):
+    """``(div D)_i = sum_j d D_ij / d x_j`` with ``D = G G^T`` (zero for
+    additive noise): the extra drift of a reverse process when the noise
+    depends on the state."""
+    if model.info.noise_structure in ("none", "additive"):
+        return jnp.zeros_like(x)
+
+    def big_d(z):
+        g = model.diffusion(t, z, None)
+        return g @ g.T
+
+    return jnp.einsum("ijj->i", jax.jacfwd(big_d)(x))
+
+
 def _reverse_drift(model, score: ScoreFn | None, t, x, weight: float = 1.0):
-    """``f - weight * G G^T s``: the reverse SDE's (1) or the ODE's (1/2)."""
-    return model.ito_drift(t, x, None) - weight * _ggt_times(model, t, x, _score_at(model, score, t, x))
+    """``f - weight * (div D + G G^T s)``: the reverse SDE's (1) or the ODE's (1/2)."""
+    s = _score_at(model, score, t, x)
+    return model.ito_drift(t, x, None) - weight * (_ggt_times(model, t, x, s) + _div_d(model, t, x))
 
 
 class ReverseState(NamedTuple):
@@ -141,9 +188,12 @@ class _ReverseStep(eqx.Module):
         drift = jax.vmap(lambda xx: _reverse_drift(model, score, t, xx))(x)
         pred = x - drift * dt + noise
         if self.method == "heun":
-            noise2 = jax.vmap(lambda xx, zz: model.noise(t_next, xx, zz, None))(pred, z)
             drift2 = jax.vmap(lambda xx: _reverse_drift(model, score, t_next, xx))(pred)
-            pred = x - 0.5 * (drift + drift2) * dt + 0.5 * (noise + noise2)
+            if model.info.noise_structure == "additive":
+                noise = 0.5 * (noise + jax.vmap(lambda xx, zz: model.noise(t_next, xx, zz, None))(pred, z))
+            # state-dependent noise stays at the step's start: averaging it
+            # would converge to the Stratonovich, not the Ito, reverse process
+            pred = x - 0.5 * (drift + drift2) * dt + noise
         return ReverseState(pred, i + 1), jnp.mean(jnp.sqrt(jnp.sum(pred**2, axis=-1)))
 
     def _correct(self, key: PRNGKeyArray, t, x):

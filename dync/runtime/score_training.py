@@ -21,6 +21,9 @@ Adam (with global-norm clipping); an exponential moving average (EMA) of the
 weights is kept and is what is saved. Only the model's nets are trained; its
 parameters (the forward SDE's schedule) stay as given.
 
+A forward SDE outside that class (state-dependent diffusion) is trained by
+sliced score matching instead (:func:`ssm_loss`, :func:`ssm_kernel`).
+
 Trained weights are saved by :func:`save_weights` (atomically): a header line,
 a JSON line (the model, a digest of its array structure, the forward time
 span, the data's mean and covariance, the training settings) and the model's
@@ -47,7 +50,7 @@ from jaxtyping import Array, Float, PRNGKeyArray, PyTree, Scalar
 
 from ..atomic import write_bytes_atomic
 from ..errors import DyncRuntimeError, UsageError
-from .forward_sde import GaussianTransition, gaussian_transition
+from .forward_sde import GaussianTransition, classify_forward, gaussian_transition
 from .kernels import Kernel, run_kernel
 
 __all__ = [
@@ -57,6 +60,9 @@ __all__ = [
     "dsm_kernel",
     "dsm_loss",
     "load_weights",
+    "ssm_kernel",
+    "ssm_loss",
+    "terminal_samples",
     "save_weights",
     "score_state",
     "train_score",
@@ -112,6 +118,20 @@ def dsm_loss(
         return jnp.sum(jnp.square(r))
 
     return jnp.mean(jax.vmap(one)(x0, t, eps))
+
+
+def ssm_loss(score_fn, x: Float[Array, "b n"], t: Float[Array, " b"], v: Float[Array, "b n"], weight: Float[Array, " b"]) -> Scalar:
+    """Sliced score matching with variance reduction (Song et al. 2019): the
+    mean of ``weight * (v^T (d s/dx) v + |s|^2 / 2)`` over the batch, for
+    samples ``x`` of the marginals at times ``t`` and Gaussian probes ``v``.
+    Up to a constant it is the weighted Fisher divergence of ``s`` from the
+    true score, so it needs no transition density."""
+
+    def one(x, t, v, w):
+        s, jv = jax.jvp(lambda z: score_fn(t, z), (x,), (v,))
+        return w * (jnp.sum(v * jv) + 0.5 * jnp.sum(s**2))
+
+    return jnp.mean(jax.vmap(one)(x, t, v, weight))
 
 
 class ScoreTrainState(NamedTuple):
@@ -178,6 +198,90 @@ def _optimizer(learning_rate: float) -> optax.GradientTransformation:
     """Adam with global-norm clipping; the same object for the same rate, so
     that a second training run reuses the compiled step."""
     return optax.chain(optax.clip_by_global_norm(1.0), optax.adam(learning_rate))
+
+
+class _SSMStep(eqx.Module):
+    """One Adam step of sliced score matching on ``x_t`` simulated from a
+    fresh batch by the model's own solver (``propagate``, ``substeps`` equal
+    steps from 0 to each ``t``); weight ``t * mean diag D(t, x_t)``, the
+    scale of the transition's variance."""
+
+    static: PyTree
+    data: Array
+    optimizer: optax.GradientTransformation = eqx.field(static=True)
+    batch: int = eqx.field(static=True)
+    t_min: float = eqx.field(static=True)
+    t1: float = eqx.field(static=True)
+    ema: float = eqx.field(static=True)
+    substeps: int = eqx.field(static=True)
+
+    def __call__(self, key: PRNGKeyArray, state: ScoreTrainState) -> tuple[ScoreTrainState, ScoreTrainInfo]:
+        from .propagate import propagate
+
+        k_idx, k_t, k_sim, k_v = jax.random.split(key, 4)
+        dtype = self.data.dtype
+        x0 = self.data[jax.random.randint(k_idx, (self.batch,), 0, self.data.shape[0])]
+        t = jax.random.uniform(k_t, (self.batch,), dtype, self.t_min, self.t1)
+        frozen = eqx.combine(state.params, self.static)  # x_t is computed outside the loss: no gradient
+        keys = jax.random.split(k_sim, self.batch)
+        xt = jax.vmap(lambda k, x, tt: propagate(k, frozen, x, jnp.zeros((), dtype), tt, num_steps=self.substeps))(keys, x0, t)
+        v = jax.random.normal(k_v, x0.shape, dtype)
+        weight = jax.vmap(lambda tt, x: tt * jnp.mean(jnp.sum(frozen.diffusion(tt, x, None) ** 2, axis=1)))(t, xt)
+
+        def loss_fn(params):
+            model = eqx.combine(params, self.static)
+            return ssm_loss(lambda tt, x: model.score(tt, x, None), xt, t, v, weight)
+
+        loss, grad = eqx.filter_value_and_grad(loss_fn)(state.params)
+        updates, opt_state = self.optimizer.update(grad, state.opt_state, state.params)
+        params = eqx.apply_updates(state.params, updates)
+        step = state.step + 1
+        decay = jnp.minimum(self.ema, (1.0 + step) / (10.0 + step)).astype(dtype)
+        ema = jax.tree_util.tree_map(lambda e, p: decay * e + (1 - decay) * p, state.ema, params)
+        return ScoreTrainState(params, opt_state, ema, step), ScoreTrainInfo(loss, optax.tree.norm(grad))
+
+
+def ssm_kernel(
+    model,
+    data: Float[Array, "N n"],
+    *,
+    batch: int = 256,
+    learning_rate: float = 1e-3,
+    ema: float = 0.999,
+    t_min: float = 1e-3,
+    t1: float = 1.0,
+    substeps: int = 32,
+) -> Kernel:
+    """Sliced score matching of ``model.score`` as a :class:`Kernel`, for a
+    forward SDE without Gaussian transition (state-dependent diffusion)."""
+    optimizer = _optimizer(float(learning_rate))
+    params, static = eqx.partition(model, trainable(model))
+    data = jnp.asarray(data, dtype=jnp.result_type(float)).reshape(len(data), -1)
+    step = _SSMStep(static, data, optimizer, int(batch), float(t_min), float(t1), float(ema), int(substeps))
+
+    def init() -> ScoreTrainState:
+        return ScoreTrainState(params, optimizer.init(params), params, jnp.zeros((), jnp.int32))
+
+    return Kernel(init, step)
+
+
+#: forward-solver steps from 0 to t1 for the terminal samples of a non-linear forward SDE
+TERMINAL_STEPS = 1000
+#: how many terminal samples a weights file keeps (non-linear forward SDEs)
+TERMINAL_SAMPLES = 2000
+
+
+def terminal_samples(model, data: np.ndarray, t1: float, seed: int) -> np.ndarray:
+    """Data pushed through the forward SDE to ``t1`` (the model's solver,
+    :data:`TERMINAL_STEPS` steps), at most :data:`TERMINAL_SAMPLES` of them:
+    the start of the reverse processes when the terminal law has no closed form."""
+    from .propagate import propagate
+
+    rng = np.random.default_rng(seed)
+    pick = data if len(data) <= TERMINAL_SAMPLES else data[rng.choice(len(data), TERMINAL_SAMPLES, replace=False)]
+    y = jnp.asarray(pick, dtype=jnp.result_type(float))
+    out = propagate(jax.random.key(seed + 1), model, y, 0.0, float(t1), num_steps=TERMINAL_STEPS)
+    return np.asarray(out)
 
 
 def dsm_kernel(
@@ -264,8 +368,14 @@ def train_score(
 
     Raises:
         UsageError: a bad setting, or a model that cannot be trained.
-        DyncRuntimeError: a forward SDE without Gaussian transition, or a
-            loss that became NaN.
+        DyncRuntimeError: a loss that became NaN.
+
+    A linear forward SDE (Gaussian transition) trains by denoising score
+    matching; any other (state-dependent noise, e.g. multiplicative GBM) by
+    sliced score matching on ``x_t`` simulated with the model's own solver
+    (:func:`ssm_kernel`), and the weights file then keeps
+    :data:`TERMINAL_SAMPLES` data points pushed forward to ``t1``, where the
+    reverse processes start.
     """
     score_state(model)
     for value, name in ((steps, "--steps"), (batch, "--batch"), (learning_rate, "--lr"), (t1, "--t1"), (t_min, "--t-min")):
@@ -279,8 +389,14 @@ def train_score(
     n = model.info.state_size
     if data.shape[1] != n:
         raise UsageError(f"the samples have {data.shape[1]} components, but the state has {n}")
-    transition = gaussian_transition(model, t1)
-    kernel = dsm_kernel(model, transition, data, batch=batch, learning_rate=learning_rate, ema=ema, t_min=t_min)
+    kind, reason = classify_forward(model, t1)
+    if kind == "linear":
+        transition = gaussian_transition(model, t1)
+        kernel = dsm_kernel(model, transition, data, batch=batch, learning_rate=learning_rate, ema=ema, t_min=t_min)
+        objective = "dsm"
+    else:
+        kernel = ssm_kernel(model, data, batch=batch, learning_rate=learning_rate, ema=ema, t_min=t_min, t1=t1)
+        objective = "ssm"
 
     def status(records, done):
         return f"loss {float(np.mean(records.loss)):.4g}"
@@ -292,7 +408,7 @@ def train_score(
                 hint="lower --lr, or raise --t-min (the score is very large near t = 0)",
             )
 
-    identity = f"dsm batch={batch} lr={learning_rate!r} ema={ema!r} t_min={t_min!r} t1={t1!r} data={_digest(data)}"
+    identity = f"{objective} batch={batch} lr={learning_rate!r} ema={ema!r} t_min={t_min!r} t1={t1!r} data={_digest(data)}"
     run = run_kernel(
         kernel, kernel.init(), jax.random.key(seed), steps, checkpoint=checkpoint,
         checkpoint_every=None if checkpoint is None else checkpoint_every,
@@ -315,7 +431,12 @@ def train_score(
         "ema": float(ema),
         "seed": int(seed),
         "final_loss": float(np.mean(run.info.loss[-max(1, steps // 20) :])),
+        "objective": objective,
+        "forward_class": kind,
     }
+    if kind != "linear":
+        meta["forward_reason"] = reason
+        meta["terminal_samples"] = terminal_samples(trained, data, t1, seed).tolist()
     return TrainedScore(trained, np.asarray(run.info.loss), np.asarray(run.info.grad_norm), meta)
 
 

@@ -127,3 +127,17 @@ def test_feynman_kac_flags(trained, tmp_path, capsys):
     assert "p1^1.5 p2^-0.5" in capsys.readouterr().out
     assert _main("sample", SPEC, *flags, "--anneal", "-1", "-o", str(out)) == 2
     assert "--anneal" in capsys.readouterr().err
+
+
+def test_a_multiplicative_forward_sde_trains_by_sliced_score_matching(tmp_path, capsys):
+    spec = str(ROOT / "specs/diffusion/gbm_2d.dync")
+    data = str(ROOT / "specs/diffusion/positive.csv")
+    out = tmp_path / "gbm.eqx"
+    assert _main("train", spec, data, "-o", str(out), "--steps", "20", "--batch", "16", "--no-progress") == 0
+    assert "sliced score matching" in capsys.readouterr().out
+    gen = tmp_path / "g.nc"
+    assert _main("sample", spec, "--reverse", "sde", "--weights", str(out), "--samples", "50", "--steps", "20",
+                 "-o", str(gen), "--no-progress") == 0  # fmt: skip
+    assert xr.load_dataset(gen)["x"].shape == (50, 2)
+    assert _main("sample", spec, "--reverse", "ode", "--weights", str(out), "--loglik", "-o", str(gen)) == 2
+    assert "not linear" in capsys.readouterr().err
