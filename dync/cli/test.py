@@ -47,10 +47,11 @@ def register(app, run, SpecArg, SetOpt) -> None:
             Optional[str], typer.Option(help="Built-in checks to switch off: finite, shapes, reproducible, forms, stratonovich, gradients")
         ] = None,
         convergence: Annotated[Optional[bool], typer.Option("--convergence/--no-convergence", help="Also check the solver's weak order")] = None,
+        sbc: Annotated[Optional[int], typer.Option(help="Simulation-based calibration of the fit: N replications (needs priors and observe)")] = None,
         junit: Annotated[Optional[Path], typer.Option(help="Also write the results as JUnit XML")] = None,
         set_: SetOpt = None,
         progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
     ) -> None:
         """Check the spec's `expect` lines and the built-in properties over drawn parameter values."""
         run(run_test, spec, sets=set_, ranges=range_, skip=skip, junit=junit, progress=progress, examples=examples,
-            paths=paths, t1=t1, dt=dt, seed=seed, alpha=alpha, solver=solver, convergence=convergence)  # fmt: skip
+            paths=paths, t1=t1, dt=dt, seed=seed, alpha=alpha, solver=solver, convergence=convergence, sbc=sbc)  # fmt: skip

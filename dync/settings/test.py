@@ -37,6 +37,7 @@ class TestSettings:
         solver: the solver (``auto``: the model's choice).
         skip: built-in checks switched off (names in :data:`BUILTIN_CHECKS`).
         convergence: also check the solver's weak order.
+        sbc: simulation-based calibration replications (0: off).
         dims: dim overrides, for the compiler.
         params: parameter values held fixed (``--set``): not drawn.
     """
@@ -54,6 +55,7 @@ class TestSettings:
     solver: str = "auto"
     skip: tuple[str, ...] = ()
     convergence: bool = False
+    sbc: int = 0
     dims: Mapping[str, int] = dataclasses.field(default_factory=dict)
     params: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
@@ -164,6 +166,7 @@ def test_settings(
         solver=str(v["solver"]),
         skip=_parse_skip(skip if skip else v["skip"]),
         convergence=bool(v["convergence"]),
+        sbc=_whole(v["sbc"], "--sbc", 0),
         dims=dims,
         params=params,
     )

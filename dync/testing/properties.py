@@ -13,7 +13,9 @@ values, on every model (each can be switched off with ``--skip NAME``):
 * ``gradients``: the gradient of the mean final state with respect to every
   parameter (through :func:`~dync.runtime.propagate.propagate`) is finite;
 * ``convergence`` (on request, ``--convergence``): the weak error of the
-  solver falls with ``dt`` at its stated order (see :func:`weak_order`).
+  solver falls with ``dt`` at its stated order (see :func:`weak_order`);
+* ``sbc`` (on request, ``--sbc N``): simulation-based calibration of the fit
+  over ``N`` replications (:mod:`dync.testing.sbc`).
 
 The per-draw checks (``finite``, ``shapes``) live in
 :mod:`dync.testing.runner`.
@@ -227,6 +229,25 @@ def check_convergence(model: Any, settings: TestSettings) -> tuple[CheckOutcome,
     return _outcome("convergence", None, f"observed weak order {order:.2f} ({table})")
 
 
+def check_sbc(model: Any, settings: TestSettings, p_threshold: float, progress: bool) -> tuple[CheckOutcome, Failure | None]:
+    """Simulation-based calibration (:mod:`dync.testing.sbc`): the ranks
+    of prior draws among their posteriors are uniform."""
+    from .sbc import run_sbc
+
+    result = run_sbc(model, settings, settings.sbc, progress=progress)
+    j = int(np.argmin(result.pvalues))
+    table = ", ".join(f"{n} p = {p:.2g}" for n, p in zip(result.names, result.pvalues))
+    if result.pvalues[j] < p_threshold:
+        counts = " ".join(str(int(c)) for c in result.counts[:, j])
+        msg = (
+            f"the ranks of `{result.names[j]}` among its posterior draws are not uniform over {settings.sbc} "
+            f"replications (rank histogram {counts}): the fit is miscalibrated (a likelihood that does not match "
+            f"the simulator, or a sampler that has not converged)"
+        )
+        return _outcome("sbc", Failure("sbc", "", msg, statistic=f"chi-square p = {result.pvalues[j]:.3g} < {p_threshold:.3g}"), "")
+    return _outcome("sbc", None, f"{settings.sbc} replications, ranks uniform ({table})")
+
+
 def run_builtin_checks(
     model: Any, settings: TestSettings, thresholds: dict, *, spec: ast.Spec | None = None
 ) -> tuple[list[CheckOutcome], list[Failure], int]:
@@ -243,6 +264,8 @@ def run_builtin_checks(
     checks.append(("gradients", lambda: check_gradients(model, settings)))
     if settings.convergence:
         checks.append(("convergence", lambda: check_convergence(model, settings)))
+    if settings.sbc:
+        checks.append(("sbc", lambda: check_sbc(model, settings, thresholds["p"], bool(thresholds.get("progress")))))
     outcomes, failures = [], []
     for name, fn in checks:
         if name in settings.skip:
@@ -252,5 +275,19 @@ def run_builtin_checks(
         outcomes.append(outcome)
         if failure is not None:
             failures.append(failure)
-    count = 2 * info.state_size if any(n == "stratonovich" for n, _ in checks) and "stratonovich" not in settings.skip else 0
-    return outcomes, failures, count
+    return outcomes, failures, once_comparisons(model, settings)
+
+
+def once_comparisons(model: Any, settings: TestSettings) -> int:
+    """The statistical comparisons the once-per-run checks make (their share
+    of the run's false-alarm rate): the Stratonovich check's mean and
+    variance per state, SBC's one per scalar parameter component."""
+    info = model.info
+    count = 0
+    if info.calculus == "stratonovich" and info.noise_size and "stratonovich" not in settings.skip:
+        count += 2 * info.state_size
+    if settings.sbc:
+        from ..runtime.params import unconstrained_params
+
+        count += sum(int(np.size(v)) for v in unconstrained_params(model).values())
+    return count

@@ -286,7 +286,9 @@ def run_model_tests(
         return built[key]
 
     regions = param_regions(info, spec_values(model), settings.ranges, settings.params)
-    once_count = 2 * info.state_size if (info.calculus == "stratonovich" and "stratonovich" not in settings.skip) else 0
+    from .properties import once_comparisons
+
+    once_count = once_comparisons(model, settings)
     # the largest sizes have the most components to compare: plan for them
     largest = model_for({k: hi for k, (lo, hi) in settings.dim_ranges.items()})
     plan = _Plan(largest, settings, len(regions) + len(settings.dim_ranges), once_count)
@@ -295,7 +297,7 @@ def run_model_tests(
     checks: list[CheckOutcome] = []
     failures: list[Failure] = []
     if once is not None:
-        outcomes, found, _ = once(model, settings, {"z": plan.z, "p": plan.p})
+        outcomes, found, _ = once(model, settings, {"z": plan.z, "p": plan.p, "progress": show_progress(progress, 2)})
         checks += outcomes
         failures += found
 
