@@ -18,8 +18,9 @@ Python's ``compile`` of the generated module and the formatter); every
   CLI: exit code 1 or 2 without a traceback);
 * ``other``: any other exception (the CLI: another exit code, or a traceback);
 * ``timeout``: a command took more than ``--timeout`` seconds of CPU time (a
-  busy machine does not count), or the worker ran past a generous wall-clock
-  limit and was killed; ``memory``: a ``MemoryError``
+  busy machine does not count; the CLI's includes the interpreter's
+  start-up), or a case ran ten times past its wall-clock limit and was
+  killed; ``memory``: a ``MemoryError``
   under the ``--memory`` limit (``RLIMIT_AS`` of the worker);
 * ``abort``: the worker died (a signal: SIGABRT, SIGSEGV, ...).
 
@@ -73,19 +74,23 @@ def _run_cli(case: Case, timeout: float, megabytes: int) -> tuple[str, str]:
         env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         worst = ("ok", "")
         for command in (["check", str(path)], ["compile", str(path), "-o", str(Path(tmp) / "out.py")]):
+            before = _children_cpu()
             try:
                 proc = subprocess.run(
                     [sys.executable, "-m", "dync.cli", *command],
                     capture_output=True,
                     text=True,
                     errors="replace",
-                    timeout=2 * timeout + 2,  # wall time: start-up, and a busy machine
+                    timeout=6 * timeout,  # wall time: start-up, and a busy machine
                     env=env,
                     preexec_fn=lambda: _limit_memory(megabytes),
                 )
             except subprocess.TimeoutExpired:
                 return "timeout", f"cli {command[0]}"
             out = proc.stdout + proc.stderr
+            cpu = _children_cpu() - before
+            if cpu > timeout:
+                return "timeout", f"cli {command[0]}: {cpu:.1f} s of CPU"
             if proc.returncode < 0:
                 return "abort", f"cli {command[0]}: signal {signal.Signals(-proc.returncode).name}"
             if "Traceback" in out or proc.returncode not in (0, 1, 2):
@@ -95,6 +100,14 @@ def _run_cli(case: Case, timeout: float, megabytes: int) -> tuple[str, str]:
             if proc.returncode != 0:
                 worst = ("dync_error", f"cli exit {proc.returncode}")
         return worst
+
+
+def _children_cpu() -> float:
+    """CPU time of this process's finished children so far."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _worker(conn, timeout: float, megabytes: int) -> None:
@@ -120,12 +133,23 @@ def _worker(conn, timeout: float, megabytes: int) -> None:
         conn.send((index, outcome, detail, seconds))
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) of process ``pid`` so far; 0 if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 @dataclasses.dataclass
 class _Slot:
     process: mp.Process
     conn: object
     job: tuple | None = None
     started: float = 0.0
+    cpu_started: float = 0.0
 
 
 class Pool:
@@ -157,7 +181,7 @@ class Pool:
         """Seconds the slot's job may take: the case, and with the CLI two
         more runs and their interpreters' start-up."""
         cli = bool(slot.job and slot.job[2])
-        return 3 * self.timeout + 1.0 + (2 * (2 * self.timeout + 2) if cli else 0.0)
+        return 3 * self.timeout + 1.0 + (2 * 6 * self.timeout if cli else 0.0)
 
     def run(self, jobs):
         """Yield ``(job, outcome, detail, seconds)`` for each ``job =
@@ -172,12 +196,13 @@ class Pool:
                         pending = False
                         break
                     slot.job, slot.started = job, time.perf_counter()
+                    slot.cpu_started = _cpu_seconds(slot.process.pid)
                     slot.conn.send(job)
             busy = [s for s in self.slots if s.job is not None]
             if not busy:
                 return
             now = time.perf_counter()
-            ready = wait([s.conn for s in busy], timeout=max(0.0, min(s.started + self._limit(s) for s in busy) - now) + 0.05)
+            ready = wait([s.conn for s in busy], timeout=max(0.5, min(s.started + self._limit(s) for s in busy) - now) + 0.05)
             for i, slot in enumerate(self.slots):
                 if slot.job is None:
                     continue
@@ -198,9 +223,16 @@ class Pool:
                         outcome, detail = "timeout", f"{seconds:.1f} s of CPU"
                     yield job, outcome, detail, seconds
                 elif time.perf_counter() - slot.started > self._limit(slot):
-                    slot.job = None
-                    self._replace(i)
-                    yield job, "timeout", f"killed after {self._limit(slot):g} s of wall time", time.perf_counter() - slot.started
+                    # past the wall-clock limit: a timeout if the case used
+                    # its CPU time (a busy machine only slows it down), or
+                    # after ten times the limit in any case
+                    cpu = _cpu_seconds(slot.process.pid) - slot.cpu_started
+                    wall = time.perf_counter() - slot.started
+                    cli = bool(job[2])
+                    if cpu > self.timeout * (3 if cli else 2) or wall > 10 * self._limit(slot):
+                        slot.job = None
+                        self._replace(i)
+                        yield job, "timeout", f"killed after {wall:.0f} s of wall time, {cpu:.1f} s of CPU", cpu
 
     def close(self) -> None:
         for slot in self.slots:
