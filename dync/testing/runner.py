@@ -268,6 +268,12 @@ def run_model_tests(
             f"--t1 {settings.t1:g} is not a whole number of --dt {settings.dt:g} steps",
             hint=f"for example --dt {settings.t1 / max(1, round(steps)):g}",
         )
+    if model.info.inputs:
+        names = ", ".join(f"`{name}`" for name, _ in model.info.inputs)
+        raise UsageError(
+            f"dync test cannot test model `{model.info.name}`: it reads the input(s) {names}, and dync test has no inputs to give it",
+            hint="test it from Python: dync.simulate(model, inputs={...}) and dync.testing.assert_moments",
+        )
     if settings.dim_ranges and rebuild is None:
         raise UsageError("drawing dims needs the spec: test it with dync test or dync.commands.testing.test_file")
     if settings.params:
