@@ -146,6 +146,7 @@ TRAIN: tuple[SettingKey, ...] = (
     SettingKey("seed", (INT,), "an integer", 0, "--seed"),
     SettingKey("t_min", (INT, NUMBER), "a number", 1e-3, "--t-min"),
     SettingKey("t1", (INT, NUMBER), "a number", 1.0, "--t1"),
+    SettingKey("weighting", (STRING,), "`sigma2` or `likelihood`", "sigma2", "--weighting"),
     SettingKey("checkpoint_every", (INT,), "an integer", None, "--checkpoint-every"),
 )
 
