@@ -19,6 +19,7 @@ and the Python API call these functions; warnings are returned as
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 import types
 from collections.abc import Mapping
@@ -27,7 +28,7 @@ from pathlib import Path
 from .._deep import deepest_statement, run_deep
 from ..dsl import ast
 from ..dsl.loading import load_spec
-from ..errors import SpecErrors, SpecWarning, UsageError, did_you_mean
+from ..errors import DyncRuntimeError, SpecErrors, SpecWarning, UsageError, did_you_mean
 from ..info.model import SpecSource
 from . import ir
 from .analysis import spec_warnings
@@ -178,8 +179,44 @@ def build_model(compiled: CompiledSpec, key=None):
 
     Raises:
         UsageError: the model draws numbers and ``key`` is ``None``.
+        DyncRuntimeError: its parameters and networks cannot fit in memory
+            (refused before anything is allocated: XLA would abort).
     """
+    check_model_fits(compiled.model)
     return model_class(compiled)(key, source=spec_source(compiled))
+
+
+def check_model_fits(model: ir.ModelIR, itemsize: int = 4, memory: int | None = None) -> None:
+    """Refuse a model whose parameters and networks alone cannot fit in the
+    host's memory (:func:`dync._memory.host_memory_bytes`), naming the
+    largest.
+
+    Args:
+        model: the checked model.
+        itemsize: bytes of a number (4, the least JAX uses: only what cannot
+            fit at all is refused).
+        memory: bytes available (default: the host's).
+
+    Raises:
+        DyncRuntimeError: what does not fit, and its size.
+    """
+    from .._memory import MEMORY_SHARE, format_bytes, host_memory_bytes, mlp_weights
+
+    parts = [(f"parameter `{p.name}`", math.prod(p.shape)) for p in model.params]
+    parts += [
+        (f"network `{n.name}` (mlp {n.in_size}→{n.out_size}, width {n.width}, depth {n.depth})", mlp_weights(n))
+        for n in model.nets
+    ]
+    memory = host_memory_bytes() if memory is None else memory
+    total = sum(n for _, n in parts) * itemsize
+    if not parts or memory is None or total <= MEMORY_SHARE * memory:
+        return
+    what, numbers = max(parts, key=lambda x: x[1])
+    raise DyncRuntimeError(
+        f"the parameters and networks of model `{model.name}` need {format_bytes(total)}, more than the "
+        f"{format_bytes(memory)} of memory here: {what} alone has {numbers:,} numbers",
+        hint="make it smaller: a network's `width` and `depth`, a parameter's dims (`--set NAME=VALUE`)",
+    )
 
 
 def load(path: str | Path, key=None, *, text: str | None = None, **dims: int):

@@ -26,12 +26,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import operator
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .._memory import MEMORY_SHARE, host_memory_bytes, mlp_weights
+from .._memory import format_bytes as _bytes
 from ..errors import DyncRuntimeError
-from ..info.model import ModelInfo, NetInfo
+from ..info.model import ModelInfo
 
 __all__ = [
     "MEMORY_SHARE",
@@ -43,8 +44,6 @@ __all__ = [
     "saved_times",
 ]
 
-#: the share of the available memory a run may be estimated to use
-MEMORY_SHARE = 0.9
 #: copies of one path's state in a solver's working set (carry, stages,
 #: increments, temporaries); the layout rule counts the same
 WORK_STATE_COPIES = 16
@@ -67,20 +66,6 @@ class Need:
     numbers: int
     where: str
     hint: str
-
-
-def mlp_weights(net: NetInfo) -> int:
-    """The number of weights and biases of ``net`` (an equinox MLP: ``depth``
-    hidden layers of ``width``)."""
-    if net.depth <= 0:
-        return net.in_size * net.out_size + net.out_size
-    return (
-        net.in_size * net.width
-        + net.width
-        + (net.depth - 1) * (net.width * net.width + net.width)
-        + net.width * net.out_size
-        + net.out_size
-    )
 
 
 def saved_times(save: Any, t0: float, t1: float, dt: float) -> int:
@@ -156,57 +141,6 @@ def memory_needs(
         "save fewer times (`--save final`, or a larger `--save-every`), or simulate fewer paths per run",
     ))
     return sorted(needs, key=lambda x: -x.numbers)
-
-
-def host_memory_bytes() -> int | None:
-    """The memory this process may use on the host: the physical memory,
-    lowered to the process's address-space limit (``ulimit -v``, less what is
-    already mapped) and the container's limit (cgroup ``memory.max``) when
-    they are set; ``None`` when none can be read."""
-    limits: list[int] = []
-    try:
-        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
-        pass
-    try:
-        import resource
-
-        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-        if soft != resource.RLIM_INFINITY and soft > 0:
-            limits.append(max(0, soft - _mapped_bytes()))
-    except (ImportError, ValueError, OSError):  # pragma: no cover - not POSIX
-        pass
-    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
-        try:
-            with open(path) as f:
-                text = f.read().strip()
-        except OSError:
-            continue
-        if text.isdigit() and int(text) < 2**60:
-            limits.append(int(text))
-        break
-    return min(limits) if limits else None
-
-
-def _mapped_bytes() -> int:
-    """The address space this process has mapped (``VmSize``), 0 if unknown."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmSize:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
-
-
-def _bytes(n: float) -> str:
-    """``n`` bytes for a message: ``7.5 GiB``."""
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
-        if n < 1024 or unit == "EiB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} EiB"  # pragma: no cover
 
 
 def check_fits(needs: Sequence[Need], itemsize: int, device_bytes: int | None, host_bytes: int | None,

@@ -79,3 +79,19 @@ def test_simulate_file_refuses_the_huge_network_before_building_it():
 
     with pytest.raises(DyncRuntimeError, match="network `f`"):
         simulate_file("m.dync", text=MLP, paths=2, t1=1.0, dt=0.5)
+
+
+def test_building_a_model_refuses_weights_that_cannot_fit():
+    import dync
+
+    with pytest.raises(DyncRuntimeError, match="network `f`"):
+        dync.load("m.dync", text=MLP)
+
+
+def test_check_model_fits_counts_parameters():
+    from dync.compiler.driver import check_model_fits
+
+    model = check_ast(load_spec("m.dync", "model m\ndim K = 4096\nparam A[K, K] ~ init Normal(0, 1)\nstate x = 0\ndx = -x dt\n")).model
+    check_model_fits(model, memory=GiB)
+    with pytest.raises(DyncRuntimeError, match="parameter `A`"):
+        check_model_fits(model, memory=2**20)
