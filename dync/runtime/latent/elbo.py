@@ -14,7 +14,9 @@ fixed by the spec stay at their value and cost nothing). Between two
 observations it takes ``substeps`` equal Euler–Maruyama steps, so a series
 with irregular times steps at gap/substeps. The observation terms are the
 spec's own ``observe`` laws (``observation_log_prob``: a missing component
-adds 0, a padded slot is skipped). The whole series is one ``lax.scan`` over
+adds 0, a padded slot is skipped). The control reads the context of the interval and the phase within it,
+$(t - t_j)/(t_{j+1} - t_j)$ (the pull towards the next observation grows as
+it nears). The whole series is one ``lax.scan`` over
 the observation times whose carry accumulates the path KL; ``samples``
 independent paths are averaged.
 """
@@ -113,7 +115,8 @@ def series_elbo(
             def sub(c, inp):
                 yy, kk = c
                 i, e = inp
-                yy, dk = posterior_step(model, controller, driven, t + i * h, yy, ctx, h, e)
+                phase = jnp.reshape(i / substeps, (1,)).astype(ctx.dtype)
+                yy, dk = posterior_step(model, controller, driven, t + i * h, yy, jnp.concatenate([ctx, phase]), h, e)
                 return (yy, kk + dk), None
 
             (y_next, kl), _ = jax.lax.scan(sub, (y, kl), (jnp.arange(substeps, dtype=y.dtype), eps))

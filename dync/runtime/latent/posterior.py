@@ -46,14 +46,16 @@ def driven_noise(info: ModelInfo) -> np.ndarray:
 
 
 class Controller(eqx.Module):
-    """$u(x, c)$: an MLP of the state and the context, one output per
+    """$u(x, c)$: an MLP of the state and the context (the encoder's, with
+    the phase within the observation interval appended), one output per
     driving noise component. Its last layer starts at zero, so the posterior
     starts as the prior."""
 
     mlp: eqx.nn.MLP
 
     def __init__(self, state_size: int, context: int, controls: int, width: int, *, key: PRNGKeyArray):
-        mlp = eqx.nn.MLP(state_size + context, controls, width, 2, activation=jax.nn.softplus, key=key)
+        # the context of the interval and the phase within it (see .elbo)
+        mlp = eqx.nn.MLP(state_size + context + 1, controls, width, 2, activation=jax.nn.softplus, key=key)
         last = mlp.layers[-1]
         mlp = eqx.tree_at(lambda m: (m.layers[-1].weight, m.layers[-1].bias), mlp,
                           (jnp.zeros_like(last.weight), jnp.zeros_like(last.bias)))  # fmt: skip
