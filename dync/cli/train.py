@@ -55,6 +55,9 @@ def register(app, run, SpecArg, SetOpt) -> None:
         seed: Annotated[Optional[int], typer.Option(help="Random seed (initial weights, batches, noise)")] = None,
         t_min: Annotated[Optional[float], typer.Option("--t-min", help="Smallest diffusion time trained on")] = None,
         t1: Annotated[Optional[float], typer.Option("--t1", help="End of the forward process")] = None,
+        weighting: Annotated[
+            Optional[str], typer.Option("--weighting", help="sigma2 (uniform t) or likelihood (g^2, importance-sampled t)")
+        ] = None,
         checkpoint_every: Annotated[Optional[int], typer.Option("--checkpoint-every", help="Steps between checkpoints")] = None,
         set_: SetOpt = None,
         resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from OUTPUT.ckpt")] = False,
@@ -62,4 +65,4 @@ def register(app, run, SpecArg, SetOpt) -> None:
     ) -> None:
         """Train the spec's `score` on DATA by denoising score matching (a forward SDE with `state x ~ data`)."""
         run(run_train, spec, data, output, sets=set_, resume=resume, progress=progress, steps=steps, batch=batch, lr=lr,
-            ema=ema, seed=seed, t_min=t_min, t1=t1, checkpoint_every=checkpoint_every)  # fmt: skip
+            ema=ema, seed=seed, t_min=t_min, t1=t1, weighting=weighting, checkpoint_every=checkpoint_every)  # fmt: skip

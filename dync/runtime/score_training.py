@@ -56,9 +56,12 @@ from .kernels import Kernel, run_kernel
 __all__ = [
     "ScoreTrainInfo",
     "ScoreTrainState",
+    "TimeSampler",
+    "WEIGHTINGS",
     "TrainedScore",
     "dsm_kernel",
     "dsm_loss",
+    "likelihood_time_sampler",
     "load_weights",
     "ssm_kernel",
     "ssm_loss",
@@ -105,11 +108,17 @@ def trainable(model) -> PyTree[bool]:
 
 
 def dsm_loss(
-    score_fn, transition: GaussianTransition, x0: Float[Array, "b n"], t: Float[Array, " b"], eps: Float[Array, "b n"]
+    score_fn,
+    transition: GaussianTransition,
+    x0: Float[Array, "b n"],
+    t: Float[Array, " b"],
+    eps: Float[Array, "b n"],
+    weight: Float[Array, " b"] | None = None,
 ) -> Scalar:
     """The denoising score-matching loss of ``score_fn(t, x)`` on a batch
     (see the module's docstring): mean over the batch of
-    ``|| L(t)^T score(t, x_t) + eps ||^2``."""
+    ``weight * || L(t)^T score(t, x_t) + eps ||^2`` (``weight`` 1 by default;
+    an importance weight when ``t`` is not uniform)."""
 
     def one(x0, t, eps):
         xt, scale = transition.perturb(t, x0, eps)
@@ -117,7 +126,49 @@ def dsm_loss(
         r = (scale * s if transition.diagonal else scale.T @ s) + eps
         return jnp.sum(jnp.square(r))
 
-    return jnp.mean(jax.vmap(one)(x0, t, eps))
+    per = jax.vmap(one)(x0, t, eps)
+    return jnp.mean(per if weight is None else weight * per)
+
+
+#: the time weightings of ``dync train --weighting``
+WEIGHTINGS = ("sigma2", "likelihood")
+
+
+class TimeSampler(eqx.Module):
+    """Diffusion times for ``likelihood`` weighting: ``lambda(t) = g(t)^2``
+    (Song, Durkan, Murray & Ermon 2021), i.e. ``g^2 / sigma^2`` times the
+    ``sigma^2``-weighted loss, with ``t`` drawn by importance sampling from
+    ``q(t) ~ r(t) = tr(G G^T) / tr(P)`` (inverse CDF on a log-spaced grid),
+    so that every draw has the same weight ``int r dt / (t1 - t_min)``: the
+    loss is the likelihood-weighted objective averaged over ``t``, without
+    the variance that ``r ~ 1/t`` near 0 would give uniform times."""
+
+    times: Array
+    cdf: Array
+    weight: Array
+
+    def sample(self, key: PRNGKeyArray, count: int) -> tuple[Array, Array]:
+        u = jax.random.uniform(key, (count,), self.times.dtype)
+        return jnp.interp(u, self.cdf, self.times), jnp.broadcast_to(self.weight, (count,))
+
+
+def likelihood_time_sampler(model, transition: GaussianTransition, t_min: float, t1: float, points: int = 2048) -> TimeSampler:
+    """The :class:`TimeSampler` of a linear forward SDE on ``[t_min, t1]``."""
+    dtype = jnp.result_type(float)
+    times = jnp.asarray(np.geomspace(t_min, t1, points), dtype)
+    zero = jnp.zeros(transition.n, dtype)
+
+    def rate(t):
+        g = model.diffusion(t, zero, None)
+        _, _, p = transition.coefficients(t)
+        return jnp.sum(g**2) / (jnp.sum(p) if transition.diagonal else jnp.trace(p))
+
+    r = np.asarray(jax.jit(jax.vmap(rate))(times), dtype=np.float64)
+    ts = np.asarray(times, dtype=np.float64)
+    pieces = 0.5 * (r[1:] + r[:-1]) * np.diff(ts)
+    cdf = np.concatenate([[0.0], np.cumsum(pieces)])
+    total = cdf[-1]
+    return TimeSampler(times, jnp.asarray(cdf / total, dtype), jnp.asarray(total / (t1 - t_min), dtype))
 
 
 def ssm_loss(score_fn, x: Float[Array, "b n"], t: Float[Array, " b"], v: Float[Array, "b n"], weight: Float[Array, " b"]) -> Scalar:
@@ -165,6 +216,7 @@ class _DSMStep(eqx.Module):
     static: PyTree
     transition: GaussianTransition
     data: Array
+    times: TimeSampler | None
     optimizer: optax.GradientTransformation = eqx.field(static=True)
     batch: int = eqx.field(static=True)
     t_min: float = eqx.field(static=True)
@@ -176,12 +228,15 @@ class _DSMStep(eqx.Module):
         dtype = self.data.dtype
         idx = jax.random.randint(k_idx, (self.batch,), 0, self.data.shape[0])
         x0 = self.data[idx]
-        t = jax.random.uniform(k_t, (self.batch,), dtype, self.t_min, self.t1)
+        if self.times is None:
+            t, weight = jax.random.uniform(k_t, (self.batch,), dtype, self.t_min, self.t1), None
+        else:
+            t, weight = self.times.sample(k_t, self.batch)
         eps = jax.random.normal(k_eps, x0.shape, dtype)
 
         def loss_fn(params):
             model = eqx.combine(params, self.static)
-            return dsm_loss(lambda t, x: model.score(t, x, None), self.transition, x0, t, eps)
+            return dsm_loss(lambda t, x: model.score(t, x, None), self.transition, x0, t, eps, weight)
 
         loss, grad = eqx.filter_value_and_grad(loss_fn)(state.params)
         updates, opt_state = self.optimizer.update(grad, state.opt_state, state.params)
@@ -293,8 +348,13 @@ def dsm_kernel(
     learning_rate: float = 1e-3,
     ema: float = 0.999,
     t_min: float = 1e-3,
+    weighting: str = "sigma2",
 ) -> Kernel:
     """Denoising score matching of ``model.score`` as a :class:`Kernel`.
+
+    ``weighting="sigma2"`` draws ``t`` uniformly with ``lambda = P(t)``;
+    ``"likelihood"`` uses ``lambda = g^2`` with importance-sampled times
+    (:class:`TimeSampler`).
 
     ``init()`` starts from the model's current weights. Each step draws a
     batch of data points, times ``t ~ U[t_min, transition.t1]`` and noise
@@ -305,7 +365,10 @@ def dsm_kernel(
     optimizer = _optimizer(float(learning_rate))
     params, static = eqx.partition(model, trainable(model))
     data = jnp.asarray(data, dtype=jnp.result_type(float)).reshape(len(data), -1)
-    step = _DSMStep(static, transition, data, optimizer, int(batch), float(t_min), float(transition.t1), float(ema))
+    if weighting not in WEIGHTINGS:
+        raise UsageError(f"--weighting {weighting}: unknown", hint="use " + " or ".join(WEIGHTINGS))
+    times = likelihood_time_sampler(model, transition, float(t_min), transition.t1) if weighting == "likelihood" else None
+    step = _DSMStep(static, transition, data, times, optimizer, int(batch), float(t_min), float(transition.t1), float(ema))
 
     def init() -> ScoreTrainState:
         return ScoreTrainState(params, optimizer.init(params), params, jnp.zeros((), jnp.int32))
@@ -345,6 +408,7 @@ def train_score(
     seed: int = 0,
     t_min: float = 1e-3,
     t1: float = 1.0,
+    weighting: str = "sigma2",
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int | None = None,
     progress: bool | None = None,
@@ -362,6 +426,9 @@ def train_score(
         t_min: the smallest diffusion time trained on (the score blows up
             as ``t -> 0``).
         t1: the end of the forward process.
+        weighting: ``sigma2`` (``lambda = P(t)``, uniform times) or
+            ``likelihood`` (``lambda = g^2``, importance-sampled times; linear
+            forward SDEs only).
         checkpoint: resume from / write checkpoints to this file.
         checkpoint_every: steps between checkpoints.
         progress: show a progress bar with the loss.
@@ -392,9 +459,12 @@ def train_score(
     kind, reason = classify_forward(model, t1)
     if kind == "linear":
         transition = gaussian_transition(model, t1)
-        kernel = dsm_kernel(model, transition, data, batch=batch, learning_rate=learning_rate, ema=ema, t_min=t_min)
+        kernel = dsm_kernel(model, transition, data, batch=batch, learning_rate=learning_rate, ema=ema, t_min=t_min,
+                            weighting=weighting)  # fmt: skip
         objective = "dsm"
     else:
+        if weighting != "sigma2":
+            raise UsageError(f"--weighting {weighting} needs a linear forward SDE", hint="leave --weighting at sigma2")
         kernel = ssm_kernel(model, data, batch=batch, learning_rate=learning_rate, ema=ema, t_min=t_min, t1=t1)
         objective = "ssm"
 
@@ -408,7 +478,7 @@ def train_score(
                 hint="lower --lr, or raise --t-min (the score is very large near t = 0)",
             )
 
-    identity = f"{objective} batch={batch} lr={learning_rate!r} ema={ema!r} t_min={t_min!r} t1={t1!r} data={_digest(data)}"
+    identity = f"{objective} weighting={weighting} batch={batch} lr={learning_rate!r} ema={ema!r} t_min={t_min!r} t1={t1!r} data={_digest(data)}"
     run = run_kernel(
         kernel, kernel.init(), jax.random.key(seed), steps, checkpoint=checkpoint,
         checkpoint_every=None if checkpoint is None else checkpoint_every,
@@ -432,6 +502,7 @@ def train_score(
         "seed": int(seed),
         "final_loss": float(np.mean(run.info.loss[-max(1, steps // 20) :])),
         "objective": objective,
+        "weighting": weighting,
         "forward_class": kind,
     }
     if kind != "linear":

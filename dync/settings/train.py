@@ -25,6 +25,7 @@ class TrainSettings:
         seed: the seed of the weights' initialisation and of training.
         t_min: the smallest diffusion time trained on.
         t1: the end of the forward process.
+        weighting: ``sigma2`` or ``likelihood`` (importance-sampled times).
         checkpoint_every: steps between checkpoints (``None``: every chunk).
         dims: dim overrides, for the compiler.
         params: parameter values (``--set``).
@@ -37,6 +38,7 @@ class TrainSettings:
     seed: int = 0
     t_min: float = 1e-3
     t1: float = 1.0
+    weighting: str = "sigma2"
     checkpoint_every: int | None = None
     dims: Mapping[str, int] = dataclasses.field(default_factory=dict)
     params: Mapping[str, float] = dataclasses.field(default_factory=dict)
@@ -45,7 +47,7 @@ class TrainSettings:
         """The keyword arguments of :func:`dync.runtime.score_training.train_score`."""
         return dict(
             steps=self.steps, batch=self.batch, learning_rate=self.lr, ema=self.ema, seed=self.seed,
-            t_min=self.t_min, t1=self.t1, checkpoint_every=self.checkpoint_every,
+            t_min=self.t_min, t1=self.t1, weighting=self.weighting, checkpoint_every=self.checkpoint_every,
         )  # fmt: skip
 
 
@@ -75,6 +77,9 @@ def train_settings(
         raise UsageError(f"--t1 {t1:g}: must be positive")
     if not 0 < t_min < t1:
         raise UsageError(f"--t-min {t_min:g}: must be in (0, t1 = {t1:g})", hint="1e-3 for VP, 1e-5 for VE")
+    weighting = str(v["weighting"])
+    if weighting not in ("sigma2", "likelihood"):
+        raise UsageError(f"--weighting {weighting}: unknown", hint="use sigma2 (the default) or likelihood")
     every = v["checkpoint_every"]
     dims, params = split_sets(spec, parse_sets(sets))
     return TrainSettings(
@@ -85,6 +90,7 @@ def train_settings(
         seed=_whole(v["seed"], "--seed", 0),
         t_min=t_min,
         t1=t1,
+        weighting=weighting,
         checkpoint_every=None if every is None else _whole(every, "--checkpoint-every", 1),
         dims=dims,
         params=params,

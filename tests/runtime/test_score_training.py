@@ -157,3 +157,46 @@ def test_short_training_generates_the_mixture(vp):
     comps = np.stack([-0.5 * np.sum((held[:300] - m) ** 2, 1) / STD**2 for m in MEANS])
     true = np.log(np.mean(np.exp(comps), 0)) - np.log(2 * np.pi * STD**2)
     assert abs(logp.mean() - true.mean()) < 0.25, (logp.mean(), true.mean())
+
+
+def test_likelihood_weighting_samples_times_from_g2_over_sigma2(vp):
+    """VP: r(t) = g^2 / sigma^2 = beta(t) / (1 - exp(-B(t))), whose integral is
+    log(exp(B) - 1): the sampler's constant weight and its times' law (KS
+    test, 5000 draws) must match; the check fails for uniform times."""
+    from scipy import stats
+
+    from dync.runtime.score_training import likelihood_time_sampler
+
+    model, tr = vp
+    t_min = 1e-3
+
+    def big_b(t):
+        return 0.1 * t + 0.5 * 19.9 * t**2
+
+    def antiderivative(t):
+        return np.log(np.expm1(big_b(t)))
+
+    total = antiderivative(1.0) - antiderivative(t_min)
+    sampler = likelihood_time_sampler(model, tr, t_min, 1.0)
+    np.testing.assert_allclose(float(sampler.weight), total / (1.0 - t_min), rtol=2e-3)
+    t, w = sampler.sample(jax.random.key(0), 5000)
+    assert np.all(np.asarray(w) == sampler.weight)
+
+    def cdf(x):
+        return (antiderivative(np.clip(x, t_min, 1.0)) - antiderivative(t_min)) / total
+
+    assert stats.kstest(np.asarray(t, np.float64), cdf).pvalue > 1e-3
+    assert stats.kstest(np.random.default_rng(0).uniform(t_min, 1.0, 5000), cdf).pvalue < 1e-3
+
+
+def test_likelihood_weighted_training_runs_and_resumes(small, tmp_path):
+    x = read_samples(DATA, small.info, "x")
+    kw = dict(steps=40, batch=32, seed=1, weighting="likelihood", checkpoint_every=20, progress=False)
+    whole = train_score(small, x, **kw)
+    assert whole.meta["weighting"] == "likelihood" and np.all(np.isfinite(whole.loss))
+    ckpt = tmp_path / "w.ckpt"
+    with ctrl_c_after(1), pytest.raises(KeyboardInterrupt):
+        train_score(small, x, checkpoint=ckpt, **kw)
+    np.testing.assert_array_equal(train_score(small, x, checkpoint=ckpt, **kw).loss, whole.loss)
+    with pytest.raises(UsageError, match="weighting"):
+        train_score(small, x, weighting="uniform")
