@@ -84,6 +84,7 @@ SECTIONS: tuple[str, ...] = (
     "check",
     "test",
     "sample",
+    "train",
 )
 SETTINGS_SECTIONS: tuple[str, ...] = tuple(sections.SECTIONS)
 PARAM_KEYS: tuple[str, ...] = ("value", "shape", "constraint", "prior", "init", "fixed")
