@@ -157,7 +157,10 @@ def train_summary(result) -> str:
     m = result.meta
     loss = np.asarray(result.loss)
     head = float(np.mean(loss[: max(1, len(loss) // 20)]))
-    return "\n".join([
+    warn = []
+    if m.get("objective", "dsm") == "dsm" and not m["final_loss"] < head:
+        warn = [f"warning: the loss did not go down ({head:.4g} -> {m['final_loss']:.4g}); try a lower --lr or more --steps"]
+    return "\n".join(warn + [
         f"model {m['model']}: {_OBJECTIVES[m.get('objective', 'dsm')]} of `{m['state']}` on {m['data_samples']} samples, "
         f"{m['steps']} steps of batch {m['batch']} (Adam lr {m['learning_rate']:g}, EMA {m['ema']:g}), "
         f"t in [{m['t_min']:g}, {m['t1']:g}]",
