@@ -136,6 +136,18 @@ def compile_file(path: str | Path, dims: Mapping[str, int] | None = None, text: 
     return compile_ast(read_spec(path, text, dims), dims)
 
 
+def compile_source(source: str, filename: str) -> types.CodeType:
+    """Python's ``compile`` of a generated module, with the recursion headroom
+    of :func:`~dync._deep.run_deep`: a sum of thousands of terms is one
+    expression nested as deep as it is long, past the compiler's default
+    recursion limit.
+
+    Raises:
+        SpecErrors: E290 when even the raised limit is too low.
+    """
+    return run_deep(lambda: None, compile, source, filename, "exec")
+
+
 def module_from_source(source: str, name: str) -> types.ModuleType:
     """Import generated code as a module (the code is ours, built from checked IR
     with validated identifiers only; no user text reaches it)."""
@@ -147,7 +159,7 @@ def module_from_source(source: str, name: str) -> types.ModuleType:
         return sys.modules[modname]
     module = types.ModuleType(modname)
     module.__file__ = f"<dync:{name}>"
-    code = compile(source, module.__file__, "exec")
+    code = compile_source(source, module.__file__)
     sys.modules[modname] = module  # before running it, as importlib does (dataclasses look it up)
     try:
         exec(code, module.__dict__)  # noqa: S102 - generated code, see docstring

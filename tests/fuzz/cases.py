@@ -377,7 +377,7 @@ def run_case(filename: str, text: str) -> tuple[str, str, float]:
     """
     import time
 
-    from dync.compiler.driver import compile_file
+    from dync.compiler.driver import compile_file, compile_source
     from dync.dsl.format import format_text
     from dync.dsl.parser import parse_spec
     from dync.errors import DyncError
@@ -386,7 +386,7 @@ def run_case(filename: str, text: str) -> tuple[str, str, float]:
     start = time.process_time()
     try:
         compiled = compile_file(filename, text=text)
-        compile(compiled.source, "<generated>", "exec")
+        compile_source(compiled.source, "<generated>")  # as dync.load does
         longest = time.process_time() - start
         if filename.endswith(".dync"):
             start = time.process_time()
