@@ -63,6 +63,6 @@ def register(app, run, SpecArg, SetOpt) -> None:
         resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from OUTPUT.ckpt")] = False,
         progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
     ) -> None:
-        """Train the spec's `score` on DATA by denoising score matching (a forward SDE with `state x ~ data`)."""
+        """Train the spec's `score` on DATA (a forward SDE with `state x ~ data`): denoising score matching, or sliced score matching when the forward SDE is not linear."""
         run(run_train, spec, data, output, sets=set_, resume=resume, progress=progress, steps=steps, batch=batch, lr=lr,
             ema=ema, seed=seed, t_min=t_min, t1=t1, weighting=weighting, checkpoint_every=checkpoint_every)  # fmt: skip
