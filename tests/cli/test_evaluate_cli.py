@@ -36,7 +36,7 @@ def test_neural_drift_spec_fits_and_evaluates(lorenz_files, tmp_path, capsys):
     table = capsys.readouterr().out
     assert "co-bps" in table and "test" in table and "unseen" in table
     m = json.loads(metrics.read_text())
-    assert set(m) >= {"test", "valid", "unseen", "all"}
+    assert set(m) >= {"test", "unseen", "all"}  # 8 trials per condition: no valid split
     for split in m.values():
         assert -5 < split["co_bps"] < 5 and split["r2"] <= 1.0
 
