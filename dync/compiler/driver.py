@@ -226,7 +226,7 @@ def check_model_fits(model: ir.ModelIR, itemsize: int = 4, memory: int | None = 
     what, numbers = max(parts, key=lambda x: x[1])
     raise DyncRuntimeError(
         f"the parameters and networks of model `{model.name}` need {format_bytes(total)}, more than the "
-        f"{format_bytes(memory)} of memory here: {what} alone has {numbers:,} numbers",
+        f"{format_bytes(memory)} of memory available: {what} alone has {numbers:,} numbers",
         hint="make it smaller: a network's `width` and `depth`, a parameter's dims (`--set NAME=VALUE`)",
     )
 

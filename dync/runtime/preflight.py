@@ -162,9 +162,9 @@ def check_fits(needs: Sequence[Need], itemsize: int, device_bytes: int | None, h
     on_device = [x for x in needs if x.where == "device"]
     if device_bytes is not None:
         checks.append((on_device, device_bytes, f"the memory of the device ({device})"))
-        checks.append(([x for x in needs if x.where == "host"] + on_device, host_bytes, "the memory of this machine"))
+        checks.append(([x for x in needs if x.where == "host"] + on_device, host_bytes, "the host memory available"))
     else:
-        checks.append((list(needs), host_bytes, f"the memory of this machine ({device})"))
+        checks.append((list(needs), host_bytes, f"the memory available ({device})"))
     for parts, capacity, where in checks:
         if capacity is None or not parts:
             continue
