@@ -33,7 +33,9 @@ def test_the_bias_bound_widens_the_test_and_a_wrong_moment_fails():
     exact = np.zeros((1, 1))
     assert st.compare_moment("mean", fine, exact, rounding=0.0).z[0, 0] > 3.5
     bounded = st.compare_moment("mean", fine, exact, coarse, rounding=0.0)
-    assert bounded.bias[0, 0] == pytest.approx(0.1) and bounded.z[0, 0] < 1.5
+    # |difference| plus its standard error (the two runs have the same spread here)
+    assert bounded.bias[0, 0] == pytest.approx(0.1 + np.sqrt(2) * bounded.standard_error[0, 0], rel=1e-4)
+    assert bounded.z[0, 0] < 1.5
 
 
 def test_a_deterministic_moment_is_compared_up_to_rounding():
