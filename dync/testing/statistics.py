@@ -15,8 +15,9 @@ $\hat m$ of $N$ independent paths is compared with the exact value $m$:
   $C\,dt^p$, so the difference of the two estimates is $C\,dt^p(2^p-1)$ and
   $b = (|\hat m_{dt} - \hat m_{2dt}| + \mathrm{SE}_\Delta) / (2^p - 1)$
   bounds the bias at ``dt``; $\mathrm{SE}_\Delta$, the standard error of
-  the difference, keeps a difference that comes out near 0 by chance from
-  hiding a real bias. Under a correct model $b$ only widens the denominator, so the
+  the difference (from the per-path differences: path $i$ of both runs is
+  driven by the same noise stream), keeps a difference that comes out near
+  0 by chance from hiding a real bias. Under a correct model $b$ only widens the denominator, so the
   test stays conservative; a wrong model moves $\hat m$ by much more than
   either term. When ``t1/dt`` is odd no coarse run is made and $b = 0$.
 
@@ -93,8 +94,21 @@ def _moment(values: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
     return var, np.sqrt(np.maximum(mu4 - var**2, 0.0) / n)
 
 
+def _paired_se(fine: np.ndarray, coarse: np.ndarray, kind: str) -> np.ndarray:
+    """The standard error of ``moment(fine) - moment(coarse)`` when path
+    ``i`` of both runs is driven by the same noise stream (``dync test``
+    seeds both runs alike): the spread of the per-path differences of the
+    moment's terms over sqrt(N)."""
+    n = fine.shape[0]
+    if kind == "mean":
+        d = fine - coarse
+    else:
+        d = (fine - fine.mean(axis=0)) ** 2 - (coarse - coarse.mean(axis=0)) ** 2
+    return d.std(axis=0, ddof=1) / np.sqrt(n)
+
+
 def bias_bound(
-    fine: np.ndarray, coarse: np.ndarray | None, order: float, noise: np.ndarray | float = 0.0
+    fine: np.ndarray, coarse: np.ndarray | None, order: float, noise: np.ndarray | float | None = 0.0
 ) -> np.ndarray:
     """The time-step bias bound ``(|fine - coarse| + noise) / (2^p - 1)``
     (zeros without a coarse estimate). ``noise`` is the standard error of
@@ -103,7 +117,7 @@ def bias_bound(
     added to it."""
     if coarse is None:
         return np.zeros_like(fine)
-    return (np.abs(fine - coarse) + noise) / (2.0**order - 1.0)
+    return (np.abs(fine - coarse) + (0.0 if noise is None else noise)) / (2.0**order - 1.0)
 
 
 def compare_moment(
@@ -121,8 +135,8 @@ def compare_moment(
     time without spread (a fixed start, an ODE) is compared up to rounding.
     """
     estimate, se = _moment(values, kind)
-    coarse, coarse_se = (None, 0.0) if coarse_values is None else _moment(coarse_values, kind)
-    bias = bias_bound(estimate, coarse, order, np.sqrt(se**2 + coarse_se**2))
+    coarse = None if coarse_values is None else _moment(coarse_values, kind)[0]
+    bias = bias_bound(estimate, coarse, order, None if coarse_values is None else _paired_se(values, coarse_values, kind))
     scale = np.sqrt(se**2 + bias**2 + (rounding * (1 + np.abs(exact))) ** 2)
     with np.errstate(invalid="ignore", over="ignore"):
         z = np.abs(estimate - exact) / scale
