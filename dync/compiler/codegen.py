@@ -196,31 +196,7 @@ class _FunctionEmitter:
     @staticmethod
     def _direct_states(e, lets: dict) -> frozenset:
         """States read by ``e``, with each let's states looked up in ``lets``."""
-        out: set = set()
-        stack = [e]
-        while stack:
-            e = stack.pop()
-            if isinstance(e, ir.Ref):
-                if e.kind == "state":
-                    out.add(e.name)
-                elif e.kind == "let":
-                    out |= lets[e.name]
-            elif isinstance(e, ir.Op):
-                stack.extend(e.args)
-            elif isinstance(e, ir.Index):
-                stack.append(e.value)
-            elif isinstance(e, ir.Array):
-                stack.extend(e.elements)
-            elif isinstance(e, ir.Grad):
-                out.add(e.wrt)
-                stack.append(e.body)
-            elif isinstance(e, ir.NetCall):
-                stack.append(e.arg)
-            elif isinstance(e, ir.FbmDrift):
-                out.add(f"_fbm_{e.brownian}")
-            elif isinstance(e, ir.DistIR):
-                stack.extend(v for _, v in e.args)
-        return frozenset(out)
+        return ir.states_read(e, lets)
 
     def _bind_lets(self, e, blk: _Block) -> None:
         """Inside a function of the states: bind each state-dependent let that

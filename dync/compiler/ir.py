@@ -230,3 +230,37 @@ class ModelIR:
 
     def state(self, name: str) -> StateIR:
         return {s.name: s for s in self.states}[name]
+
+
+def states_read(e, let_states: dict[str, frozenset]) -> frozenset:
+    """The states an expression reads, through gradients, networks and
+    laws, with each ``let``'s states looked up in ``let_states`` (a let not
+    in it reads none). An iterative walk: each node once, no recursion
+    limit. Fractional-noise drifts read their hidden state
+    ``_fbm_<brownian>``."""
+    out: set = set()
+    stack = [e]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, Ref):
+            if e.kind == "state":
+                out.add(e.name)
+            elif e.kind == "let":
+                out |= let_states.get(e.name, frozenset())
+        elif isinstance(e, Op):
+            stack.extend(e.args)
+        elif isinstance(e, Index):
+            stack.append(e.value)
+        elif isinstance(e, Array):
+            stack.extend(e.elements)
+        elif isinstance(e, Grad):
+            out.add(e.wrt)
+            stack.append(e.body)
+        elif isinstance(e, NetCall):
+            stack.append(e.arg)
+        elif isinstance(e, FbmDrift):
+            out.add(f"_fbm_{e.brownian}")
+        elif isinstance(e, DistIR):
+            stack.extend(v for _, v in e.args)
+    return frozenset(out)
+

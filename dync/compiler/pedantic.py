@@ -129,31 +129,8 @@ def _params_without_prior(spec: ast.Spec, yaml: bool) -> list[SpecWarning]:
 
 
 def _states_read(e, let_states: dict[str, frozenset]) -> frozenset:
-    """The states ``e`` reads, with each let's looked up in ``let_states``
-    (an iterative walk: each node once)."""
-    out: set = set()
-    stack = [e]
-    while stack:
-        e = stack.pop()
-        if isinstance(e, ir.Ref):
-            if e.kind == "state":
-                out.add(e.name)
-            elif e.kind == "let":
-                out |= let_states.get(e.name, frozenset())
-        elif isinstance(e, ir.Op):
-            stack.extend(e.args)
-        elif isinstance(e, ir.Index):
-            stack.append(e.value)
-        elif isinstance(e, ir.Array):
-            stack.extend(e.elements)
-        elif isinstance(e, ir.Grad):
-            out.add(e.wrt)
-            stack.append(e.body)
-        elif isinstance(e, ir.NetCall):
-            stack.append(e.arg)
-        elif isinstance(e, ir.FbmDrift):
-            out.add(f"_fbm_{e.brownian}")
-    return frozenset(out)
+    """The states ``e`` reads (:func:`dync.compiler.ir.states_read`)."""
+    return ir.states_read(e, let_states)
 
 
 def _noiseless_states(spec: ast.Spec, model: ir.ModelIR) -> list[SpecWarning]:
