@@ -75,14 +75,14 @@ def _interrupted(ckpt: Path | None, warm: Path | None) -> None:
     raise _Exit(130)
 
 
-def _checkpointed_run(output: Path, resume: bool, prepare, run, summarise) -> None:
-    """The shape of ``dync fit`` and ``dync sample``: ``prepare()`` reads and
-    checks the spec and settings; ``run(checkpoint)`` does the work, with
-    checkpoints in ``OUTPUT.ckpt``; the result is written atomically, the
-    checkpoints removed, and ``summarise(result)`` printed. Errors are
-    rendered; Ctrl-C says where the checkpoint is (exit 130)."""
-    from ..commands.fitting import write_fit
-
+def _checkpointed_run(output: Path, resume: bool, prepare, run, summarise, write=None) -> None:
+    """The shape of ``dync fit``, ``dync sample`` and ``dync train``:
+    ``prepare()`` reads and checks the spec and settings; ``run(checkpoint)``
+    does the work, with checkpoints in ``OUTPUT.ckpt``; ``write(result,
+    output)`` writes the result atomically and returns what it wrote (by
+    default an InferenceData to ``output``); the checkpoints are removed and
+    ``summarise(result)`` printed. Errors are rendered; Ctrl-C says where the
+    checkpoint is (exit 130)."""
     ckpt = warm = None
     try:
         prepare()
@@ -92,7 +92,13 @@ def _checkpointed_run(output: Path, resume: bool, prepare, run, summarise) -> No
         enable_compilation_cache()
         _warn_plainly()
         result = run(ckpt)
-        write_fit(result, output)
+        if write is None:
+            from ..commands.fitting import write_fit
+
+            write_fit(result, output)
+            wrote = str(output)
+        else:
+            wrote = write(result, output)
     except DyncError as err:
         _fail(err)
         return
@@ -102,4 +108,4 @@ def _checkpointed_run(output: Path, resume: bool, prepare, run, summarise) -> No
     for f in (ckpt, warm):
         f.unlink(missing_ok=True)
     _echo(summarise(result))
-    _echo(f"wrote {output}", err=True)
+    _echo(f"wrote {wrote}", err=True)

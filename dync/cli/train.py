@@ -3,40 +3,39 @@
 from pathlib import Path
 from typing import Annotated, Optional
 
-from ..errors import DyncError
-from .common import _echo, _fail, _interrupted, _prepare_checkpoints, _warn_plainly
+from .common import _checkpointed_run
 
 
 def run_train(spec: Path, data: Path, output: Path, *, sets, resume: bool, progress: bool, **flags) -> None:
     """``dync train``: :func:`dync.commands.training.train_spec`, the weights
     written to OUTPUT and the loss curve beside it (``OUTPUT``'s stem +
     ``.loss.csv``), a summary on stdout. Checkpoints go to ``OUTPUT.ckpt``."""
-    ckpt = warm = None
-    try:
+    read: dict = {}
+
+    def prepare():
         from ..compiler.driver import read_spec
         from ..settings.train import train_settings
 
-        parsed = read_spec(spec)
-        settings = train_settings(parsed, sets=sets, **flags)
-        ckpt, warm = _prepare_checkpoints(output, resume)
-        from ..runtime.devices import enable_compilation_cache
+        read["spec"] = read_spec(spec)
+        read["settings"] = train_settings(read["spec"], sets=sets, **flags)
 
-        enable_compilation_cache()
-        _warn_plainly()
-        from ..commands.training import train_spec, train_summary, write_trained
+    def run(ckpt):
+        from ..commands.training import train_spec
 
-        result = train_spec(parsed, data, settings, checkpoint=ckpt, progress=progress)
-        _, curve = write_trained(result, output)
-    except DyncError as err:
-        _fail(err)
-        return
-    except KeyboardInterrupt:
-        _interrupted(ckpt, warm)
-        return
-    for f in (ckpt, warm):
-        f.unlink(missing_ok=True)
-    _echo(train_summary(result))
-    _echo(f"wrote {output} and {curve}", err=True)
+        return train_spec(read["spec"], data, read["settings"], checkpoint=ckpt, progress=progress)
+
+    def write(result, path):
+        from ..commands.training import write_trained
+
+        _, curve = write_trained(result, path)
+        return f"{path} and {curve}"
+
+    def summarise(result):
+        from ..commands.training import train_summary
+
+        return train_summary(result)
+
+    _checkpointed_run(output, resume, prepare, run, summarise, write)
 
 
 def register(app, run, SpecArg, SetOpt) -> None:
