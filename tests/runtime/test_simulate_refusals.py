@@ -20,6 +20,6 @@ def test_models_simulate_cannot_run_are_refused(spec, message, hint):
     import jax
 
     model = dync.load(spec, jax.random.key(0))
-    with pytest.raises(dync.UsageError, match="") as caught:
+    with pytest.raises(dync.UsageError) as caught:
         dync.simulate(model, seed=0, paths=2, t1=1.0, dt=0.1)
     assert message in str(caught.value) and hint in caught.value.render()
