@@ -13,7 +13,7 @@ The public API::
     run = dync.run_kernel(kernel, state, key, 1000)          # the kernel contract
     ll = dync.log_likelihood(model, "data.csv")              # exact Kalman or a particle filter
     result = dync.train("specs/diffusion/gmm2d_vp.dync", "specs/diffusion/gmm2d.csv")  # a score, by DSM
-    model, meta = dync.load_trained("specs/diffusion/gmm2d_vp.dync", "trained.eqx")
+    trained = dync.load("specs/diffusion/gmm2d_vp.dync", weights="trained.eqx")  # its trained score
 
 How these fit together is in ``docs/architecture.md``; the two contracts are
 in ``docs/contracts.md``.
@@ -62,7 +62,6 @@ __all__ = [
     "fit",
     "sample",
     "train",
-    "load_trained",
     "evaluate",
     "fit_point",
     "sample_posterior",
@@ -70,11 +69,12 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .compiler.driver import compile_file, load
+    from .compiler.driver import compile_file
+    from .commands.loading import load
     from .compiler.summary import check_file
     from .dsl.loading import load_spec
     from .commands import fit, sample, simulate_file
-    from .commands.training import load_trained, train
+    from .commands.training import train
     from .commands.evaluating import evaluate
     from .info import ModelInfo
     from .runtime.kernels import Kernel, run_kernel
@@ -90,7 +90,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _LAZY = {
     "compile_file": ("dync.compiler.driver", "compile_file"),
-    "load": ("dync.compiler.driver", "load"),
+    "load": ("dync.commands.loading", "load"),
     "check_file": ("dync.compiler.summary", "check_file"),
     "load_spec": ("dync.dsl.loading", "load_spec"),
     "simulate": ("dync.runtime.simulate", "simulate"),
@@ -98,7 +98,6 @@ _LAZY = {
     "fit": ("dync.commands", "fit"),
     "sample": ("dync.commands", "sample"),
     "train": ("dync.commands.training", "train"),
-    "load_trained": ("dync.commands.training", "load_trained"),
     "evaluate": ("dync.commands.evaluating", "evaluate"),
     "propagate": ("dync.runtime.propagate", "propagate"),
     "with_params": ("dync.runtime.params", "with_params"),

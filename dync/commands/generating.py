@@ -17,10 +17,11 @@ import math
 import os
 from typing import Any
 
-from ..compiler.driver import build_model, compile_ast
+from ..compiler.driver import compile_ast
 from ..dsl import ast
 from ..errors import UsageError
 from ..settings import SampleSettings
+from .loading import build_trained
 
 __all__ = ["generate_spec", "generate_summary"]
 
@@ -42,13 +43,12 @@ def generate_spec(
         evaluations per sample and the mean log-likelihood in nats and
         bits per dimension.
     """
-    import jax
     import numpy as np
     import xarray as xr
 
     from ..runtime.reverse import log_likelihood, prior_from_meta, reverse_sample
     from ..runtime.sample_data import read_samples
-    from ..runtime.score_training import load_weights, score_state
+    from ..runtime.score_training import score_state
 
     if settings.params:
         names = ", ".join(settings.params)
@@ -57,9 +57,8 @@ def generate_spec(
             hint="train again with --set to change a parameter; dims may be set (to the trained values)",
         )
     compiled = compile_ast(spec, settings.dims)
-    model = build_model(compiled, jax.random.key(0))
+    model, meta = build_trained(compiled, settings.weights)
     state = score_state(model)
-    model, meta = load_weights(model, settings.weights)
     t_min, t1 = float(meta["t_min"]), float(meta["t1"])
     prior = prior_from_meta(model, meta)
     if settings.loglik and meta.get("forward_class", "linear") != "linear":

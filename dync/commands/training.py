@@ -4,9 +4,10 @@
 spec, read the samples of its ``~ data`` state, fit its ``score`` by
 denoising score matching, :mod:`dync.runtime.score_training`) followed by
 :func:`write_trained` (the weights, and the loss curve beside them as
-``trained.loss.csv``). :func:`load_trained` restores a trained model from the
-spec and the weights file. The CLI checkpoints to ``OUTPUT.ckpt`` and
-``--resume`` continues from it bit-identically.
+``trained.loss.csv``). ``dync.load(spec, weights=FILE)``
+(:mod:`dync.commands.loading`) restores the trained model. The CLI
+checkpoints to ``OUTPUT.ckpt`` and ``--resume`` continues from it
+bit-identically.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ..dsl import ast
 from ..errors import UsageError
 from ..settings.train import TrainSettings, train_settings
 
-__all__ = ["load_trained", "loss_curve_path", "train", "train_file", "train_spec", "train_summary", "write_trained"]
+__all__ = ["loss_curve_path", "train", "train_file", "train_spec", "train_summary", "write_trained"]
 
 
 def _data_state(model) -> str:
@@ -124,24 +125,6 @@ def train(model_or_spec: Any, data: Any, **options: Any):
     from ..runtime.score_training import train_score
 
     return train_score(model_or_spec, data, **options)
-
-
-def load_trained(path: str | os.PathLike, weights: str | os.PathLike, *, text: str | None = None, **dims: int):
-    """The model of a spec with the weights ``dync train`` wrote.
-
-    Returns:
-        ``(model, meta)``: the model and what was saved with the weights
-        (time span, data moments, training settings).
-
-    Example:
-        >>> model, meta = load_trained("specs/diffusion/gmm2d_vp.dync", "trained.eqx")  # doctest: +SKIP
-    """
-    import jax
-
-    from ..runtime.score_training import load_weights
-
-    compiled = compile_ast(read_spec(path, text), dims)
-    return load_weights(build_model(compiled, jax.random.key(0)), weights)
 
 
 _OBJECTIVES = {

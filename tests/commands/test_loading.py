@@ -1,0 +1,59 @@
+"""dync.load(spec, weights=FILE) (dync.commands.loading): the model comes
+back with the saved weights, needs no key, and weights that do not fit are
+refused with a UsageError naming the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import dync
+from dync.errors import UsageError
+from dync.runtime.score_training import save_weights
+
+ROOT = Path(__file__).resolve().parents[2]
+VP = str(ROOT / "specs/diffusion/gmm2d_vp.dync")
+SMALL = open(VP).read().replace("width = 64, depth = 2", "width = 8, depth = 1")
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """A model with weights drawn from key(1), saved as `dync train` would."""
+    model = dync.load(VP, jax.random.key(1), text=SMALL)
+    path = tmp_path_factory.mktemp("weights") / "trained.eqx"
+    save_weights(path, model, {"model": model.info.name, "t_min": 1e-3, "t1": 1.0})
+    return model, path
+
+
+def test_load_with_weights_restores_them_without_a_key(saved):
+    model, path = saved
+    restored = dync.load(VP, text=SMALL, weights=path)
+    fresh = dync.load(VP, jax.random.key(0), text=SMALL)
+    ours, theirs, other = (jax.tree_util.tree_leaves(eqx.filter(m, eqx.is_array)) for m in (restored, model, fresh))
+    assert all(np.array_equal(a, b) for a, b in zip(ours, theirs))
+    assert not all(np.array_equal(a, b) for a, b in zip(ours, other))
+    x = jnp.array([0.3, -0.2])
+    assert np.allclose(restored.score(0.5, x, None), model.score(0.5, x, None))
+
+
+def test_load_refuses_weights_of_another_net(saved, tmp_path):
+    _, path = saved
+    with pytest.raises(UsageError) as err:
+        dync.load(VP, weights=path)  # width 64: not the saved nets
+    assert f"`{path}`" in err.value.message and "--set" in err.value.hint
+
+
+def test_load_refuses_a_file_that_is_not_weights(tmp_path):
+    bad = tmp_path / "notes.eqx"
+    bad.write_text("hello\n")
+    with pytest.raises(UsageError) as err:
+        dync.load(VP, text=SMALL, weights=bad)
+    assert "is not a dync weights file" in err.value.message
+    with pytest.raises(UsageError) as err:
+        dync.load(VP, text=SMALL, weights=tmp_path / "missing.eqx")
+    assert "cannot read the weights file" in err.value.message
