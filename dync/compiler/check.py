@@ -67,6 +67,13 @@ class Checker(DeclarationChecks, EquationChecks, StatementChecks):
         #: the dims' values (with overrides), once names are resolved
         self.dims: dict[str, int] = {}
 
+    @property
+    def inputs_are_data(self) -> bool:
+        """Whether the model's inputs are static data arrays rather than
+        time signals: a ``target`` model with no equation at all
+        (docs/language.md §2.14, "Data in a target model")."""
+        return bool(self.spec.of_type(ast.Target)) and not self.spec.of_type(ast.Equation)
+
     # ----------------------------------------------------------- utilities
 
     def err(self, cls, message: str, span: Span | None, hint: str | None = None) -> Bad:
@@ -113,6 +120,7 @@ class CheckedModel:
     score: ir.ScoreIR | None = None
     expectations: tuple[ir.ExpectationIR, ...] = ()
     has_dynamics: bool = True
+    data_dim: str | None = None
 
 
 def resolve_names(spec: ast.Spec, dims: Mapping[str, int] | None = None, fbm_num_ou: int | None = None) -> Checker:
@@ -150,6 +158,7 @@ def check_model(scope: Checker) -> CheckedModel:
     states_ir, drift, noise, blocks, n, m = scope._check_equations(states)
     observations = scope._check_observations()
     target, target_text = scope._check_target()
+    data_dim = scope._check_data_inputs()
     score = scope._check_score()
     expectations = scope._check_expectations()
     if scope.errors:
@@ -170,6 +179,7 @@ def check_model(scope: Checker) -> CheckedModel:
         score=score,
         expectations=tuple(expectations),
         has_dynamics=all(s.name in scope.equation_states for s in states_ir if not s.hidden),
+        data_dim=data_dim,
     )
 
 
@@ -199,6 +209,7 @@ def lower_to_ir(checked: CheckedModel) -> ir.ModelIR:
         score=checked.score,
         expectations=checked.expectations,
         has_dynamics=checked.has_dynamics,
+        data_dim=checked.data_dim,
     )
 
 

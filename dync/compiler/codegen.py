@@ -268,7 +268,10 @@ class _FunctionEmitter:
                     blk.add(f"s_{_ident(s.name)} = {self.state_slice(s, y)}")
         for name, _shape in self.model.inputs:
             if ("input", name) in needs:
-                blk.add(f'u_{_ident(name)} = args["inputs"]["{_ident(name)}"](t)')
+                if self.model.data_dim is not None:  # a target model's data array, any number of points
+                    blk.add(f'u_{_ident(name)} = args["data"]["{_ident(name)}"]')
+                else:
+                    blk.add(f'u_{_ident(name)} = args["inputs"]["{_ident(name)}"](t)')
         for b in self.model.noise_blocks:
             if b.kind == "fractional" and ("fbm", b.name) in needs:
                 nm = _ident(b.name)
@@ -862,7 +865,8 @@ def _statement_methods(model: ir.ModelIR, em: _FunctionEmitter) -> list[str]:
     if model.target is not None:
         out += ["", "    def target_log_density(self, y, args=None):"]
         blk = _Block(8)
-        blk.add("del args")
+        if model.data_dim is None:
+            blk.add("del args")
         em.prologue(blk, em.refs([model.target]))
         blk.add(f"return jnp.reshape({em.expr(model.target, blk)}, ()).astype(y.dtype)")
         out.extend(blk.lines)

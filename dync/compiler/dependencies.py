@@ -100,6 +100,18 @@ def depends_on_state(
     return _reads(e, lets, _state_leaf(states), {} if memo is None else memo)
 
 
-def reads_time(e, lets, memo: dict[int, bool] | None = None) -> bool:
-    """Whether ``e`` reads the time or an input."""
-    return _reads(e, lets, _time_leaf, {} if memo is None else memo)
+def _time_only_leaf(e) -> bool | None:
+    if isinstance(e, ir.Ref) and e.kind == "input":
+        return False
+    return _time_leaf(e)
+
+
+def reads_time(e, lets, memo: dict[int, bool] | None = None, *, inputs: bool = True) -> bool:
+    """Whether ``e`` reads the time or (with ``inputs``) an input.
+
+    Args:
+        inputs: count an input as time-varying (its meaning in a model with
+            equations); ``False`` in a target model, whose inputs are static
+            data arrays (docs/language.md §2.14).
+    """
+    return _reads(e, lets, _time_leaf if inputs else _time_only_leaf, {} if memo is None else memo)

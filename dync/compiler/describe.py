@@ -61,6 +61,7 @@ def describe_model(model: ir.ModelIR) -> ModelInfo:
         expectations=tuple(_expect(e) for e in model.expectations),
         data_states=tuple(s.name for s in model.states if s.data),
         has_dynamics=model.has_dynamics,
+        data_dim=model.data_dim,
     )
 
 

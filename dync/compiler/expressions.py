@@ -155,7 +155,7 @@ class ExprChecker:
                 return BAD
             if not self.allow_states and depends_on_state(c.lets[e.id], c.lets):
                 return self.err(InvalidSpec, f"`{e.id}` depends on the state and is not known here", e.span, hint=self.state_hint)
-            if not self.allow_time and reads_time(c.lets[e.id], c.lets):
+            if not self.allow_time and reads_time(c.lets[e.id], c.lets, inputs=not c.inputs_are_data):
                 return self.err(InvalidSpec, f"`{e.id}` depends on time and is not known here", e.span, hint=self.time_hint)
             return ir.Ref("let", e.id, shape)
         if kind == "brownian":

@@ -224,6 +224,9 @@ class ModelIR:
     expectations: tuple[ExpectationIR, ...] = ()
     #: every state has an equation (a model with a ``target`` may have none)
     has_dynamics: bool = True
+    #: a target model's inputs are static data arrays whose leading axis is
+    #: this dim, the data points (``None``: inputs are time signals, or none)
+    data_dim: str | None = None
 
     def let(self, name: str) -> IExpr:
         return dict(self.lets)[name]

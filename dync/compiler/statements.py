@@ -18,7 +18,7 @@ from . import ir
 from .dependencies import depends_on_state
 from .shapes import BAD, broadcast, fmt_shape
 
-__all__ = ["BadExpectation", "BadScore", "BadTarget", "StatementChecks", "is_boolean"]
+__all__ = ["BadDataInput", "BadExpectation", "BadScore", "BadTarget", "StatementChecks", "is_boolean"]
 
 
 class BadTarget(SpecError):
@@ -38,6 +38,13 @@ class BadExpectation(SpecError):
     boolean, or a right side that is not deterministic."""
 
     code = "E272"
+
+
+class BadDataInput(SpecError):
+    """An input of a target model (a static data array) whose leading axis
+    is not the data-point dim all of them share."""
+
+    code = "E273"
 
 
 _CONDITIONS = frozenset({"<", "<=", ">", ">=", "==", "!=", "and", "or", "not"})
@@ -118,7 +125,7 @@ class StatementChecks:
         if value is BAD:
             return None, None
         span = node.value.span
-        inputs = _inputs_read(value, self.lets)
+        inputs = [] if self.inputs_are_data else _inputs_read(value, self.lets)
         if inputs:
             self.err(BadTarget, f"the target reads the input `{inputs[0]}`, which is known only along a path in time", span, hint=_TARGET_TIME_HINT)
             return None, None
@@ -155,6 +162,48 @@ class StatementChecks:
             )
             return None, None
         return value, format_expr(node.value)
+
+    # ---------------------------------------------------------- data inputs
+
+    def _check_data_inputs(self) -> str | None:
+        """The data-point dim of a target model's inputs (``None`` when the
+        model has equations or no input): every input is a data array whose
+        leading axis is the same named ``dim`` (docs/language.md §2.14)."""
+        if not self.inputs_are_data:
+            return None
+        decls = [i for i in self.spec.of_type(ast.Input) if self._decl_nodes.get(i.name) is i and i.name not in self.failed]
+        hint = "declare the number of data points as a dim and put it first: `dim N = 100` and `input X[N, 3]`"
+        first: tuple[str, ast.Input] | None = None
+        for node in decls:
+            lead = node.shape[0] if node.shape else None
+            if lead is None:
+                self.err(
+                    BadDataInput,
+                    f"the input `{node.name}` of a target model is a data array, but it has no data-point axis",
+                    node.name_span if node.name_span.line else node.span,
+                    hint=f"give it one, e.g. `input {node.name}[N]` with `dim N = ...`: the data points run along the first axis",
+                )
+                continue
+            if not (isinstance(lead, ast.Name) and self.symbols.get(lead.id, ("",))[0] == "dim"):
+                self.err(
+                    BadDataInput,
+                    f"the first axis of the data input `{node.name}` counts the data points, so it must be a named dim",
+                    lead.span,
+                    hint=hint + "; its size then comes from the data file",
+                )
+                continue
+            if first is None:
+                first = (lead.id, node)
+            elif lead.id != first[0]:
+                self.err(
+                    BadDataInput,
+                    f"the data input `{node.name}` runs along `{lead.id}`, but `{first[1].name}` runs along `{first[0]}`: "
+                    "the inputs of a target model share their first axis, the data points",
+                    lead.span,
+                    hint=f"index every data input by the same dim first: `input {node.name}"
+                    f"[{', '.join([first[0]] + [format_expr(x) for x in node.shape[1:]])}]`",
+                )
+        return None if first is None else first[0]
 
     # --------------------------------------------------------------- score
 

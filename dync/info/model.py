@@ -219,6 +219,11 @@ class ModelInfo:
     #: every state has an equation, so the model can be simulated (a model
     #: with a ``target`` may have none)
     has_dynamics: bool = True
+    #: a target model with inputs (no equations): the inputs are static data
+    #: arrays (``target_log_density`` reads ``args["data"][NAME]``) sharing
+    #: their leading axis, this dim, whose size is the number of data points;
+    #: the target may then be sampled with minibatches (``sgld``)
+    data_dim: str | None = None
 
     @property
     def samplers(self) -> tuple[str, ...]:
@@ -226,7 +231,7 @@ class ModelInfo:
         ``dynamics`` when the model has its own equations); ``()`` without one."""
         if self.target is None:
             return ()
-        return SAMPLERS + (("dynamics",) if self.has_dynamics else ())
+        return SAMPLERS + (("sgld",) if self.data_dim else ()) + (("dynamics",) if self.has_dynamics else ())
 
     @property
     def driving_noise_segments(self) -> tuple[tuple[int, int, bool], ...]:
