@@ -259,60 +259,12 @@ def _load_netcdf(path: Path) -> xr.Dataset:
 
 
 @functools.lru_cache(maxsize=None)
-def _admits(distribution: str, value: float) -> bool:
-    """Whether a law with unit parameters admits ``value`` (closed or open
-    bound of a support that does not depend on the parameters)."""
-    from .distributions import REGISTRY
-
-    cls = REGISTRY[distribution]
-    try:
-        instance = cls(*([1.0] * len(dataclasses.fields(cls))))
-        return bool(instance.support_contains(value))
-    except Exception:  # an unusual constructor: treat the bound as open
-        return False
-
-
-@functools.lru_cache(maxsize=None)
 def _support_test(distribution: str):
-    """``(test, words)``: a numpy test of values in the law's support and
-    the support in words, or ``None`` for a law dync does not know."""
-    from .distributions import REGISTRY
+    """``(test, words)``: a NumPy test of values in the law's support and the
+    support in words, or ``None`` for a law dync does not know."""
+    from .distributions import support_test
 
-    cls = REGISTRY.get(distribution)
-    if cls is None:
-        return None
-    kind, *bounds = cls.support
-
-    def closed(value: float) -> bool:
-        return _admits(distribution, value)
-
-    if kind == "real":
-        return (lambda x: np.ones(x.shape, bool)), "real numbers"
-    if kind == "positive":
-        if closed(0.0):
-            return (lambda x: x >= 0), "values >= 0"
-        return (lambda x: x > 0), "values > 0"
-    if kind == "negative":
-        if closed(0.0):
-            return (lambda x: x <= 0), "values <= 0"
-        return (lambda x: x < 0), "values < 0"
-    if kind == "unit":
-        lo, hi = closed(0.0), closed(1.0)
-        words = f"values in {'[' if lo else '('}0, 1{']' if hi else ')'}"
-        return (lambda x: ((x >= 0) if lo else (x > 0)) & ((x <= 1) if hi else (x < 1))), words
-    if kind == "nonnegative_integer":
-        return (lambda x: (x >= 0) & (x == np.floor(x))), "counts 0, 1, 2, ..."
-    if kind == "integer_interval":
-        lo, hi = bounds
-        if (lo, hi) == (0, 1):
-            return (lambda x: (x == 0) | (x == 1)), "0 or 1"
-        if isinstance(hi, str):  # the bound is a parameter: checked by the likelihood
-            return (lambda x: (x >= lo) & (x == np.floor(x))), f"integers >= {lo}"
-        return (lambda x: (x >= lo) & (x <= hi) & (x == np.floor(x))), f"integers from {lo} to {hi}"
-    if kind == "interval" and not any(isinstance(b, str) for b in bounds):
-        lo, hi = bounds
-        return (lambda x: (x >= lo) & (x <= hi)), f"values in [{lo}, {hi}]"
-    return (lambda x: np.ones(x.shape, bool)), "values its parameters allow"
+    return support_test(distribution)
 
 
 def _first_bad(obs: ObservationInfo, values: np.ndarray) -> tuple[tuple[int, ...], float, str] | None:

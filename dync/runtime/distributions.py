@@ -24,8 +24,8 @@ Conventions shared by every distribution:
 * Parameters are assumed valid (positive scales and so on): the compiler
   enforces the constraints of the parameters it passes in.
 * ``discrete`` and ``support`` are class attributes; ``support`` is a
-  constraint tuple as in :mod:`dync.runtime.constraints` (``("real",)``,
-  ``("positive",)``, ``("unit",)``), or for discrete distributions
+  tuple naming a kind of :data:`_SUPPORTS` (``("real",)``, ``("positive",)``
+  for $x > 0$, ``("nonnegative",)`` for $x \ge 0$, ``("unit",)``), or for discrete distributions
   ``("nonnegative_integer",)`` or ``("integer_interval", lo, hi)``. A string
   bound names the instance field that holds it: ``Uniform`` has support
   ``("interval", "low", "high")``. ``support_contains(x)`` evaluates the
@@ -123,6 +123,55 @@ def _is_integer(x: Float[Array, "..."]) -> Bool[Array, "..."]:
     return x == jnp.floor(x)
 
 
+def _finite(x):
+    return abs(x) < math.inf  # NaN compares False: not finite
+
+
+def _whole(x):
+    return x == x // 1  # works on NumPy and JAX arrays alike
+
+
+#: kind -> (test(x, lo, hi), the support in words). One statement of each
+#: support, read by :meth:`AbstractDistribution.support_contains` (JAX, the
+#: instance's parameters as bounds) and by :func:`support_test` (NumPy, for
+#: checking data files before a fit).
+_SUPPORTS = {
+    "real": (lambda x, lo, hi: _finite(x), "real numbers"),
+    "positive": (lambda x, lo, hi: (x > 0) & _finite(x), "values > 0"),
+    "nonnegative": (lambda x, lo, hi: (x >= 0) & _finite(x), "values >= 0"),
+    "unit": (lambda x, lo, hi: (x >= 0) & (x <= 1), "values in [0, 1]"),
+    "interval": (lambda x, lo, hi: (x >= lo) & (x <= hi), "values in [{lo}, {hi}]"),
+    "nonnegative_integer": (lambda x, lo, hi: (x >= 0) & _whole(x), "counts 0, 1, 2, ..."),
+    "integer_interval": (lambda x, lo, hi: (x >= lo) & (x <= hi) & _whole(x), "integers from {lo} to {hi}"),
+}
+
+
+def support_test(distribution: str):
+    """``(test, words)`` for the support of the law named ``distribution``
+    whatever its parameters: ``test`` takes a NumPy array of values and says
+    which lie in the support, ``words`` says what the support is. A bound
+    held by a parameter (``Binomial``'s ``n``, ``Uniform``'s ends) is left
+    open here; the likelihood checks it. ``None`` for an unknown law."""
+    cls = REGISTRY.get(distribution)
+    if cls is None:
+        return None
+    kind, *bounds = cls.support
+    test, words = _SUPPORTS[kind]
+    if not bounds:
+        return (lambda x: test(x, None, None)), words
+    lo = -math.inf if isinstance(bounds[0], str) else bounds[0]
+    hi = math.inf if isinstance(bounds[1], str) else bounds[1]
+    if (kind, lo, hi) == ("integer_interval", 0, 1):
+        words = "0 or 1"
+    elif math.isinf(hi) and math.isinf(lo):
+        words = "values its parameters allow"
+    elif math.isinf(hi):
+        words = f"integers >= {lo}" if kind == "integer_interval" else f"values >= {lo}"
+    else:
+        words = words.format(lo=lo, hi=hi)
+    return (lambda x: test(x, lo, hi)), words
+
+
 # ---------------------------------------------------------------------------
 # Interface
 
@@ -175,9 +224,14 @@ class AbstractDistribution(eqx.Module):
     def mean(self) -> Float[Array, "..."]:
         """The mean, with the parameters' broadcast shape (NaN where undefined)."""
 
-    @abc.abstractmethod
+
     def support_contains(self, x: ArrayLike) -> Bool[Array, "..."]:
-        """Whether each element of ``x`` lies in the support (broadcast shape)."""
+        """Whether each element of ``x`` lies in the support (broadcast shape),
+        for the instance's parameters (read from the class's ``support``)."""
+        (x, *_) = _prep(x, *self._params())
+        kind, *bounds = self.support
+        lo, hi = (jnp.asarray(getattr(self, b)) if isinstance(b, str) else b for b in bounds) if bounds else (None, None)
+        return _SUPPORTS[kind][0](x, lo, hi)
 
     @property
     def batch_shape(self) -> Shape:
@@ -191,7 +245,7 @@ class AbstractDistribution(eqx.Module):
         if kind in ("interval", "integer_interval"):
             lo, hi = (getattr(self, b) if isinstance(b, str) else b for b in bounds)
             return lo if kind == "integer_interval" else 0.5 * (jnp.asarray(lo) + jnp.asarray(hi))
-        return {"real": 0.0, "positive": 1.0, "negative": -1.0, "unit": 0.5}.get(kind, 0.0)
+        return {"real": 0.0, "positive": 1.0, "nonnegative": 1.0, "unit": 0.5}.get(kind, 0.0)
 
     def observed_log_prob(self, x: ArrayLike) -> Float[Array, "..."]:
         """:meth:`log_prob` where ``x`` is observed and 0 where it is NaN
@@ -211,7 +265,45 @@ class AbstractDistribution(eqx.Module):
 # Continuous distributions
 
 
-class Normal(AbstractDistribution):
+class _LocationScale(AbstractDistribution):
+    """A law of $\\mu + \\sigma Z$ on the real line, for a standard variate
+    $Z$: subclasses give ``_standard_log_prob(z)`` (the log density of $Z$),
+    ``_standard_sample(key, shape, dtype)`` and ``has_mean``."""
+
+    loc: eqx.AbstractVar[ArrayLike]
+    scale: eqx.AbstractVar[ArrayLike]
+
+    discrete: ClassVar[bool] = False
+    support: ClassVar[tuple] = ("real",)
+    has_mean: eqx.AbstractClassVar[bool]
+
+    @staticmethod
+    @abc.abstractmethod
+    def _standard_log_prob(z: Float[Array, "..."]) -> Float[Array, "..."]:
+        """The log density of the standard variate $Z$ at ``z``."""
+
+    @staticmethod
+    @abc.abstractmethod
+    def _standard_sample(key: PRNGKeyArray, shape: Shape, dtype) -> Float[Array, "..."]:
+        """Draws of the standard variate $Z$."""
+
+    def _params(self):
+        return (self.loc, self.scale)
+
+    def log_prob(self, x: ArrayLike) -> Float[Array, "..."]:
+        x, loc, scale = _prep(x, self.loc, self.scale)
+        return self._standard_log_prob((x - loc) / scale) - jnp.log(scale)
+
+    def sample(self, key: PRNGKeyArray, shape: Shape | None = None) -> Float[Array, "..."]:
+        dtype, shape, (loc, scale) = _to_shape(shape, self.loc, self.scale)
+        return loc + scale * self._standard_sample(key, shape, dtype)
+
+    def mean(self) -> Float[Array, "..."]:
+        loc, _ = _prep(self.loc, self.scale)
+        return loc if self.has_mean else jnp.full_like(loc, jnp.nan)
+
+
+class Normal(_LocationScale):
     """The normal distribution $\\mathcal N(\\mu, \\sigma^2)$.
 
     Args:
@@ -226,28 +318,15 @@ class Normal(AbstractDistribution):
     loc: ArrayLike
     scale: ArrayLike
 
-    discrete: ClassVar[bool] = False
-    support: ClassVar[tuple] = ("real",)
+    has_mean: ClassVar[bool] = True
 
-    def _params(self):
-        return (self.loc, self.scale)
+    @staticmethod
+    def _standard_log_prob(z):
+        return -0.5 * z * z - _HALF_LOG_2PI
 
-    def log_prob(self, x: ArrayLike) -> Float[Array, "..."]:
-        x, loc, scale = _prep(x, self.loc, self.scale)
-        z = (x - loc) / scale
-        return -0.5 * z * z - jnp.log(scale) - _HALF_LOG_2PI
-
-    def sample(self, key: PRNGKeyArray, shape: Shape | None = None) -> Float[Array, "..."]:
-        dtype, shape, (loc, scale) = _to_shape(shape, self.loc, self.scale)
-        return loc + scale * jax.random.normal(key, shape, dtype)
-
-    def mean(self) -> Float[Array, "..."]:
-        loc, _ = _prep(self.loc, self.scale)
-        return loc
-
-    def support_contains(self, x: ArrayLike) -> Bool[Array, "..."]:
-        (x, *_) = _prep(x, *self._params())
-        return jnp.isfinite(x)
+    @staticmethod
+    def _standard_sample(key, shape, dtype):
+        return jax.random.normal(key, shape, dtype)
 
 
 class HalfNormal(AbstractDistribution):
@@ -264,7 +343,7 @@ class HalfNormal(AbstractDistribution):
     scale: ArrayLike
 
     discrete: ClassVar[bool] = False
-    support: ClassVar[tuple] = ("positive",)
+    support: ClassVar[tuple] = ("nonnegative",)
 
     def _params(self):
         return (self.scale,)
@@ -281,10 +360,6 @@ class HalfNormal(AbstractDistribution):
     def mean(self) -> Float[Array, "..."]:
         (scale,) = _prep(self.scale)
         return scale * math.sqrt(2.0 / math.pi)
-
-    def support_contains(self, x: ArrayLike) -> Bool[Array, "..."]:
-        x, _ = _prep(x, self.scale)
-        return (x >= 0) & jnp.isfinite(x)
 
 
 class LogNormal(AbstractDistribution):
@@ -323,10 +398,6 @@ class LogNormal(AbstractDistribution):
         loc, scale = _prep(self.loc, self.scale)
         return jnp.exp(loc + 0.5 * scale * scale)
 
-    def support_contains(self, x: ArrayLike) -> Bool[Array, "..."]:
-        (x, *_) = _prep(x, *self._params())
-        return (x > 0) & jnp.isfinite(x)
-
 
 class Uniform(AbstractDistribution):
     """The continuous uniform distribution on $[\\text{low}, \\text{high}]$.
@@ -364,10 +435,6 @@ class Uniform(AbstractDistribution):
         low, high = _prep(self.low, self.high)
         return 0.5 * (low + high)
 
-    def support_contains(self, x: ArrayLike) -> Bool[Array, "..."]:
-        x, low, high = _prep(x, self.low, self.high)
-        return (x >= low) & (x <= high)
-
 
 class Exponential(AbstractDistribution):
     """The exponential distribution with density $\\lambda e^{-\\lambda x}$, $x \\ge 0$.
@@ -383,7 +450,7 @@ class Exponential(AbstractDistribution):
     rate: ArrayLike
 
     discrete: ClassVar[bool] = False
-    support: ClassVar[tuple] = ("positive",)
+    support: ClassVar[tuple] = ("nonnegative",)
 
     def _params(self):
         return (self.rate,)
@@ -399,10 +466,6 @@ class Exponential(AbstractDistribution):
     def mean(self) -> Float[Array, "..."]:
         (rate,) = _prep(self.rate)
         return 1.0 / rate
-
-    def support_contains(self, x: ArrayLike) -> Bool[Array, "..."]:
-        x, _ = _prep(x, self.rate)
-        return (x >= 0) & jnp.isfinite(x)
 
 
 class Gamma(AbstractDistribution):
@@ -424,7 +487,7 @@ class Gamma(AbstractDistribution):
     rate: ArrayLike
 
     discrete: ClassVar[bool] = False
-    support: ClassVar[tuple] = ("positive",)
+    support: ClassVar[tuple] = ("nonnegative",)
 
     def _params(self):
         return (self.shape, self.rate)
@@ -443,10 +506,6 @@ class Gamma(AbstractDistribution):
     def mean(self) -> Float[Array, "..."]:
         alpha, rate = _prep(self.shape, self.rate)
         return alpha / rate
-
-    def support_contains(self, x: ArrayLike) -> Bool[Array, "..."]:
-        (x, *_) = _prep(x, *self._params())
-        return (x >= 0) & jnp.isfinite(x)
 
 
 class Beta(AbstractDistribution):
@@ -484,10 +543,6 @@ class Beta(AbstractDistribution):
     def mean(self) -> Float[Array, "..."]:
         a, b = _prep(self.a, self.b)
         return a / (a + b)
-
-    def support_contains(self, x: ArrayLike) -> Bool[Array, "..."]:
-        (x, *_) = _prep(x, *self._params())
-        return (x >= 0) & (x <= 1)
 
 
 class StudentT(AbstractDistribution):
@@ -533,12 +588,8 @@ class StudentT(AbstractDistribution):
         df, loc, _ = _prep(self.df, self.loc, self.scale)
         return jnp.where(df > 1, loc, jnp.nan)
 
-    def support_contains(self, x: ArrayLike) -> Bool[Array, "..."]:
-        (x, *_) = _prep(x, *self._params())
-        return jnp.isfinite(x)
 
-
-class Cauchy(AbstractDistribution):
+class Cauchy(_LocationScale):
     """The Cauchy distribution, density $1 / (\\pi\\sigma(1 + ((x-\\mu)/\\sigma)^2))$.
 
     It has no mean: :meth:`mean` returns NaN.
@@ -555,31 +606,18 @@ class Cauchy(AbstractDistribution):
     loc: ArrayLike
     scale: ArrayLike
 
-    discrete: ClassVar[bool] = False
-    support: ClassVar[tuple] = ("real",)
+    has_mean: ClassVar[bool] = False
 
-    def _params(self):
-        return (self.loc, self.scale)
+    @staticmethod
+    def _standard_log_prob(z):
+        return -_LOG_PI - jnp.log1p(z * z)
 
-    def log_prob(self, x: ArrayLike) -> Float[Array, "..."]:
-        x, loc, scale = _prep(x, self.loc, self.scale)
-        z = (x - loc) / scale
-        return -_LOG_PI - jnp.log(scale) - jnp.log1p(z * z)
-
-    def sample(self, key: PRNGKeyArray, shape: Shape | None = None) -> Float[Array, "..."]:
-        dtype, shape, (loc, scale) = _to_shape(shape, self.loc, self.scale)
-        return loc + scale * jax.random.cauchy(key, shape, dtype)
-
-    def mean(self) -> Float[Array, "..."]:
-        loc, _ = _prep(self.loc, self.scale)
-        return jnp.full_like(loc, jnp.nan)
-
-    def support_contains(self, x: ArrayLike) -> Bool[Array, "..."]:
-        (x, *_) = _prep(x, *self._params())
-        return jnp.isfinite(x)
+    @staticmethod
+    def _standard_sample(key, shape, dtype):
+        return jax.random.cauchy(key, shape, dtype)
 
 
-class Laplace(AbstractDistribution):
+class Laplace(_LocationScale):
     """The Laplace (double exponential) distribution, density $e^{-|x-\\mu|/b} / (2b)$.
 
     Args:
@@ -594,27 +632,15 @@ class Laplace(AbstractDistribution):
     loc: ArrayLike
     scale: ArrayLike
 
-    discrete: ClassVar[bool] = False
-    support: ClassVar[tuple] = ("real",)
+    has_mean: ClassVar[bool] = True
 
-    def _params(self):
-        return (self.loc, self.scale)
+    @staticmethod
+    def _standard_log_prob(z):
+        return -_LOG_2 - jnp.abs(z)
 
-    def log_prob(self, x: ArrayLike) -> Float[Array, "..."]:
-        x, loc, scale = _prep(x, self.loc, self.scale)
-        return -_LOG_2 - jnp.log(scale) - jnp.abs(x - loc) / scale
-
-    def sample(self, key: PRNGKeyArray, shape: Shape | None = None) -> Float[Array, "..."]:
-        dtype, shape, (loc, scale) = _to_shape(shape, self.loc, self.scale)
-        return loc + scale * jax.random.laplace(key, shape, dtype)
-
-    def mean(self) -> Float[Array, "..."]:
-        loc, _ = _prep(self.loc, self.scale)
-        return loc
-
-    def support_contains(self, x: ArrayLike) -> Bool[Array, "..."]:
-        (x, *_) = _prep(x, *self._params())
-        return jnp.isfinite(x)
+    @staticmethod
+    def _standard_sample(key, shape, dtype):
+        return jax.random.laplace(key, shape, dtype)
 
 
 # ---------------------------------------------------------------------------
@@ -653,10 +679,6 @@ class Poisson(AbstractDistribution):
     def mean(self) -> Float[Array, "..."]:
         (rate,) = _prep(self.rate)
         return rate
-
-    def support_contains(self, x: ArrayLike) -> Bool[Array, "..."]:
-        x, _ = _prep(x, self.rate)
-        return (x >= 0) & _is_integer(x)
 
 
 class Bernoulli(AbstractDistribution):
@@ -716,10 +738,6 @@ class Bernoulli(AbstractDistribution):
     def mean(self) -> Float[Array, "..."]:
         return self._probability()
 
-    def support_contains(self, x: ArrayLike) -> Bool[Array, "..."]:
-        x, _ = _prep(x, *self._params())
-        return (x == 0) | (x == 1)
-
 
 class Binomial(AbstractDistribution):
     """The binomial distribution: successes in $n$ trials of probability $p$.
@@ -765,10 +783,6 @@ class Binomial(AbstractDistribution):
     def mean(self) -> Float[Array, "..."]:
         n, p = _prep(self.n, self.p)
         return n * p
-
-    def support_contains(self, x: ArrayLike) -> Bool[Array, "..."]:
-        x, n, _ = _prep(x, self.n, self.p)
-        return (x >= 0) & (x <= n) & _is_integer(x)
 
 
 class NegativeBinomial(AbstractDistribution):
@@ -832,10 +846,6 @@ class NegativeBinomial(AbstractDistribution):
     def mean(self) -> Float[Array, "..."]:
         mu, _ = _prep(self.mu, self.concentration)
         return mu
-
-    def support_contains(self, x: ArrayLike) -> Bool[Array, "..."]:
-        x, _ = _prep(x, self.mu)
-        return (x >= 0) & _is_integer(x)
 
 
 #: Spec-language name -> distribution class.

@@ -267,7 +267,8 @@ def test_registry_and_class_attributes():
         assert cls.__name__ == name
         assert cls.discrete is (name in discrete)
         assert isinstance(cls.support, tuple) and cls.support
-    assert D.Gamma.support == ("positive",)
+    assert D.Gamma.support == ("nonnegative",)  # x >= 0
+    assert D.LogNormal.support == ("positive",)  # x > 0
     assert D.Beta.support == ("unit",)
     assert D.Poisson.support == ("nonnegative_integer",)
 
