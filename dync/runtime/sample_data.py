@@ -1,11 +1,13 @@
-"""Reading a data set of samples: the training data of ``state x ~ data``.
+"""Reading a data set of samples: the training data of ``state x ~ data``,
+and the data arrays of a target model (``input X[N, P]`` in a model with a
+``target`` and no equations, docs/sampling.md "Targets that sum over data").
 
-LANGUAGE.md §11: a NetCDF variable named after the state with dims
-``(sample, components...)``, or a CSV file with one column per component,
-named as :func:`dync.runtime.data.column_names` names them (``x`` for a
-scalar state, ``x[0]``, ``x[1]``, ... for a vector). Other columns and
+LANGUAGE.md §11: a NetCDF variable named after the state (or input) with
+dims ``(sample, components...)``, or a CSV file with one column per
+component, named as :func:`dync.runtime.data.column_names` names them (``x``
+for a scalar, ``x[0]``, ``x[1]``, ... for a vector). Other columns and
 variables are ignored. Every value must be finite: a sample with a missing
-component cannot be trained on.
+component cannot be trained on, nor summed over.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from ..errors import Span, did_you_mean
 from ..info.model import ModelInfo
 from .data import DataError, _load_netcdf, column_names
 
-__all__ = ["read_samples"]
+__all__ = ["read_data_arrays", "read_samples"]
 
 _NETCDF = (".nc", ".nc4", ".netcdf", ".h5", ".cdf")
 
@@ -38,31 +40,9 @@ def read_samples(source, info: ModelInfo, state: str) -> np.ndarray:
             variable, a wrong shape, a value that is not a finite number
             (located at the CSV line), or fewer than two samples.
     """
-    import xarray as xr
-
-    shape = info.state(state).shape
-    if isinstance(source, xr.Dataset):
-        values = _from_dataset(source, state, shape, "<Dataset>")
-        where = "<Dataset>"
-    else:
-        path = Path(os.fspath(source))
-        where = str(source)
-        if not path.is_file():
-            raise DataError(f"no such data file: {where}", Span(where, 0, 0))
-        suffix = path.suffix.lower()
-        try:
-            if suffix == ".csv":
-                values = _from_csv(path, state, shape)
-            elif suffix in _NETCDF:
-                values = _from_dataset(_load_netcdf(path), state, shape, where)
-            else:
-                raise DataError(
-                    f"cannot tell the format of `{path.name}`",
-                    Span(where, 0, 0),
-                    hint="data files are NetCDF (`.nc`) or CSV (`.csv`)",
-                )
-        except OSError as err:
-            raise DataError(f"cannot read the file: {err.strerror or err}", Span(where, 0, 0)) from None
+    what = f"the samples of `state {state} ~ data`"
+    values, where = _read(source, {state: tuple(info.state(state).shape)}, what)
+    values = values[state]
     if values.shape[0] < 2:
         raise DataError(
             f"the data set has {values.shape[0]} sample(s) of `{state}`; training needs at least two",
@@ -71,63 +51,147 @@ def read_samples(source, info: ModelInfo, state: str) -> np.ndarray:
     return values
 
 
-def _from_dataset(ds, state: str, shape: tuple[int, ...], where: str) -> np.ndarray:
-    if state not in ds.data_vars:
+def read_data_arrays(source, info: ModelInfo) -> dict[str, np.ndarray]:
+    """The data arrays of a target model: each ``input NAME[N, ...]`` read by
+    name, shape ``(points, *trailing)``, all with the same number of points.
+
+    Args:
+        source: a ``.csv`` or ``.nc`` path, an :class:`xarray.Dataset`, or a
+            mapping of input names to arrays (checked the same way).
+        info: the model's description (``info.data_dim`` set).
+
+    Returns:
+        ``{name: float array}`` in the order of ``info.inputs``.
+
+    Raises:
+        DataError: no such file, an unknown format, a missing column or
+            variable, a wrong trailing shape, a value that is not a finite
+            number (located at the CSV line, or the NetCDF index), inputs of
+            different lengths, or no data point.
+    """
+    dim = info.data_dim
+    shapes = {name: tuple(shape[1:]) for name, shape in info.inputs}
+    what = f"a data input of `{info.name}` (the data points run along `{dim}`)"
+    if isinstance(source, dict):
+        import xarray as xr
+
+        try:
+            source = xr.Dataset({k: (tuple(f"{k}_dim{i}" for i in range(np.ndim(v))), np.asarray(v, dtype=np.float64))
+                                 for k, v in source.items()})  # fmt: skip
+        except (TypeError, ValueError) as err:
+            raise DataError(f"the data arrays cannot be read: {err}", Span("<data>", 0, 0)) from None
+    values, where = _read(source, shapes, what)
+    lengths = {name: int(v.shape[0]) for name, v in values.items()}
+    if len(set(lengths.values())) > 1:
+        (a, na), (b, nb) = sorted(lengths.items(), key=lambda kv: kv[1])[:: len(lengths) - 1]
+        raise DataError(
+            f"the data inputs have different numbers of points: `{a}` has {na}, `{b}` has {nb}",
+            Span(where, 0, 0),
+            hint=f"every input of a target model holds one row per data point (along `{dim}`)",
+        )
+    if values and next(iter(lengths.values())) < 1:
+        raise DataError("the data set has no data point", Span(where, 0, 0), hint=f"`{dim}` comes from the data: give at least one row")
+    return values
+
+
+def _read(source, shapes: dict[str, tuple[int, ...]], what: str) -> tuple[dict[str, np.ndarray], str]:
+    """Each named array of ``shapes`` (the shape of one point) from a file or
+    Dataset, and the place to name in errors."""
+    import xarray as xr
+
+    if isinstance(source, xr.Dataset):
+        where = "<Dataset>"
+        return {n: _from_dataset(source, n, sh, where, what) for n, sh in shapes.items()}, where
+    path = Path(os.fspath(source))
+    where = str(source)
+    if not path.is_file():
+        raise DataError(f"no such data file: {where}", Span(where, 0, 0))
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            return _from_csv(path, shapes, what), where
+        if suffix in _NETCDF:
+            ds = _load_netcdf(path)
+            return {n: _from_dataset(ds, n, sh, where, what) for n, sh in shapes.items()}, where
+        raise DataError(
+            f"cannot tell the format of `{path.name}`",
+            Span(where, 0, 0),
+            hint="data files are NetCDF (`.nc`) or CSV (`.csv`)",
+        )
+    except OSError as err:
+        raise DataError(f"cannot read the file: {err.strerror or err}", Span(where, 0, 0)) from None
+
+
+def _from_dataset(ds, name: str, shape: tuple[int, ...], where: str, what: str) -> np.ndarray:
+    if name not in ds.data_vars:
         names = [str(v) for v in ds.data_vars]
         raise DataError(
-            f"the data has no variable `{state}`",
+            f"the data has no variable `{name}`",
             Span(where, 0, 0),
-            hint=did_you_mean(state, names) or f"the samples of `state {state} ~ data` are a variable named `{state}` "
+            hint=did_you_mean(name, names) or f"{what} is a variable named `{name}` "
             f"with dims (sample, ...); found: {', '.join(names) or 'none'}",
         )
-    values = np.asarray(ds[state].values, dtype=np.float64)
-    if values.shape[1:] != tuple(shape) and not (shape == () and values.ndim == 1):
+    try:
+        values = np.asarray(ds[name].values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError(f"variable `{name}` does not hold numbers", Span(where, 0, 0)) from None
+    if values.ndim == 0 or (values.shape[1:] != tuple(shape) and not (shape == () and values.ndim == 1)):
         raise DataError(
-            f"variable `{state}` has shape {values.shape}, but samples of the state have shape (sample, "
-            + ", ".join(str(s) for s in shape) + ")",
+            f"variable `{name}` has shape {values.shape}, but it needs shape "
+            f"({', '.join(['sample'] + [str(n) for n in shape])}{',' if not shape else ''}): {what}",
             Span(where, 0, 0),
-            hint="the first dimension counts the samples, the others are the state's",
+            hint="the first dimension counts the samples, the others are the declared shape's",
         )
     values = values.reshape((values.shape[0],) + tuple(shape))
     bad = np.argwhere(~np.isfinite(values.reshape(values.shape[0], -1)))
     if bad.size:
-        i = int(bad[0][0])
-        raise DataError(f"sample {i} of `{state}` is not a finite number", Span(where, 0, 0), hint="remove or fill missing samples")
+        i, k = (int(v) for v in bad[0])
+        index = np.unravel_index(k, shape) if shape else ()
+        component = name + "".join(f"[{int(j)}]" for j in index)
+        raise DataError(
+            f"sample {i} of `{name}` is not a finite number (`{component}` = {values.reshape(values.shape[0], -1)[i, k]})",
+            Span(where, 0, 0),
+            hint="remove or fill missing samples",
+        )
     return values
 
 
-def _from_csv(path: Path, state: str, shape: tuple[int, ...]) -> np.ndarray:
+def _from_csv(path: Path, shapes: dict[str, tuple[int, ...]], what: str) -> dict[str, np.ndarray]:
     where = str(path)
-    wanted = column_names(state, shape)
     with path.open(newline="") as fh:
         rows = list(csv.reader(fh))
+    wanted_all = [c for name, shape in shapes.items() for c in column_names(name, shape)]
     if not rows:
-        raise DataError("the file is empty", Span(where, 1, 1), hint=f"the first line names the columns: {', '.join(wanted)}")
+        raise DataError("the file is empty", Span(where, 1, 1), hint=f"the first line names the columns: {', '.join(wanted_all)}")
     header = [h.strip().replace(", ", "][").replace(",", "][") for h in rows[0]]
-    missing = [c for c in wanted if c not in header]
-    if missing:
-        raise DataError(
-            f"the data has no column `{missing[0]}`",
-            Span(where, 1, 1),
-            hint=did_you_mean(missing[0], header) or f"the samples of `{state}` are the columns {', '.join(wanted)}",
-        )
-    cols = [header.index(c) for c in wanted]
-    out = np.empty((len(rows) - 1, len(wanted)))
-    for r, row in enumerate(rows[1:]):
-        line = r + 2
-        if not any(cell.strip() for cell in row):
-            raise DataError("an empty line", Span(where, line, 1), hint="remove it")
-        for k, c in enumerate(cols):
-            cell = row[c].strip() if c < len(row) else ""
-            try:
-                value = float(cell)
-            except ValueError:
-                value = float("nan")
-            if not np.isfinite(value):
-                raise DataError(
-                    f"column `{wanted[k]}`: `{cell}` is not a finite number",
-                    Span(where, line, 1),
-                    hint="every component of every sample must be given",
-                )
-            out[r, k] = value
-    return out.reshape((out.shape[0],) + tuple(shape))
+    out = {}
+    for name, shape in shapes.items():
+        wanted = column_names(name, shape)
+        missing = [c for c in wanted if c not in header]
+        if missing:
+            raise DataError(
+                f"the data has no column `{missing[0]}`",
+                Span(where, 1, 1),
+                hint=did_you_mean(missing[0], header) or f"{what}: `{name}` is the columns {', '.join(wanted)}",
+            )
+        cols = [header.index(c) for c in wanted]
+        values = np.empty((len(rows) - 1, len(wanted)))
+        for r, row in enumerate(rows[1:]):
+            line = r + 2
+            if not any(cell.strip() for cell in row):
+                raise DataError("an empty line", Span(where, line, 1), hint="remove it")
+            for k, c in enumerate(cols):
+                cell = row[c].strip() if c < len(row) else ""
+                try:
+                    value = float(cell)
+                except ValueError:
+                    value = float("nan")
+                if not np.isfinite(value):
+                    raise DataError(
+                        f"column `{wanted[k]}`: `{cell}` is not a finite number",
+                        Span(where, line, 1),
+                        hint="every component of every sample must be given",
+                    )
+                values[r, k] = value
+        out[name] = values.reshape((values.shape[0],) + tuple(shape))
+    return out
