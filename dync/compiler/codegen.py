@@ -205,18 +205,12 @@ class _FunctionEmitter:
         direct: set = set()
         stack = [e]
         while stack:
-            e = stack.pop()
-            if isinstance(e, ir.Ref):
-                if e.kind == "let" and self.let_states(e.name):
-                    direct.add(e.name)
-            elif isinstance(e, ir.Op):
-                stack.extend(e.args)
-            elif isinstance(e, ir.Index):
-                stack.append(e.value)
-            elif isinstance(e, ir.Array):
-                stack.extend(e.elements)
-            elif isinstance(e, ir.NetCall):
-                stack.append(e.arg)
+            x = stack.pop()
+            if isinstance(x, ir.Ref):
+                if x.kind == "let" and self.let_states(x.name):
+                    direct.add(x.name)
+            elif not isinstance(x, ir.Grad):  # a grad's body is its own function
+                stack.extend(ir.children(x))
         for name, _ in self.model.lets:
             if name in direct:
                 blk.add(f"l_{_ident(name)} = {self._call(name)}")

@@ -18,17 +18,7 @@ from . import ir
 def _children(e, lets: Mapping[str, ir.IExpr]) -> tuple:
     if isinstance(e, ir.Ref):
         return (lets[e.name],) if e.kind == "let" and e.name in lets else ()
-    if isinstance(e, ir.Op):
-        return tuple(e.args)
-    if isinstance(e, ir.Index):
-        return (e.value,)
-    if isinstance(e, ir.Array):
-        return tuple(e.elements)
-    if isinstance(e, ir.NetCall):
-        return (e.arg,)
-    if isinstance(e, ir.Grad):
-        return (e.body,)
-    return ()
+    return ir.children(e)
 
 
 def _reads(e, lets: Mapping[str, ir.IExpr], leaf: Callable[[object], bool | None], memo: dict[int, bool]) -> bool:

@@ -235,6 +235,40 @@ class ModelIR:
         return {s.name: s for s in self.states}[name]
 
 
+def children(e) -> tuple:
+    """The sub-expressions of ``e`` (not through ``let`` references): the one
+    statement of the IR's tree shape that every walker reads."""
+    if isinstance(e, Op):
+        return tuple(e.args)
+    if isinstance(e, Index):
+        return (e.value,)
+    if isinstance(e, Array):
+        return tuple(e.elements)
+    if isinstance(e, Grad):
+        return (e.body,)
+    if isinstance(e, NetCall):
+        return (e.arg,)
+    if isinstance(e, DistIR):
+        return tuple(v for _, v in e.args)
+    return ()
+
+
+def walk(e, lets: dict | None = None):
+    """Every node under ``e``, each once, iteratively (no recursion limit);
+    with ``lets`` (name -> expression) also through each ``let`` it reads."""
+    seen: set[int] = set()
+    stack = [e]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        yield node
+        if lets is not None and isinstance(node, Ref) and node.kind == "let" and node.name in lets:
+            stack.append(lets[node.name])
+        stack.extend(children(node))
+
+
 def states_read(e, let_states: dict[str, frozenset]) -> frozenset:
     """The states an expression reads, through gradients, networks and
     laws, with each ``let``'s states looked up in ``let_states`` (a let not
@@ -242,28 +276,15 @@ def states_read(e, let_states: dict[str, frozenset]) -> frozenset:
     limit. Fractional-noise drifts read their hidden state
     ``_fbm_<brownian>``."""
     out: set = set()
-    stack = [e]
-    while stack:
-        e = stack.pop()
-        if isinstance(e, Ref):
-            if e.kind == "state":
-                out.add(e.name)
-            elif e.kind == "let":
-                out |= let_states.get(e.name, frozenset())
-        elif isinstance(e, Op):
-            stack.extend(e.args)
-        elif isinstance(e, Index):
-            stack.append(e.value)
-        elif isinstance(e, Array):
-            stack.extend(e.elements)
-        elif isinstance(e, Grad):
-            out.add(e.wrt)
-            stack.append(e.body)
-        elif isinstance(e, NetCall):
-            stack.append(e.arg)
-        elif isinstance(e, FbmDrift):
-            out.add(f"_fbm_{e.brownian}")
-        elif isinstance(e, DistIR):
-            stack.extend(v for _, v in e.args)
+    for node in walk(e):
+        if isinstance(node, Ref):
+            if node.kind == "state":
+                out.add(node.name)
+            elif node.kind == "let":
+                out |= let_states.get(node.name, frozenset())
+        elif isinstance(node, Grad):
+            out.add(node.wrt)
+        elif isinstance(node, FbmDrift):
+            out.add(f"_fbm_{node.brownian}")
     return frozenset(out)
 

@@ -65,24 +65,9 @@ def is_boolean(e: ir.IExpr, lets) -> bool:
 def _inputs_read(e, lets) -> list[str]:
     """The inputs ``e`` reads, through lets."""
     out: list[str] = []
-    stack = [e]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, ir.Ref):
-            if x.kind == "input" and x.name not in out:
-                out.append(x.name)
-            elif x.kind == "let":
-                stack.append(lets[x.name])
-        elif isinstance(x, ir.Op):
-            stack.extend(x.args)
-        elif isinstance(x, ir.Index):
-            stack.append(x.value)
-        elif isinstance(x, ir.Array):
-            stack.extend(x.elements)
-        elif isinstance(x, ir.Grad):
-            stack.append(x.body)
-        elif isinstance(x, ir.NetCall):
-            stack.append(x.arg)
+    for x in ir.walk(e, lets):
+        if isinstance(x, ir.Ref) and x.kind == "input" and x.name not in out:
+            out.append(x.name)
     return out
 
 
