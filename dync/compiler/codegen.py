@@ -29,25 +29,11 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # Python operator precedence levels used for minimal parenthesisation.
 _PREC = {"cmp": 1, "+": 2, "-": 2, "*": 3, "/": 3, "@": 3, "neg": 4, "pos": 4, "atom": 6}
-_CMP = {"<", "<=", ">", ">=", "==", "!="}
-_LOGIC = {"and", "or", "not"}
 #: the deepest nesting written into one Python expression: a deeper
 #: sub-expression goes into a local ``tmp_K`` first (Python's parser allows
 #: 200 nested parentheses, and long flat sums would otherwise nest as deep as
 #: they are long)
 _MAX_NESTING = 50
-
-
-def _is_bool(e, lets: dict) -> bool:
-    """Whether ``e`` evaluates to booleans: a comparison, ``and``/``or``/``not``,
-    an index into one, or a let holding one."""
-    while True:
-        if isinstance(e, ir.Index):
-            e = e.value
-        elif isinstance(e, ir.Ref) and e.kind == "let":
-            e = lets[e.name]
-        else:
-            return isinstance(e, ir.Op) and (e.op in _CMP or e.op in _LOGIC)
 
 
 def _ident(name: str) -> str:
@@ -299,7 +285,7 @@ class _FunctionEmitter:
         """``_expr``, with a boolean cast to 0.0/1.0 for use as a number
         (``-(x > 0)``, ``(x > 0) * x``)."""
         code, prec = self._expr(e, blk)
-        if _is_bool(e, self.lets):
+        if ir.is_condition(e, self.lets):
             return f"jnp.where({code}, 1.0, 0.0)", _PREC["atom"]
         return code, prec
 
@@ -307,7 +293,7 @@ class _FunctionEmitter:
         """``_expr`` as booleans, for ``and``, ``or`` and ``not``: a number
         is true when it is not 0."""
         code, prec = self._expr(e, blk)
-        if _is_bool(e, self.lets):
+        if ir.is_condition(e, self.lets):
             return code
         return f"({code} != 0)" if prec < _PREC["atom"] else f"{code} != 0"
 
@@ -407,7 +393,7 @@ class _FunctionEmitter:
         if op in ("and", "or"):
             fn = "logical_and" if op == "and" else "logical_or"
             return f"jnp.{fn}({self._truth(a, blk)}, {self._truth(b, blk)})", _PREC["atom"]
-        level = _PREC["cmp"] if op in _CMP else _PREC[op]
+        level = _PREC["cmp"] if op in ir.COMPARISONS else _PREC[op]
         left, lp = self._value(a, blk)
         right, rp = self._value(b, blk)
         if lp < level:

@@ -235,6 +235,23 @@ class ModelIR:
         return {s.name: s for s in self.states}[name]
 
 
+#: the operators whose values are booleans
+COMPARISONS = frozenset({"<", "<=", ">", ">=", "==", "!="})
+LOGICAL = frozenset({"and", "or", "not"})
+
+
+def is_condition(e, lets) -> bool:
+    """Whether ``e`` evaluates to booleans: a comparison, ``and``/``or``/``not``,
+    an index into one, or a let (``lets``: name -> expression) holding one."""
+    while True:
+        if isinstance(e, Index):
+            e = e.value
+        elif isinstance(e, Ref) and e.kind == "let":
+            e = lets[e.name]
+        else:
+            return isinstance(e, Op) and (e.op in COMPARISONS or e.op in LOGICAL)
+
+
 def children(e) -> tuple:
     """The sub-expressions of ``e`` (not through ``let`` references): the one
     statement of the IR's tree shape that every walker reads."""

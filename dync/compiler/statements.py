@@ -18,7 +18,7 @@ from . import ir
 from .dependencies import depends_on_state
 from .shapes import BAD, broadcast, fmt_shape
 
-__all__ = ["BadDataInput", "BadExpectation", "BadScore", "BadTarget", "StatementChecks", "is_boolean"]
+__all__ = ["BadDataInput", "BadExpectation", "BadScore", "BadTarget", "StatementChecks"]
 
 
 class BadTarget(SpecError):
@@ -45,21 +45,6 @@ class BadDataInput(SpecError):
     is not the data-point dim all of them share."""
 
     code = "E273"
-
-
-_CONDITIONS = frozenset({"<", "<=", ">", ">=", "==", "!=", "and", "or", "not"})
-
-
-def is_boolean(e: ir.IExpr, lets) -> bool:
-    """Whether ``e`` is a condition: a comparison, ``and``/``or``/``not``,
-    an index into one, or a let holding one."""
-    while True:
-        if isinstance(e, ir.Index):
-            e = e.value
-        elif isinstance(e, ir.Ref) and e.kind == "let":
-            e = lets[e.name]
-        else:
-            return isinstance(e, ir.Op) and e.op in _CONDITIONS
 
 
 def _inputs_read(e, lets) -> list[str]:
@@ -255,7 +240,7 @@ class StatementChecks:
         if node.kind == "always":
             if lhs is BAD:
                 return None
-            if not is_boolean(lhs, self.lets):
+            if not ir.is_condition(lhs, self.lets):
                 self.err(
                     BadExpectation,
                     "`expect always` needs a condition, but this is a number",
