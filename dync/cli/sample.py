@@ -40,11 +40,11 @@ def register(app, run, SpecArg, SetOpt) -> None:
     def sample(
         spec: SpecArg,
         output: Annotated[Path, typer.Option("-o", "--output", help="NetCDF file to write (ArviZ InferenceData)")] = Path("samples.nc"),
-        method: Annotated[Optional[str], typer.Option(help="ula, mala, baoab, hmc, nuts or dynamics")] = None,
+        method: Annotated[Optional[str], typer.Option(help="ula, mala, baoab, hmc, nuts, sgld or dynamics")] = None,
         chains: Annotated[Optional[int], typer.Option(help="Chains, run side by side")] = None,
         warmup: Annotated[Optional[int], typer.Option(help="Warm-up steps per chain (adaptation or burn-in)")] = None,
         samples: Annotated[Optional[int], typer.Option(help="Draws kept per chain")] = None,
-        step: Annotated[Optional[float], typer.Option(help="Step size (required for ula, baoab, dynamics; turns adaptation off)")] = None,
+        step: Annotated[Optional[float], typer.Option(help="Step size (required for ula, baoab, sgld, dynamics; turns adaptation off)")] = None,
         thin: Annotated[Optional[int], typer.Option(help="Steps per kept draw")] = None,
         seed: Annotated[Optional[int], typer.Option(help="Random seed")] = None,
         friction: Annotated[Optional[float], typer.Option(help="BAOAB friction")] = None,
@@ -55,6 +55,11 @@ def register(app, run, SpecArg, SetOpt) -> None:
         integration_steps: Annotated[
             Optional[int], typer.Option("--integration-steps", help="HMC leapfrog steps per draw (mean of a jittered length)")
         ] = None,
+        batch: Annotated[Optional[int], typer.Option("--batch", help="SGLD: data points per minibatch (default min(N, 32))")] = None,
+        step_decay: Annotated[
+            Optional[float], typer.Option("--step-decay", help="SGLD: step h_t = STEP (1 + t/DECAY_STEPS)^-STEP_DECAY (0: constant)")
+        ] = None,
+        decay_steps: Annotated[Optional[float], typer.Option("--decay-steps", help="SGLD: the schedule's time scale (steps)")] = None,
         checkpoint_every: Annotated[Optional[int], typer.Option("--checkpoint-every", help="Draws (reverse: steps) between checkpoints")] = None,
         reverse: Annotated[
             Optional[str], typer.Option("--reverse", help="Generate from a trained score instead: sde, heun, ode or pc")
@@ -66,7 +71,7 @@ def register(app, run, SpecArg, SetOpt) -> None:
         loglik: Annotated[
             Optional[bool], typer.Option("--loglik/--no-loglik", help="Exact log-likelihoods via the probability-flow ODE")
         ] = None,
-        data: Annotated[Optional[str], typer.Option("--data", help="Samples file whose log-likelihoods --loglik computes")] = None,
+        data: Annotated[Optional[str], typer.Option("--data", help="A target model's data file (its inputs by name); with --reverse --loglik, the samples to score")] = None,
         anneal: Annotated[Optional[float], typer.Option("--anneal", help="Feynman-Kac annealing: sample p^BETA (with --reverse sde)")] = None,
         product: Annotated[
             Optional[str], typer.Option("--product", help="Feynman-Kac product of experts with a second weights file")
@@ -83,5 +88,6 @@ def register(app, run, SpecArg, SetOpt) -> None:
         run(run_sample, spec, output, sets=set_, resume=resume, progress=progress, method=method, chains=chains,
             warmup=warmup, samples=samples, step=step, thin=thin, seed=seed, friction=friction, mass=mass,
             target_accept=target_accept, integration_steps=integration_steps, checkpoint_every=checkpoint_every,
+            batch=batch, step_decay=step_decay, decay_steps=decay_steps,
             reverse=reverse, weights=weights, steps=steps, snr=snr, corrector_steps=corrector_steps, loglik=loglik,
             data=data, anneal=anneal, product=product, guidance=guidance)  # fmt: skip

@@ -44,10 +44,34 @@ def sample_spec(
     from ..runtime.sampling import sample_model
 
     compiled = compile_ast(spec, settings.dims)
+    if compiled.model.data_dim and settings.data is not None and settings.method != "dynamics":
+        compiled = _compile_for_data(spec, settings, compiled)
     model = build_model(compiled, jax.random.key(settings.seed))
     if settings.params:
         model = with_params(model, settings.params)
     return sample_model(model, checkpoint=checkpoint, progress=progress, **settings.run_kwargs())
+
+
+def _compile_for_data(spec: ast.Spec, settings: SampleSettings, compiled):
+    """A target model compiled with its data-point dim set to the number of
+    points in ``settings.data`` (as ``--set N=...`` would); a ``--set`` of
+    that dim which disagrees with the data is an error."""
+    from ..compiler.describe import describe_model
+    from ..errors import UsageError
+    from ..runtime.sample_data import read_data_arrays
+
+    info = describe_model(compiled.model)
+    dim = info.data_dim
+    arrays = read_data_arrays(settings.data, info)
+    points = int(next(iter(arrays.values())).shape[0]) if arrays else None
+    if points is None or dict(info.dims).get(dim) == points:
+        return compiled
+    if dim in settings.dims:
+        raise UsageError(
+            f"--set {dim}={settings.dims[dim]}, but the data file holds {points} points along `{dim}`",
+            hint=f"drop --set {dim}: the data set the number of points",
+        )
+    return compile_ast(spec, {**settings.dims, dim: points})
 
 
 def sample_file(
@@ -70,7 +94,10 @@ def sample_file(
         progress: show progress.
         **settings: ``method``, ``chains``, ``warmup``, ``samples``,
             ``step``, ``thin``, ``seed``, ``friction``, ``mass``,
-            ``target_accept``, ``integration_steps``, ``checkpoint_every``.
+            ``target_accept``, ``integration_steps``, ``checkpoint_every``;
+            for a target that sums over data, ``data`` (a file; its number of
+            points sets the data dim), ``batch``, ``step_decay``,
+            ``decay_steps`` (``method="sgld"``).
 
     Example:
         >>> idata = dync.sample("specs/banana.dync", method="mala", chains=8)  # doctest: +SKIP

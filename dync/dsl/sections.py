@@ -112,7 +112,7 @@ TEST: tuple[SettingKey, ...] = (
 
 #: ``sample:`` — what ``dync sample`` runs (LANGUAGE.md §9)
 SAMPLE: tuple[SettingKey, ...] = (
-    SettingKey("method", (STRING,), "`ula`, `mala`, `baoab`, `hmc`, `nuts` or `dynamics`", "nuts", "--method"),
+    SettingKey("method", (STRING,), "`ula`, `mala`, `baoab`, `hmc`, `nuts`, `sgld` or `dynamics`", "nuts", "--method"),
     SettingKey("chains", (INT,), "an integer", 4, "--chains"),
     SettingKey("warmup", (INT,), "an integer", 500, "--warmup"),
     SettingKey("samples", (INT,), "an integer", 1000, "--samples"),
@@ -124,6 +124,10 @@ SAMPLE: tuple[SettingKey, ...] = (
     SettingKey("target_accept", (INT, NUMBER), "a number in (0, 1)", None, "--target-accept"),
     SettingKey("integration_steps", (INT,), "an integer", 16, "--integration-steps"),
     SettingKey("checkpoint_every", (INT,), "an integer", None, "--checkpoint-every"),
+    # a target that sums over data (docs/sampling.md); `data` (below) is its data file
+    SettingKey("batch", (INT,), "an integer", None, "--batch"),
+    SettingKey("step_decay", (INT, NUMBER), "a non-negative number", 0.0, "--step-decay"),
+    SettingKey("decay_steps", (INT, NUMBER), "a positive number", 1000.0, "--decay-steps"),
     # generating from a trained `score` (docs/diffusion.md)
     SettingKey("reverse", (STRING,), "`sde`, `heun`, `ode` or `pc`", None, "--reverse"),
     SettingKey("weights", (STRING,), "a weights file", None, "--weights"),
@@ -131,6 +135,7 @@ SAMPLE: tuple[SettingKey, ...] = (
     SettingKey("snr", (INT, NUMBER), "a number", 0.16, "--snr"),
     SettingKey("corrector_steps", (INT,), "an integer", 1, "--corrector-steps"),
     SettingKey("loglik", (BOOL,), "`true` or `false`", False, "--loglik"),
+    # the data of a target model's inputs; with --reverse --loglik, the samples to score
     SettingKey("data", (STRING,), "a data file", None, "--data"),
     SettingKey("anneal", (INT, NUMBER), "a positive number", None, "--anneal"),
     SettingKey("product", (STRING,), "a weights file", None, "--product"),

@@ -20,6 +20,12 @@ driver (:mod:`dync.runtime.sampling`) records and writes them alike.
 ``hmc``       BlackJAX ``hmc`` (velocity Verlet, Metropolis-adjusted), with the
               number of leapfrog steps jittered around ``L``.
 ``nuts``      BlackJAX ``nuts``.
+``sgld``      stochastic-gradient Langevin (Welling & Teh 2011; BlackJAX
+              ``sgld``) for a log-density that sums over data points: the
+              ULA step with the gradient of
+              $\log p(x) + \frac{N}{B}\sum_{i \in \text{batch}} \log p(d_i | x)$
+              on a minibatch of $B$ of the $N$ points, at the step
+              $h_t = h (1 + t/\tau)^{-\gamma}$ ($\gamma = 0$: constant).
 ============  =================================================================
 
 ``thinned(kernel, k)`` makes one step of ``k`` steps, keeping the last.
@@ -40,11 +46,15 @@ from .kernels import Kernel
 __all__ = [
     "BAOABState",
     "LangevinState",
+    "SGLDState",
     "SamplerInfo",
+    "SumOverData",
     "baoab",
     "hmc",
     "mala",
     "nuts",
+    "sgld",
+    "step_schedule",
     "thinned",
     "ula",
 ]
@@ -227,6 +237,123 @@ def nuts(logdensity_fn: LogDensityFn, step_size: float | Array, inverse_mass_mat
         return new, _hmc_info(new, info)
 
     return Kernel(lambda position: algorithm.init(jnp.asarray(position)), step)
+
+
+class SumOverData(NamedTuple):
+    r"""A log-density written as a sum over data points,
+    $\log\pi(x) = \log p(x) + \sum_{i=1}^N \log p(d_i | x)$: what SGLD
+    samples with minibatches.
+
+    Attributes:
+        logprior_fn: $\log p(x)$ of a flat position.
+        loglikelihood_fn: $\log p(d | x)$ of a position and one data point
+            (the leaves of ``data`` without their leading axis).
+        data: a pytree of arrays whose leading axis is the $N$ points.
+    """
+
+    logprior_fn: Callable[[Any], Any]
+    loglikelihood_fn: Callable[[Any, Any], Any]
+    data: Any
+
+    @property
+    def size(self) -> int:
+        """$N$, the number of data points."""
+        return int(jax.tree_util.tree_leaves(self.data)[0].shape[0])
+
+
+class SGLDState(NamedTuple):
+    r"""A chain of SGLD.
+
+    Attributes:
+        position: the flat position.
+        logdensity: the minibatch estimate of $\log\pi$ at the position
+            (BlackJAX's ``logdensity_estimator`` on the batch of the step that
+            reached it; on all the data at ``init``).
+        count: the steps taken, ``t`` of the step-size schedule.
+    """
+
+    position: Float[Array, " n"]
+    logdensity: Scalar
+    count: Any
+
+
+def step_schedule(step_size: float, decay: float = 0.0, decay_steps: float = 1000.0) -> Callable[[Any], Array]:
+    r"""The polynomially decaying step $h_t = h (1 + t/\tau)^{-\gamma}$
+    (Welling & Teh 2011 use $\gamma \in (0.5, 1]$, so that $\sum h_t =
+    \infty$ and $\sum h_t^2 < \infty$); ``decay = 0`` is the constant step.
+
+    Args:
+        step_size: $h$, the first step.
+        decay: $\gamma \ge 0$.
+        decay_steps: $\tau > 0$, the steps over which the step halves
+            (for $\gamma = 1$).
+    """
+
+    def schedule(t):
+        h = jnp.asarray(step_size)
+        if float(decay) == 0.0:
+            return h
+        return h * (1.0 + jnp.asarray(t, h.dtype) / float(decay_steps)) ** (-float(decay))
+
+    return schedule
+
+
+def sgld(
+    logprior_fn: LogDensityFn,
+    loglikelihood_fn: Callable[[Array, Any], Scalar],
+    data: Any,
+    batch_size: int,
+    step_size: float,
+    decay: float = 0.0,
+    decay_steps: float = 1000.0,
+) -> Kernel:
+    r"""Stochastic-gradient Langevin dynamics (Welling & Teh 2011), BlackJAX's
+    ``sgld`` with its ``grad_estimator``.
+
+    Each step draws a minibatch of ``batch_size`` of the $N$ data points
+    without replacement (all of them, in order, when ``batch_size`` is
+    $N$: then it is ULA), estimates $\nabla\log\pi$ by
+    $\nabla\log p(x) + \frac{N}{B}\sum_{i\in\text{batch}}\nabla\log p(d_i|x)$
+    and moves $x' = x + h_t\hat\nabla + \sqrt{2h_t}\,\xi$. Not exact:
+    besides ULA's $O(h)$ bias, the gradient noise adds about
+    $h_t\,\mathrm{Var}(\hat\nabla)$ to the spread (it vanishes with $h_t$).
+
+    Args:
+        logprior_fn: $\log p(x)$ of a flat position.
+        loglikelihood_fn: $\log p(d | x)$ of a position and one data point
+            (a pytree of the data's leaves without their leading axis).
+        data: a pytree of arrays whose leading axis is the $N$ data points.
+        batch_size: $B$, ``1 <= B <= N``.
+        step_size, decay, decay_steps: the schedule (:func:`step_schedule`).
+    """
+    leaves = jax.tree_util.tree_leaves(data)
+    size = int(leaves[0].shape[0])
+    batch_size = int(batch_size)
+    grad_fn = blackjax.sgmcmc.gradients.grad_estimator(logprior_fn, loglikelihood_fn, size)
+    estimate = blackjax.sgmcmc.gradients.logdensity_estimator(logprior_fn, loglikelihood_fn, size)
+    algorithm = blackjax.sgld(grad_fn)
+    schedule = step_schedule(step_size, decay, decay_steps)
+
+    def init(position):
+        position = jnp.asarray(position)
+        return SGLDState(position, estimate(position, data), jnp.zeros((), jnp.int32))
+
+    def minibatch(key):
+        if batch_size >= size:
+            return data
+        index = jax.random.choice(key, size, (batch_size,), replace=False)
+        return jax.tree_util.tree_map(lambda a: a[index], data)
+
+    def step(key, state):
+        key_batch, key_noise = jax.random.split(key)
+        batch = minibatch(key_batch)
+        h = schedule(state.count).astype(state.position.dtype)
+        position = algorithm.step(key_noise, state.position, batch, h)
+        new = SGLDState(position, estimate(position, batch).astype(position.dtype), state.count + 1)
+        one = jnp.ones((), position.dtype)
+        return new, SamplerInfo(one, jnp.asarray(True), ~_finite(new), -new.logdensity, 1)
+
+    return Kernel(init, step)
 
 
 def thinned(kernel: Kernel, every: int) -> Kernel:

@@ -13,11 +13,13 @@ method     warm-up                           draws
 ``hmc``    BlackJAX window adaptation (step  :func:`~.samplers.hmc`
            size and diagonal mass matrix)
 ``nuts``   BlackJAX window adaptation        :func:`~.samplers.nuts`
+``sgld``   burn-in at the step schedule      :func:`~.samplers.sgld` (minibatches
+                                             of a :class:`SumOverData`)
 =========  ================================  ==================================
 
 With ``step_size`` given, MALA, HMC and NUTS skip the adaptation (burn-in
-only, unit mass). ULA and BAOAB have no acceptance rate to adapt to, so they
-need ``step_size``.
+only, unit mass). ULA, BAOAB and SGLD have no acceptance rate to adapt to, so
+they need ``step_size``.
 
 A chain whose position leaves the finite numbers stops the run with a
 :class:`~dync.errors.DyncRuntimeError` naming the chain, the iteration and the
@@ -40,11 +42,15 @@ from ..errors import DyncRuntimeError, UsageError, did_you_mean
 from . import samplers
 from .kernels import Kernel, cached_call, run_kernel
 from .progress import busy, show_progress
+from .samplers import SumOverData
 
-__all__ = ["DEFAULT_TARGET_ACCEPT", "SAMPLE_METHODS", "SampleRun", "sample_density"]
+__all__ = ["DEFAULT_TARGET_ACCEPT", "SAMPLE_METHODS", "SampleRun", "SumOverData", "sample_density"]
 
-#: the samplers of a log-density
-SAMPLE_METHODS = ("ula", "mala", "baoab", "hmc", "nuts")
+#: the samplers of a log-density (``sgld`` needs it as a :class:`SumOverData`)
+SAMPLE_METHODS = ("ula", "mala", "baoab", "hmc", "nuts", "sgld")
+
+#: the methods that need ``step_size`` (no acceptance rate to adapt it to)
+_NEED_STEP = ("ula", "baoab", "sgld")
 
 #: the acceptance rate each adapting method aims at by default (MALA: the
 #: optimal 0.574 of Roberts & Rosenthal 1998; HMC/NUTS: Stan's 0.8)
@@ -59,19 +65,24 @@ class SampleRun(NamedTuple):
         logdensity: ``(chains, samples)`` the log-density at each draw.
         info: a :class:`~.samplers.SamplerInfo` of ``(chains, samples)``
             arrays.
-        step_size: ``(chains,)`` the step size used for the draws.
+        step_size: ``(chains,)`` the step size used for the draws (SGLD:
+            its first step).
+        step_sizes: ``(chains, samples)`` the step of the move that made
+            each draw (the schedule's $h_t$ for SGLD, else ``step_size``).
     """
 
     positions: np.ndarray
     logdensity: np.ndarray
     info: samplers.SamplerInfo
     step_size: np.ndarray
+    step_sizes: np.ndarray | None = None
 
 
 class _Record(NamedTuple):
     position: Any
     logdensity: Any
     info: samplers.SamplerInfo
+    step_size: Any
 
 
 def _check_sizes(chains: int, warmup: int, samples: int, thin: int) -> None:
@@ -157,6 +168,10 @@ def sample_density(
     identity: str = "",
     describe_state: Callable[[np.ndarray], str] | None = None,
     devices: Any = None,
+    sum_over_data: SumOverData | None = None,
+    batch_size: int | None = None,
+    step_decay: float = 0.0,
+    decay_steps: float = 1000.0,
 ) -> SampleRun:
     """Run ``chains`` chains of a sampler on ``logdensity_fn``.
 
@@ -188,12 +203,20 @@ def sample_density(
             multiple of the device count, else they stay on one device. A
             split run makes the same draws as an unsplit one up to float
             round-off (XLA fuses the split program differently).
+        sum_over_data: the same log-density as a :class:`SumOverData`
+            (required for ``sgld``, which draws minibatches of its data).
+        batch_size: SGLD's minibatch size ``B`` (default ``min(N, 32)``).
+        step_decay, decay_steps: SGLD's schedule
+            $h_t = h (1 + t/\tau)^{-\gamma}$ with $\gamma$ = ``step_decay``
+            (0: constant) and $\tau$ = ``decay_steps``, $t$ counting every
+            step from the first warm-up step.
 
     Returns:
         A :class:`SampleRun`.
 
     Raises:
-        UsageError: an unknown method, bad sizes, a missing or bad step.
+        UsageError: an unknown method, bad sizes, a missing or bad step, a
+            missing :class:`SumOverData` or a bad batch for ``sgld``.
         DyncRuntimeError: a chain's position turned NaN or infinite.
     """
     if method not in SAMPLE_METHODS:
@@ -207,11 +230,26 @@ def sample_density(
     warmup, samples, thin = int(warmup), int(samples), int(thin)
     if step_size is not None and not float(step_size) > 0:
         raise UsageError(f"the step size must be positive, got {step_size}")
-    if method in ("ula", "baoab") and step_size is None:
+    if method in _NEED_STEP and step_size is None:
         raise UsageError(
             f"`{method}` needs a step size (it has no acceptance rate to adapt one to)",
             hint="give --step, e.g. --step 0.01, or use mala, hmc or nuts, which adapt theirs",
         )
+    if method == "sgld":
+        if sum_over_data is None:
+            raise UsageError(
+                "`sgld` needs a log-density written as a sum over data points",
+                hint="pass sum_over_data=SumOverData(logprior_fn, loglikelihood_fn, data)",
+            )
+        size = sum_over_data.size
+        batch_size = min(size, 32) if batch_size is None else batch_size
+        if isinstance(batch_size, bool) or int(batch_size) != batch_size or not 1 <= batch_size <= size:
+            raise UsageError(f"the batch size must be a whole number from 1 to the {size} data points, got {batch_size!r}")
+        batch_size = int(batch_size)
+        if not float(step_decay) >= 0:
+            raise UsageError(f"the step decay must be non-negative, got {step_decay}", hint="0 keeps the step constant; 0.55 is usual")
+        if not float(decay_steps) > 0:
+            raise UsageError(f"the decay time must be positive, got {decay_steps}")
     if not float(friction) > 0:
         raise UsageError(f"the friction must be positive, got {friction}")
     if not np.all(np.asarray(mass) > 0):
@@ -225,8 +263,15 @@ def sample_density(
     dtype = initial.dtype
 
     # ---- warm-up: each chain's starting state and step (and mass) for the draws
+    def sgld_kernel() -> Kernel:
+        return samplers.sgld(sum_over_data.logprior_fn, sum_over_data.loglikelihood_fn, sum_over_data.data,
+                             batch_size, step_size, step_decay, decay_steps)  # fmt: skip
+
     def warm(k, positions):
         keys = jax.random.split(k, chains)
+        if method == "sgld":
+            states = jax.vmap(_burn_in(sgld_kernel(), warmup))(keys, positions)
+            return states, jnp.full((chains,), step_size, dtype), jnp.ones((chains, n), dtype)
         if method in ("ula", "baoab") or (step_size is not None and method == "mala"):
             make = samplers.ula if method == "ula" else (samplers.mala if method == "mala" else None)
             kernel = (make(logdensity_fn, step_size) if make is not None
@@ -258,6 +303,8 @@ def sample_density(
         f"sample {method} chains={chains} warmup={warmup} step={step_size} thin={thin} target={target} "
         f"friction={friction} mass={mass} L={num_integration_steps} {identity}"
     )
+    if method == "sgld":
+        settings += f" batch={batch_size} decay={step_decay} tau={decay_steps}"
     warm_file = None if checkpoint is None else f"{os.fspath(checkpoint)}.warmup"
     resumed = warm_file is not None and os.path.exists(warm_file)
     with busy(f"{description}: warm-up, {warmup} steps x {chains} chains", show_progress(progress, 2) and not resumed):
@@ -267,6 +314,8 @@ def sample_density(
 
     # ---- draws
     def chain_kernel(step, inv_mass) -> Kernel:
+        if method == "sgld":
+            return sgld_kernel()
         if method == "ula":
             return samplers.ula(logdensity_fn, step)
         if method == "mala":
@@ -283,8 +332,14 @@ def sample_density(
             keys, states, steps, inverse_mass
         )
 
+    schedule = samplers.step_schedule(step_size if step_size is not None else 0.0, step_decay, decay_steps)
+
     def record(state, info):
-        return _Record(state.position, state.logdensity, info)
+        if method == "sgld":  # the step of the move that made the draw
+            h = jnp.broadcast_to(schedule(state.count - 1), (chains,)).astype(dtype)
+        else:
+            h = steps
+        return _Record(state.position, state.logdensity, info, h)
 
     divergent = [0]
     step_host = np.asarray(steps)
@@ -320,7 +375,8 @@ def sample_density(
         return np.swapaxes(np.asarray(x), 0, 1)
 
     info = jax.tree_util.tree_map(chain_first, trace.info)
-    return SampleRun(chain_first(trace.position), chain_first(trace.logdensity), info, step_host)
+    return SampleRun(chain_first(trace.position), chain_first(trace.logdensity), info, step_host,
+                     chain_first(trace.step_size))  # fmt: skip
 
 
 #: every method of ``dync sample`` (the density samplers and the model's own dynamics)
@@ -355,6 +411,10 @@ def sample_model(
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int | None = None,
     progress: bool | None = None,
+    data: Any = None,
+    batch: int | None = None,
+    step_decay: float = 0.0,
+    decay_steps: float = 1000.0,
 ):
     """Draw a model's states from its ``target`` density (LANGUAGE.md §9), or
     run its own dynamics (``method="dynamics"``), as ArviZ InferenceData.
@@ -372,6 +432,13 @@ def sample_model(
         target_accept: the acceptance rate MALA/HMC/NUTS adapt to.
         integration_steps: HMC's mean number of leapfrog steps.
         checkpoint, checkpoint_every, progress: as in :func:`sample_density`.
+        data: the data of a target model (one whose ``input`` arrays run
+            along a data-point dim, ``info.data_dim``): a ``.csv`` or ``.nc``
+            path, an ``xarray.Dataset`` or ``{name: array}``; every method
+            then samples the target on all of it, and ``sgld`` on minibatches.
+        batch: SGLD's minibatch size (default ``min(N, 32)``).
+        step_decay, decay_steps: SGLD's step schedule
+            $h_t = h (1 + t/\tau)^{-\gamma}$ (:func:`sample_density`).
 
     Returns:
         ``arviz.InferenceData`` with ``posterior`` (one variable per state,
@@ -400,6 +467,7 @@ def sample_model(
     key_init, key_run = jax.random.split(key)
     _check_sizes(chains, warmup, samples, thin)
     start = time.perf_counter()
+    split = None
     if method == "dynamics":
         posterior, stats, steps = _run_dynamics(model, key_run, chains, warmup, samples, thin, step, progress)
     else:
@@ -410,6 +478,7 @@ def sample_model(
                 "or use --method dynamics to run the model's own equations",
             )
         initial = jax.vmap(lambda k: model.initial_state(k))(jax.random.split(key_init, int(chains)))
+        logdensity, split, data_note = _target_density(model, method, data, initial)
 
         def describe(y):
             parts = [f"{name} = {np.array2string(np.asarray(v), threshold=8)}"
@@ -417,17 +486,18 @@ def sample_model(
             return ", ".join(p.replace("[[", "[").replace("]]", "]") for p in parts)
 
         run = sample_density(
-            lambda y: jnp.reshape(model.target_log_density(y), ()), initial, key_run, method=method,
+            logdensity, initial, key_run, method=method,
             warmup=warmup, samples=samples, step_size=step, thin=thin, target_accept=target_accept,
             friction=friction, mass=mass, num_integration_steps=integration_steps, checkpoint=checkpoint,
             checkpoint_every=checkpoint_every, progress=progress, description=f"{method} {info.name}",
-            identity=f"model={info.name} params={_param_digest(model)}", describe_state=describe,
+            identity=f"model={info.name} params={_param_digest(model)}{data_note}", describe_state=describe,
+            sum_over_data=split, batch_size=batch, step_decay=step_decay, decay_steps=decay_steps,
         )  # fmt: skip
         posterior = _states_posterior(model, np.asarray(run.positions))
         stats = {
             "lp": run.logdensity,
             "acceptance_rate": run.info.acceptance_rate,
-            "step_size": np.broadcast_to(run.step_size[:, None], run.logdensity.shape),
+            "step_size": run.step_sizes,
             "energy": run.info.energy,
             "diverging": run.info.diverging,
             "n_steps": np.asarray(run.info.n_steps),
@@ -450,11 +520,55 @@ def sample_model(
             "step": float(np.mean(steps)),
             "friction": float(friction),
             "mass": float(mass),
+            **({"batch": _batch(split, batch), "data_points": split.size, "step_decay": float(step_decay),
+                "decay_steps": float(decay_steps)} if split is not None else {}),
             "sampling_seconds": float(seconds),
             "dync_version": __version__,
         }
     )
     return idata
+
+
+def _batch(split, batch) -> int:
+    return min(split.size, 32) if batch is None else int(batch)
+
+
+def _target_density(model, method: str, data: Any, initial):
+    """The log-density ``sample_density`` runs on, the target as a
+    :class:`SumOverData` (``sgld`` only; its additivity checked at the
+    chains' starts), and a digest of the data for checkpoints."""
+    import hashlib
+
+    from .data_target import check_additive, model_data, split_target
+
+    info = model.info
+    if not info.data_dim:
+        if data is not None:
+            raise UsageError(
+                f"--data: the target of `{info.name}` reads no data",
+                hint="data arrays are `input NAME[N, ...]` of a model with a `target` and no equations (docs/sampling.md)",
+            )
+        if method == "sgld":
+            raise UsageError(
+                f"`sgld` samples a target that sums over data points, and the target of `{info.name}` reads no data",
+                hint="declare the data as inputs along a dim (`dim N = 100`, `input x[N]`) and pass --data FILE; "
+                "or use nuts, mala, hmc, ula or baoab",
+            )
+        return (lambda y: jnp.reshape(model.target_log_density(y), ())), None, ""
+    arrays = model_data(model, data)
+    h = hashlib.sha256()
+    for name, v in arrays.items():
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(np.asarray(v)).tobytes())
+    split = split_target(model, arrays)
+
+    def logdensity(y):
+        return jnp.reshape(model.target_log_density(y, {"data": arrays}), ())
+
+    if method != "sgld":
+        return logdensity, None, f" data={h.hexdigest()[:16]}"
+    check_additive(model, split, initial)
+    return logdensity, split, f" data={h.hexdigest()[:16]}"
 
 
 def _param_digest(model) -> str:

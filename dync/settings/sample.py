@@ -19,8 +19,8 @@ class SampleSettings:
     """Everything ``dync sample`` (and :func:`dync.sample`) runs with.
 
     Attributes:
-        method: ``ula``, ``mala``, ``baoab``, ``hmc``, ``nuts`` or
-            ``dynamics``.
+        method: ``ula``, ``mala``, ``baoab``, ``hmc``, ``nuts``, ``sgld``
+            or ``dynamics``.
         chains, warmup, samples, step, thin, seed, friction, mass,
         target_accept, integration_steps: as in
             :func:`dync.runtime.sampling.sample_model`.
@@ -32,8 +32,13 @@ class SampleSettings:
         steps, snr, corrector_steps: the reverse sampler's grid steps,
             the corrector's signal-to-noise ratio and Langevin steps.
         loglik: also compute log-likelihoods through the probability-flow ODE.
-        data: a samples file whose log-likelihoods to compute (``None``:
-            those of the generated points).
+        data: a target model's data file (its inputs, read by name); with
+            ``reverse``, a samples file whose log-likelihoods to compute
+            (``None``: those of the generated points). A relative path in the
+            spec's ``sample:`` section is relative to the spec.
+        batch: SGLD's minibatch size (``None``: ``min(N, 32)``).
+        step_decay, decay_steps: SGLD's step schedule
+            ``h_t = step (1 + t / decay_steps) ** -step_decay``.
         anneal: Feynman–Kac annealing to ``p^anneal``.
         product: a second weights file: Feynman–Kac product of experts
             ``p1 p2``, or with ``guidance`` w, ``p1^w p2^(1-w)``.
@@ -63,6 +68,9 @@ class SampleSettings:
     anneal: float | None = None
     product: str | None = None
     guidance: float | None = None
+    batch: int | None = None
+    step_decay: float = 0.0
+    decay_steps: float = 1000.0
     dims: Mapping[str, int] = dataclasses.field(default_factory=dict)
     params: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
@@ -72,12 +80,13 @@ class SampleSettings:
             method=self.method, chains=self.chains, warmup=self.warmup, samples=self.samples, step=self.step,
             thin=self.thin, seed=self.seed, friction=self.friction, mass=self.mass,
             target_accept=self.target_accept, integration_steps=self.integration_steps,
-            checkpoint_every=self.checkpoint_every,
+            checkpoint_every=self.checkpoint_every, data=self.data, batch=self.batch,
+            step_decay=self.step_decay, decay_steps=self.decay_steps,
         )  # fmt: skip
 
 
 #: the methods of ``dync sample``
-SAMPLE_METHODS = ("ula", "mala", "baoab", "hmc", "nuts", "dynamics")
+SAMPLE_METHODS = ("ula", "mala", "baoab", "hmc", "nuts", "sgld", "dynamics")
 
 
 def sample_settings(
@@ -91,10 +100,12 @@ def sample_settings(
             message names the flag.
     """
     v = merge_section(spec, "sample", flags)
+    if flags.get("data") is None and v["data"] is not None:
+        v["data"] = _beside_spec(spec, str(v["data"]))
     reverse = v["reverse"]
     if reverse is not None:
         return _reverse_settings(spec, v, sets)
-    for key in ("weights", "loglik", "data", "anneal", "product", "guidance"):
+    for key in ("weights", "loglik", "anneal", "product", "guidance"):
         if v[key] not in (None, False):
             raise UsageError(
                 f"--{key} is for generating from a trained score", hint="add --reverse sde|heun|ode|pc (and --weights FILE)"
@@ -115,8 +126,24 @@ def sample_settings(
     if target_accept is not None and not 0 < float(target_accept) < 1:
         raise UsageError(f"--target-accept {target_accept}: must be between 0 and 1", hint="e.g. 0.8, or 0.95 for a hard target")
     every = v["checkpoint_every"]
+    batch = v["batch"]
+    if batch is not None:
+        batch = _whole(batch, "--batch", 1)
+        if method != "sgld":
+            raise UsageError(f"--batch is SGLD's minibatch size, and the method is {method}", hint="add --method sgld")
+    step_decay, decay_steps = float(v["step_decay"]), float(v["decay_steps"])
+    if not step_decay >= 0:
+        raise UsageError(f"--step-decay {step_decay:g}: must be non-negative", hint="0 keeps the step constant; 0.55 is usual")
+    if not decay_steps > 0:
+        raise UsageError(f"--decay-steps {decay_steps:g}: must be positive")
+    if step_decay and method != "sgld":
+        raise UsageError(f"--step-decay is SGLD's step schedule, and the method is {method}", hint="add --method sgld")
     dims, params = split_sets(spec, parse_sets(sets))
     return SampleSettings(
+        data=None if v["data"] is None else str(v["data"]),
+        batch=batch,
+        step_decay=step_decay,
+        decay_steps=decay_steps,
         method=method,
         chains=_whole(v["chains"], "--chains", 1),
         warmup=_whole(v["warmup"], "--warmup", 0),
@@ -132,6 +159,16 @@ def sample_settings(
         dims=dims,
         params=params,
     )
+
+
+def _beside_spec(spec: ast.Spec, path: str) -> str:
+    """A data path from the spec's ``sample:`` section: relative to the
+    spec's folder (a flag's path is relative to the working directory)."""
+    import os
+
+    if os.path.isabs(path) or spec.path.startswith("<"):
+        return path
+    return os.path.join(os.path.dirname(spec.path), path)
 
 
 #: the reverse samplers (``dync.runtime.reverse.REVERSE_METHODS``)
