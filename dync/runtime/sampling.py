@@ -207,8 +207,8 @@ def sample_density(
             (required for ``sgld``, which draws minibatches of its data).
         batch_size: SGLD's minibatch size ``B`` (default ``min(N, 32)``).
         step_decay, decay_steps: SGLD's schedule
-            $h_t = h (1 + t/\tau)^{-\gamma}$ with $\gamma$ = ``step_decay``
-            (0: constant) and $\tau$ = ``decay_steps``, $t$ counting every
+            ``h_t = h (1 + t / tau) ** -gamma`` with gamma = ``step_decay``
+            (0: constant) and tau = ``decay_steps``, $t$ counting every
             step from the first warm-up step.
 
     Returns:
@@ -438,7 +438,7 @@ def sample_model(
             then samples the target on all of it, and ``sgld`` on minibatches.
         batch: SGLD's minibatch size (default ``min(N, 32)``).
         step_decay, decay_steps: SGLD's step schedule
-            $h_t = h (1 + t/\tau)^{-\gamma}$ (:func:`sample_density`).
+            ``h_t = step (1 + t / decay_steps) ** -step_decay`` (:func:`sample_density`).
 
     Returns:
         ``arviz.InferenceData`` with ``posterior`` (one variable per state,

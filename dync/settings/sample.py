@@ -129,14 +129,14 @@ def sample_settings(
     batch = v["batch"]
     if batch is not None:
         batch = _whole(batch, "--batch", 1)
-        if method != "sgld":
+        if method != "sgld" and flags.get("batch") is not None:
             raise UsageError(f"--batch is SGLD's minibatch size, and the method is {method}", hint="add --method sgld")
     step_decay, decay_steps = float(v["step_decay"]), float(v["decay_steps"])
     if not step_decay >= 0:
         raise UsageError(f"--step-decay {step_decay:g}: must be non-negative", hint="0 keeps the step constant; 0.55 is usual")
     if not decay_steps > 0:
         raise UsageError(f"--decay-steps {decay_steps:g}: must be positive")
-    if step_decay and method != "sgld":
+    if method != "sgld" and flags.get("step_decay"):
         raise UsageError(f"--step-decay is SGLD's step schedule, and the method is {method}", hint="add --method sgld")
     dims, params = split_sets(spec, parse_sets(sets))
     return SampleSettings(
