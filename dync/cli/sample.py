@@ -79,6 +79,9 @@ def register(app, run, SpecArg, SetOpt) -> None:
         guidance: Annotated[
             Optional[float], typer.Option("--guidance", help="With --product: sample p1^W p2^(1-W) (classifier-free-style)")
         ] = None,
+        prior: Annotated[
+            Optional[str], typer.Option("--prior", help='Law the reverse process starts from at t1, e.g. "Normal(0, 1)" (default: the forward SDE\'s)')
+        ] = None,
         set_: SetOpt = None,
         resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from OUTPUT.ckpt")] = False,
         progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
@@ -90,4 +93,4 @@ def register(app, run, SpecArg, SetOpt) -> None:
             target_accept=target_accept, integration_steps=integration_steps, checkpoint_every=checkpoint_every,
             batch=batch, step_decay=step_decay, decay_steps=decay_steps,
             reverse=reverse, weights=weights, steps=steps, snr=snr, corrector_steps=corrector_steps, loglik=loglik,
-            data=data, anneal=anneal, product=product, guidance=guidance)  # fmt: skip
+            data=data, anneal=anneal, product=product, guidance=guidance, prior=prior)  # fmt: skip

@@ -46,7 +46,9 @@ def generate_spec(
     import numpy as np
     import xarray as xr
 
-    from ..runtime.reverse import log_likelihood, prior_from_meta, reverse_sample
+    from ..compiler.prior import check_prior
+    from ..dsl.format import format_expr
+    from ..runtime.reverse import distribution_prior, log_likelihood, prior_from_meta, reverse_sample
     from ..runtime.sample_data import read_samples
     from ..runtime.score_training import score_state
 
@@ -60,11 +62,15 @@ def generate_spec(
     model, meta = build_trained(compiled, settings.weights)
     state = score_state(model)
     t_min, t1 = float(meta["t_min"]), float(meta["t1"])
-    prior = prior_from_meta(model, meta)
-    if settings.loglik and meta.get("forward_class", "linear") != "linear":
+    if settings.prior is not None:
+        law = check_prior(settings.prior, compiled.model, state, format_expr(settings.prior))
+        prior = distribution_prior(law.name, law.args, law.shape)
+    else:
+        prior = prior_from_meta(model, meta)
+    if settings.loglik and settings.prior is None and meta.get("forward_class", "linear") != "linear":
         raise UsageError(
             "--loglik needs the forward SDE's law at t1 as a density, and this forward SDE is not linear",
-            hint="exact log-likelihoods are for linear forward SDEs (VP, VE, sub-VP)",
+            hint='exact log-likelihoods are for linear forward SDEs (VP, VE, sub-VP), or from a --prior "..." you give',
         )
     if (settings.anneal is not None or settings.product is not None) and meta.get("forward_class", "linear") != "linear":
         raise UsageError("Feynman–Kac correctors here need a linear forward SDE (state-independent noise)")
@@ -93,6 +99,8 @@ def generate_spec(
         )
     if settings.reverse == "pc":
         attrs.update(snr=settings.snr, corrector_steps=settings.corrector_steps)
+    if settings.prior is not None:
+        attrs["prior"] = law.text
     ds = xr.Dataset({state: (dims, x)}, attrs=attrs)
     if settings.loglik:
         if settings.data is not None:
@@ -162,7 +170,7 @@ def generate_summary(ds: Any) -> str:
     x = np.asarray(ds[names[0]].values).reshape(ds.sizes["sample"], -1)
     lines = [
         f"model {a['model']}: {a['method']}, {x.shape[0]} samples, t from {a['t1']:g} to {a['t_min']:g}, "
-        f"{a['score_evaluations']:.0f} score evaluations per sample",
+        f"{a['score_evaluations']:.0f} score evaluations per sample" + (f", started from {a['prior']}" if "prior" in a else ""),
         "mean: " + " ".join(f"{v:.4g}" for v in x.mean(axis=0)),
         "std:  " + " ".join(f"{v:.4g}" for v in x.std(axis=0)),
     ]

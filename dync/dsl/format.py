@@ -498,7 +498,9 @@ def _declaration(stmt):
 
 
 def _plain(value):
-    """A settings value as plain YAML data."""
+    """A settings value as plain YAML data (a distribution as its text)."""
+    if isinstance(value, ast.Call):
+        return _Expr(format_expr(value))
     if isinstance(value, (list, tuple)):
         return _FlowList(_plain(v) for v in value)
     if isinstance(value, dict):

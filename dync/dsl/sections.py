@@ -21,6 +21,9 @@ INT, NUMBER, STRING, BOOL, NUMBERS = "int", "number", "str", "bool", "numbers"
 NAMED_NUMBERS = "named numbers"
 #: a mapping of names to ``[lo, hi]`` pairs of numbers (``ranges: {theta: [0.5, 2.0]}``)
 NAMED_RANGES = "named ranges"
+#: a distribution, parsed by the spec grammar (``prior: "Normal(0, 1)"``): the
+#: setting's value is then an ``ast.Call`` with spans into the YAML file
+DIST = "distribution"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +36,8 @@ class SettingKey:
             :data:`STRING`, :data:`BOOL`, :data:`NUMBERS` — a non-empty list
             of numbers, :data:`NAMED_NUMBERS` — a mapping of names to
             numbers, :data:`NAMED_RANGES` — a mapping of names to
-            ``[lo, hi]`` with ``lo < hi``); empty for a flag-only setting.
+            ``[lo, hi]`` with ``lo < hi``, :data:`DIST` — a distribution
+            string, read as an ``ast.Call``); empty for a flag-only setting.
         what: how a message names the accepted values ("an integer").
         default: the value when neither the flag nor the section gives one.
         flag: the command-line flag that overrides it (``--t1``).
@@ -140,6 +144,7 @@ SAMPLE: tuple[SettingKey, ...] = (
     SettingKey("anneal", (INT, NUMBER), "a positive number", None, "--anneal"),
     SettingKey("product", (STRING,), "a weights file", None, "--product"),
     SettingKey("guidance", (INT, NUMBER), "a number", None, "--guidance"),
+    SettingKey("prior", (DIST,), "a distribution such as `Normal(0, 1)`", None, "--prior"),
 )
 
 #: ``train:`` — what ``dync train`` runs (LANGUAGE.md §10, docs/diffusion.md)

@@ -929,7 +929,11 @@ class _SpecReader:
             known = self.check_keys(entries, tuple(keys), section)
             for name, (key, value) in known.items():
                 setting = keys[name]
-                if any(_ACCEPTS[kind](value) for kind in setting.accepts):
+                if sections.DIST in setting.accepts:
+                    law = self.dist(value, _join(section, name))
+                    if law is not None:
+                        out.append((name, law))
+                elif any(_ACCEPTS[kind](value) for kind in setting.accepts):
                     out.append((name, _construct(value)))
                 elif sections.NAMED_RANGES in setting.accepts and isinstance(value, MappingNode):
                     self.expected(

@@ -26,7 +26,10 @@ For a forward SDE ``dx = f(t, x) dt + G(t) dW`` on ``[0, t1]`` with marginals
 The start (and the likelihood's end) is the forward SDE's terminal law
 ``p_t1``, approximated by the Gaussian with its exact first two moments
 (:func:`terminal_prior`): for VP/VE at ``t1 = 1`` the data's contribution
-is negligible and this is ``N(h, P)``; for Gaussian data it is exact.
+is negligible and this is ``N(h, P)``; for Gaussian data it is exact. A
+forward SDE outside the linear class starts from data pushed to ``t1``
+(:class:`EmpiricalPrior`), and a law the user gives
+(``--prior "Normal(0, 1)"``) from that law (:class:`DistributionPrior`).
 
 The SDE and PC samplers are :class:`~dync.runtime.kernels.Kernel` s run by
 :func:`~dync.runtime.kernels.run_kernel` (one step per time of the grid), so
@@ -47,16 +50,18 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray, Scalar
 
-from ..errors import UsageError
+from ..errors import DyncRuntimeError, UsageError
 from .forward_sde import GaussianTransition
 from .kernels import Kernel, run_kernel
 
 __all__ = [
     "REVERSE_METHODS",
+    "DistributionPrior",
     "EmpiricalPrior",
     "GaussianPrior",
     "ReverseResult",
     "log_likelihood",
+    "distribution_prior",
     "prior_from_meta",
     "reverse_sample",
     "terminal_prior",
@@ -103,6 +108,31 @@ class EmpiricalPrior(NamedTuple):
         )
 
 
+class DistributionPrior(eqx.Module):
+    """Independent components of a named law (``dync sample --prior
+    "Normal(0, 1)"``), with parameters of the state's shape: a start given
+    by the user, with a density (so ``--loglik`` works from it)."""
+
+    law: eqx.Module
+    shape: tuple[int, ...] = eqx.field(static=True)
+
+    def sample(self, key: PRNGKeyArray, count: int) -> Float[Array, "N n"]:
+        return self.law.sample(key, (count,) + self.shape).reshape(count, -1)
+
+    def log_prob(self, x: Float[Array, " n"]) -> Scalar:
+        return jnp.sum(self.law.log_prob(x.reshape(self.shape)))
+
+
+def distribution_prior(name: str, args, shape) -> DistributionPrior:
+    """The :class:`DistributionPrior` of the law ``name`` (a key of
+    :data:`~dync.runtime.distributions.REGISTRY`) with numeric ``args``
+    (``(name, array)`` pairs in constructor order, each of ``shape``)."""
+    from .distributions import REGISTRY
+
+    dtype = jnp.result_type(float)
+    return DistributionPrior(REGISTRY[name](*(jnp.asarray(v, dtype) for _, v in args)), tuple(int(n) for n in shape))
+
+
 def prior_from_meta(model, meta: dict):
     """The start of the reverse processes for a weights file's metadata:
     :func:`terminal_prior` for a linear forward SDE, else the stored
@@ -111,6 +141,13 @@ def prior_from_meta(model, meta: dict):
 
     if meta.get("forward_class", "linear") == "linear":
         return terminal_prior(gaussian_transition(model, meta["t1"]), meta["data_mean"], meta["data_cov"])
+    if not meta.get("terminal_samples"):
+        raise UsageError(
+            f"the forward SDE of model `{meta.get('model')}` is not linear ({meta.get('forward_reason', 'state-dependent noise')}), "
+            "so its law at t1 has no closed form, and these weights keep no samples of it",
+            hint='give the law the reverse process starts from: --prior "LogNormal(0, 1)" (or `prior:` in the '
+            "spec's `sample:` section), or train again with `dync train` (its weights keep data pushed to t1)",
+        )
     return EmpiricalPrior(jnp.asarray(meta["terminal_samples"], dtype=jnp.result_type(float)))
 
 
@@ -236,16 +273,33 @@ def _ode_solve(model, score, x_t1, t1, t_min, rtol, atol):
     def one(x):
         sol = diffrax.diffeqsolve(
             diffrax.ODETerm(_ode_velocity(model, score)), diffrax.Tsit5(), t0=t1, t1=t_min, dt0=None, y0=x,
-            stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol), max_steps=100_000,
+            stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol), max_steps=ODE_MAX_STEPS, throw=False,
         )  # fmt: skip
-        return sol.ys[-1], sol.stats["num_steps"]
+        return sol.ys[-1], sol.stats["num_steps"], sol.result == diffrax.RESULTS.successful
 
     return jax.vmap(one)(x_t1)
 
 
+#: the most steps of one adaptive ODE solve (``--reverse ode``, ``--loglik``)
+ODE_MAX_STEPS = 100_000
+
+
+def _check_ode(ok, what: str) -> None:
+    """Turn failed ODE solves (a step count or step size run out: a score
+    that is far off, or a stiff flow) into a :class:`DyncRuntimeError`."""
+    ok = np.asarray(ok)
+    if not ok.all():
+        raise DyncRuntimeError(
+            f"the probability-flow ODE failed for {int((~ok).sum())} of {ok.size} {what} (no accurate solution "
+            f"within {ODE_MAX_STEPS:,} adaptive steps): the flow is far too fast or stiff there",
+            hint="check that the weights are trained (see the loss in TRAINED.loss.csv) and that the prior is near "
+            "the forward law at t1; --reverse sde needs no adaptive solve",
+        )
+
+
 def reverse_sample(
     model,
-    prior: GaussianPrior,
+    prior: GaussianPrior | EmpiricalPrior | DistributionPrior,
     *,
     method: str = "sde",
     samples: int = 1000,
@@ -268,7 +322,8 @@ def reverse_sample(
     Args:
         model: the compiled model (its forward drift and noise, and its
             ``score`` unless ``score`` is given).
-        prior: the law at ``t1`` (:func:`terminal_prior`).
+        prior: the law at ``t1`` (:func:`terminal_prior`, an
+            :class:`EmpiricalPrior` or a :class:`DistributionPrior`).
         method: ``sde`` (Euler–Maruyama), ``heun`` (stochastic Heun),
             ``ode`` (probability-flow ODE, adaptive) or ``pc``
             (Euler–Maruyama predictor, Langevin corrector).
@@ -299,7 +354,8 @@ def reverse_sample(
     key_start, key_run = jax.random.split(jax.random.key(seed))
     x_t1 = prior.sample(key_start, int(samples))
     if method == "ode":
-        x, nsteps = _ode_solve(model, score, x_t1, float(t1), float(t_min), float(rtol), float(atol))
+        x, nsteps, ok = _ode_solve(model, score, x_t1, float(t1), float(t_min), float(rtol), float(atol))
+        _check_ode(ok, "samples")
         return ReverseResult(np.asarray(x), float(np.mean(np.asarray(nsteps))) * 6)
     dtype = x_t1.dtype
     times = jnp.linspace(float(t1), float(t_min), int(steps) + 1, dtype=dtype)
@@ -336,17 +392,17 @@ def _loglik_solve(model, score, prior, x0, probes, t_min, t1, rtol, atol, exact)
 
         sol = diffrax.diffeqsolve(
             diffrax.ODETerm(rhs), diffrax.Tsit5(), t0=t_min, t1=t1, dt0=None, y0=(x, jnp.zeros((), x.dtype)),
-            stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol), max_steps=100_000,
+            stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol), max_steps=ODE_MAX_STEPS, throw=False,
         )  # fmt: skip
         y1, integral = sol.ys[0][-1], sol.ys[1][-1]
-        return prior.log_prob(y1) + integral, sol.stats["num_steps"]
+        return prior.log_prob(y1) + integral, sol.stats["num_steps"], sol.result == diffrax.RESULTS.successful
 
     return jax.vmap(one)(x0, probes)
 
 
 def log_likelihood(
     model,
-    prior: GaussianPrior,
+    prior: GaussianPrior | DistributionPrior,
     x: Float[Array, "N n"],
     *,
     t_min: float = 1e-3,
@@ -378,5 +434,6 @@ def log_likelihood(
     n = x.shape[-1]
     exact = divergence == "exact" or (divergence == "auto" and n <= EXACT_DIVERGENCE_MAX)
     probes = jax.random.rademacher(jax.random.key(seed), x.shape, x.dtype)
-    logp, nsteps = _loglik_solve(model, score, prior, x, probes, float(t_min), float(t1), float(rtol), float(atol), exact)
+    logp, nsteps, ok = _loglik_solve(model, score, prior, x, probes, float(t_min), float(t1), float(rtol), float(atol), exact)
+    _check_ode(ok, "points")
     return np.asarray(logp), float(np.mean(np.asarray(nsteps))) * 6

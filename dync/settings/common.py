@@ -109,6 +109,25 @@ def dims_only(spec: ast.Spec, sets: Iterable[str] | Mapping[str, object] | None)
     return dims
 
 
+def parse_prior(value: Any, flag: str = "--prior") -> ast.Call | None:
+    """A ``prior`` setting as a parsed distribution: a YAML ``prior:`` comes
+    parsed already (its spans in the YAML file); a flag's or a Python
+    argument's text is parsed here by the spec grammar, never evaluated, and
+    its errors point into that text (``--prior:1:8``).
+
+    Raises:
+        DyncSyntaxError: the text is not a distribution, located in it.
+        UsageError: a value that is not text.
+    """
+    if value is None or isinstance(value, ast.Call):
+        return value
+    if not isinstance(value, str):
+        raise UsageError(f"{flag}: expected a distribution such as `Normal(0, 1)`, got {value!r}")
+    from ..dsl.parser import SpanMapper, parse_fragment
+
+    return parse_fragment(value, "dist", SpanMapper(flag, value))
+
+
 def _whole(value: Any, flag: str, least: int) -> int:
     if isinstance(value, bool) or float(value) != int(value) or int(value) < least:
         word = "positive" if least >= 1 else "non-negative"

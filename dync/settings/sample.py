@@ -8,7 +8,7 @@ from typing import Any
 
 from ..dsl import ast
 from ..errors import UsageError, did_you_mean
-from .common import _whole, merge_section, parse_sets, split_sets
+from .common import _whole, merge_section, parse_prior, parse_sets, split_sets
 
 
 # ---------------------------------------------------------------- sample
@@ -42,6 +42,8 @@ class SampleSettings:
         anneal: Feynman–Kac annealing to ``p^anneal``.
         product: a second weights file: Feynman–Kac product of experts
             ``p1 p2``, or with ``guidance`` w, ``p1^w p2^(1-w)``.
+        prior: the law the reverse processes start from at ``t1``, parsed
+            (an ``ast.Call``; ``None``: the forward SDE's terminal law).
         dims: dim overrides, for the compiler.
         params: parameter values (``--set``).
     """
@@ -71,6 +73,7 @@ class SampleSettings:
     batch: int | None = None
     step_decay: float = 0.0
     decay_steps: float = 1000.0
+    prior: ast.Call | None = None
     dims: Mapping[str, int] = dataclasses.field(default_factory=dict)
     params: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
@@ -105,7 +108,7 @@ def sample_settings(
     reverse = v["reverse"]
     if reverse is not None:
         return _reverse_settings(spec, v, sets)
-    for key in ("weights", "loglik", "anneal", "product", "guidance"):
+    for key in ("weights", "loglik", "anneal", "product", "guidance", "prior"):
         if v[key] not in (None, False):
             raise UsageError(
                 f"--{key} is for generating from a trained score", hint="add --reverse sde|heun|ode|pc (and --weights FILE)"
@@ -214,6 +217,7 @@ def _reverse_settings(spec: ast.Spec, v: dict[str, Any], sets) -> SampleSettings
         corrector_steps=_whole(v["corrector_steps"], "--corrector-steps", 0),
         loglik=bool(v["loglik"]),
         data=None if v["data"] is None else str(v["data"]),
+        prior=parse_prior(v["prior"]),
         dims=dims,
         params=params,
     )

@@ -129,6 +129,22 @@ def test_feynman_kac_flags(trained, tmp_path, capsys):
     assert "--anneal" in capsys.readouterr().err
 
 
+def test_sample_reverse_prior_flag(trained, tmp_path, capsys):
+    """--prior sets where the reverse process starts; a bad one is a located
+    error in the flag's text (exit 1) or a usage error, never a traceback."""
+    out = tmp_path / "p.nc"
+    flags = ["--reverse", "sde", "--weights", str(trained), "--samples", "100", "--steps", "30", "--no-progress", "-o", str(out)]
+    assert _main("sample", SPEC, *flags, "--prior", "Normal(0, 1)") == 0
+    assert "started from Normal(0, 1)" in capsys.readouterr().out
+    assert xr.load_dataset(out).attrs["prior"] == "Normal(0, 1)"
+    assert _main("sample", SPEC, *flags, "--prior", "Normal(0, [1, 2, 3])") == 1
+    err = capsys.readouterr().err
+    assert "--prior:1:11: error" in err and "does not broadcast" in err and "Traceback" not in err, err
+    assert _main("sample", SPEC, *flags, "--prior", "Normal(0 1)") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("--prior:1:") and "Traceback" not in err, err
+
+
 def test_a_multiplicative_forward_sde_trains_by_sliced_score_matching(tmp_path, capsys):
     spec = str(ROOT / "specs/diffusion/gbm_2d.dync")
     data = str(ROOT / "specs/diffusion/positive.csv")

@@ -142,3 +142,24 @@ def test_reverse_with_the_exact_mixture_score_reproduces_the_1d_mixture(method):
     assert abs(x.mean() - mean) < 4 * np.sqrt(var / 3000)
     # the check can fail: a single Gaussian with the mixture's moments is rejected
     assert stats.kstest(np.random.default_rng(0).normal(mean, np.sqrt(var), 3000), cdf).pvalue < 1e-3
+
+
+def test_a_failed_ode_solve_is_a_runtime_error_not_a_traceback(setup, monkeypatch):
+    """A flow the adaptive solver cannot follow within its step budget (here
+    a stiff score and a budget of 20 steps) is a DyncRuntimeError saying
+    what to check, for sampling and for log-likelihoods."""
+    import dync.runtime.reverse as reverse
+    from dync.errors import DyncRuntimeError
+
+    model, _, _, prior = setup
+    monkeypatch.setattr(reverse, "ODE_MAX_STEPS", 20)
+
+    def stiff(t, x):
+        return -1e5 * x
+
+    with pytest.raises(DyncRuntimeError) as err:
+        reverse_sample(model, prior, method="ode", samples=4, score=stiff, t_min=T_MIN)
+    assert "failed for 4 of 4 samples" in err.value.message and "trained" in err.value.hint
+    with pytest.raises(DyncRuntimeError) as err:
+        log_likelihood(model, prior, np.ones((3, 2)), score=stiff, t_min=T_MIN)
+    assert "of 3 points" in err.value.message
