@@ -3,29 +3,45 @@
 from pathlib import Path
 from typing import Annotated, Optional
 
-from ..errors import DyncError
+from ..errors import DyncError, UsageError
 from .common import _echo, _fail
 
 
-def run_simulate(spec: Path, output: Path, *, sets, sweep, progress: bool, **flags) -> None:
-    """``dync simulate``: :func:`dync.simulate_file`, written to NetCDF."""
+def run_simulate(
+    spec: Path, output: Path, *, sets, sweep, progress: bool, distributed: bool = False, cluster=None, **flags
+) -> None:
+    """``dync simulate``: :func:`dync.simulate_file`, written to NetCDF.
+    ``distributed``: join the processes named by ``cluster`` (coordinator,
+    process count, process id; all ``None`` on a cluster JAX detects), shard
+    the paths over all of them, and write from process 0 only."""
     from ..commands import simulate_spec
     from ..compiler.driver import read_spec
     from ..settings import simulate_settings
 
     try:
+        if not distributed and any(v is not None for v in (cluster or ())):
+            raise UsageError("--coordinator, --num-processes and --process-id belong to a distributed run", hint="add --distributed")
         parsed = read_spec(spec)
         settings = simulate_settings(parsed, sets=sets, sweep=sweep, **flags)
         from ..runtime.devices import configure_host_devices, enable_compilation_cache
 
         configure_host_devices()  # before JAX starts
+        main = True
+        if distributed:
+            from ..runtime.distributed import initialize, is_main_process
+
+            initialize(*(cluster or (None, None, None)))
+            main = is_main_process()
         enable_compilation_cache()
         from ..runtime.io import write_netcdf
 
-        ds = simulate_spec(parsed, settings, progress=progress)
-        write_netcdf(ds, output)
+        ds = simulate_spec(parsed, settings, progress=progress and main, distributed=distributed)
+        if main:
+            write_netcdf(ds, output)
     except DyncError as err:
         _fail(err)
+        return
+    if not main:
         return
     sizes = ", ".join(f"{k}={v}" for k, v in ds.sizes.items())
     _echo(f"wrote {output} ({sizes}; solver {ds.attrs.get('solver', settings.solver)})", err=True)
@@ -57,8 +73,17 @@ def register(app, run, SpecArg, SetOpt) -> None:
         on_nonfinite: Annotated[
             Optional[str], typer.Option("--on-nonfinite", help="raise (default), warn or keep when a path turns NaN/inf")
         ] = None,
+        distributed: Annotated[
+            bool, typer.Option("--distributed", help="Shard paths over every process of a multi-process run (docs/scaling.md)")
+        ] = False,
+        coordinator: Annotated[
+            Optional[str], typer.Option("--coordinator", help="--distributed: HOST:PORT of process 0")
+        ] = None,
+        num_processes: Annotated[Optional[int], typer.Option("--num-processes", help="--distributed: processes in all")] = None,
+        process_id: Annotated[Optional[int], typer.Option("--process-id", help="--distributed: this process's index")] = None,
     ) -> None:
         """Simulate a spec and write the paths to a NetCDF file."""
         run(run_simulate, spec, output, sets=set_, sweep=sweep, progress=progress, paths=paths, t1=t1, dt=dt, t0=t0,
             save=save, save_every=save_every, solver=solver, seed=seed, adaptive=adaptive, chunk_size=chunk_size,
-            max_steps=max_steps, on_nonfinite=on_nonfinite)  # fmt: skip
+            max_steps=max_steps, on_nonfinite=on_nonfinite, distributed=distributed,
+            cluster=(coordinator, num_processes, process_id))  # fmt: skip

@@ -21,13 +21,17 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["simulate_file", "simulate_spec"]
 
 
-def simulate_spec(spec: ast.Spec, settings: SimulateSettings, *, progress: bool = False) -> xarray.Dataset:
+def simulate_spec(
+    spec: ast.Spec, settings: SimulateSettings, *, progress: bool = False, distributed: bool = False
+) -> xarray.Dataset:
     """Compile a parsed spec with the settings' dims and simulate it.
 
     Args:
         spec: the parsed spec (read once, by the caller).
         settings: from :func:`dync.settings.simulate_settings`.
         progress: show a progress bar.
+        distributed: shard the paths over every process of a multi-process
+            run (joined first with :func:`dync.runtime.distributed.initialize`).
 
     Returns:
         The simulated paths (see :func:`dync.simulate`).
@@ -46,7 +50,7 @@ def simulate_spec(spec: ast.Spec, settings: SimulateSettings, *, progress: bool 
     # refuse what cannot fit before the model (its weights) is allocated
     preflight_simulate(describe_model(compiled.model), **settings.run_kwargs())
     model = build_model(compiled, jax.random.key(settings.seed))
-    return simulate(model, progress=progress, **settings.run_kwargs())
+    return simulate(model, progress=progress, distributed=distributed, **settings.run_kwargs())
 
 
 def simulate_file(

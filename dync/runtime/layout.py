@@ -311,4 +311,6 @@ def blocks_per_group(n_blocks: int, block_size: int, group_paths: int = GROUP_PA
 
 def replicate(tree, sharding):
     """``tree`` with every array put on ``sharding`` (a sharding or a device)."""
-    return jax.tree.map(lambda x: jax.device_put(x, sharding) if eqx.is_array(x) else x, tree)
+    from .distributed import put
+
+    return jax.tree.map(lambda x: put(x, sharding) if eqx.is_array(x) else x, tree)

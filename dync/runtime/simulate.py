@@ -41,6 +41,7 @@ differences between sweep values are not blurred by independent noise.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -56,6 +57,7 @@ from jaxtyping import ArrayLike, PRNGKeyArray
 from ..errors import DyncRuntimeError, UsageError
 from .chunks import ChunkKernel, run_diffrax_chunk, run_fused_chunk
 from .devices import PATH_AXIS, describe_devices, path_mesh, resolve_devices
+from .distributed import is_initialized, put, to_host
 from .inputs import LinearInput, make_args
 from .layout import BLOCK_BYTES as BLOCK_BYTES
 from .layout import BLOCK_PATHS as BLOCK_PATHS
@@ -190,6 +192,7 @@ def simulate(
     rtol: float = 1e-3,
     atol: float = 1e-6,
     max_steps: int | None = None,
+    distributed: bool = False,
 ) -> xr.Dataset:
     """Simulate ``paths`` independent paths of ``model`` from ``t0`` to ``t1``.
 
@@ -235,6 +238,11 @@ def simulate(
         atol: absolute tolerance for adaptive stepping.
         max_steps: step budget of a diffrax solve (default: the fixed-step
             count, or 16,384 adaptive steps); reaching it is an error.
+        distributed: shard the paths over the devices of every process of a
+            multi-process run (:mod:`dync.runtime.distributed`; call its
+            ``initialize`` first, in every process). Every process returns
+            the whole output; the numbers are those of a one-process run.
+            Fixed-step (fused) solvers only.
 
     Returns:
         An ``xarray.Dataset`` with one variable per non-hidden state, named
@@ -296,9 +304,25 @@ def simulate(
     times = schedule.times
     S = times.size
 
+    if distributed:
+        if devices is not None:
+            raise UsageError("`devices` cannot be chosen in a distributed run: it uses every process's devices")
+        if choice.backend != "fused":
+            raise UsageError(
+                f"a distributed run needs a fixed-step solver; `{choice.name}` runs through diffrax",
+                hint="choose a fixed-step solver (e.g. --solver euler_maruyama, heun or milstein) and no --adaptive",
+            )
+        if not is_initialized():
+            raise UsageError(
+                "distributed=True but this process has not joined a multi-process run",
+                hint="call dync.runtime.distributed.initialize(...) in every process first "
+                "(`dync simulate --distributed` does)",
+            )
     chosen = resolve_devices(devices)
     mesh = path_mesh(chosen)
     n_devices = mesh.devices.size
+    described = describe_devices([d for d in chosen if d.process_index == jax.process_index()] or chosen)
+    described = dataclasses.replace(described, count=n_devices)
     itemsize = jnp.dtype(jnp.result_type(float)).itemsize
     obs_size = sum(math.prod(o.shape) for o in info.observations)
     bytes_per_path = max(1, S * (info.state_size + obs_size) * itemsize)
@@ -308,7 +332,7 @@ def simulate(
         chunk_size,
         n_devices,
         block_paths=BLOCK_PATHS,
-        device=describe_devices(chosen),
+        device=described,
         state_bytes=info.state_size * itemsize,
     )
     # on accelerators, chunks stay on the device and are copied once, at the end
@@ -334,8 +358,8 @@ def simulate(
     replicated = NamedSharding(mesh, P())
     blocks_sharding = NamedSharding(mesh, P(PATH_AXIS))
     keys_host = tuple(jax.random.split(key, 3))
-    keys = jax.device_put(keys_host, replicated)
-    times_dev = jax.device_put(jnp.asarray(times, jnp.result_type(float)), replicated)
+    keys = replicate(keys_host, replicated)
+    times_dev = put(jnp.asarray(times, jnp.result_type(float)), replicated)
     args_dev = replicate(args, replicated)
 
     n_sweep = len(next(iter(swept.values()))) if swept else 1
@@ -358,7 +382,7 @@ def simulate(
         blocks = np.arange(first, first + run, dtype=np.int32)
         if kernel.backend == "diffrax":
             return run_diffrax_chunk(m, args, keys_host, blocks, times, kernel)
-        blocks = jax.device_put(blocks, blocks_sharding)
+        blocks = put(blocks, blocks_sharding)
         return run_fused_chunk(m, args_dev, keys, blocks, times_dev, kernel)
 
     def check(c: int, j: int, ys: np.ndarray) -> None:
@@ -417,21 +441,21 @@ def simulate(
                 first, real = layout.chunk_blocks(c)
                 lo = first * layout.block_size
                 hi = min(paths, (first + real) * layout.block_size)
-                ys = np.asarray(ys_dev).reshape((-1, S, info.state_size))[: hi - lo]
+                ys = to_host(ys_dev).reshape((-1, S, info.state_size))[: hi - lo]
                 check(c, j, ys)
-                store(j, lo, hi, ys, {k: np.asarray(flat_obs(v))[: hi - lo] for k, v in obs_dev.items()})
+                store(j, lo, hi, ys, {k: to_host(flat_obs(v))[: hi - lo] for k, v in obs_dev.items()})
                 advance()
             if resident:
                 # one small transfer says which chunks need a look on the host
-                for c, ok in enumerate(jax.device_get([k[2] for k in kept])):
+                for c, ok in enumerate(to_host(k[2]) for k in kept):
                     if not ok:
                         first, real = layout.chunk_blocks(c)
                         n_real = min(paths, (first + real) * layout.block_size) - first * layout.block_size
-                        check(c, j, np.asarray(kept[c][0]).reshape((-1, S, info.state_size))[:n_real])
+                        check(c, j, to_host(kept[c][0]).reshape((-1, S, info.state_size))[:n_real])
                 ys_all = _gather([k[0].reshape((-1, S, info.state_size)) for k in kept])
                 obs_all = {name: _gather([flat_obs(k[1][name]) for k in kept]) for name in kept[0][1]}
-                obs_host = {k: np.asarray(v)[:paths] for k, v in obs_all.items()}
-                store(j, 0, paths, np.asarray(ys_all)[:paths], obs_host, view=True)
+                obs_host = {k: to_host(v)[:paths] for k, v in obs_all.items()}
+                store(j, 0, paths, to_host(ys_all)[:paths], obs_host, view=True)
 
     return build_dataset(
         model=model,
