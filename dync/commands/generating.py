@@ -101,6 +101,8 @@ def generate_spec(
         attrs.update(snr=settings.snr, corrector_steps=settings.corrector_steps)
     if settings.prior is not None:
         attrs["prior"] = law.text
+    if meta.get("data_file"):
+        attrs["training_data"] = str(meta["data_file"])  # what `dync plot` compares the samples with
     ds = xr.Dataset({state: (dims, x)}, attrs=attrs)
     if settings.loglik:
         if settings.data is not None:

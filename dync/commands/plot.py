@@ -29,6 +29,34 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["fit_predictive", "grid_step", "netcdf_groups", "plot_file", "read_fit"]
 
+
+def _is_generated(ds: "xarray.Dataset") -> bool:
+    """A ``dync sample --reverse`` file: samples over ``sample``, no paths."""
+    return str(ds.attrs.get("method", "")).startswith("reverse") and any(
+        v.dims[:1] == ("sample",) for v in ds.data_vars.values()
+    )
+
+
+def _plot_generated(ds: "xarray.Dataset", output, compare_with, seed: int) -> Path:
+    """Generated samples against the data: ``compare_with``, else the
+    training data the file records (when that file is still there)."""
+    from ..runtime.plot_samples import plot_samples
+    from ..runtime.sample_data import read_sample_array
+
+    name = next(str(n) for n, v in ds.data_vars.items() if v.dims[:1] == ("sample",) and n != "loglik")
+    x = np.asarray(ds[name].values)
+    data, label = None, "data"
+    source = compare_with if compare_with is not None else ds.attrs.get("training_data")
+    if source is not None and compare_with is None and not Path(str(source)).is_file():
+        warnings.warn(f"the training data {source} that the file records is not there: drawing the samples only "
+                      "(give another with --data FILE)", RuntimeWarning, stacklevel=2)  # fmt: skip
+        source = None
+    if source is not None:
+        data = read_sample_array(source, name, x.shape[1:])
+        label = Path(str(source)).name if compare_with is not None else f"training data {Path(str(source)).name}"
+    title = f"{ds.attrs.get('model', 'generated')}: {ds.attrs.get('method', 'reverse')}, {ds.sizes['sample']} samples"
+    return plot_samples(x.reshape(len(x), -1), output, data=data, name=name, title=title, data_label=label, seed=seed)
+
 #: the predictive paths take about this many steps from the first observation to the last
 TARGET_STEPS = 400
 #: and at most this many, to put every observation time on the step grid
@@ -232,8 +260,10 @@ def plot_file(
     max_paths: int = 20,
     predictive_paths: int = 100,
     seed: int = 0,
+    compare_with: str | Path | None = None,
 ) -> Path:
-    """Draw a ``dync fit`` or ``dync simulate`` NetCDF file to an image.
+    """Draw a ``dync fit``, ``dync simulate`` or ``dync sample --reverse``
+    NetCDF file to an image.
 
     Args:
         data: the NetCDF file.
@@ -242,21 +272,25 @@ def plot_file(
         max_paths: thin sample paths drawn per panel.
         predictive_paths: paths simulated from the fitted model for its
             median and 90 % band (fit files only; ``0`` draws the data alone).
-        seed: seeds those paths.
+        seed: seeds those paths (and which points a crowded scatter keeps).
+        compare_with: generated samples only: a data file (``.csv`` or
+            ``.nc``) to draw them against, instead of the training data the
+            file records.
 
     Returns:
         The image written.
 
     Raises:
-        UsageError: no such file, not NetCDF, neither a fit nor a simulation,
-            or a bad argument.
+        UsageError: no such file, not NetCDF, neither a fit, a simulation
+            nor generated samples, or a bad argument.
         DyncError: the fit's stored spec no longer compiles, or its model
             cannot be simulated with the stored values.
 
     Warns:
         RuntimeWarning: the fitted model cannot be simulated from what the
             fit stores (see :func:`fit_predictive`); the figure then has no
-            predictive paths.
+            predictive paths. Or the training data a generated file records
+            is no longer there; the figure then has the samples only.
 
     Example:
         >>> plot_file("fit.nc", "fit.png")  # doctest: +SKIP
@@ -287,6 +321,10 @@ def plot_file(
         ds = read_netcdf(source)
     except (OSError, ValueError) as err:
         raise UsageError(f"cannot read {source} as NetCDF: {err}") from None
+    if _is_generated(ds):
+        return _plot_generated(ds, output, compare_with, seed)
+    if compare_with is not None:
+        raise UsageError("--data is for a file of generated samples (`dync sample --reverse`)", hint="leave it out")
     if not _is_simulation(ds):
         raise UsageError(
             f"{source} is neither a fit result nor a simulation: it has no variables over (path, time)"

@@ -65,6 +65,8 @@ def train_spec(
     result = train_score(model, samples, checkpoint=checkpoint, progress=progress, **settings.run_kwargs())
     meta = dict(result.meta, spec=str(model.source.path) if getattr(model.source, "path", None) else "",
                 dims={k: int(v) for k, v in settings.dims.items()})  # fmt: skip
+    if isinstance(data, (str, os.PathLike)):
+        meta["data_file"] = str(Path(data).resolve())  # `dync plot` of generated samples draws it
     return result._replace(meta=meta)
 
 

@@ -22,7 +22,7 @@ from ..errors import Span, did_you_mean
 from ..info.model import ModelInfo
 from .data import DataError, _load_netcdf, column_names
 
-__all__ = ["read_data_arrays", "read_samples"]
+__all__ = ["read_data_arrays", "read_sample_array", "read_samples"]
 
 _NETCDF = (".nc", ".nc4", ".netcdf", ".h5", ".cdf")
 
@@ -49,6 +49,17 @@ def read_samples(source, info: ModelInfo, state: str) -> np.ndarray:
             Span(where, 0, 0),
         )
     return values
+
+
+def read_sample_array(source, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """The samples of the array ``name``, of ``shape`` per sample, in a data
+    file, without a model: what ``dync plot`` compares generated samples with.
+
+    Raises:
+        DataError: as :func:`read_samples`, except the count of samples.
+    """
+    values, _ = _read(source, {name: tuple(shape)}, f"the samples of `{name}`")
+    return values[name]
 
 
 def read_data_arrays(source, info: ModelInfo) -> dict[str, np.ndarray]:

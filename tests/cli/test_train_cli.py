@@ -145,6 +145,22 @@ def test_sample_reverse_prior_flag(trained, tmp_path, capsys):
     assert err.startswith("--prior:1:") and "Traceback" not in err, err
 
 
+def test_plot_of_generated_samples(trained, tmp_path, capsys):
+    """`dync plot gen.nc` draws the samples against the training data the
+    weights recorded; `--data` is refused for a file of another kind."""
+    gen, png = tmp_path / "gen.nc", tmp_path / "gen.png"
+    flags = ["--reverse", "sde", "--weights", str(trained), "--samples", "100", "--steps", "30", "--no-progress"]
+    assert _main("sample", SPEC, *flags, "-o", str(gen)) == 0
+    assert xr.load_dataset(gen).attrs["training_data"] == str(Path(DATA).resolve())
+    capsys.readouterr()
+    assert _main("plot", str(gen), "-o", str(png)) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG" and f"wrote {png}" in capsys.readouterr().err
+    sim = tmp_path / "sim.nc"
+    xr.Dataset({"x": (("path", "time"), np.zeros((2, 3)))}, coords={"time": [0.0, 0.5, 1.0]}).to_netcdf(sim)
+    assert _main("plot", str(sim), "--data", DATA, "-o", str(png)) == 2
+    assert "--data is for a file of generated samples" in capsys.readouterr().err
+
+
 def test_a_multiplicative_forward_sde_trains_by_sliced_score_matching(tmp_path, capsys):
     spec = str(ROOT / "specs/diffusion/gbm_2d.dync")
     data = str(ROOT / "specs/diffusion/positive.csv")

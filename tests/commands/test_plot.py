@@ -103,3 +103,48 @@ def test_files_it_cannot_plot(tmp_path):
     with pytest.raises(UsageError, match="predictive_paths"):
         plot_file(grouped, tmp_path / "x.png", predictive_paths=1.5)
     assert not (tmp_path / "x.png").exists()
+
+
+# ------------------------------------------------------ generated samples
+
+
+def _generated(tmp_path, dim: int, training_data=None) -> tuple:
+    """A file like `dync sample --reverse` writes, and its training data."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((300, dim))
+    attrs = {"model": "toy", "method": "reverse sde", "steps": 10, "score_evaluations": 10.0, "t_min": 1e-3, "t1": 1.0}
+    data = tmp_path / "train.csv"
+    data.write_text(",".join(f"x[{k}]" for k in range(dim)) + "\n"
+                    + "\n".join(",".join(f"{v:.4f}" for v in row) for row in rng.standard_normal((200, dim))) + "\n")  # fmt: skip
+    if training_data is not None:
+        attrs["training_data"] = str(training_data(data))
+    ds = xr.Dataset({"x": (("sample", "x_dim_0"), x)}, attrs=attrs)
+    path = tmp_path / "gen.nc"
+    write_netcdf(ds, path)
+    return path, data
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3])
+def test_generated_samples_are_drawn_against_their_training_data(tmp_path, dim):
+    gen, _ = _generated(tmp_path, dim, training_data=lambda data: data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = plot_file(gen, tmp_path / "gen.png")
+    assert is_png(out) and out.stat().st_size > 10_000
+
+
+def test_generated_samples_without_their_data_are_drawn_alone_with_a_warning(tmp_path):
+    gen, data = _generated(tmp_path, 2, training_data=lambda data: data.with_name("gone.csv"))
+    with pytest.warns(RuntimeWarning, match="gone.csv.*is not there"):
+        assert is_png(plot_file(gen, tmp_path / "alone.png"))
+    assert is_png(plot_file(gen, tmp_path / "other.png", compare_with=data))  # another data set, given
+
+
+def test_generated_samples_against_data_of_another_shape_are_refused(tmp_path):
+    gen, _ = _generated(tmp_path, 2)
+    other = tmp_path / "one.csv"
+    other.write_text("x[0]\n1.0\n2.0\n")
+    with pytest.raises(UsageError) as err:
+        plot_file(gen, tmp_path / "bad.png", compare_with=other)
+    assert "x[1]" in err.value.message or "`x`" in err.value.message, err.value.render()
+    assert not (tmp_path / "bad.png").exists()
