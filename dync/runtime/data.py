@@ -213,18 +213,34 @@ def read_observations(
             f"the model `{info.name}` has no `observe` lines, so no data can be read for it",
             hint="add an `observe NAME ~ LAW(...)` line to the spec",
         )
+    return read_data_file(
+        source,
+        csv=lambda path: _CsvReader(path, info, inputs).read(),
+        netcdf=lambda ds, where: _DatasetReader(ds, info, where, inputs).read(),
+    )
+
+
+#: the file suffixes read as NetCDF
+NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf", ".h5", ".cdf")
+
+
+def read_data_file(source, *, csv, netcdf):
+    """Read a data file (LANGUAGE.md §11) by its suffix: ``csv(path)`` for a
+    ``.csv`` file, ``netcdf(dataset, where)`` for a NetCDF file or an
+    ``xarray.Dataset`` (``where`` names it in errors). A missing file, an
+    unknown suffix or an unreadable file is a located :class:`DataError`."""
     if isinstance(source, xr.Dataset):
-        return _DatasetReader(source, info, "<Dataset>", inputs).read()
-    path = Path(source)
+        return netcdf(source, "<Dataset>")
+    path = Path(os.fspath(source))
     where = str(source)
     if not path.is_file():
         raise DataError(f"no such data file: {where}", Span(where, 0, 0))
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            return _CsvReader(path, info, inputs).read()
-        if suffix in (".nc", ".nc4", ".netcdf", ".h5", ".cdf"):
-            return _DatasetReader(_load_netcdf(path), info, where, inputs).read()
+            return csv(path)
+        if suffix in NETCDF_SUFFIXES:
+            return netcdf(_load_netcdf(path), where)
     except OSError as err:
         raise DataError(f"cannot read the file: {err.strerror or err}", Span(where, 0, 0)) from None
     raise DataError(

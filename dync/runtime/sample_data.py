@@ -20,11 +20,9 @@ import numpy as np
 
 from ..errors import Span, did_you_mean
 from ..info.model import ModelInfo
-from .data import DataError, _load_netcdf, column_names
+from .data import DataError, column_names, read_data_file
 
 __all__ = ["read_data_arrays", "read_sample_array", "read_samples"]
-
-_NETCDF = (".nc", ".nc4", ".netcdf", ".h5", ".cdf")
 
 
 def read_samples(source, info: ModelInfo, state: str) -> np.ndarray:
@@ -110,27 +108,13 @@ def _read(source, shapes: dict[str, tuple[int, ...]], what: str) -> tuple[dict[s
     Dataset, and the place to name in errors."""
     import xarray as xr
 
-    if isinstance(source, xr.Dataset):
-        where = "<Dataset>"
-        return {n: _from_dataset(source, n, sh, where, what) for n, sh in shapes.items()}, where
-    path = Path(os.fspath(source))
-    where = str(source)
-    if not path.is_file():
-        raise DataError(f"no such data file: {where}", Span(where, 0, 0))
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            return _from_csv(path, shapes, what), where
-        if suffix in _NETCDF:
-            ds = _load_netcdf(path)
-            return {n: _from_dataset(ds, n, sh, where, what) for n, sh in shapes.items()}, where
-        raise DataError(
-            f"cannot tell the format of `{path.name}`",
-            Span(where, 0, 0),
-            hint="data files are NetCDF (`.nc`) or CSV (`.csv`)",
-        )
-    except OSError as err:
-        raise DataError(f"cannot read the file: {err.strerror or err}", Span(where, 0, 0)) from None
+    where = "<Dataset>" if isinstance(source, xr.Dataset) else str(source)
+    arrays = read_data_file(
+        source,
+        csv=lambda path: _from_csv(path, shapes, what),
+        netcdf=lambda ds, where: {n: _from_dataset(ds, n, sh, where, what) for n, sh in shapes.items()},
+    )
+    return arrays, where
 
 
 def _from_dataset(ds, name: str, shape: tuple[int, ...], where: str, what: str) -> np.ndarray:
