@@ -67,7 +67,7 @@ def generate_spec(
         prior = distribution_prior(law.name, law.args, law.shape)
     else:
         prior = prior_from_meta(model, meta)
-    if settings.loglik and settings.prior is None and meta.get("forward_class", "linear") != "linear":
+    if settings.loglik and settings.prior is None and meta.get("forward_class", "linear") not in ("linear", "log-linear"):
         raise UsageError(
             "--loglik needs the forward SDE's law at t1 as a density, and this forward SDE is not linear",
             hint='exact log-likelihoods are for linear forward SDEs (VP, VE, sub-VP), or from a --prior "..." you give',

@@ -131,6 +131,7 @@ def train(model_or_spec: Any, data: Any, **options: Any):
 
 _OBJECTIVES = {
     "dsm": "denoising score matching (exact Gaussian transition)",
+    "dsm_log": "denoising score matching in log x (exact log-normal transition of the multiplicative forward SDE)",
     "ssm": "sliced score matching (the forward SDE has no Gaussian transition)",
 }
 
@@ -143,7 +144,7 @@ def train_summary(result) -> str:
     loss = np.asarray(result.loss)
     head = float(np.mean(loss[: max(1, len(loss) // 20)]))
     warn = []
-    if m.get("objective", "dsm") == "dsm" and not m["final_loss"] < head:
+    if m.get("objective", "dsm") in ("dsm", "dsm_log") and not m["final_loss"] < head:
         warn = [f"warning: the loss did not go down ({head:.4g} -> {m['final_loss']:.4g}); try a lower --lr or more --steps"]
     return "\n".join(warn + [
         f"model {m['model']}: {_OBJECTIVES[m.get('objective', 'dsm')]} of `{m['state']}` on {m['data_samples']} samples, "

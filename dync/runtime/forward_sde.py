@@ -39,6 +39,7 @@ from ..errors import DyncRuntimeError
 __all__ = [
     "FORWARD_CLASSES",
     "GaussianTransition",
+    "LogCoordinates",
     "classify_forward",
     "gaussian_mixture_log_density",
     "gaussian_mixture_score",
@@ -49,6 +50,7 @@ __all__ = [
 #: the classes ``dync check``/``dync train`` name
 FORWARD_CLASSES = {
     "linear": "affine drift with state-independent diffusion: the transition is Gaussian and exact",
+    "log-linear": "linear in log x (multiplicative noise, e.g. GBM): the transition is log-normal and exact",
     "other": "not affine in the state, or state-dependent diffusion: no Gaussian transition",
 }
 
@@ -101,11 +103,46 @@ def _probe(model, t0: float, t1: float) -> tuple[bool, bool, str]:
     return True, diagonal, ""
 
 
+class LogCoordinates(eqx.Module):
+    """A positive forward SDE seen in ``y = log x`` (componentwise), by
+    Itô's formula:
+
+        dy = [f(t, x) / x - diag(G G^T)(t, x) / (2 x^2)] dt + (G(t, x) / x) dW,   x = e^y.
+
+    For a multiplicative forward SDE such as geometric Brownian motion
+    (``dx = a(t) x dt + b(t) x dW``) this is linear in ``y`` with noise that
+    does not depend on it, so :func:`gaussian_transition` of this module is
+    the exact (log-normal) transition of ``x``. It offers what the probes
+    and the moment equations read: ``info``, ``ito_drift`` and ``diffusion``.
+    """
+
+    model: eqx.Module
+
+    @property
+    def info(self):
+        return self.model.info
+
+    def ito_drift(self, t, y, args):
+        x = jnp.exp(y)
+        g = self.model.diffusion(t, x, args)
+        return self.model.ito_drift(t, x, args) / x - 0.5 * jnp.sum(g * g, axis=1) / (x * x)
+
+    def diffusion(self, t, y, args):
+        x = jnp.exp(y)
+        return self.model.diffusion(t, x, args) / x[:, None]
+
+
 def classify_forward(model, t1: float = 1.0) -> tuple[str, str]:
-    """The class of a model's forward SDE on ``[0, t1]``: ``("linear", "")``
-    or ``("other", reason)`` (see :data:`FORWARD_CLASSES`)."""
+    """The class of a model's forward SDE on ``[0, t1]``: ``("linear",
+    "")``, ``("log-linear", "")`` (linear in ``log x``,
+    :class:`LogCoordinates`) or ``("other", reason)`` (see
+    :data:`FORWARD_CLASSES`)."""
     linear, _, reason = _probe(model, 0.0, t1)
-    return ("linear", "") if linear else ("other", reason)
+    if linear:
+        return "linear", ""
+    if _probe(LogCoordinates(model), 0.0, t1)[0]:
+        return "log-linear", ""
+    return "other", reason
 
 
 class GaussianTransition(eqx.Module):
@@ -229,7 +266,7 @@ def gaussian_transition(model, t1: float = 1.0) -> GaussianTransition:
         raise DyncRuntimeError(
             f"the forward SDE of model `{name}` has no Gaussian transition: {reason}",
             hint="denoising score matching here needs an affine drift and a diffusion that does not depend "
-            "on the state (VP, VE, sub-VP, OU); for a multiplicative (GBM) process, train on its logarithm",
+            "on the state (VP, VE, sub-VP, OU); for a multiplicative (GBM) process, use LogCoordinates(model)",
         )
     n = model.info.state_size
     if not diagonal and n > MAX_FULL_STATES:

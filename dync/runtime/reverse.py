@@ -59,6 +59,7 @@ __all__ = [
     "DistributionPrior",
     "EmpiricalPrior",
     "GaussianPrior",
+    "LogGaussianPrior",
     "ReverseResult",
     "log_likelihood",
     "distribution_prior",
@@ -89,6 +90,21 @@ class GaussianPrior(NamedTuple):
         z = jax.scipy.linalg.solve_triangular(chol, x - self.mean, lower=True)
         n = x.shape[0]
         return -0.5 * jnp.sum(z**2) - jnp.sum(jnp.log(jnp.diag(chol))) - 0.5 * n * math.log(2 * math.pi)
+
+
+class LogGaussianPrior(NamedTuple):
+    """``x = e^y`` with ``y ~ N(mean, cov)``: the start of a log-linear
+    forward SDE's reverse processes (the law of ``log x`` at ``t1`` with its
+    exact first two moments, as :func:`terminal_prior` gives them for ``y``)."""
+
+    log: GaussianPrior
+
+    def sample(self, key: PRNGKeyArray, count: int) -> Float[Array, "N n"]:
+        return jnp.exp(self.log.sample(key, count))
+
+    def log_prob(self, x: Float[Array, " n"]) -> Scalar:
+        y = jnp.log(x)
+        return self.log.log_prob(y) - jnp.sum(y)
 
 
 class EmpiricalPrior(NamedTuple):
@@ -135,12 +151,16 @@ def distribution_prior(name: str, args, shape) -> DistributionPrior:
 
 def prior_from_meta(model, meta: dict):
     """The start of the reverse processes for a weights file's metadata:
-    :func:`terminal_prior` for a linear forward SDE, else the stored
-    terminal samples (:class:`EmpiricalPrior`)."""
-    from .forward_sde import gaussian_transition
+    :func:`terminal_prior` for a linear forward SDE, its log-normal
+    counterpart (:class:`LogGaussianPrior`) for a log-linear one, else the
+    stored terminal samples (:class:`EmpiricalPrior`)."""
+    from .forward_sde import LogCoordinates, gaussian_transition
 
     if meta.get("forward_class", "linear") == "linear":
         return terminal_prior(gaussian_transition(model, meta["t1"]), meta["data_mean"], meta["data_cov"])
+    if meta["forward_class"] == "log-linear":
+        transition = gaussian_transition(LogCoordinates(model), meta["t1"])
+        return LogGaussianPrior(terminal_prior(transition, meta["log_data_mean"], meta["log_data_cov"]))
     if not meta.get("terminal_samples"):
         raise UsageError(
             f"the forward SDE of model `{meta.get('model')}` is not linear ({meta.get('forward_reason', 'state-dependent noise')}), "

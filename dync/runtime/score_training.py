@@ -50,7 +50,7 @@ from jaxtyping import Array, Float, PRNGKeyArray, PyTree, Scalar
 
 from ..atomic import write_bytes_atomic
 from ..errors import DyncRuntimeError, UsageError
-from .forward_sde import GaussianTransition, classify_forward, gaussian_transition
+from .forward_sde import GaussianTransition, LogCoordinates, classify_forward, gaussian_transition
 from .kernels import Kernel, run_kernel
 
 __all__ = [
@@ -105,6 +105,14 @@ def trainable(model) -> PyTree[bool]:
         sub = getattr(model, net.field)
         spec = eqx.tree_at(lambda m, f=net.field: getattr(m, f), spec, jax.tree_util.tree_map(eqx.is_inexact_array, sub))
     return spec
+
+
+def log_score(model, t, y):
+    """The score of ``y = log x`` from the model's score of ``x``:
+    ``x * s(t, x) + 1`` at ``x = e^y`` (the density of ``y`` carries the
+    Jacobian ``e^{sum y}``)."""
+    x = jnp.exp(y)
+    return x * model.score(t, x, None) + 1.0
 
 
 def dsm_loss(
@@ -222,6 +230,8 @@ class _DSMStep(eqx.Module):
     t_min: float = eqx.field(static=True)
     t1: float = eqx.field(static=True)
     ema: float = eqx.field(static=True)
+    #: the data and the transition are in ``y = log x`` (a log-linear forward SDE)
+    log_space: bool = eqx.field(static=True, default=False)
 
     def __call__(self, key: PRNGKeyArray, state: ScoreTrainState) -> tuple[ScoreTrainState, ScoreTrainInfo]:
         k_idx, k_t, k_eps = jax.random.split(key, 3)
@@ -236,6 +246,8 @@ class _DSMStep(eqx.Module):
 
         def loss_fn(params):
             model = eqx.combine(params, self.static)
+            if self.log_space:
+                return dsm_loss(lambda t, y: log_score(model, t, y), self.transition, x0, t, eps, weight)
             return dsm_loss(lambda t, x: model.score(t, x, None), self.transition, x0, t, eps, weight)
 
         loss, grad = eqx.filter_value_and_grad(loss_fn)(state.params)
@@ -349,8 +361,15 @@ def dsm_kernel(
     ema: float = 0.999,
     t_min: float = 1e-3,
     weighting: str = "sigma2",
+    log_space: bool = False,
 ) -> Kernel:
     """Denoising score matching of ``model.score`` as a :class:`Kernel`.
+
+    With ``log_space`` the forward SDE is log-linear: ``transition`` is that
+    of ``y = log x`` (:class:`~dync.runtime.forward_sde.LogCoordinates`),
+    the positive ``data`` are taken to logs, and the loss is that of the
+    score of ``y``, ``x * s(t, x) + 1`` (:func:`log_score`): the exact
+    log-normal transition of ``x``.
 
     ``weighting="sigma2"`` draws ``t`` uniformly with ``lambda = P(t)``;
     ``"likelihood"`` uses ``lambda = g^2`` with importance-sampled times
@@ -365,10 +384,14 @@ def dsm_kernel(
     optimizer = _optimizer(float(learning_rate))
     params, static = eqx.partition(model, trainable(model))
     data = jnp.asarray(data, dtype=jnp.result_type(float)).reshape(len(data), -1)
+    if log_space:
+        data = jnp.log(data)
     if weighting not in WEIGHTINGS:
         raise UsageError(f"--weighting {weighting}: unknown", hint="use " + " or ".join(WEIGHTINGS))
-    times = likelihood_time_sampler(model, transition, float(t_min), transition.t1) if weighting == "likelihood" else None
-    step = _DSMStep(static, transition, data, times, optimizer, int(batch), float(t_min), float(transition.t1), float(ema))
+    coords = LogCoordinates(model) if log_space else model
+    times = likelihood_time_sampler(coords, transition, float(t_min), transition.t1) if weighting == "likelihood" else None
+    step = _DSMStep(static, transition, data, times, optimizer, int(batch), float(t_min), float(transition.t1), float(ema),
+                    bool(log_space))  # fmt: skip
 
     def init() -> ScoreTrainState:
         return ScoreTrainState(params, optimizer.init(params), params, jnp.zeros((), jnp.int32))
@@ -457,11 +480,19 @@ def train_score(
     if data.shape[1] != n:
         raise UsageError(f"the samples have {data.shape[1]} components, but the state has {n}")
     kind, reason = classify_forward(model, t1)
-    if kind == "linear":
-        transition = gaussian_transition(model, t1)
+    if kind == "log-linear" and not np.all(data > 0):
+        bad = int(np.argmax(~np.all(data > 0, axis=1)))
+        raise UsageError(
+            f"the forward SDE of model `{model.info.name}` is multiplicative (linear in log x), so the data must be "
+            f"positive, but sample {bad} is {data[bad].tolist()}",
+            hint="a multiplicative (GBM) forward SDE is for positive data; for data of any sign use VP, VE or sub-VP",
+        )
+    if kind in ("linear", "log-linear"):
+        log_space = kind == "log-linear"
+        transition = gaussian_transition(LogCoordinates(model) if log_space else model, t1)
         kernel = dsm_kernel(model, transition, data, batch=batch, learning_rate=learning_rate, ema=ema, t_min=t_min,
-                            weighting=weighting)  # fmt: skip
-        objective = "dsm"
+                            weighting=weighting, log_space=log_space)  # fmt: skip
+        objective = "dsm_log" if log_space else "dsm"
     else:
         if weighting != "sigma2":
             raise UsageError(f"--weighting {weighting} needs a linear forward SDE", hint="leave --weighting at sigma2")
@@ -505,7 +536,11 @@ def train_score(
         "weighting": weighting,
         "forward_class": kind,
     }
-    if kind != "linear":
+    if kind == "log-linear":
+        logs = np.log(data)
+        meta["log_data_mean"] = logs.mean(axis=0).tolist()
+        meta["log_data_cov"] = np.atleast_2d(np.cov(logs, rowvar=False)).tolist()
+    if kind == "other":
         meta["forward_reason"] = reason
         meta["terminal_samples"] = terminal_samples(trained, data, t1, seed).tolist()
     return TrainedScore(trained, np.asarray(run.info.loss), np.asarray(run.info.grad_norm), meta)

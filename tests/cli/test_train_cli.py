@@ -161,15 +161,36 @@ def test_plot_of_generated_samples(trained, tmp_path, capsys):
     assert "--data is for a file of generated samples" in capsys.readouterr().err
 
 
-def test_a_multiplicative_forward_sde_trains_by_sliced_score_matching(tmp_path, capsys):
+def test_a_multiplicative_forward_sde_trains_in_log_x(tmp_path, capsys):
+    """GBM is linear in log x: exact DSM there, a log-normal start, and
+    PF-ODE log-likelihoods."""
     spec = str(ROOT / "specs/diffusion/gbm_2d.dync")
     data = str(ROOT / "specs/diffusion/positive.csv")
     out = tmp_path / "gbm.eqx"
     assert _main("train", spec, data, "-o", str(out), "--steps", "20", "--batch", "16", "--no-progress") == 0
+    assert "denoising score matching in log x" in capsys.readouterr().out
+    gen = tmp_path / "g.nc"
+    assert _main("sample", spec, "--reverse", "ode", "--weights", str(out), "--samples", "20", "--loglik",
+                 "-o", str(gen), "--no-progress") == 0  # fmt: skip
+    ds = xr.load_dataset(gen)
+    assert ds["x"].shape == (20, 2) and np.all(ds["x"].values > 0) and np.all(np.isfinite(ds["loglik"].values))
+    negative = tmp_path / "neg.csv"
+    negative.write_text("x[0],x[1]\n1.0,2.0\n-1.0,0.5\n")
+    assert _main("train", spec, str(negative), "-o", str(out), "--steps", "2", "--no-progress") == 2
+    err = capsys.readouterr().err
+    assert "must be positive, but sample 1 is [-1.0, 0.5]" in err and "Traceback" not in err, err
+
+
+def test_a_forward_sde_in_neither_class_trains_by_sliced_score_matching(tmp_path, capsys):
+    spec = tmp_path / "other.dync"
+    spec.write_text((ROOT / "specs/diffusion/gbm_2d.dync").read_text().replace("sigma * x * dW", "sigma * x / (1 + x) * dW"))
+    data = str(ROOT / "specs/diffusion/positive.csv")
+    out = tmp_path / "other.eqx"
+    assert _main("train", str(spec), data, "-o", str(out), "--steps", "20", "--batch", "16", "--no-progress") == 0
     assert "sliced score matching" in capsys.readouterr().out
     gen = tmp_path / "g.nc"
-    assert _main("sample", spec, "--reverse", "sde", "--weights", str(out), "--samples", "50", "--steps", "20",
+    assert _main("sample", str(spec), "--reverse", "sde", "--weights", str(out), "--samples", "50", "--steps", "20",
                  "-o", str(gen), "--no-progress") == 0  # fmt: skip
     assert xr.load_dataset(gen)["x"].shape == (50, 2)
-    assert _main("sample", spec, "--reverse", "ode", "--weights", str(out), "--loglik", "-o", str(gen)) == 2
+    assert _main("sample", str(spec), "--reverse", "ode", "--weights", str(out), "--loglik", "-o", str(gen)) == 2
     assert "not linear" in capsys.readouterr().err

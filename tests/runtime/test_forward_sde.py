@@ -48,13 +48,16 @@ def test_vp_transition_matches_the_closed_form(vp):
         np.testing.assert_allclose(h, 0.0, atol=1e-7)
 
 
-def test_vp_class_is_linear_and_gbm_is_other(vp):
+def test_vp_class_is_linear_gbm_log_linear_and_cir_other(vp, tmp_path):
     assert classify_forward(vp[0])[0] == "linear"
     gbm = dync.load(str(ROOT / "specs/gbm.dync"))
-    kind, reason = classify_forward(gbm)
-    assert kind == "other" and "state" in reason
+    assert classify_forward(gbm) == ("log-linear", "")
     with pytest.raises(DyncRuntimeError, match="no Gaussian transition"):
         gaussian_transition(gbm)
+    cir = tmp_path / "cir.dync"
+    cir.write_text("model cir\nstate x = 1.0\ndx = (1 - x) dt + 0.5 * sqrt(abs(x) + 1) dW\n")
+    kind, reason = classify_forward(dync.load(str(cir)))
+    assert kind == "other" and "state" in reason
 
 
 def test_coupled_ou_transition_matches_van_loan(tmp_path):
