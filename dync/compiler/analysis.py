@@ -256,6 +256,44 @@ def linear_gaussian_reason(model: ir.ModelIR) -> str | None:
     return None
 
 
+def forward_sde_class(model: ir.ModelIR) -> tuple[str, str]:
+    """The class of a score model's forward SDE by the form of its equations
+    (:data:`dync.info.forward.FORWARD_CLASSES`): ``("linear", "")`` (drift
+    affine in the states, noise not depending on them; time may enter),
+    ``("log-linear", "")`` (each state's drift pieces are ``c * x`` and its
+    noise terms ``c * x dB`` with state-free ``c``, so ``log x`` is linear:
+    GBM), or ``("other", reason)``.
+
+    Example:
+        >>> forward_sde_class(check_spec(parse_spec("state x = 1\\ndx = -t * x dt + sqrt(t) dW\\n")))
+        ('linear', '')
+    """
+    if any(b.kind == "fractional" for b in model.noise_blocks) or any(s.hidden for s in model.states):
+        return "other", "fractional noise"
+    lets = dict(model.lets)
+    drift = dict(model.drift)
+    memo: dict = {}
+    deps: dict = {}
+    affine = all(e is None or _affine(e, lets, memo, deps) for e in drift.values())
+    if affine and model.noise_structure in ("none", "additive"):
+        return "linear", ""
+
+    def log_linear(name: str) -> bool:
+        f = drift.get(name)
+        pieces = [] if f is None else [p for _, p in _split_sum(f)]
+        terms = dict(model.noise).get(name, ())
+        zero = lambda p: isinstance(p, ir.Const) and bool((p.value == 0).all())  # noqa: E731  (`0 dt`)
+        return bool(terms) and all(zero(p) or _linear_in(p, name, lets) for p in pieces) and all(
+            not t.matrix and _linear_in(t.coefficient, name, lets) for t in terms
+        )
+
+    if all(log_linear(s.name) for s in model.states):
+        return "log-linear", ""
+    if not affine:
+        return "other", "nonlinear drift"
+    return "other", f"state-dependent noise ({model.noise_structure})"
+
+
 def is_linear_gaussian(model: ir.ModelIR) -> bool:
     """Whether the model is linear-Gaussian (see :func:`linear_gaussian_reason`),
     so that its exact likelihood is a Kalman filter's.

@@ -11,7 +11,8 @@ from ..errors import SpecWarning, render_warning
 from ..info.model import ModelInfo
 from ..info.solvers import solver_summary
 from . import ir
-from .analysis import linear_gaussian_reason
+from ..info.forward import FORWARD_CLASSES, OBJECTIVES
+from .analysis import forward_sde_class, linear_gaussian_reason
 from .describe import describe_model
 from .driver import CheckedSpec, check_ast, read_spec
 
@@ -56,7 +57,11 @@ class CheckSummary:
             "linear_gaussian": linear_gaussian_reason(m) is None,
             "target": m.target_text,
             "samplers": list(self.info.samplers),
-            "score": {"state": m.score.state, "value": m.score.text} if m.score is not None else None,
+            "score": (
+                {"state": m.score.state, "value": m.score.text, "forward": forward_sde_class(m)[0], "objective": OBJECTIVES[forward_sde_class(m)[0]]}
+                if m.score is not None
+                else None
+            ),
             "expectations": [
                 {"kind": e.kind, "lhs": e.lhs_text, "rhs": e.rhs_text, "line": e.line, "column": e.column}
                 for e in m.expectations
@@ -119,6 +124,9 @@ class CheckSummary:
             lines.append(f"  target      {info.target}   (samplers: {', '.join(info.samplers)})")
         if info.score is not None:
             lines.append(f"  score       {info.score_state} = {info.score}")
+            kind, reason = forward_sde_class(m)
+            lines.append(f"  forward     {kind}: {FORWARD_CLASSES[kind]}" + (f" ({reason})" if reason else ""))
+            lines.append(f"  training    {OBJECTIVES[kind]} (dync train)")
         for e in info.expectations:
             lines.append(f"  expect      {_expectation_text(e)}   (line {e.line})")
         lines.extend(render_warning(w) for w in self.warnings)

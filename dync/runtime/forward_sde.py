@@ -47,12 +47,7 @@ __all__ = [
     "gaussian_transition",
 ]
 
-#: the classes ``dync check``/``dync train`` name
-FORWARD_CLASSES = {
-    "linear": "affine drift with state-independent diffusion: the transition is Gaussian and exact",
-    "log-linear": "linear in log x (multiplicative noise, e.g. GBM): the transition is log-normal and exact",
-    "other": "not affine in the state, or state-dependent diffusion: no Gaussian transition",
-}
+from ..info.forward import FORWARD_CLASSES as FORWARD_CLASSES  # noqa: E402  (the classes dync check/train name)
 
 #: the most steps of the moment equations (the dense solution stores this many)
 MAX_ODE_STEPS = 4096

@@ -140,3 +140,35 @@ def test_dync_check_says_which_likelihood():
     assert "  likelihood  particle filter (not linear-Gaussian: Poisson observation `counts`)" in poisson.splitlines()
     # no `observe` lines, no likelihood line
     assert "likelihood" not in check_file(ROOT / "specs" / "gbm.dync").to_text()
+
+
+_NET = "model fw\nnet s = mlp(in = 3, out = 2, width = 8, depth = 1)\nstate x[2] ~ data\nscore x = s(x, t)\n"
+
+
+@pytest.mark.parametrize(
+    "equation, kind, reason",
+    [
+        ("dx = -0.5 * (0.1 + 19.9 * t) * x dt + sqrt(0.1 + 19.9 * t) dW", "linear", ""),  # VP: time may enter
+        ("dx = sqrt(2 * t) dW", "linear", ""),  # VE
+        ("dx = (1 - x) dt + 0.3 dW", "linear", ""),  # OU towards 1: affine
+        ("dx = 0 dt + 0.4 * x * dW", "log-linear", ""),  # GBM
+        ("dx = -0.1 * x dt + t * x * dW", "log-linear", ""),
+        ("dx = (1 - x) dt + 0.4 * x * dW", "other", "state-dependent noise (diagonal)"),  # a constant drift piece
+        ("dx = -x^3 dt + 0.5 dW", "other", "nonlinear drift"),
+        ("dx = -x dt + sqrt(abs(x)) * dW", "other", "state-dependent noise (diagonal)"),
+    ],
+)
+def test_forward_sde_class_by_the_form_of_the_equations(equation, kind, reason):
+    from dync.compiler.analysis import forward_sde_class
+
+    assert forward_sde_class(ir_of(_NET + equation + "\n")) == (kind, reason)
+
+
+def test_check_names_the_forward_class_and_the_training_objective():
+    from dync.compiler.summary import check_file
+
+    text = check_file(ROOT / "specs" / "diffusion" / "gbm_2d.dync").to_text()
+    assert "forward     log-linear" in text and "training    denoising score matching in log x" in text
+    summary = check_file(ROOT / "specs" / "diffusion" / "vp_2d.dync")
+    assert summary.to_json()["score"]["forward"] == "linear"
+    assert "training    denoising score matching with the exact Gaussian transition" in summary.to_text()
