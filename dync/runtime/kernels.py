@@ -72,8 +72,10 @@ __all__ = [
     "OptaxInfo",
     "OptaxState",
     "from_blackjax",
+    "load_result",
     "optax_kernel",
     "run_kernel",
+    "save_result",
 ]
 
 #: most steps in one compiled chunk when the caller does not choose
@@ -243,14 +245,22 @@ def _strong(tree: PyTree) -> PyTree:
     return jax.tree_util.tree_map(fix, tree)
 
 
+def _same(state: State) -> State:
+    return state
+
+
 @eqx.filter_jit
-def _run_chunk(step, trace_fn, length: int, state, key, start, num_steps):
-    """``length`` steps from global index ``start`` in one ``lax.scan``.
+def _run_chunk(step, trace_fn, prepare, length: int, state, key, start, num_steps):
+    """``prepare(state)``, then ``length`` steps from global index ``start``
+    in one ``lax.scan``.
 
     Steps with index ``>= num_steps`` (padding of a last, short chunk) are
     computed but discarded, so every chunk of a run has the same length and
     compiles once; ``start`` and ``num_steps`` are traced, so neither causes
-    a recompile."""
+    a recompile. The functions are static: equal functions (the same
+    function, or equal equinox modules and their bound methods) reuse the
+    compiled chunk across runs."""
+    state = prepare(state)
 
     def body(state, i):
         new, info = step(jax.random.fold_in(key, i), state)
@@ -419,14 +429,41 @@ def cached_call(
     if checkpoint is None:
         return compute(key, inputs)
     shape = eqx.filter_eval_shape(compute, key, inputs)
+    if Path(checkpoint).exists():
+        return load_result(checkpoint, key, inputs, shape, identity=identity)
+    result = compute(key, inputs)
+    save_result(checkpoint, key, inputs, result, identity=identity)
+    return result
+
+
+def save_result(
+    checkpoint: str | os.PathLike, key: PRNGKeyArray, inputs: PyTree, result: PyTree, *, identity: str = ""
+) -> None:
+    """Write what a computation of ``(key, inputs)`` returned, as
+    :func:`cached_call` does (atomically, with the fingerprint of the key,
+    the inputs and ``identity``), for :func:`load_result` to read back."""
+    fingerprint = _fingerprint(0, key, inputs, jax.eval_shape(lambda: result), identity)
+    _write_checkpoint(Path(checkpoint), fingerprint, result, (), 1)
+
+
+def load_result(
+    checkpoint: str | os.PathLike, key: PRNGKeyArray, inputs: PyTree, shape: PyTree, *, identity: str = ""
+) -> PyTree:
+    """Read back a result written by :func:`save_result` (or
+    :func:`cached_call`) for the same key, inputs and ``identity``.
+
+    Args:
+        checkpoint: the file.
+        key, inputs, identity: what the computation was given.
+        shape: the result's structure, shapes and dtypes
+            (``jax.ShapeDtypeStruct`` leaves, as ``jax.eval_shape`` gives).
+
+    Raises:
+        UsageError: the file is unreadable or belongs to another computation.
+    """
     template = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shape)
     fingerprint = _fingerprint(0, key, inputs, shape, identity)
-    path = Path(checkpoint)
-    if path.exists():
-        result, _, _ = _read_checkpoint(path, fingerprint, template, ())
-        return result
-    result = compute(key, inputs)
-    _write_checkpoint(path, fingerprint, result, (), 1)
+    result, _, _ = _read_checkpoint(Path(checkpoint), fingerprint, template, ())
     return result
 
 
@@ -445,6 +482,8 @@ def run_kernel(
     identity: str = "",
     status_fn: Callable[[PyTree, int], str] | None = None,
     on_chunk: Callable[[PyTree, int], None] | None = None,
+    prepare: Callable[[State], State] | None = None,
+    on_state: Callable[[State, int], None] | None = None,
 ) -> KernelRun:
     """Run ``num_steps`` steps of ``kernel`` from ``state``: the one driver.
 
@@ -492,6 +531,16 @@ def run_kernel(
             with that chunk's records (host arrays, steps first), before its
             checkpoint; it may raise to stop the run (a sampler that drifted
             to NaN), leaving the previous checkpoint intact.
+        prepare: ``prepare(state) -> state``, run at the start of every
+            chunk inside its compiled program, before the steps: work that
+            must happen once before the first step (a sampler's warm-up),
+            compiled into the same program as the steps instead of a
+            program of its own. It must be pure and return its input
+            unchanged once it has run (a flag in the state says so; a
+            ``lax.cond`` on it costs nothing in later chunks).
+        on_state: ``on_state(state, steps_done)``, called after each chunk
+            with the state (device arrays), after ``on_chunk`` and before
+            the chunk's checkpoint.
 
     Returns:
         A :class:`KernelRun`.
@@ -526,12 +575,13 @@ def run_kernel(
     if checkpoint is not None and checkpoint_every is None:
         checkpoint_every = size
     trace_fn = _keep_info if trace_fn is None else trace_fn
+    prepare = _same if prepare is None else prepare
 
     state = _strong(state)
     start_dtype = jnp.int32
     total = jnp.asarray(num_steps, start_dtype)
     _, record_shape = eqx.filter_eval_shape(
-        _run_chunk, kernel.step, trace_fn, size, state, key, jnp.zeros((), start_dtype), total
+        _run_chunk, kernel.step, trace_fn, prepare, size, state, key, jnp.zeros((), start_dtype), total
     )
     record_shape = jax.tree_util.tree_map(lambda s: jax.ShapeDtypeStruct(s.shape[1:], s.dtype), record_shape)
 
@@ -550,12 +600,14 @@ def run_kernel(
     with progress_bar(remaining, description, shown, unit=f"chunks of {size} steps") as advance:
         while done < num_steps:
             state, records = _run_chunk(
-                kernel.step, trace_fn, size, state, key, jnp.asarray(done, start_dtype), total
+                kernel.step, trace_fn, prepare, size, state, key, jnp.asarray(done, start_dtype), total
             )
             n = min(size, num_steps - done)
             chunk = jax.tree_util.tree_map(lambda x, n=n: np.asarray(x)[:n], records)
             if on_chunk is not None:
                 on_chunk(chunk, done + n)
+            if on_state is not None:
+                on_state(state, done + n)
             parts.append(chunk)
             done += n
             if path is not None and (done % checkpoint_every == 0 or done == num_steps):

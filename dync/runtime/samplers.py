@@ -179,12 +179,12 @@ def baoab(
     def step(key, state):
         dtype = state.position.dtype
         h = jnp.asarray(step_size, dtype)
-        m = jnp.broadcast_to(jnp.asarray(mass, dtype), state.position.shape)
+        m = jnp.asarray(mass, dtype)  # a scalar, or one per coordinate: broadcasts either way
         c = jnp.exp(-jnp.asarray(friction, dtype) * h)
         p = state.momentum + 0.5 * h * state.logdensity_grad
-        x = state.position + 0.5 * h * p / m
+        x = state.position + (0.5 * h / m) * p
         p = c * p + jnp.sqrt((1 - c**2) * m) * jax.random.normal(key, x.shape, dtype)
-        x = x + 0.5 * h * p / m
+        x = x + (0.5 * h / m) * p
         value, grad = jax.value_and_grad(logdensity_fn)(x)
         p = p + 0.5 * h * grad
         new = BAOABState(x, p, value, grad)

@@ -24,6 +24,11 @@ they need ``step_size``.
 A chain whose position leaves the finite numbers stops the run with a
 :class:`~dync.errors.DyncRuntimeError` naming the chain, the iteration and the
 state.
+
+The warm-up and the draws compile as one program (the warm-up is
+``run_kernel``'s ``prepare``, run once at the start of the first chunk), and
+the sampler is an equinox module whose arrays are arguments of that program,
+so a later run of the same target with the same settings reuses it.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import blackjax
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -40,8 +46,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from ..errors import DyncRuntimeError, UsageError, did_you_mean
 from . import samplers
-from .kernels import Kernel, cached_call, run_kernel
-from .progress import busy, show_progress
+from .kernels import Kernel, run_kernel, save_result
 from .samplers import SumOverData
 
 __all__ = ["DEFAULT_TARGET_ACCEPT", "SAMPLE_METHODS", "SampleRun", "SumOverData", "sample_density"]
@@ -76,13 +81,6 @@ class SampleRun(NamedTuple):
     info: samplers.SamplerInfo
     step_size: np.ndarray
     step_sizes: np.ndarray | None = None
-
-
-class _Record(NamedTuple):
-    position: Any
-    logdensity: Any
-    info: samplers.SamplerInfo
-    step_size: Any
 
 
 def _check_sizes(chains: int, warmup: int, samples: int, thin: int) -> None:
@@ -121,6 +119,8 @@ def _burn_in(kernel: Kernel, warmup: int, random_init: bool = False):
     def run(key, position):
         key, key_init = jax.random.split(key)
         state = kernel.init(position, key_init) if random_init else kernel.init(position)
+        if warmup == 0:
+            return state
 
         def body(s, k):
             return kernel.step(k, s)[0], None
@@ -145,6 +145,141 @@ def _split_chains(initial: Array, devices: Any) -> Array:
         return initial
     mesh = jax.sharding.Mesh(np.asarray(chosen, dtype=object), ("chain",))
     return jax.device_put(initial, NamedSharding(mesh, PartitionSpec("chain")))
+
+
+class _Chains(NamedTuple):
+    """What the draws carry from chunk to chunk: every chain's sampler state
+    and the step and inverse mass it draws with, and the warm-up's input (its
+    key, the starting positions) with a flag saying whether it has run. The
+    warm-up runs inside the first chunk's program (``run_kernel``'s
+    ``prepare``), so that the warm-up and the draws compile as one program,
+    as a hand-written BlackJAX loop does."""
+
+    warmed: Any
+    key: PRNGKeyArray
+    start: Float[Array, "chains n"]
+    states: Any
+    step_size: Float[Array, " chains"]
+    inverse_mass: Float[Array, "chains n"]
+
+
+class _Record(NamedTuple):
+    """What is kept of each draw (``finite``: the position and log-density
+    are finite, computed on the device)."""
+
+    position: Any
+    logdensity: Any
+    info: samplers.SamplerInfo
+    step_size: Any
+    finite: Any
+
+
+class _Sampler(eqx.Module):
+    """One sampler over all chains: its warm-up and its draw step.
+
+    A pytree whose leaves are the log-density's arrays (a model's parameters,
+    a target's data) and whose settings are static, so that the compiled
+    chunk of :func:`run_kernel` is reused by a later run of the same target
+    with the same settings (equinox compares the static parts by value; a
+    plain ``logdensity_fn`` by identity)."""
+
+    logdensity_fn: Callable
+    sum_over_data: SumOverData | None
+    method: str
+    chains: int
+    warmup: int
+    thin: int
+    step_size: float | None
+    target: float
+    friction: float
+    mass: Any
+    num_integration_steps: int
+    batch_size: int | None
+    step_decay: float
+    decay_steps: float
+
+    def kernel(self, step, inverse_mass) -> Kernel:
+        """One chain's kernel at ``step`` (and ``inverse_mass`` for HMC/NUTS)."""
+        if self.method == "sgld":
+            d = self.sum_over_data
+            return samplers.sgld(d.logprior_fn, d.loglikelihood_fn, d.data, self.batch_size, self.step_size,
+                                 self.step_decay, self.decay_steps)  # fmt: skip
+        if self.method == "ula":
+            return samplers.ula(self.logdensity_fn, step)
+        if self.method == "mala":
+            return samplers.mala(self.logdensity_fn, step)
+        if self.method == "baoab":
+            return samplers.baoab(self.logdensity_fn, step, self.friction, self.mass)
+        if self.method == "hmc":
+            return samplers.hmc(self.logdensity_fn, step, inverse_mass, self.num_integration_steps)
+        return samplers.nuts(self.logdensity_fn, step, inverse_mass)
+
+    def warm(self, key: PRNGKeyArray, positions: Float[Array, "chains n"]):
+        """Every chain's warm-up: its state, step and inverse mass for the draws."""
+        chains, n = positions.shape
+        dtype = positions.dtype
+        keys = jax.random.split(key, chains)
+        unit = jnp.ones((chains, n), dtype)
+        fixed = jnp.full((chains,), self.step_size or 0.0, dtype)
+        method = self.method
+        if method in ("sgld", "ula", "baoab") or (self.step_size is not None and method in ("mala", "hmc", "nuts")):
+            kernel = self.kernel(self.step_size, jnp.ones(n, dtype))
+            states = jax.vmap(_burn_in(kernel, self.warmup, random_init=method == "baoab"))(keys, positions)
+            return states, fixed, unit
+        if method == "mala":
+            states, steps = jax.vmap(_mala_warmup(self.logdensity_fn, self.warmup, 0.1, self.target))(keys, positions)
+            return states, steps.astype(dtype), unit
+        algorithm = blackjax.nuts if method == "nuts" else blackjax.hmc
+        extra = {} if method == "nuts" else {"num_integration_steps": self.num_integration_steps}
+        adaptation = blackjax.window_adaptation(algorithm, self.logdensity_fn, target_acceptance_rate=self.target,
+                                                **extra)  # fmt: skip
+
+        def one(k1, p):
+            (state, params), _ = adaptation.run(k1, p, num_steps=self.warmup)
+            return state, params["step_size"], params["inverse_mass_matrix"]
+
+        return jax.vmap(one)(keys, positions)
+
+    def unwarmed(self, positions: Float[Array, "chains n"]):
+        """Placeholders of what :meth:`warm` returns (its structure, shapes
+        and dtypes), without running it."""
+        chains, n = positions.shape
+        dtype = positions.dtype
+        states = jax.vmap(self.kernel(jnp.ones((), dtype), jnp.ones(n, dtype)).init)(positions)
+        return states, jnp.zeros((chains,), dtype), jnp.zeros((chains, n), dtype)
+
+    def prepare(self, chains: _Chains) -> _Chains:
+        """The warm-up, once: run when ``chains.warmed`` is false."""
+
+        def run(c: _Chains) -> _Chains:
+            warmed = self.warm(c.key, c.start)
+            like = (c.states, c.step_size, c.inverse_mass)
+            states, steps, inverse_mass = jax.tree_util.tree_map(lambda a, b: a.astype(b.dtype), warmed, like)
+            return c._replace(warmed=jnp.ones((), bool), states=states, step_size=steps, inverse_mass=inverse_mass)
+
+        return jax.lax.cond(chains.warmed, lambda c: c, run, chains)
+
+    def step(self, key: PRNGKeyArray, chains: _Chains):
+        """One draw of every chain (``thin`` steps of its kernel)."""
+
+        def one(k, state, step, inverse_mass):
+            return samplers.thinned(self.kernel(step, inverse_mass), self.thin).step(k, state)
+
+        keys = jax.random.split(key, self.chains)
+        states, info = jax.vmap(one)(keys, chains.states, chains.step_size, chains.inverse_mass)
+        return chains._replace(states=states), info
+
+    def record(self, chains: _Chains, info) -> _Record:
+        """What a draw keeps: position, log-density, info, the step of the
+        move that made it (SGLD's schedule), and whether it is finite."""
+        s = chains.states
+        if self.method == "sgld":
+            schedule = samplers.step_schedule(self.step_size, self.step_decay, self.decay_steps)
+            h = jnp.broadcast_to(schedule(s.count - 1), (self.chains,)).astype(s.position.dtype)
+        else:
+            h = chains.step_size
+        finite = jnp.isfinite(s.logdensity) & jnp.all(jnp.isfinite(s.position), axis=-1)
+        return _Record(s.position, s.logdensity, info, h, finite)
 
 
 def sample_density(
@@ -257,117 +392,59 @@ def sample_density(
     target = float(target_accept if target_accept is not None else DEFAULT_TARGET_ACCEPT.get(method, 0.8))
     if not 0.0 < target < 1.0:
         raise UsageError(f"the target acceptance rate must lie in (0, 1), got {target}")
-    key_warmup, key_draws = jax.random.split(key)
-    initial = _split_chains(initial, devices)
-    n = int(initial.shape[1])
-    dtype = initial.dtype
-
-    # ---- warm-up: each chain's starting state and step (and mass) for the draws
-    def sgld_kernel() -> Kernel:
-        return samplers.sgld(sum_over_data.logprior_fn, sum_over_data.loglikelihood_fn, sum_over_data.data,
-                             batch_size, step_size, step_decay, decay_steps)  # fmt: skip
-
-    def warm(k, positions):
-        keys = jax.random.split(k, chains)
-        if method == "sgld":
-            states = jax.vmap(_burn_in(sgld_kernel(), warmup))(keys, positions)
-            return states, jnp.full((chains,), step_size, dtype), jnp.ones((chains, n), dtype)
-        if method in ("ula", "baoab") or (step_size is not None and method == "mala"):
-            make = samplers.ula if method == "ula" else (samplers.mala if method == "mala" else None)
-            kernel = (make(logdensity_fn, step_size) if make is not None
-                      else samplers.baoab(logdensity_fn, step_size, friction, mass))  # fmt: skip
-            states = jax.vmap(_burn_in(kernel, warmup, random_init=method == "baoab"))(keys, positions)
-            return states, jnp.full((chains,), step_size, dtype), jnp.ones((chains, n), dtype)
-        if method == "mala":
-            states, steps = jax.vmap(_mala_warmup(logdensity_fn, warmup, 0.1, target))(keys, positions)
-            return states, steps.astype(dtype), jnp.ones((chains, n), dtype)
-        # hmc / nuts
-        if step_size is not None:
-            kernel = (samplers.nuts(logdensity_fn, step_size, jnp.ones(n, dtype)) if method == "nuts"
-                      else samplers.hmc(logdensity_fn, step_size, jnp.ones(n, dtype), num_integration_steps))  # fmt: skip
-            states = jax.vmap(_burn_in(kernel, warmup))(keys, positions)
-            return states, jnp.full((chains,), step_size, dtype), jnp.ones((chains, n), dtype)
-        algorithm = blackjax.nuts if method == "nuts" else blackjax.hmc
-        extra = {} if method == "nuts" else {"num_integration_steps": int(num_integration_steps)}
-        adaptation = blackjax.window_adaptation(algorithm, logdensity_fn, target_acceptance_rate=target, **extra)
-
-        def one(k1, p):
-            (state, params), _ = adaptation.run(k1, p, num_steps=warmup)
-            return state, params["step_size"], params["inverse_mass_matrix"]
-
-        return jax.vmap(one)(keys, positions)
-
     if warmup == 0 and method in ("hmc", "nuts") and step_size is None:
         raise UsageError(f"`{method}` adapts its step during warm-up: give --warmup > 0, or a --step")
+    key_warmup, key_draws = jax.random.split(key)
+    initial = _split_chains(initial, devices)
+    sampler = _Sampler(
+        logdensity_fn, sum_over_data, method, chains, warmup, thin, None if step_size is None else float(step_size),
+        target, float(friction), np.asarray(mass, float) if np.ndim(mass) else float(mass), int(num_integration_steps), batch_size,
+        float(step_decay), float(decay_steps),
+    )  # fmt: skip
     settings = (
         f"sample {method} chains={chains} warmup={warmup} step={step_size} thin={thin} target={target} "
         f"friction={friction} mass={mass} L={num_integration_steps} {identity}"
     )
     if method == "sgld":
         settings += f" batch={batch_size} decay={step_decay} tau={decay_steps}"
+    shape = eqx.filter_eval_shape(sampler.unwarmed, initial)
+    start = _Chains(jnp.zeros((), bool), key_warmup, initial,
+                    *jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shape))  # fmt: skip
+
     warm_file = None if checkpoint is None else f"{os.fspath(checkpoint)}.warmup"
-    resumed = warm_file is not None and os.path.exists(warm_file)
-    with busy(f"{description}: warm-up, {warmup} steps x {chains} chains", show_progress(progress, 2) and not resumed):
-        states, steps, inverse_mass = cached_call(
-            jax.jit(warm), key_warmup, initial, checkpoint=warm_file, identity="warmup " + settings
-        )
 
-    # ---- draws
-    def chain_kernel(step, inv_mass) -> Kernel:
-        if method == "sgld":
-            return sgld_kernel()
-        if method == "ula":
-            return samplers.ula(logdensity_fn, step)
-        if method == "mala":
-            return samplers.mala(logdensity_fn, step)
-        if method == "baoab":
-            return samplers.baoab(logdensity_fn, step, friction, mass)
-        if method == "hmc":
-            return samplers.hmc(logdensity_fn, step, inv_mass, num_integration_steps)
-        return samplers.nuts(logdensity_fn, step, inv_mass)
-
-    def step_all(k, states):
-        keys = jax.random.split(k, chains)
-        return jax.vmap(lambda kk, s, h, im: samplers.thinned(chain_kernel(h, im), thin).step(kk, s))(
-            keys, states, steps, inverse_mass
-        )
-
-    schedule = samplers.step_schedule(step_size if step_size is not None else 0.0, step_decay, decay_steps)
-
-    def record(state, info):
-        if method == "sgld":  # the step of the move that made the draw
-            h = jnp.broadcast_to(schedule(state.count - 1), (chains,)).astype(dtype)
-        else:
-            h = steps
-        return _Record(state.position, state.logdensity, info, h)
+    def keep_warmup(chains: _Chains, done: int) -> None:
+        if warm_file is not None and not os.path.exists(warm_file):
+            save_result(warm_file, key_warmup, initial, (chains.states, chains.step_size, chains.inverse_mass),
+                        identity="warmup " + settings)  # fmt: skip
 
     divergent = [0]
-    step_host = np.asarray(steps)
 
-    def status(chunk, done):
+    def status(chunk: _Record, done: int) -> str:
         divergent[0] += int(np.sum(chunk.info.diverging))
         return (
-            f"draw {done}  lp {np.mean(chunk.logdensity[-1]):.4g}  step {np.mean(step_host):.3g}  "
+            f"draw {done}  lp {np.mean(chunk.logdensity[-1]):.4g}  step {np.mean(chunk.step_size[-1]):.3g}  "
             f"accept {np.mean(chunk.info.acceptance_rate):.2f}  divergences {divergent[0]}"
         )
 
-    def stop_if_not_finite(chunk, done):
-        bad = ~np.all(np.isfinite(chunk.position), axis=-1) | ~np.isfinite(chunk.logdensity)
-        if bad.any():
-            i, c = (int(v[0]) for v in np.nonzero(bad))
-            iteration = done - len(bad) + i + 1
-            state = chunk.position[i, c]
-            shown = describe_state(state) if describe_state else np.array2string(state, threshold=12)
-            raise DyncRuntimeError(
-                f"chain {c} left the finite numbers at draw {iteration} (after {warmup} warm-up steps): "
-                f"log-density {chunk.logdensity[i, c]}, state {shown}",
-                hint="lower --step (or let mala/hmc/nuts adapt it), or check that the target is integrable",
-            )
+    def stop_if_not_finite(chunk: _Record, done: int) -> None:
+        if chunk.finite.all():  # computed on the device: one flag per chain and draw
+            return
+        i, c = (int(v[0]) for v in np.nonzero(~chunk.finite))
+        iteration = done - len(chunk.finite) + i + 1
+        state = chunk.position[i, c]
+        shown = describe_state(state) if describe_state else np.array2string(state, threshold=12)
+        raise DyncRuntimeError(
+            f"chain {c} left the finite numbers at draw {iteration} (after {warmup} warm-up steps): "
+            f"log-density {chunk.logdensity[i, c]}, state {shown}",
+            hint="lower --step (or let mala/hmc/nuts adapt it), or check that the target is integrable",
+        )
 
     run = run_kernel(
-        Kernel(lambda s: s, step_all), states, key_draws, samples, checkpoint=checkpoint,
-        checkpoint_every=checkpoint_every if checkpoint is not None else None, progress=progress, description=description or method,
-        trace_fn=record, identity=settings, status_fn=status, on_chunk=stop_if_not_finite,
+        Kernel(_Chains, sampler.step), start, key_draws, samples, checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every if checkpoint is not None else None, progress=progress,
+        description=description or method, trace_fn=sampler.record, identity=settings, status_fn=status,
+        on_chunk=stop_if_not_finite, prepare=sampler.prepare, on_state=keep_warmup,
     )  # fmt: skip
     trace = run.info  # (samples, chains, ...)
 
@@ -375,8 +452,8 @@ def sample_density(
         return np.swapaxes(np.asarray(x), 0, 1)
 
     info = jax.tree_util.tree_map(chain_first, trace.info)
-    return SampleRun(chain_first(trace.position), chain_first(trace.logdensity), info, step_host,
-                     chain_first(trace.step_size))  # fmt: skip
+    return SampleRun(chain_first(trace.position), chain_first(trace.logdensity), info,
+                     np.asarray(run.state.step_size), chain_first(trace.step_size))  # fmt: skip
 
 
 #: every method of ``dync sample`` (the density samplers and the model's own dynamics)
@@ -554,21 +631,32 @@ def _target_density(model, method: str, data: Any, initial):
                 hint="declare the data as inputs along a dim (`dim N = 100`, `input x[N]`) and pass --data FILE; "
                 "or use nuts, mala, hmc, ula or baoab",
             )
-        return (lambda y: jnp.reshape(model.target_log_density(y), ())), None, ""
+        return _Target(model), None, ""
     arrays = model_data(model, data)
     h = hashlib.sha256()
     for name, v in arrays.items():
         h.update(name.encode())
         h.update(np.ascontiguousarray(np.asarray(v)).tobytes())
     split = split_target(model, arrays)
-
-    def logdensity(y):
-        return jnp.reshape(model.target_log_density(y, {"data": arrays}), ())
-
+    logdensity = _Target(model, {"data": arrays})
     if method != "sgld":
         return logdensity, None, f" data={h.hexdigest()[:16]}"
     check_additive(model, split, initial)
     return logdensity, split, f" data={h.hexdigest()[:16]}"
+
+
+class _Target(eqx.Module):
+    """A model's target as the log-density of a flat state (with its data):
+    a pytree, so that a later run of the same model reuses the compiled
+    sampler."""
+
+    model: Any
+    args: Any = None
+
+    def __call__(self, y):
+        if self.args is None:
+            return jnp.reshape(self.model.target_log_density(y), ())
+        return jnp.reshape(self.model.target_log_density(y, self.args), ())
 
 
 def _param_digest(model) -> str:

@@ -120,3 +120,22 @@ def test_an_interrupted_run_resumes_bit_identically(tmp_path):
     resumed = sample_density(correlated, jnp.zeros((2, 2)), jax.random.key(7), checkpoint=path, **options)
     np.testing.assert_array_equal(whole.positions, resumed.positions)
     np.testing.assert_array_equal(whole.info.energy, resumed.info.energy)
+
+
+def test_a_second_run_reuses_the_compiled_warm_up_and_draws(monkeypatch):
+    """The warm-up is traced once per program (it is compiled with the
+    draws), and a second run of the same target and settings traces
+    nothing: it reuses the compiled program."""
+    from dync.runtime import sampling
+
+    traced = []
+    warm = sampling._Sampler.warm
+
+    def counting(self, key, positions):
+        traced.append(self.method)
+        return warm(self, key, positions)
+
+    monkeypatch.setattr(sampling._Sampler, "warm", counting)
+    for seed in (0, 1):
+        sample_density(standard, jnp.zeros((2, 3)), jax.random.key(seed), method="mala", warmup=10, samples=20)
+    assert traced == ["mala"]
