@@ -120,19 +120,25 @@ def _split_sum(e: ir.IExpr, sign: int = 1):
             yield sign, e
 
 
-def _linear_in(piece: ir.IExpr, v: str, lets: dict) -> bool:
-    """``piece`` is ``c * v``, ``v * c`` or ``v`` with ``c`` state-free."""
-    if isinstance(piece, ir.Ref) and piece.kind == "state" and piece.name == v:
-        return True
-    if isinstance(piece, ir.Op) and piece.op == "neg":
-        return _linear_in(piece.args[0], v, lets)
-    if isinstance(piece, ir.Op) and piece.op == "*":
-        a, b = piece.args
-        if _linear_in(b, v, lets) and not depends_on_state(a, lets):
+def _linear_in(piece: ir.IExpr, v: str, lets: dict, memo: dict | None = None) -> bool:
+    """``piece`` is ``c * v``, ``v * c``, ``-piece`` or ``v``, with ``c``
+    state-free. Iterative, and the state-dependence answers are shared
+    (``memo``), so a product of thousands of factors costs linear time."""
+    memo = {} if memo is None else memo
+    while True:
+        if isinstance(piece, ir.Ref) and piece.kind == "state" and piece.name == v:
             return True
-        if _linear_in(a, v, lets) and not depends_on_state(b, lets):
-            return True
-    return False
+        if isinstance(piece, ir.Op) and piece.op == "neg":
+            piece = piece.args[0]
+            continue
+        if isinstance(piece, ir.Op) and piece.op == "*":
+            a, b = piece.args
+            a_reads = depends_on_state(a, lets, memo=memo)
+            if a_reads == depends_on_state(b, lets, memo=memo):
+                return False  # both read states (not linear), or neither (no `v`)
+            piece = a if a_reads else b
+            continue
+        return False
 
 
 def langevin_pair(model: ir.ModelIR) -> tuple[str, str] | None:
