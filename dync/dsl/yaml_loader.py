@@ -1000,7 +1000,10 @@ def _named_ranges(node: Node) -> bool:
     for k, v in node.value:
         if not (_is_(k, _STR) and _numbers(v) and len(v.value) == 2):
             return False
-        lo, hi = (float(yaml.constructor.SafeConstructor().construct_object(x)) for x in v.value)
+        try:
+            lo, hi = (float(yaml.constructor.SafeConstructor().construct_object(x)) for x in v.value)
+        except (OverflowError, ValueError):  # an integer too large for a float
+            return False
         if not lo < hi:
             return False
     return True

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from dync.testing.strategies import mutated_specs
 
-from .cases import CLEAN, REPRODUCERS, adversarial, base_specs, mutate_text, mutate_yaml, run_case
+from .cases import CLEAN, REPRODUCERS, ROOT, adversarial, base_specs, mutate_text, mutate_yaml, run_case
 
 BASES = base_specs()
 TEXTS = [t for n, t in BASES if n.endswith(".dync")]
@@ -68,3 +68,18 @@ def test_issue_8_reproducers_end_cleanly(name, text):
     # all but the huge network are spec errors; that one is valid, and
     # refused when simulated (tests/runtime/test_preflight.py)
     assert outcome == ("ok" if name == "mlp_huge.dync" else "dync_error"), detail
+
+
+#: escapes found by `python3 benchmarks/fuzz.py --cases 100000` (2026-12-05), fixed
+FOUND = (
+    # OverflowError: an integer too large for a float in a `test: ranges` bound
+    ("ranges_huge.yaml", (ROOT / "specs" / "ou_tested.yaml").read_text().replace("theta: [0.5, 2.0]", "theta: [0.5, " + "9" * 400 + "]"), "dync_error"),
+    # 16 s of CPU in `dync check`: a product of thousands of factors (now linear time)
+    ("long_product.dync", "model m\nstate x = 0\nstate v = 0\ndx = v dt\ndv = (-0.5 * " + "*".join(["v"] * 3000) + ") dt + 0.3 dW\n", "ok"),
+)
+
+
+@pytest.mark.parametrize("name, text, expected", FOUND, ids=[n for n, _, _ in FOUND])
+def test_escapes_found_by_the_long_run_end_cleanly(name, text, expected):
+    outcome, detail, _ = run_case(name, text)
+    assert outcome == expected, detail
