@@ -194,7 +194,12 @@ class StatementChecks:
                 ShapeMismatch,
                 f"the score of `{node.state}` has shape {fmt_shape(value.shape)}, but the state has shape {fmt_shape(shape)}",
                 node.value.span,
-                hint="a score is the gradient of a log-density with respect to the state: it has the state's shape",
+                hint=(
+                    f"a net's output is a vector even with `out = 1`: take its element, `score {node.state} = ...[0]`, "
+                    f"or declare `state {node.state}[1]`"
+                    if tuple(shape) == () and tuple(value.shape) == (1,)
+                    else "a score is the gradient of a log-density with respect to the state: it has the state's shape"
+                ),
             )
             return None
         return ir.ScoreIR(node.state, value, format_expr(node.value))

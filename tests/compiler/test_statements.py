@@ -187,3 +187,17 @@ def test_a_net_takes_several_arguments_concatenated():
 def test_generated_code_for_the_new_statements_is_deterministic():
     for name in ("banana.dync", "ou_tested.yaml", "vp_sde_score.dync"):
         assert compile_file(SPECS / name).source == compile_file(SPECS / name).source
+
+
+def test_a_scalar_state_scored_by_a_one_output_net_is_told_to_take_its_element():
+    from dync.errors import SpecErrors
+
+    text = (
+        "model v\nnet s = mlp(in = 2, out = 1, width = 8, depth = 1)\nstate z ~ data\n"
+        "dz = sqrt(2 * t) dW\nscore z = s(z, t)\n"
+    )
+    with pytest.raises(SpecErrors) as e:
+        check_ast(read_spec("v.dync", text))
+    (err,) = e.value.errors
+    assert "shape (1,)" in str(err) and "s(z, t)" not in (err.hint or "") and "...[0]" in (err.hint or "")
+    check_ast(read_spec("v.dync", text.replace("s(z, t)\n", "s(z, t)[0]\n")))  # the fix it names checks
