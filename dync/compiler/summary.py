@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
+from .._deep import run_deep
 from ..errors import SpecWarning, render_warning
 from ..info.model import ModelInfo
 from ..info.solvers import solver_summary
@@ -36,6 +37,10 @@ class CheckSummary:
         return describe_model(self.model)
 
     def to_json(self) -> dict:
+        """The summary as JSON-ready data (``dync check --format json``)."""
+        return run_deep(lambda: None, self._to_json)  # a long sum nests deep in the analyses
+
+    def _to_json(self) -> dict:
         m = self.model
         return {
             "ok": True,
@@ -72,6 +77,10 @@ class CheckSummary:
         }
 
     def to_text(self) -> str:
+        """The summary ``dync check`` prints."""
+        return run_deep(lambda: None, self._to_text)  # a long sum nests deep in the analyses
+
+    def _to_text(self) -> str:
         m = self.model
 
         def shape(s) -> str:

@@ -194,3 +194,13 @@ def test_a_long_product_is_analysed_in_linear_time(monkeypatch):
     model = ir_of(text)
     assert model.noise_structure == "additive"
     assert visited[0] < 50 * n  # was about n^2 / 2 = 1.1e6 before
+
+
+def test_check_summary_of_a_drift_that_is_a_long_sum(tmp_path):
+    """Found by the 10^5-case fuzz run: `dync check` hit Python's recursion
+    limit printing the summary of a drift of 2,000 bare `dt` terms."""
+    from dync.compiler.summary import check_file
+
+    text = "model m\nstate x = -1.0\nlet U = (x^2 - 1)^2\ndx = -grad(U, x) dt" + "+dt" * 2000 + "+ddt\n"
+    summary = check_file(tmp_path / "m.dync", text=text)
+    assert "solver" in summary.to_text() and summary.to_json()["linear_gaussian"] is False

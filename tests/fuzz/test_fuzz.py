@@ -75,6 +75,8 @@ FOUND = (
     # OverflowError: an integer too large for a float in a `test: ranges` bound
     ("ranges_huge.yaml", (ROOT / "specs" / "ou_tested.yaml").read_text().replace("theta: [0.5, 2.0]", "theta: [0.5, " + "9" * 400 + "]"), "dync_error"),
     # 16 s of CPU in `dync check`: a product of thousands of factors (now linear time)
+    # RecursionError in `dync check`'s summary: a drift that is a long sum of bare `dt` terms
+    ("long_dt_sum.dync", "model m\nstate x = -1.0\nlet U = (x^2 - 1)^2\ndx = -grad(U, x) dt" + "+dt" * 24 + "+ddt" + "+dt" * 2000 + "\n", "ok"),
     ("long_product.dync", "model m\nstate x = 0\nstate v = 0\ndx = v dt\ndv = (-0.5 * " + "*".join(["v"] * 3000) + ") dt + 0.3 dW\n", "ok"),
 )
 
