@@ -62,11 +62,7 @@ class CheckSummary:
             "linear_gaussian": linear_gaussian_reason(m) is None,
             "target": m.target_text,
             "samplers": list(self.info.samplers),
-            "score": (
-                {"state": m.score.state, "value": m.score.text, "forward": forward_sde_class(m)[0], "objective": OBJECTIVES[forward_sde_class(m)[0]]}
-                if m.score is not None
-                else None
-            ),
+            "score": self._score_json(),
             "expectations": [
                 {"kind": e.kind, "lhs": e.lhs_text, "rhs": e.rhs_text, "line": e.line, "column": e.column}
                 for e in m.expectations
@@ -75,6 +71,13 @@ class CheckSummary:
             "warnings": [render_warning(w) for w in self.warnings],
             "diagnostics": [w.to_json() for w in self.warnings],
         }
+
+    def _score_json(self) -> dict | None:
+        m = self.model
+        if m.score is None:
+            return None
+        kind = forward_sde_class(m)[0]
+        return {"state": m.score.state, "value": m.score.text, "forward": kind, "objective": OBJECTIVES[kind]}
 
     def to_text(self) -> str:
         """The summary ``dync check`` prints."""
