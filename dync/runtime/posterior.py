@@ -13,6 +13,9 @@ Each chain runs BlackJAX's window adaptation (step size by dual averaging to
 ``target_accept``, a diagonal mass matrix) for ``warmup`` steps, then
 ``draws`` NUTS steps through :func:`~dync.runtime.kernels.run_kernel`, so the
 draws show progress and can be checkpointed and resumed bit-identically.
+The warm-up runs at the start of the first chunk's compiled program
+(``run_kernel``'s ``prepare``), so that adaptation and draws compile as one
+program, as a hand-written BlackJAX loop does.
 Chains run side by side (``vmap``). A parameter without a declared prior gets
 an improper flat prior in user space and a ``UserWarning`` naming it.
 """
@@ -29,6 +32,7 @@ from typing import Any, NamedTuple
 import blackjax
 import equinox as eqx
 import jax
+import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import PRNGKeyArray
@@ -36,12 +40,11 @@ from jaxtyping import PRNGKeyArray
 from ..atomic import atomic_path
 from ..errors import UsageError
 from .inference_data import combine_groups, log_likelihood_group, observed_data_group
-from .kernels import Kernel, cached_call, run_kernel
+from .kernels import Kernel, run_kernel, save_result
 from .likelihood import choose_method, data_digest, log_likelihood_with_method, read_data
 from .model import AbstractModel
 from .kalman import KalmanArrays, kalman_arrays, kalman_series_from_arrays
 from .params import hold_fixed, with_unconstrained_params
-from .progress import busy, show_progress
 
 __all__ = ["NutsDraws", "sample_posterior", "write_inference_data"]
 
@@ -54,6 +57,20 @@ class NutsDraws(NamedTuple):
     diverging: Any
     acceptance_rate: Any
     n_steps: Any
+    step_size: Any
+
+
+class _NutsChains(NamedTuple):
+    """What the draws carry from chunk to chunk: every chain's NUTS state and
+    adapted parameters (step size, inverse mass matrix), and the warm-up's
+    input (its key, the starting position) with a flag saying whether it has
+    run."""
+
+    warmed: Any
+    key: PRNGKeyArray
+    start: Any
+    states: Any
+    params: Any
 
 
 def sample_posterior(
@@ -92,9 +109,10 @@ def sample_posterior(
             log-likelihood at each draw (for ``arviz.loo``, leaving one
             series out).
         checkpoint: a file for checkpoints of the draws (resumed if
-            present); the adapted state is kept beside it, in
-            ``checkpoint + ".warmup"``, so that a resumed run does not adapt
-            again.
+            present). The warm-up runs in the program of the first chunk of
+            draws, so every checkpoint holds the adapted state and a resumed
+            run does not adapt again; that state is also written once beside
+            it, in ``checkpoint + ".warmup"``, for inspection.
         checkpoint_every: draws between checkpoints.
         progress: show a progress bar over the draws (log-density, step
             size, divergences so far).
@@ -163,32 +181,36 @@ def sample_posterior(
         density = _reuse_compiled(
             identity + f" model={model_digest(model, key_pf)}", lambda: _ClosureDensity(model, split.held, loglik)
         )
-    initial_position = free
-    step = _NutsStep(density, chains)
+    sampler = _NutsSampler(density, chains, warmup, float(target_accept))
+    placeholders = eqx.filter_eval_shape(sampler.unwarmed, free)
+    start = _NutsChains(jnp.zeros((), bool), key_warmup, free,
+                        *jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), placeholders))  # fmt: skip
 
     warm_file = None if checkpoint is None else f"{checkpoint}.warmup"
-    resumed = warm_file is not None and os.path.exists(warm_file)
-    label = f"nuts {model.info.name}: warm-up, {warmup} steps x {chains} chains"
-    with busy(label, show_progress(progress, 2) and not resumed):
-        states, parameters = cached_call(
-            lambda k, position: _adapt_all(density, jax.random.split(k, chains), position, warmup, target_accept),
-            key_warmup, initial_position, checkpoint=warm_file, identity="warmup " + identity,
-        )  # fmt: skip
 
-    step_sizes = np.asarray(parameters["step_size"])
+    def keep_warmup(state: _NutsChains, done: int) -> None:
+        # the adapted state (step sizes, mass matrices, first positions),
+        # written once beside the draws' checkpoint for inspection
+        if warm_file is not None and not os.path.exists(warm_file):
+            save_result(warm_file, key_warmup, free, (state.states, state.params), identity="warmup " + identity)
+
     divergent = [0]
 
     def status(chunk, done):
         divergent[0] += int(np.sum(chunk.diverging))
         lp = np.asarray(chunk.log_density)[-1]
         return (
-            f"draw {done}  lp {np.mean(lp):.4g}  step {np.mean(step_sizes):.3g}  divergences {divergent[0]}"
+            f"draw {done}  lp {np.mean(lp):.4g}  step {np.mean(chunk.step_size[-1]):.3g}  divergences {divergent[0]}"
         )
 
+    # the warm-up runs inside the first chunk's program (run_kernel's
+    # `prepare`): window adaptation and the draws compile as one program,
+    # as a hand-written BlackJAX loop does
     run = run_kernel(
-        Kernel(lambda s: s, step), (states, parameters), key_draws, draws, checkpoint=checkpoint,
-        checkpoint_every=checkpoint_every, progress=progress, description=f"nuts {model.info.name}",
-        trace_fn=_record_nuts, identity=identity, status_fn=status,
+        Kernel(lambda s: s, sampler.step), start, key_draws, draws, checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every, progress=progress,
+        description=f"nuts {model.info.name} ({warmup} warm-up steps in the first chunk)",
+        trace_fn=_record_nuts, identity=identity, status_fn=status, prepare=sampler.prepare, on_state=keep_warmup,
     )  # fmt: skip
     trace = run.info  # leaves (draws, chains, ...)
 
@@ -198,13 +220,12 @@ def sample_posterior(
     posterior = {}
     for name, u in trace.position.items():
         posterior[name] = chain_first(model.info.param(name).constraint.forward(jnp.asarray(u)))
-    step_size = np.broadcast_to(step_sizes[:, None], (chains, draws))
     sample_stats = {
         "lp": chain_first(trace.log_density),
         "diverging": chain_first(trace.diverging),
         "acceptance_rate": chain_first(trace.acceptance_rate),
         "n_steps": chain_first(trace.n_steps),
-        "step_size": step_size,
+        "step_size": chain_first(trace.step_size),
     }
     dims = {n: [f"{n}_dim{i}" for i in range(v.ndim - 2)] for n, v in posterior.items()}
     idata = az.from_dict(posterior=posterior, sample_stats=sample_stats, dims=dims)
@@ -225,9 +246,9 @@ def sample_posterior(
 def _record_nuts(carry, info) -> NutsDraws:
     """What a NUTS step records (module level: one function for every run, so
     the compiled chunk of a run is reused by the next)."""
-    state = carry[0]
+    state = carry.states
     return NutsDraws(state.position, state.logdensity, info.is_divergent, info.acceptance_rate,
-                     info.num_integration_steps)
+                     info.num_integration_steps, carry.params["step_size"])
 
 
 #: recently built NUTS functions, by what they close over (a few: each holds
@@ -272,32 +293,59 @@ class _ClosureDensity(_Density):
         return self.fn(m, per_series)
 
 
-class _NutsStep(eqx.Module):
-    """One NUTS step of every chain (the kernel of the draws)."""
+class _NutsSampler(eqx.Module):
+    """Every chain's window adaptation and NUTS step, over one density.
+
+    An equinox module: the density's arrays (model values, data) are traced
+    leaves and the settings static, so that the compiled chunk of
+    :func:`~dync.runtime.kernels.run_kernel` is reused by a later run with
+    new data or values of the same sizes."""
 
     density: _Density
     chains: int = eqx.field(static=True)
+    warmup: int = eqx.field(static=True)
+    target_accept: float = eqx.field(static=True)
 
-    def __call__(self, k, carry):
-        states, params = carry
+    def warm(self, key: PRNGKeyArray, position):
+        """Window adaptation of every chain from ``position``: the states and
+        the adapted parameters."""
+        adaptation = blackjax.window_adaptation(blackjax.nuts, self.density, target_acceptance_rate=self.target_accept)
+
+        def adapt(k1):
+            (state, parameters), _ = adaptation.run(k1, position, num_steps=self.warmup)
+            return state, parameters
+
+        return jax.vmap(adapt)(jax.random.split(key, self.chains))
+
+    def unwarmed(self, position):
+        """Placeholders of what :meth:`warm` returns (its structure, shapes
+        and dtypes), without tracing the adaptation."""
+        flat, _ = jax.flatten_util.ravel_pytree(position)
+        n, dtype = flat.size, flat.dtype
+        init = blackjax.nuts(self.density, jnp.ones((), dtype), jnp.ones(n, dtype)).init
+        one = init(position)
+        states = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (self.chains, *jnp.shape(a))), one)
+        params = {"step_size": jnp.zeros((self.chains,), dtype), "inverse_mass_matrix": jnp.zeros((self.chains, n), dtype)}
+        return states, params
+
+    def prepare(self, c: _NutsChains) -> _NutsChains:
+        """The warm-up, once: run when ``c.warmed`` is false."""
+
+        def run(c: _NutsChains) -> _NutsChains:
+            warmed = self.warm(c.key, c.start)
+            states, params = jax.tree_util.tree_map(lambda a, b: a.astype(b.dtype), warmed, (c.states, c.params))
+            return c._replace(warmed=jnp.ones((), bool), states=states, params=params)
+
+        return jax.lax.cond(c.warmed, lambda c: c, run, c)
+
+    def step(self, k: PRNGKeyArray, c: _NutsChains):
+        """One NUTS step of every chain."""
 
         def one(k1, state, p):
             return blackjax.nuts(self.density, **p).step(k1, state)
 
-        new_states, info = jax.vmap(one)(jax.random.split(k, self.chains), states, params)
-        return (new_states, params), info
-
-
-@eqx.filter_jit
-def _adapt_all(density: _Density, keys, position, warmup: int, target_accept: float):
-    """Window adaptation of every chain from ``position``."""
-    adaptation = blackjax.window_adaptation(blackjax.nuts, density, target_acceptance_rate=target_accept)
-
-    def adapt(k1):
-        (state, parameters), _ = adaptation.run(k1, position, num_steps=warmup)
-        return state, parameters
-
-    return jax.vmap(adapt)(keys)
+        new_states, info = jax.vmap(one)(jax.random.split(k, self.chains), c.states, c.params)
+        return c._replace(states=new_states), info
 
 
 @eqx.filter_jit
