@@ -80,6 +80,12 @@ __all__ = [
 
 #: most steps in one compiled chunk when the caller does not choose
 DEFAULT_CHUNK_STEPS = 256
+
+#: a run with neither progress nor checkpoints goes in one chunk when its
+#: steps times its state's bytes (a bound on what each step records, for
+#: samplers and optimisers) stay under this
+_WHOLE_RUN_BYTES = 64 * 2**20
+
 #: first line of a checkpoint file
 CHECKPOINT_MAGIC = b"dync-kernel-checkpoint 1"
 
@@ -238,6 +244,8 @@ def _strong(tree: PyTree) -> PyTree:
     checkpoint traces exactly like the state it was written from."""
 
     def fix(x):
+        if isinstance(x, jax.Array) and not getattr(x, "weak_type", False):
+            return x  # already strong: no conversion (an eager program) needed
         if isinstance(x, (jax.Array, np.ndarray, np.generic)) and not _is_key(x):
             return jnp.asarray(x, dtype=jnp.result_type(x))
         return x
@@ -250,22 +258,25 @@ def _same(state: State) -> State:
 
 
 @eqx.filter_jit
-def _run_chunk(step, trace_fn, prepare, length: int, state, key, start, num_steps):
+def _run_chunk(step, trace_fn, prepare, length: int, padded: bool, state, key, start, num_steps):
     """``prepare(state)``, then ``length`` steps from global index ``start``
     in one ``lax.scan``.
 
-    Steps with index ``>= num_steps`` (padding of a last, short chunk) are
+    With ``padded`` (the run's steps are not a whole number of chunks),
+    steps with index ``>= num_steps`` (padding of the last, short chunk) are
     computed but discarded, so every chunk of a run has the same length and
-    compiles once; ``start`` and ``num_steps`` are traced, so neither causes
-    a recompile. The functions are static: equal functions (the same
+    compiles once; without it no step is discarded and the program has no
+    select per step. ``start`` and ``num_steps`` are traced, so neither
+    causes a recompile. The functions are static: equal functions (the same
     function, or equal equinox modules and their bound methods) reuse the
     compiled chunk across runs."""
     state = prepare(state)
 
     def body(state, i):
         new, info = step(jax.random.fold_in(key, i), state)
-        keep = i < num_steps
-        new = jax.tree_util.tree_map(lambda a, b: jnp.where(keep, a, b), new, state)
+        if padded:
+            keep = i < num_steps
+            new = jax.tree_util.tree_map(lambda a, b: jnp.where(keep, a, b), new, state)
         return new, trace_fn(new, info)
 
     return jax.lax.scan(body, state, start + jnp.arange(length, dtype=start.dtype))
@@ -572,16 +583,24 @@ def run_kernel(
         if checkpoint_every < 1:
             raise UsageError(f"run_kernel: checkpoint_every must be at least 1, got {checkpoint_every}")
     size = _choose_chunk(num_steps, chunk_size, checkpoint_every)
+    if chunk_size is None and checkpoint is None and not show_progress(progress, 2):
+        # nothing to show or save between chunks: one chunk (one dispatch, no
+        # padding) when its records stay small on the device
+        state_bytes = sum(np.dtype(x.dtype).itemsize * math.prod(np.shape(x))
+                          for x in jax.tree_util.tree_leaves(state) if hasattr(x, "dtype") and not _is_key(x))  # fmt: skip
+        if num_steps * max(state_bytes, 64) <= _WHOLE_RUN_BYTES:
+            size = max(1, num_steps)
     if checkpoint is not None and checkpoint_every is None:
         checkpoint_every = size
     trace_fn = _keep_info if trace_fn is None else trace_fn
+    padded = num_steps % size != 0
     prepare = _same if prepare is None else prepare
 
     state = _strong(state)
     start_dtype = jnp.int32
-    total = jnp.asarray(num_steps, start_dtype)
+    total = np.asarray(num_steps, start_dtype)
     _, record_shape = eqx.filter_eval_shape(
-        _run_chunk, kernel.step, trace_fn, prepare, size, state, key, jnp.zeros((), start_dtype), total
+        _run_chunk, kernel.step, trace_fn, prepare, size, padded, state, key, np.zeros((), start_dtype), total
     )
     record_shape = jax.tree_util.tree_map(lambda s: jax.ShapeDtypeStruct(s.shape[1:], s.dtype), record_shape)
 
@@ -600,7 +619,7 @@ def run_kernel(
     with progress_bar(remaining, description, shown, unit=f"chunks of {size} steps") as advance:
         while done < num_steps:
             state, records = _run_chunk(
-                kernel.step, trace_fn, prepare, size, state, key, jnp.asarray(done, start_dtype), total
+                kernel.step, trace_fn, prepare, size, padded, state, key, np.asarray(done, start_dtype), total
             )
             n = min(size, num_steps - done)
             chunk = jax.tree_util.tree_map(lambda x, n=n: np.asarray(x)[:n], records)

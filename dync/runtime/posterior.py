@@ -183,8 +183,8 @@ def sample_posterior(
         )
     sampler = _NutsSampler(density, chains, warmup, float(target_accept))
     placeholders = eqx.filter_eval_shape(sampler.unwarmed, free)
-    start = _NutsChains(jnp.zeros((), bool), key_warmup, free,
-                        *jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), placeholders))  # fmt: skip
+    start = _NutsChains(np.zeros((), bool), key_warmup, free,
+                        *jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), placeholders))  # fmt: skip
 
     warm_file = None if checkpoint is None else f"{checkpoint}.warmup"
 

@@ -408,8 +408,8 @@ def sample_density(
     if method == "sgld":
         settings += f" batch={batch_size} decay={step_decay} tau={decay_steps}"
     shape = eqx.filter_eval_shape(sampler.unwarmed, initial)
-    start = _Chains(jnp.zeros((), bool), key_warmup, initial,
-                    *jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shape))  # fmt: skip
+    start = _Chains(np.zeros((), bool), key_warmup, initial,
+                    *jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), shape))  # fmt: skip
 
     warm_file = None if checkpoint is None else f"{os.fspath(checkpoint)}.warmup"
 
