@@ -16,6 +16,13 @@ settings.register_profile("ci", derandomize=True)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+# ArviZ's first import of a day writes a stamp file through a fixed temporary
+# name, and pytest-xdist workers importing it at once race on that file; import
+# it here, once per worker, through dync's race-tolerant import.
+from dync.runtime.arviz_import import import_arviz  # noqa: E402
+
+import_arviz()
+
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "specs"
 

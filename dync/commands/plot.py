@@ -104,10 +104,12 @@ def read_fit(path: str | Path, groups: list[str] | None = None) -> Any:
         UsageError: the file cannot be read, or has neither a ``posterior``
             nor a ``point_estimate`` group.
     """
-    import arviz as az
     import xarray as xr
 
+    from ..runtime.arviz_import import import_arviz
     from ..runtime.io import netcdf_engine
+
+    az = import_arviz()
 
     source = Path(path)
     groups = netcdf_groups(source) if groups is None else groups

@@ -65,7 +65,9 @@ def posterior_table(
         max_rows: coordinates shown (the rest are summarised in one line:
             the worst R-hat and the smallest ESS).
     """
-    import arviz as az
+    from .arviz_import import import_arviz
+
+    az = import_arviz()
 
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
     rows, warnings_ = [], []

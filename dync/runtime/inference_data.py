@@ -85,7 +85,9 @@ def combine_groups(idata: Any | None = None, **groups: xr.Dataset):
     one). Groups outside ArviZ's schema (``point_estimate``,
     ``optimizer_trace``) are allowed; ArviZ's warning about them is
     silenced."""
-    import arviz as az
+    from .arviz_import import import_arviz
+
+    az = import_arviz()
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*not defined in the InferenceData scheme.*")

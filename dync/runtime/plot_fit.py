@@ -147,7 +147,9 @@ def _posterior_names(posterior: xr.Dataset) -> list[str]:
 
 def _rhat(posterior: xr.Dataset, coords: list[_Coordinate]) -> dict[str, float]:
     """Label → split R-hat (NaN where it cannot be computed: one chain, few draws)."""
-    import arviz as az
+    from .arviz_import import import_arviz
+
+    az = import_arviz()
 
     out = {c.label: math.nan for c in coords}
     if posterior.sizes.get("chain", 0) < 2 or posterior.sizes.get("draw", 0) < 4:

@@ -132,7 +132,9 @@ def sample_posterior(
         >>> idata = sample_posterior(model, "ou.nc", jax.random.key(0), chains=4)  # doctest: +SKIP
         >>> arviz.summary(idata)  # doctest: +SKIP
     """
-    import arviz as az
+    from .arviz_import import import_arviz
+
+    az = import_arviz()
 
     for what, n in (("chains", chains), ("warmup", warmup), ("draws", draws)):
         if isinstance(n, bool) or int(n) != n or n < (0 if what == "warmup" else 1):

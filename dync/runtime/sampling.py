@@ -532,9 +532,10 @@ def sample_model(
     import json
     import time
 
-    import arviz as az
-
     from .._version import __version__
+    from .arviz_import import import_arviz
+
+    az = import_arviz()
 
     if method not in MODEL_METHODS:
         hint = did_you_mean(method, MODEL_METHODS) or "use one of " + ", ".join(MODEL_METHODS)
