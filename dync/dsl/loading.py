@@ -8,6 +8,7 @@ anything else the text form.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from pathlib import Path
@@ -93,9 +94,18 @@ def load_spec(path: str | os.PathLike[str], text: str | None = None) -> ast.Spec
         raise SpecErrors(
             [InvalidSpec(f"the spec is {size} bytes long; the limit is {MAX_SPEC_BYTES} bytes (1 MiB)", Span(name, 1, 1))]
         )
-    _check_tokens(text, name)
     suffix = p.suffix.lower()
-    if suffix in YAML_SUFFIXES or (suffix not in TEXT_SUFFIXES and looks_like_yaml(text)):
+    return _parse(text, name, suffix in YAML_SUFFIXES or (suffix not in TEXT_SUFFIXES and looks_like_yaml(text)))
+
+
+@functools.lru_cache(maxsize=32)
+def _parse(text: str, name: str, yaml_form: bool) -> ast.Spec:
+    """The AST of ``text``, remembered: a script that samples or simulates
+    the same spec again does not parse it again (a 100-element array literal
+    takes 20 ms to parse). Safe to share: the AST is immutable (frozen
+    dataclasses and tuples); a spec with errors raises and is not kept."""
+    _check_tokens(text, name)
+    if yaml_form:
         from .yaml_loader import load_yaml_spec  # PyYAML only for the YAML form
 
         reader = load_yaml_spec

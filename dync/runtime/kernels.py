@@ -43,6 +43,7 @@ the run. Delete it to start afresh.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -62,6 +63,7 @@ from jaxtyping import Array, PRNGKeyArray, PyTree, Scalar
 
 from ..atomic import write_bytes_atomic
 from ..errors import UsageError
+from .gc_pause import gc_paused
 from .logdensity import LogDensity, Position
 from .progress import progress_bar, show_progress
 
@@ -84,7 +86,7 @@ DEFAULT_CHUNK_STEPS = 256
 #: a run with neither progress nor checkpoints goes in one chunk when its
 #: steps times its state's bytes (a bound on what each step records, for
 #: samplers and optimisers) stay under this
-_WHOLE_RUN_BYTES = 64 * 2**20
+_WHOLE_RUN_BYTES = 256 * 2**20
 
 #: first line of a checkpoint file
 CHECKPOINT_MAGIC = b"dync-kernel-checkpoint 1"
@@ -405,9 +407,11 @@ def _write_checkpoint(path: Path, fingerprint: dict, state: State, records: PyTr
     write_bytes_atomic(path, CHECKPOINT_MAGIC + b"\n" + header + b"\n" + buffer.getvalue())
 
 
-def _concat(parts: list[PyTree], record_shape: PyTree) -> PyTree:
+def _concat(parts: list[PyTree], record_shape: Callable[[], PyTree]) -> PyTree:
+    """The parts' records end to end; no parts: empty records of the shapes
+    ``record_shape()`` gives."""
     if not parts:
-        return jax.tree_util.tree_map(lambda s: np.zeros((0, *s.shape), s.dtype), record_shape)
+        return jax.tree_util.tree_map(lambda s: np.zeros((0, *s.shape), s.dtype), record_shape())
     return jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=0), *parts)
 
 
@@ -599,28 +603,35 @@ def run_kernel(
     state = _strong(state)
     start_dtype = jnp.int32
     total = np.asarray(num_steps, start_dtype)
-    _, record_shape = eqx.filter_eval_shape(
-        _run_chunk, kernel.step, trace_fn, prepare, size, padded, state, key, np.zeros((), start_dtype), total
-    )
-    record_shape = jax.tree_util.tree_map(lambda s: jax.ShapeDtypeStruct(s.shape[1:], s.dtype), record_shape)
+
+    @functools.cache
+    def record_shape() -> PyTree:
+        """One step's record, as shapes: traced only where a checkpoint or an
+        empty run needs it (tracing the chunk costs as much again as the
+        compiled call's own tracing)."""
+        _, shape = eqx.filter_eval_shape(
+            _run_chunk, kernel.step, trace_fn, prepare, size, padded, state, key, np.zeros((), start_dtype), total
+        )
+        return jax.tree_util.tree_map(lambda s: jax.ShapeDtypeStruct(s.shape[1:], s.dtype), shape)
 
     parts: list[PyTree] = []
     done = 0
     path = None if checkpoint is None else Path(checkpoint)
     fingerprint = None
     if path is not None:
-        fingerprint = _fingerprint(num_steps, key, state, record_shape, identity)
+        fingerprint = _fingerprint(num_steps, key, state, record_shape(), identity)
         if path.exists():
-            state, records, done = _read_checkpoint(path, fingerprint, state, record_shape)
+            state, records, done = _read_checkpoint(path, fingerprint, state, record_shape())
             parts.append(records)
 
     remaining = math.ceil((num_steps - done) / size)
     shown = show_progress(progress, remaining)
     with progress_bar(remaining, description, shown, unit=f"chunks of {size} steps") as advance:
         while done < num_steps:
-            state, records = _run_chunk(
-                kernel.step, trace_fn, prepare, size, padded, state, key, np.asarray(done, start_dtype), total
-            )
+            with gc_paused():  # tracing and compiling the first chunk: no full collections (gc_pause.py)
+                state, records = _run_chunk(
+                    kernel.step, trace_fn, prepare, size, padded, state, key, np.asarray(done, start_dtype), total
+                )
             n = min(size, num_steps - done)
             chunk = jax.tree_util.tree_map(lambda x, n=n: np.asarray(x)[:n], records)
             if on_chunk is not None:

@@ -282,6 +282,32 @@ class _Sampler(eqx.Module):
         return _Record(s.position, s.logdensity, info, h, finite)
 
 
+#: (the sampler's and the positions' structure, shapes and static values) →
+#: what ``_Sampler.unwarmed`` returns, as shapes; bounded, oldest dropped first
+_UNWARMED_SHAPES: dict = {}
+_UNWARMED_SHAPES_MAX = 64
+
+
+def _unwarmed_shapes(sampler: _Sampler, initial: Array):
+    """``eqx.filter_eval_shape(sampler.unwarmed, initial)``, remembered by
+    what it depends on (the pytree structure, the arrays' shapes and dtypes,
+    the other leaves' values): a repeated run of the same target does not
+    trace its log-density again just to learn the state's shapes."""
+    leaves, treedef = jax.tree_util.tree_flatten((sampler, initial))
+    key = (treedef, tuple((np.shape(x), np.dtype(x.dtype), bool(getattr(x, "weak_type", False)))
+                          if eqx.is_array(x) else x for x in leaves))  # fmt: skip
+    try:
+        return _UNWARMED_SHAPES[key]
+    except TypeError:  # an unhashable leaf: no remembering
+        return eqx.filter_eval_shape(sampler.unwarmed, initial)
+    except KeyError:
+        pass
+    shape = _UNWARMED_SHAPES[key] = eqx.filter_eval_shape(sampler.unwarmed, initial)
+    while len(_UNWARMED_SHAPES) > _UNWARMED_SHAPES_MAX:
+        del _UNWARMED_SHAPES[next(iter(_UNWARMED_SHAPES))]
+    return shape
+
+
 def sample_density(
     logdensity_fn: Callable[[Float[Array, " n"]], Any],
     initial: Float[Array, "chains n"],
@@ -407,7 +433,7 @@ def sample_density(
     )
     if method == "sgld":
         settings += f" batch={batch_size} decay={step_decay} tau={decay_steps}"
-    shape = eqx.filter_eval_shape(sampler.unwarmed, initial)
+    shape = _unwarmed_shapes(sampler, initial)
     start = _Chains(np.zeros((), bool), key_warmup, initial,
                     *jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), shape))  # fmt: skip
 
@@ -555,7 +581,7 @@ def sample_model(
                 hint="add `target EXPR` (the log-density of the states, LANGUAGE.md §9), "
                 "or use --method dynamics to run the model's own equations",
             )
-        initial = jax.vmap(lambda k: model.initial_state(k))(jax.random.split(key_init, int(chains)))
+        initial = _initial_states(model, key_init, int(chains))
         logdensity, split, data_note = _target_density(model, method, data, initial)
 
         def describe(y):
@@ -605,6 +631,14 @@ def sample_model(
         }
     )
     return idata
+
+
+@eqx.filter_jit
+def _initial_states(model, key: PRNGKeyArray, chains: int) -> Float[Array, "chains n"]:
+    """Every chain's start, drawn from the states' initial law: one small
+    compiled program (run op by op, a ``vmap`` would compile a program per
+    operation, some 25 ms each)."""
+    return jax.vmap(model.initial_state)(jax.random.split(key, chains))
 
 
 def _batch(split, batch) -> int:

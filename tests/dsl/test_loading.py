@@ -90,3 +90,15 @@ def test_files_over_one_mebibyte_are_refused(tmp_path):
         assert err.span.path == str(path)
     with pytest.raises(SpecErrors):
         load_spec("big.dync", big)
+
+
+def test_a_spec_read_again_is_not_parsed_again_and_errors_are_not_kept():
+    text = "model remembered\nstate x = 0\ndx = -x dt\n"
+    first = load_spec("a.dync", text)
+    assert load_spec("a.dync", text) is first  # the AST is immutable: shared
+    assert load_spec("b.dync", text) is not first  # spans name the file
+    bad = "model broken\nstate x = \n"
+    for _ in range(2):  # raised every time, with its location
+        with pytest.raises(SpecErrors) as err:
+            load_spec("bad.dync", bad)
+        assert err.value.errors[0].span.line == 2

@@ -139,3 +139,24 @@ def test_a_second_run_reuses_the_compiled_warm_up_and_draws(monkeypatch):
     for seed in (0, 1):
         sample_density(standard, jnp.zeros((2, 3)), jax.random.key(seed), method="mala", warmup=10, samples=20)
     assert traced == ["mala"]
+
+
+def test_a_second_run_does_not_trace_the_log_density_at_all():
+    """The state's shapes (for the placeholders of the warm-up's result) are
+    remembered with the compiled program: the same target again is neither
+    traced for its shapes nor compiled; new shapes are traced afresh."""
+    calls = []
+
+    def counted(x):
+        calls.append(x.shape)
+        return -0.5 * jnp.sum(x**2)
+
+    kwargs = dict(method="mala", warmup=10, samples=20)
+    first = sample_density(counted, jnp.zeros((2, 3)), jax.random.key(0), **kwargs)
+    assert calls
+    calls.clear()
+    again = sample_density(counted, jnp.zeros((2, 3)), jax.random.key(0), **kwargs)
+    assert calls == []
+    np.testing.assert_array_equal(first.positions, again.positions)
+    sample_density(counted, jnp.zeros((2, 4)), jax.random.key(0), **kwargs)
+    assert calls and all(shape == (4,) for shape in calls)
