@@ -246,10 +246,11 @@ def _strong(tree: PyTree) -> PyTree:
     checkpoint traces exactly like the state it was written from."""
 
     def fix(x):
-        if isinstance(x, jax.Array) and not getattr(x, "weak_type", False):
-            return x  # already strong: no conversion (an eager program) needed
-        if isinstance(x, (jax.Array, np.ndarray, np.generic)) and not _is_key(x):
-            return jnp.asarray(x, dtype=jnp.result_type(x))
+        # NumPy arrays and scalars are strong already (jit types them by
+        # their dtype) and are left as they are: converting each costs a
+        # transfer, which the jitted call makes anyway
+        if isinstance(x, jax.Array) and getattr(x, "weak_type", False) and not _is_key(x):
+            return jnp.asarray(x, dtype=x.dtype)
         return x
 
     return jax.tree_util.tree_map(fix, tree)

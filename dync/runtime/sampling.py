@@ -592,6 +592,7 @@ def sample_model(
 
     from .._version import __version__
     from .arviz_import import import_arviz
+    from .inference_data import draws_dataset
 
     az = import_arviz()
 
@@ -641,7 +642,7 @@ def sample_model(
         steps = run.step_size
     seconds = time.perf_counter() - start
     dims = {n: [f"{n}_dim{i}" for i in range(v.ndim - 2)] for n, v in posterior.items()}
-    idata = az.from_dict(posterior=posterior, sample_stats=stats, dims=dims)
+    idata = az.InferenceData(posterior=draws_dataset(posterior, dims), sample_stats=draws_dataset(stats))
     source = getattr(model, "source", None)
     idata.posterior.attrs.update(
         {
