@@ -273,13 +273,14 @@ def fit_vi(
 
 
 def _hold(model: AbstractModel, fix: Mapping[str, Any] | None):
-    """``hold_fixed``, except that every parameter may be fixed (the
-    encoder is still learned)."""
-    if fix and set(fix) >= set(unconstrained_params(model)):
+    """``hold_fixed``, except that every parameter may be fixed, or the
+    model may have none (a neural SDE whose drift and readout are nets): the
+    encoder and the nets are still learned."""
+    fix = dict(fix or {})
+    if set(fix) >= set(unconstrained_params(model)):
         for name in fix:
             lookup_param(model.info, name, "fix")
-        fixed = dict(fix)
-        return HeldFixed(with_params(model, fixed), fixed, {}, {})
+        return HeldFixed(with_params(model, fix) if fix else model, fix, {}, {})
     return hold_fixed(model, fix, "fit")
 
 

@@ -149,3 +149,25 @@ def test_small_latent_ou_fit_recovers_the_parameters(tmp_path):
     assert 0.5 < est["theta"] < 1.6, est
     assert 0.3 < est["sigma"] < 0.7, est
     assert abs(est["noise"] - 0.3) < 0.03, est
+
+
+def test_a_spec_whose_only_learnables_are_nets_fits(data_file, tmp_path):
+    """A neural SDE with no `param` at all (its drift and readout are nets)
+    is fitted: the nets and the encoder learn (it was refused as 'every
+    parameter is fixed')."""
+    spec = tmp_path / "nets_only.dync"
+    spec.write_text(
+        "model nets_only\n"
+        "net f = mlp(in = 1, out = 1, width = 4, depth = 1, activation = tanh)\n"
+        "net g = mlp(in = 1, out = 3, width = 4, depth = 1, activation = tanh)\n"
+        "state x[1] ~ Normal(0, 1)\n"
+        "dx = f(x) dt + 0.3 dW\n"
+        "observe y[3] ~ Normal(g(x), 0.5)\n"
+    )
+    out = tmp_path / "fit.nc"
+    code = _main("fit", str(spec), str(data_file), "--method", "vi", "--steps", "4", "--hidden", "8", "--context", "4",
+                 "--samples", "2", "--batch-size", "4", "--no-progress", "-o", str(out))  # fmt: skip
+    assert code == 0
+    idata = az.from_netcdf(out)
+    assert np.all(np.isfinite(idata.elbo_trace.elbo.values))
+    assert idata.rates["y"].shape == (8, 21, 3)
