@@ -313,9 +313,11 @@ class _Sampler(eqx.Module):
 
 
 #: (the sampler's and the positions' structure, shapes and static values) →
-#: what ``_Sampler.unwarmed`` returns, as shapes; bounded, oldest dropped first
+#: what ``_Sampler.unwarmed`` returns, as shapes; oldest dropped first. Small:
+#: a key holds its non-array leaves (a log-density function and whatever its
+#: closure holds) alive
 _UNWARMED_SHAPES: dict = {}
-_UNWARMED_SHAPES_MAX = 64
+_UNWARMED_SHAPES_MAX = 8
 
 
 def _unwarmed_shapes(sampler: _Sampler, initial: Array):
