@@ -95,10 +95,17 @@ def load_spec(path: str | os.PathLike[str], text: str | None = None) -> ast.Spec
             [InvalidSpec(f"the spec is {size} bytes long; the limit is {MAX_SPEC_BYTES} bytes (1 MiB)", Span(name, 1, 1))]
         )
     suffix = p.suffix.lower()
-    return _parse(text, name, suffix in YAML_SUFFIXES or (suffix not in TEXT_SUFFIXES and looks_like_yaml(text)))
+    yaml_form = suffix in YAML_SUFFIXES or (suffix not in TEXT_SUFFIXES and looks_like_yaml(text))
+    if len(text) > _REMEMBERED_TEXT_CHARS:  # a huge spec's AST is not kept alive
+        return _parse.__wrapped__(text, name, yaml_form)
+    return _parse(text, name, yaml_form)
 
 
-@functools.lru_cache(maxsize=32)
+#: specs up to this long (in characters) have their AST remembered
+_REMEMBERED_TEXT_CHARS = 64 * 1024
+
+
+@functools.lru_cache(maxsize=16)
 def _parse(text: str, name: str, yaml_form: bool) -> ast.Spec:
     """The AST of ``text``, remembered: a script that samples or simulates
     the same spec again does not parse it again (a 100-element array literal

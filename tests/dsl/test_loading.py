@@ -102,3 +102,10 @@ def test_a_spec_read_again_is_not_parsed_again_and_errors_are_not_kept():
         with pytest.raises(SpecErrors) as err:
             load_spec("bad.dync", bad)
         assert err.value.errors[0].span.line == 2
+
+
+def test_a_huge_spec_is_parsed_each_time_and_not_kept():
+    text = "model big\n" + "# a long comment line\n" * 4000 + "state x = 0\ndx = -x dt\n"  # ~88 KB
+    first = load_spec("big.dync", text)
+    again = load_spec("big.dync", text)
+    assert again == first and again is not first
