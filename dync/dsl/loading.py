@@ -96,9 +96,12 @@ def load_spec(path: str | os.PathLike[str], text: str | None = None) -> ast.Spec
         )
     suffix = p.suffix.lower()
     yaml_form = suffix in YAML_SUFFIXES or (suffix not in TEXT_SUFFIXES and looks_like_yaml(text))
-    if len(text) > _REMEMBERED_TEXT_CHARS:  # a huge spec's AST is not kept alive
-        return _parse.__wrapped__(text, name, yaml_form)
-    return _parse(text, name, yaml_form)
+    # remembered: a script that samples or simulates the same spec again does
+    # not parse it again (a 100-element array literal takes 20 ms). Safe to
+    # share: the AST is immutable (frozen dataclasses and tuples); a spec with
+    # errors raises and is not kept, nor is a huge spec's AST
+    read = _parse if len(text) <= _REMEMBERED_TEXT_CHARS else _parse.__wrapped__
+    return read(text, name, yaml_form)
 
 
 #: specs up to this long (in characters) have their AST remembered
@@ -107,10 +110,8 @@ _REMEMBERED_TEXT_CHARS = 64 * 1024
 
 @functools.lru_cache(maxsize=16)
 def _parse(text: str, name: str, yaml_form: bool) -> ast.Spec:
-    """The AST of ``text``, remembered: a script that samples or simulates
-    the same spec again does not parse it again (a 100-element array literal
-    takes 20 ms to parse). Safe to share: the AST is immutable (frozen
-    dataclasses and tuples); a spec with errors raises and is not kept."""
+    """The AST of ``text`` in the given form (``lru_cache``'s
+    ``__wrapped__`` is the same without remembering)."""
     _check_tokens(text, name)
     if yaml_form:
         from .yaml_loader import load_yaml_spec  # PyYAML only for the YAML form

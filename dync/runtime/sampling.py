@@ -506,7 +506,7 @@ def sample_density(
         description=description or method, trace_fn=sampler.record, identity=settings, status_fn=status,
         on_chunk=stop_if_not_finite, prepare=sampler.prepare, on_state=keep_warmup,
     )  # fmt: skip
-    trace = _PackedRecord(*run.info).unpack()  # (samples, chains, ...)
+    trace = run.info.unpack()  # (samples, chains, ...)
 
     def chain_first(x):
         return np.swapaxes(np.asarray(x), 0, 1)
