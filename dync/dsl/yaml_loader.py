@@ -436,12 +436,7 @@ class _SpecReader:
     def decl_name(self, key: ScalarNode, what: str) -> str | None:
         name = key.value
         if not _IDENTIFIER.match(name):
-            self.error(
-                BadValue,
-                f"`{name}` is not a valid {what} name",
-                key,
-                hint="a name starts with a letter or `_` and has only letters, digits and `_`",
-            )
+            self.error(BadValue, f"`{name}` is not a valid {what} name", key, hint=_name_hint(name, what))
             return None
         # reserved words are the checker's business, as for the text form
         return name
@@ -985,6 +980,24 @@ def _is(*tags: str) -> Callable[[Node], bool]:
 
 def _numbers(node: Node) -> bool:
     return isinstance(node, SequenceNode) and bool(node.value) and all(_is(_INT, _FLOAT)(v) for v in node.value)
+
+
+#: the YAML key that holds each declaration's content beside its shape
+_SHAPED_CONTENT = {"parameter": "value: ...", "state": "init: ...", "observation": "dist: ...",
+                   "Brownian motion": "", "input": ""}  # fmt: skip
+_SHAPED_NAME = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\[(.*)\]\s*$")
+
+
+def _name_hint(name: str, what: str) -> str:
+    """The hint for a declaration key that is not a name: a text-form shape
+    (`y[M]`) gets the YAML way to write it."""
+    shaped = _SHAPED_NAME.match(name)
+    if shaped and what in _SHAPED_CONTENT:
+        base, shape = shaped.group(1), shaped.group(2).strip()
+        rest = _SHAPED_CONTENT[what]
+        inner = f"shape: [{shape}]" + (f", {rest}" if rest else "")
+        return f"in YAML the shape is a key of its own: write `{base}: {{{inner}}}`"
+    return "a name starts with a letter or `_` and has only letters, digits and `_`"
 
 
 def _named_numbers(node: Node) -> bool:

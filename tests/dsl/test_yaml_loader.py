@@ -589,6 +589,17 @@ def test_names_must_be_identifiers():
     assert [s.name for s in spec.statements] == ["and", "init"]
 
 
+def test_a_text_form_shape_in_a_key_gets_the_yaml_spelling_as_hint():
+    # a user who knows `observe y[M] ~ ...` writes `y[M]:` in YAML
+    (err,) = errors_of("observe:\n  y[M]: Normal(x, 0.3)\n")
+    assert err.message == "`y[M]` is not a valid observation name"
+    assert err.hint == "in YAML the shape is a key of its own: write `y: {shape: [M], dist: ...}`"
+    (err,) = errors_of("states:\n  x[K, 2]: {init: 0}\n")
+    assert err.hint == "in YAML the shape is a key of its own: write `x: {shape: [K, 2], init: ...}`"
+    (err,) = errors_of("params:\n  2a: 1\n")
+    assert err.hint.startswith("a name starts with a letter")
+
+
 def test_non_finite_numbers_are_refused():
     (err,) = errors_of("params: {a: .inf}\n")
     assert err.message == "`params.a` must be a finite number, found `.inf`"
