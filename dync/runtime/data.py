@@ -504,7 +504,8 @@ class _DatasetReader:
         if sizes != tuple(shape):
             raise self.error(
                 f"variable `{name}` has components of shape {sizes}, but {what} has shape {tuple(shape)}",
-                hint="give one component per element of the declared shape",
+                hint="give one component per element of the declared shape, or size the spec to the data "
+                "(a shape written with a `dim` takes `--set NAME=VALUE`)",
             )
         if var.dtype.kind not in "iufb":
             raise self.error(f"variable `{name}` holds {var.dtype} values, not numbers")
