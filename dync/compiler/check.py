@@ -64,6 +64,8 @@ class Checker(DeclarationChecks, EquationChecks, StatementChecks):
         #: checked initial values of states, so each is checked (and any
         #: error in it reported) once
         self._state_values: dict[str, object] = {}
+        #: why a let is not state-free (set by ``_check_constant_lets``)
+        self._let_blocker: dict[str, str] = {}
         #: the dims' values (with overrides), once names are resolved
         self.dims: dict[str, int] = {}
 
@@ -152,6 +154,7 @@ def check_model(scope: Checker) -> CheckedModel:
     params = scope._check_params()
     inputs = scope._check_inputs()
     scope._check_brownians()
+    scope._check_constant_lets()
     states = scope._check_state_decls()
     scope._check_nets()
     scope._check_lets()

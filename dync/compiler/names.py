@@ -7,6 +7,7 @@ first two checks here; the rest run in :func:`~dync.compiler.check.check_model`.
 
 from __future__ import annotations
 
+import dataclasses
 import keyword
 import math
 
@@ -575,6 +576,59 @@ class DeclarationChecks:
 
     # ---------------------------------------------------------------- lets
 
+    def _check_constant_lets(self) -> None:
+        """Check, before the states, every let that reads only numbers, dims,
+        parameters, constants and other such lets.
+
+        A state's initial value may use these *state-free* lets (language
+        §2.13) and a state's shape may come from its initial value, so they
+        must be known before the states are. Every other let is checked with
+        :meth:`_check_lets`, after the states; :attr:`_let_blocker` records
+        why it is not state-free, for the error where an initial value uses it.
+        """
+        lets = [l for l in self.spec.of_type(ast.Let) if self._decl_nodes.get(l.name) is l]
+        by_name = {l.name: l for l in lets}
+        blocker: dict[str, str] = {}
+        for l in lets:
+            names, funcs = _names_and_calls(l.value)
+            for n in sorted(names):
+                node = self._decl_nodes.get(n)
+                if n == "t":
+                    blocker[l.name] = "time"
+                elif isinstance(node, (ast.State, ast.Input)):
+                    blocker[l.name] = "the state" if isinstance(node, ast.State) else f"the input `{n}`"
+                if l.name in blocker:
+                    break
+            if l.name not in blocker and any(isinstance(self._decl_nodes.get(f), ast.Net) for f in funcs):
+                blocker[l.name] = "a network"
+        deps = {l.name: {n for n in _names_and_calls(l.value)[0] if n in by_name} for l in lets}
+        # propagate through let chains: a let reading a blocked let is blocked
+        changed = True
+        while changed:
+            changed = False
+            for name, ds in deps.items():
+                if name not in blocker:
+                    hit = next((d for d in sorted(ds) if d in blocker), None)
+                    if hit is not None:
+                        blocker[name] = blocker[hit]
+                        changed = True
+        self._let_blocker = blocker
+        done: set[str] = set()
+        progress = True
+        while progress:  # dependency order; a cycle never becomes ready and is reported by _check_lets
+            progress = False
+            for l in lets:
+                if l.name in done or l.name in blocker or not deps[l.name] <= done:
+                    continue
+                done.add(l.name)
+                progress = True
+                value = self._expr(l.value, allow_states=True)
+                if value is BAD:
+                    self.symbols[l.name] = ("let", None)
+                    continue
+                self.lets[l.name] = value
+                self.symbols[l.name] = ("let", value.shape)
+
     def _check_lets(self) -> None:
         lets = [l for l in self.spec.of_type(ast.Let) if self._decl_nodes.get(l.name) is l]
         by_name = {l.name: l for l in lets}
@@ -606,7 +660,7 @@ class DeclarationChecks:
             visit(l.name, [])
         self._let_nodes = by_name
         for name in order:
-            if name in self.lets:
+            if name in self.lets or name in self.symbols:  # checked early (_check_constant_lets)
                 continue
             node = by_name[name]
             value = self._expr(node.value, allow_states=True)
@@ -615,3 +669,23 @@ class DeclarationChecks:
                 continue
             self.lets[name] = value
             self.symbols[name] = ("let", value.shape)
+
+
+def _names_and_calls(e) -> tuple[set[str], set[str]]:
+    """The names an expression reads and the functions it calls (a call of a
+    network reads the network, which :func:`free_names` does not report)."""
+    funcs: set[str] = set()
+
+    def walk(x) -> None:
+        if isinstance(x, ast.Call):
+            funcs.add(x.func)
+        if not dataclasses.is_dataclass(x):
+            return
+        for f in dataclasses.fields(x):
+            child = getattr(x, f.name)
+            for c in child if isinstance(child, (list, tuple)) else (child,):
+                if dataclasses.is_dataclass(c):
+                    walk(c)
+
+    walk(e)
+    return free_names(e), funcs

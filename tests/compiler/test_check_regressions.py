@@ -398,3 +398,34 @@ def test_summary_solver_line_for_an_ode_and_a_non_elementwise_diagonal_model():
     assert "solver      auto → tsit5 (diffrax, fixed step); adaptive with --adaptive" in ode
     coupled = check_file("c.dync", text=_EXTRA_SPECS["coupled.dync"]).to_text()
     assert "solver      auto → euler_maruyama (fused, fixed step); heun_diffrax with --adaptive" in coupled
+
+
+# ---- 12. initial values from state-free lets ----------------------------------------
+# Bug: lets were checked after the states, so `state x = U` with a state-free
+# `let U` silently started x at 0 (and took shape () whatever U's shape), and
+# `state x = y + 1` with `y` declared further down passed `dync check`.
+
+_LET_INIT = {
+    "li.dync": "model li\nparam k = 2\nlet V = U + 1\nlet U = [3 * k, k]\nstate x = V\ndx = -x dt\n",
+    "li.yaml": "model: li\nparams: {k: 2}\nlet: {V: U + 1, U: '[3 * k, k]'}\nstates: {x: V}\nequations:\n  - dx = -x dt\n",
+}
+
+
+@pytest.mark.parametrize("path", sorted(_LET_INIT))
+def test_a_state_starts_at_a_state_free_let_and_takes_its_shape(path):
+    model = dync.load(path, jax.random.key(0), text=_LET_INIT[path])
+    np.testing.assert_allclose(model.initial_state(jax.random.key(1)), [7.0, 3.0])
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("model m\nstate x = y + 1\nstate y = 5\ndx = -x dt\ndy = -y dt\n", "state `y` is not known here"),
+        ("model m\nstate y = 5\nlet U = y * 2\nstate x = U\ndx = -x dt\ndy = -y dt\n", "`U` depends on the state"),
+        ("model m\nlet T = exp(-t)\nstate x = T\ndx = -x dt\n", "`T` depends on time"),
+        ("model m\ninput u\nlet W = u + 1\nstate x = W\ndx = -x dt\n", "`W` depends on the input `u`"),
+    ],
+)
+def test_an_initial_value_that_reads_the_state_time_or_inputs_is_an_error(text, message):
+    (err,) = _errors("m.dync", text)
+    assert err.code == "E290" and message in err.message
