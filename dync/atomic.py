@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .errors import UsageError
 
-__all__ = ["atomic_path", "write_bytes_atomic", "write_text_atomic"]
+__all__ = ["atomic_path", "check_writable", "write_bytes_atomic", "write_text_atomic"]
 
 
 def _umask() -> int:
@@ -54,30 +54,73 @@ def atomic_path(target: str | os.PathLike, *, make_parents: bool = False) -> Ite
             directory is an error).
 
     Raises:
-        UsageError: the target's directory does not exist (and
-            ``make_parents`` is false).
+        UsageError: the target is a directory, its directory does not
+            exist (and ``make_parents`` is false), or the operating system
+            refuses the write (permissions, a read-only file system).
     """
     target = Path(target)
     directory = target.parent
-    if make_parents:
-        directory.mkdir(parents=True, exist_ok=True)
-    if not directory.is_dir():
-        raise UsageError(f"cannot write {target}: directory {directory} does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{target.suffix}", dir=directory)
+    if target.is_dir():
+        raise UsageError(f"cannot write {target}: it is a directory", hint="give a file name, e.g. " + str(target / "out"))
+    try:
+        if make_parents:
+            directory.mkdir(parents=True, exist_ok=True)
+        if not directory.is_dir():
+            raise UsageError(f"cannot write {target}: directory {directory} does not exist")
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{target.suffix}", dir=directory)
+    except OSError as err:
+        raise _cannot_write(target, err) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        # mkstemp makes the file private (0600); give it the mode a plain open() would
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
+        try:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            # mkstemp makes the file private (0600); give it the mode a plain open() would
+            os.chmod(tmp, 0o666 & ~_umask())
+            os.replace(tmp, target)
+        except OSError as err:
+            raise _cannot_write(target, err) from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
     _fsync_dir(directory)
+
+
+def check_writable(target: str | os.PathLike, *, make_parents: bool = False) -> None:
+    """Fail early, before minutes of work, if :func:`atomic_path` could not
+    write ``target``: it is a directory, its directory is missing (and
+    ``make_parents`` is false) or the system refuses a file there. The test
+    is a real temporary file, created and removed, so it holds for root, for
+    read-only file systems and for ``/proc`` alike.
+
+    Raises:
+        UsageError: the target cannot be written.
+    """
+    target = Path(target)
+    if target.is_dir():
+        raise UsageError(f"cannot write {target}: it is a directory", hint="give a file name, e.g. " + str(target / "out"))
+    directory = target.parent
+    if not make_parents and not directory.is_dir():
+        raise UsageError(f"cannot write {target}: directory {directory} does not exist")
+    while not directory.exists() and directory != directory.parent:
+        directory = directory.parent  # the directories atomic_path would create start here
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=directory)
+    except OSError as err:
+        raise _cannot_write(target, err) from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
+
+
+def _cannot_write(target: Path, err: OSError) -> UsageError:
+    """The user-facing error for a target the operating system refuses
+    (read-only file system, no permission, a directory in the way)."""
+    reason = err.strerror or type(err).__name__
+    return UsageError(f"cannot write {target}: {reason.lower()}", hint="choose a writable location with -o/--output")
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..atomic import check_writable
 from ..errors import DyncError, SpecErrors, UsageError
 
 
@@ -86,6 +87,7 @@ def _checkpointed_run(output: Path, resume: bool, prepare, run, summarise, write
     ckpt = warm = None
     try:
         prepare()
+        check_writable(output, make_parents=write is not None)
         ckpt, warm = _prepare_checkpoints(output, resume)
         from ..runtime.devices import enable_compilation_cache
 

@@ -3,6 +3,7 @@
 from pathlib import Path
 from typing import Annotated, Optional
 
+from ..atomic import check_writable
 from ..errors import DyncError, UsageError
 from .common import _echo, _fail
 
@@ -23,6 +24,7 @@ def run_simulate(
             raise UsageError("--coordinator, --num-processes and --process-id belong to a distributed run", hint="add --distributed")
         parsed = read_spec(spec)
         settings = simulate_settings(parsed, sets=sets, sweep=sweep, **flags)
+        check_writable(output)
         from ..runtime.devices import configure_host_devices, enable_compilation_cache
 
         configure_host_devices()  # before JAX starts

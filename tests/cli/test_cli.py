@@ -196,3 +196,15 @@ def test_simulate_settings_merge_flags_over_the_yaml_section(tmp_path):
         simulate_settings(parsed, pahts=3)
     with pytest.raises(UsageError, match="--dt 0: the step must be positive"):
         simulate_settings(parsed, dt=0)
+
+
+@pytest.mark.parametrize("command", ["simulate", "compile"])
+def test_an_unwritable_output_is_a_usage_error(tmp_path, command):
+    """An output that is a directory, or under a path the system refuses, is
+    E400 naming the path (it was an IsADirectoryError/FileNotFoundError traceback)."""
+    extra = ["--paths", "4", "--t1", "0.01", "--dt", "0.01"] if command == "simulate" else []
+    for out, reason in [(str(tmp_path), "it is a directory"), ("/proc/dync-nope/out.x", "cannot write /proc/dync-nope/out.x")]:
+        r = dync(command, "specs/ou.dync", *extra, "-o", out)
+        assert r.returncode == 2, r.stderr
+        assert "error[E400]" in r.stderr and reason in r.stderr
+        assert "Traceback" not in r.stderr + r.stdout
