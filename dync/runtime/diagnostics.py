@@ -65,6 +65,17 @@ def posterior_table(
         max_rows: coordinates shown (the rest are summarised in one line:
             the worst R-hat and the smallest ESS).
     """
+    import warnings
+
+    # a chain that never moved makes ArviZ divide 0 by 0 and a float32 mean
+    # of huge steps overflow: the table shows nan/inf and the warnings below
+    # say what is wrong, so numpy's own warnings would only be noise
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _posterior_table(posterior, sample_stats, seconds, max_rows)
+
+
+def _posterior_table(posterior, sample_stats, seconds, max_rows) -> list[str]:
     from .arviz_import import import_arviz
 
     az = import_arviz()

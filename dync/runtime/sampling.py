@@ -486,19 +486,27 @@ def sample_density(
             f"accept {np.mean(chunk.info.acceptance_rate):.2f}  divergences {divergent[0]}"
         )
 
+    warned_climbing = [False]
+
+    def show(state) -> str:
+        return describe_state(state) if describe_state else np.array2string(np.asarray(state), threshold=12)
+
     def stop_if_not_finite(packed: _PackedRecord, done: int) -> None:
         chunk = packed.unpack()
-        if chunk.finite.all():  # computed on the device: one flag per chain and draw
-            return
-        i, c = (int(v[0]) for v in np.nonzero(~chunk.finite))
-        iteration = done - len(chunk.finite) + i + 1
-        state = chunk.position[i, c]
-        shown = describe_state(state) if describe_state else np.array2string(state, threshold=12)
-        raise DyncRuntimeError(
-            f"chain {c} left the finite numbers at draw {iteration} (after {warmup} warm-up steps): "
-            f"log-density {chunk.logdensity[i, c]}, state {shown}",
-            hint="lower --step (or let mala/hmc/nuts adapt it), or check that the target is integrable",
-        )
+        if not chunk.finite.all():  # computed on the device: one flag per chain and draw
+            i, c = (int(v[0]) for v in np.nonzero(~chunk.finite))
+            iteration = done - len(chunk.finite) + i + 1
+            when = f"at draw {iteration} (after {warmup} warm-up steps)"
+            if iteration == 1 and warmup > 0:
+                when = f"during the {warmup} warm-up steps (its first draw is not finite)"
+            raise DyncRuntimeError(
+                f"chain {c} left the finite numbers {when}: log-density {chunk.logdensity[i, c]}, "
+                f"state {show(chunk.position[i, c])}",
+                hint="lower --step (or let mala/hmc/nuts adapt it), or check that the target is integrable",
+            )
+        _stop_if_stuck(logdensity_fn, method, chunk, done, initial, show)
+        if not warned_climbing[0]:
+            warned_climbing[0] = _warn_if_climbing(chunk, done)
 
     run = run_kernel(
         Kernel(_Chains, sampler.step), start, key_draws, samples, checkpoint=checkpoint,
@@ -514,6 +522,112 @@ def sample_density(
     info = jax.tree_util.tree_map(chain_first, trace.info)
     return SampleRun(chain_first(trace.position), chain_first(trace.logdensity), info,
                      np.asarray(run.state.step_size), chain_first(trace.step_size))  # fmt: skip
+
+
+#: a chain that accepts no proposal in this many draws in a row is stuck
+_STUCK_DRAWS = 50
+
+
+def _stop_if_stuck(logdensity_fn, method: str, chunk: _Record, done: int, initial, show) -> None:
+    """Stop a run whose chains cannot move, saying why, rather than return
+    draws of one point (R-hat ~1e16, "run longer").
+
+    A chain is stuck when its step size is 0 or not finite (what warm-up
+    adaptation does on a target with a NaN gradient, or on a flat one), or
+    when it accepted none of at least :data:`_STUCK_DRAWS` proposals in this
+    chunk. The gradient at the chain's position and at its start tells the
+    cause: a NaN gradient (``(x^2)^0.75`` at 0), a log-density that does not
+    change (a flat, improper target), or else a step far too large.
+
+    Raises:
+        DyncRuntimeError: a chain is stuck.
+    """
+    steps = chunk.step_size  # (draws, chains)
+    accept = np.asarray(chunk.info.acceptance_rate)
+    moved = np.any(np.asarray(chunk.position)[1:] != np.asarray(chunk.position)[:-1], axis=(0, -1))
+    # a chain that moves on a constant log-density: a flat target
+    flat_lp = (len(accept) >= 20) & moved & (np.ptp(np.asarray(chunk.logdensity), axis=0) == 0)
+    if method in ("mala", "hmc", "nuts"):
+        bad_step = ~np.isfinite(steps[-1]) | (steps[-1] <= 0) | (steps[-1] > 1e30)
+        frozen = (len(accept) >= _STUCK_DRAWS) & np.all(accept == 0, axis=0)
+    else:  # ula, baoab and sgld accept every move: a NaN shows as a non-finite position
+        bad_step = frozen = np.zeros_like(flat_lp)
+    stuck = np.nonzero(bad_step | frozen | flat_lp)[0]
+    if stuck.size == 0:
+        return
+    c = int(stuck[0])
+    step = float(steps[-1, c])
+    first = done - len(accept) + 1
+    where_now = np.asarray(chunk.position[-1, c])
+    value_and_grad = jax.jit(jax.value_and_grad(logdensity_fn))
+    for label, point in (("at its position", where_now), ("at its start", np.asarray(initial[c]))):
+        lp, grad = (np.asarray(v) for v in value_and_grad(jnp.asarray(point)))
+        if not np.all(np.isfinite(grad)):
+            bad = np.flatnonzero(~np.isfinite(grad))
+            raise DyncRuntimeError(
+                f"chain {c} cannot move: the gradient of the target is {grad.ravel()[bad[0]]} {label}, "
+                f"state {show(point)} (component{'s' if bad.size > 1 else ''} {', '.join(map(str, bad[:6]))} of the flat state)",
+                hint="start the chains where the target is smooth (a different initial value, or `state x ~ LAW`), "
+                "or write the target so that its gradient is finite there (e.g. `(x^2 + 1e-9)^0.75` for `abs(x)^1.5`)",
+            )
+        if not np.isfinite(lp):
+            raise DyncRuntimeError(
+                f"chain {c} cannot move: the log-density of the target is {lp} {label}, state {show(point)}",
+                hint="start the chains inside the target's support",
+            )
+    flat = all(not np.any(np.asarray(jax.grad(logdensity_fn)(jnp.asarray(p)))) for p in (where_now, initial[c]))
+    if flat or not np.isfinite(step) or step > 1e30:
+        raise DyncRuntimeError(
+            f"chain {c} cannot be tuned (step size {step:g}): the target does not change with the state "
+            f"(its gradient is 0), and a flat log-density is not a probability density",
+            hint="give the target a maximum (e.g. add `- x^2 / 2`), and check its sign: `target` is the log-density",
+        )
+    reason = "warm-up shrank its step size to 0" if step <= 0 else f"it accepted none of draws {first}-{done} at step {step:.3g}"
+    raise DyncRuntimeError(
+        f"chain {c} cannot move: {reason}; the target's gradient is finite at state {show(where_now)}, "
+        "so the target may be improper (growing without bound) or far steeper than the step",
+        hint="check the sign of the target (it is the log-density: `-x^2/2`, not `x^2/2`); "
+        "let mala/hmc/nuts adapt the step (drop --step), or lower it",
+    )
+
+
+def _rank_trend(values: np.ndarray) -> np.ndarray:
+    """Spearman's rank correlation of each column of ``(draws, chains)``
+    ``values`` with the draw index: 1 for a steady climb."""
+    draws = values.shape[0]
+    ranks = np.argsort(np.argsort(values, axis=0), axis=0).astype(float)
+    index = np.arange(draws, dtype=float)[:, None]
+    cov = np.mean((ranks - ranks.mean(0)) * (index - index.mean()), axis=0)
+    return cov / (ranks.std(0) * index.std() + 1e-300)
+
+
+def _warn_if_climbing(chunk: _Record, done: int) -> bool:
+    """Warn (once; returns whether it did) when every chain's log-density
+    rose through a chunk of at least 100 draws while its state ran away: the
+    mark of an improper target (``target x^2``, a sign error), whose chains
+    climb forever. After a warm-up on a proper target the log-density is
+    stationary, so this does not fire on healthy runs; it does fire on a
+    chain still climbing to a far-away bulk after too short a warm-up, which
+    the message names as the other cause."""
+    lp = np.asarray(chunk.logdensity, float)  # (draws, chains)
+    draws = lp.shape[0]
+    if draws < 100 or not np.all(np.isfinite(lp)):
+        return False
+    size = np.linalg.norm(np.asarray(chunk.position, float).reshape(draws, lp.shape[1], -1), axis=-1)
+    if not (np.all(_rank_trend(lp) > 0.9) and np.all(_rank_trend(size) > 0.9)):
+        return False
+    quarter = draws // 4
+    import warnings
+
+    warnings.warn(
+        f"the log-density rose through every chain's draws {done - draws + 1}-{done} "
+        f"(mean {lp[:quarter].mean():.4g} -> {lp[-quarter:].mean():.4g}) while the states ran away: "
+        "the target looks improper (it has no maximum; check its sign: `target` is the log-density, e.g. `-x^2/2`), "
+        "or the chains have not reached its bulk yet (raise --warmup)",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+    return True
 
 
 #: every method of ``dync sample`` (the density samplers and the model's own dynamics)

@@ -96,9 +96,52 @@ def test_a_chain_that_leaves_the_finite_numbers_stops_the_run():
     def explosive(x):
         return jnp.sum(x**2)  # not integrable: ULA runs away to infinity
 
-    with pytest.raises(DyncRuntimeError, match=r"chain \d+ left the finite numbers at draw \d+"):
+    with pytest.raises(DyncRuntimeError, match=r"chain \d+ left the finite numbers (at draw \d+|during the)"):
         sample_density(explosive, jnp.ones((2, 1)), jax.random.key(0), method="ula", step_size=0.5,
                        warmup=0, samples=2000)  # fmt: skip
+
+
+@pytest.mark.parametrize("method", ["mala", "nuts"])
+def test_a_nan_gradient_at_the_start_stops_the_run_naming_it(method):
+    """`-(x^2)^0.75` has the gradient 0 * inf = NaN at 0: every proposal is
+    rejected and the adaptation drives the step to 0. The run used to return
+    one point per chain (R-hat nan, "run longer") with exit 0."""
+
+    def cusp(x):
+        return -jnp.sum((x**2) ** 0.75)
+
+    with pytest.raises(DyncRuntimeError, match=r"chain 0 cannot move: the gradient of the target is nan"):
+        sample_density(cusp, jnp.zeros((2, 1)), jax.random.key(0), method=method, warmup=60, samples=60)
+
+
+def test_a_flat_target_stops_the_run_as_improper():
+    def flat(x):
+        return 0.0 * jnp.sum(x)
+
+    with pytest.raises(DyncRuntimeError, match="flat log-density is not a probability density"):
+        sample_density(flat, jnp.zeros((2, 1)), jax.random.key(0), method="mala", warmup=100, samples=60)
+
+
+def test_a_chain_that_accepts_nothing_stops_the_run():
+    with pytest.raises(DyncRuntimeError, match=r"accepted none of draws 1-60 at step 1e\+03"):
+        sample_density(standard, jnp.ones((2, 4)), jax.random.key(0), method="mala", step_size=1e3, warmup=0, samples=60)
+
+
+def test_a_runaway_target_warns_that_it_looks_improper():
+    def upside_down(x):
+        return 0.5 * jnp.sum(x**2)  # a sign error: no maximum
+
+    with pytest.warns(RuntimeWarning, match="the target looks improper"):
+        run = sample_density(upside_down, jnp.ones((2, 1)), jax.random.key(0), method="mala", warmup=100, samples=150)
+    assert np.all(np.abs(run.positions[:, -1]) > np.abs(run.positions[:, 0]))
+
+
+def test_a_healthy_run_does_not_warn():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        sample_density(standard, jnp.full((2, 1), 3.0), jax.random.key(0), method="mala", warmup=100, samples=150)
 
 
 def test_usage_errors():
