@@ -70,6 +70,11 @@ def on_grid(t: float, t0: float, dt: float, span: float) -> int | None:
     return None
 
 
+#: the most steps one run takes: step counters are 32-bit integers on the
+#: device (JAX without x64), and 2^31 steps is hours even for one path
+MAX_STEPS = 2**31 - 1
+
+
 def save_schedule(save: Any, t0: float, t1: float, dt: float, backend: str, adaptive: bool) -> SaveSchedule:
     """The :class:`SaveSchedule` of ``save`` on ``[t0, t1]`` with step ``dt``.
 
@@ -83,11 +88,17 @@ def save_schedule(save: Any, t0: float, t1: float, dt: float, backend: str, adap
         adaptive: whether the run uses adaptive steps.
 
     Raises:
-        UsageError: ``t1 - t0`` is not a whole number of steps (fixed step), a
+        UsageError: more than :data:`MAX_STEPS` steps, ``t1 - t0`` is not a
+            whole number of steps (fixed step), a
             bad ``save`` value, a save time outside ``[t0, t1]``, or (fused) a
             save time off the step grid; the hint suggests a ``dt`` that fits.
     """
     span = t1 - t0
+    if not span / dt <= MAX_STEPS:
+        raise UsageError(
+            f"t1 - t0 = {span:g} at dt = {dt:g} is {span / dt:.3g} steps; a run takes at most {MAX_STEPS:,} (2^31 - 1)",
+            hint=f"raise --dt to at least {span / MAX_STEPS:.3g}",
+        )
     num_steps = round(span / dt)
     fixed_grid = not adaptive
     if fixed_grid and (num_steps < 1 or on_grid(t1, t0, dt, span) is None):

@@ -42,3 +42,12 @@ def test_on_grid_and_suggest_dt():
     assert suggest_dt(1.0, 0.1, np.array([0.15, 1.0])) == pytest.approx(0.05)
     # adaptive runs need no whole number of steps
     assert save_schedule("final", 0.0, 1.0, 0.3, "diffrax", True).num_steps == 4
+
+
+@pytest.mark.parametrize("dt", [1e-12, 1e-300, 5e-324])
+@pytest.mark.parametrize("adaptive", [False, True])
+def test_more_steps_than_a_run_can_count_is_a_usage_error(dt, adaptive):
+    """Was an OverflowError traceback (a 32-bit step counter, or round(inf))."""
+    with pytest.raises(UsageError, match=r"a run takes at most 2,147,483,647") as info:
+        save_schedule("final", 0.0, 1.0, dt, "fused", adaptive)
+    assert "raise --dt to at least 4.66e-10" in info.value.hint
