@@ -12,6 +12,7 @@ from ..errors import (
     BadArguments,
     BadDifferential,
     ConstraintViolation,
+    DyncError,
     DuplicateEquation,
     EquationForUndeclaredState,
     InvalidSpec,
@@ -22,6 +23,7 @@ from ..errors import (
     did_you_mean,
 )
 from . import ir
+from .consteval import NotConstant, const_eval
 from .library import DISTRIBUTIONS, FUNCTIONS
 from .shapes import BAD, broadcast, fmt_shape, matmul_shape
 
@@ -81,6 +83,20 @@ class EquationChecks:
             if isinstance(h, ir.Const) and not 0 < float(h.value) < 1:
                 self.err(ConstraintViolation, f"the Hurst index must lie in (0, 1), not {float(h.value):g}", hurst_expr.span)
                 continue
+            if not isinstance(h, ir.Const):
+                # a Hurst index from parameters: check it at their values
+                try:
+                    value = float(const_eval(hurst_expr, self.consts))
+                except (NotConstant, DyncError, TypeError, ValueError):
+                    value = None  # a parameter drawn at construction (`~ init`): checked at run time
+                if value is not None and not 0 < value < 1:
+                    self.err(
+                        ConstraintViolation,
+                        f"the Hurst index must lie in (0, 1), but here it is {value:g}",
+                        hurst_expr.span,
+                        hint="give the parameter a value in (0, 1), and the constraint `: interval(0, 1)` so that fitting keeps it there",
+                    )
+                    continue
             self.fractional[b.name] = h
 
     # ----------------------------------------------------------- equations

@@ -240,7 +240,12 @@ def fbm_weights(
         w_hat = w_hat + jsl.cho_solve(factor, b_hat - a_hat @ w_hat)
 
     # Undo the rescaling and the time unit: omega has units T^(H - 1/2).
-    return w_hat / d * horizon ** (hurst - 0.5)
+    # Outside (0, 1) there is no fractional Brownian motion: NaN weights make
+    # a simulation stop on its non-finite check and a fit reject the point,
+    # rather than run on numbers that mean nothing (a parameter Hurst index
+    # is range-checked at compile time and for --set; a fit can still move it).
+    valid = (hurst > 0) & (hurst < 1)
+    return jnp.where(valid, w_hat / d * horizon ** (hurst - 0.5), jnp.nan)
 
 
 def fbm_approx_variance(

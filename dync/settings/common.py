@@ -88,7 +88,26 @@ def split_sets(spec: ast.Spec, sets: Mapping[str, str]) -> tuple[dict[str, int],
             dims[name] = int(v)
         else:
             params[name] = _number(value, f"--set {name}")
+    for name, brownian in _hurst_parameters(spec).items():
+        if name in params and not 0 < params[name] < 1:
+            raise UsageError(
+                f"`--set {name}={sets[name]}`: `{name}` is the Hurst index of the fractional Brownian motion "
+                f"`{brownian}`, which must lie in (0, 1)",
+                hint=f"give {name} a value strictly between 0 and 1",
+            )
     return dims, params
+
+
+def _hurst_parameters(spec: ast.Spec) -> dict[str, str]:
+    """Parameter name → the fractional Brownian motion whose Hurst index it
+    is, for every ``brownian B : fractional(hurst = NAME)``."""
+    out: dict[str, str] = {}
+    for b in spec.of_type(ast.Brownian):
+        if isinstance(b.kind, ast.Call) and b.kind.func == "fractional":
+            values = [kw.value for kw in b.kind.kwargs if kw.name == "hurst"] + list(b.kind.args[:1])
+            if values and isinstance(values[0], ast.Name):
+                out.setdefault(values[0].id, b.name)
+    return out
 
 
 def dims_only(spec: ast.Spec, sets: Iterable[str] | Mapping[str, object] | None) -> dict[str, int]:

@@ -193,3 +193,12 @@ def test_a_coarse_step_caps_the_fastest_component_and_stays_finite(spec_model):
     x = ds["x"].values
     assert np.all(np.isfinite(x))
     assert abs(float(x.var()) - 0.44) < 0.1
+
+
+@pytest.mark.parametrize("hurst", [0.0, 1.0, 1.5, -0.3])
+def test_weights_outside_the_hurst_range_are_nan(hurst):
+    """No fractional Brownian motion has H outside (0, 1): NaN weights stop a
+    simulation (its non-finite check) and make a fit reject the point."""
+    w = fr.fbm_weights(hurst, fr.fbm_gammas(8, 1.0), 1.0)
+    assert np.all(np.isnan(np.asarray(w)))
+    assert np.all(np.isfinite(np.asarray(fr.fbm_weights(0.5, fr.fbm_gammas(8, 1.0), 1.0))))

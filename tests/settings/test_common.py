@@ -1,0 +1,23 @@
+"""Overrides shared by every command (dync/settings/common.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dync.dsl.loading import load_spec
+from dync.errors import UsageError
+from dync.settings.common import split_sets
+
+SPEC = "model h\ndim n = 2\nparam G = 0.7\nparam s = 1\nbrownian B : fractional(hurst = G)\nstate x = 0\ndx = -x dt + s dB\n"
+
+
+def test_dims_and_parameters_are_split():
+    dims, params = split_sets(load_spec("h.dync", text=SPEC), {"n": "3", "s": "2.5", "G": "0.3"})
+    assert dims == {"n": 3} and params == {"s": 2.5, "G": 0.3}
+
+
+@pytest.mark.parametrize("value", ["1.5", "0", "1", "-0.2"])
+def test_a_hurst_parameter_set_outside_0_1_is_a_usage_error(value):
+    """It used to simulate silently (H = 1.5 has no fractional Brownian motion)."""
+    with pytest.raises(UsageError, match=r"`G` is the Hurst index of the fractional Brownian motion `B`, which must lie in \(0, 1\)"):
+        split_sets(load_spec("h.dync", text=SPEC), {"G": value})
