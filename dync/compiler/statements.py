@@ -11,6 +11,8 @@ the IR fields :attr:`~dync.compiler.ir.ModelIR.target`,
 
 from __future__ import annotations
 
+import math
+
 from ..dsl import ast
 from ..dsl.format import format_expectation, format_expr
 from ..errors import DuplicateDeclaration, ShapeMismatch, SpecError, UndefinedName, did_you_mean
@@ -189,7 +191,10 @@ class StatementChecks:
         if not known or value is BAD:
             return None
         shape = self.state_shapes[node.state]
-        if broadcast(value.shape, shape) != tuple(shape):
+        if tuple(value.shape) != tuple(shape):
+            # exactly the state's shape: a score that broadcasts (a scalar, an
+            # `out = 1` net, `x[0]`) gives every component the same value,
+            # which is never the gradient the user meant
             self.err(
                 ShapeMismatch,
                 f"the score of `{node.state}` has shape {fmt_shape(value.shape)}, but the state has shape {fmt_shape(shape)}",
@@ -198,7 +203,8 @@ class StatementChecks:
                     f"a net's output is a vector even with `out = 1`: take its element, `score {node.state} = ...[0]`, "
                     f"or declare `state {node.state}[1]`"
                     if tuple(shape) == () and tuple(value.shape) == (1,)
-                    else "a score is the gradient of a log-density with respect to the state: it has the state's shape"
+                    else f"a score is the gradient of a log-density with respect to the state: it has the state's shape {fmt_shape(shape)}"
+                    + (f" (a net giving it has `out = {math.prod(shape)}`)" if isinstance(node.value, ast.Call) else "")
                 ),
             )
             return None
