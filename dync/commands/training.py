@@ -142,6 +142,12 @@ def train_summary(result) -> str:
 
     m = result.meta
     loss = np.asarray(result.loss)
+    if loss.size == 0:  # a closed-form score (no net): only the data's moments were recorded
+        return (
+            f"model {m['model']}: the score of `{m['state']}` has no net, so there is nothing to train; "
+            f"recorded the {m['data_samples']} samples' moments and t in [{m['t_min']:g}, {m['t1']:g}], "
+            "where `dync sample --reverse` starts"
+        )
     head = float(np.mean(loss[: max(1, len(loss) // 20)]))
     warn = []
     if m.get("objective", "dsm") in ("dsm", "dsm_log") and not m["final_loss"] < head:

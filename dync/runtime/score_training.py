@@ -78,7 +78,9 @@ def score_state(model) -> str:
     """The state the model's ``score`` is for, checked to be trainable.
 
     Raises:
-        UsageError: the model has no ``score``, no net, or more than one state.
+        UsageError: the model has no ``score``, or more than one state.
+        (A score with no net is allowed: :func:`train_score` then only
+        records the data's moments that the reverse processes start from.)
     """
     info = model.info
     if info.score_state is None:
@@ -86,8 +88,6 @@ def score_state(model) -> str:
             f"model `{info.name}` has no `score` statement, so there is nothing to train",
             hint="add `score x = s(x, t)` with a `net s = mlp(...)` (LANGUAGE.md §10)",
         )
-    if not info.nets:
-        raise UsageError(f"model `{info.name}` has no `net`, so its score has no weights to train")
     if len(info.states) != 1:
         names = ", ".join(s.name for s in info.states)
         raise UsageError(
@@ -487,6 +487,14 @@ def train_score(
             f"positive, but sample {bad} is {data[bad].tolist()}",
             hint="a multiplicative (GBM) forward SDE is for positive data; for data of any sign use VP, VE or sub-VP",
         )
+    if not model.info.nets:
+        # a closed-form score: nothing to fit, but the reverse processes still
+        # need where they start (the data's law pushed to t1: the meta below)
+        trained, loss, grad_norm = model, np.zeros((0,)), np.zeros((0,))
+        steps, objective = 0, "none (closed-form score)"
+        return _trained(trained, loss, grad_norm, data, kind, reason, objective, weighting, t_min, t1, steps, batch,
+                        learning_rate, ema, seed)  # fmt: skip
+
     if kind in ("linear", "log-linear"):
         log_space = kind == "log-linear"
         transition = gaussian_transition(LogCoordinates(model) if log_space else model, t1)
@@ -518,6 +526,16 @@ def train_score(
     static = kernel.step.static
     weights = run.state.ema if ema > 0 else run.state.params
     trained = eqx.combine(weights, static)
+    return _trained(trained, np.asarray(run.info.loss), np.asarray(run.info.grad_norm), data, kind, reason, objective,
+                    weighting, t_min, t1, steps, batch, learning_rate, ema, seed)  # fmt: skip
+
+
+def _trained(trained, loss, grad_norm, data, kind, reason, objective, weighting, t_min, t1, steps, batch,
+             learning_rate, ema, seed) -> TrainedScore:  # fmt: skip
+    """The :class:`TrainedScore` with its metadata: the time span, the data's
+    moments (and for a non-linear forward SDE data pushed to ``t1``), the
+    training settings."""
+    model = trained
     meta = {
         "model": model.info.name,
         "state": model.info.score_state,
@@ -531,7 +549,7 @@ def train_score(
         "learning_rate": float(learning_rate),
         "ema": float(ema),
         "seed": int(seed),
-        "final_loss": float(np.mean(run.info.loss[-max(1, steps // 20) :])),
+        "final_loss": float(np.mean(loss[-max(1, steps // 20) :])) if loss.size else float("nan"),
         "objective": objective,
         "weighting": weighting,
         "forward_class": kind,
@@ -543,7 +561,7 @@ def train_score(
     if kind == "other":
         meta["forward_reason"] = reason
         meta["terminal_samples"] = terminal_samples(trained, data, t1, seed).tolist()
-    return TrainedScore(trained, np.asarray(run.info.loss), np.asarray(run.info.grad_norm), meta)
+    return TrainedScore(trained, loss, grad_norm, meta)
 
 
 def _digest(data: np.ndarray) -> str:

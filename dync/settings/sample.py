@@ -185,7 +185,10 @@ def _reverse_settings(spec: ast.Spec, v: dict[str, Any], sets) -> SampleSettings
         hint = did_you_mean(reverse, REVERSE_METHODS) or "use one of " + ", ".join(REVERSE_METHODS)
         raise UsageError(f"--reverse {reverse}: unknown reverse sampler", hint=hint)
     if v["weights"] is None:
-        raise UsageError("--reverse needs the trained weights", hint="pass --weights FILE, written by `dync train -o FILE`")
+        raise UsageError(
+            "--reverse needs the file `dync train` writes: the trained weights, and the data's moments the reverse processes start from",
+            hint="pass --weights FILE, written by `dync train SPEC DATA -o FILE` (for a score with no net it only records the moments)",
+        )
     snr = float(v["snr"])
     if not snr > 0:
         raise UsageError(f"--snr {snr:g}: must be positive", hint="0.16 is usual for low-dimensional data")
