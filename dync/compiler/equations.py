@@ -123,6 +123,17 @@ class EquationChecks:
         by_state: dict[str, ast.Equation] = {}
         for eq in equations:
             target = eq.lhs[1:] if eq.lhs.startswith("d") else None
+            if target is None and eq.lhs in self.states and eq.lhs not in by_state:
+                # `x = -x dt + dW`: the differential is missing on the left;
+                # one error, and the equation still counts as x's (no E210)
+                self.err(
+                    EquationForUndeclaredState,
+                    f"an equation starts with the differential of its state: `d{eq.lhs} = ...`, not `{eq.lhs} = ...`",
+                    eq.lhs_span,
+                    hint=f"write `d{eq.lhs} = ...`",
+                )
+                by_state[eq.lhs] = eq
+                continue
             if target is None or target not in self.states:
                 if target in self._duplicated or target in self._rejected or target in self.incomplete:
                     continue  # the declaration's own error is the one to report

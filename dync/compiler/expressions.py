@@ -131,6 +131,18 @@ class ExprChecker:
             return ir.Const(np.asarray(math.pi), ())
         if e.id == "dt" or (c._is_differential(e.id) and e.id not in c.symbols and len(e.id) > 1 and e.id[1:] in c.brownians):
             return self.err(BadDifferential, f"`{e.id}` can only close a term of an equation", e.span, hint=f"write `EXPR {e.id}` as a term of `dX = ...`")
+        if (
+            len(e.id) > 1 and e.id[0] == "d" and e.id[1].isupper() and e.id not in c._decl_nodes
+            and e.id[1:] not in c._decl_nodes
+        ):  # fmt: skip
+            # an implicit noise `dW` inside an expression (`dW dt`, `dW @ dW`,
+            # `exp(dW)`): a differential, not an unknown name
+            return self.err(
+                BadDifferential,
+                f"`{e.id}` is the differential of a Brownian motion; it can only close a term of an equation",
+                e.span,
+                hint=f"write `EXPR {e.id}` as a term of `dX = ...`; a noise increment cannot be multiplied, transformed or squared",
+            )
         sym = c.symbols.get(e.id)
         if e.id in c.failed:
             return BAD
