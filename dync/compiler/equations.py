@@ -434,6 +434,15 @@ class EquationChecks:
             bad_kw = [k for k in call.kwargs if all(k.name not in ps for ps in options)]
             if bad_kw:
                 return self.err(BadArguments, f"`{call.func}` has no parameter `{bad_kw[0].name}`", bad_kw[0].span, hint=did_you_mean(bad_kw[0].name, allp) or f"its parameters are {', '.join(allp)}")
+            if len(options) > 1 and len(call.args) <= max(len(ps) for ps in options):
+                # each keyword is some form's, but no form has them all: `Bernoulli(logits = x, p = 0.3)`
+                forms = " or ".join(f"`{call.func}({', '.join(ps)})`" for ps in options)
+                return self.err(
+                    BadArguments,
+                    f"`{call.func}` has the forms {forms}, and these arguments mix them",
+                    call.span,
+                    hint="give the arguments of one form",
+                )
             return self.err(
                 UnknownDistribution,
                 f"`{call.func}` takes {len(sig.params)} argument{'s' if len(sig.params) != 1 else ''} ({', '.join(sig.params)}), got {len(call.args)}",

@@ -286,6 +286,15 @@ class ExprChecker:
                 return self.err(UnknownFunction, f"`{name}` is a distribution; it can only follow `~`", e.func_span, hint="distributions appear in `~ DIST` of params, states and observations")
             if sym is not None:
                 return self.err(UnknownFunction, f"`{name}` is a {sym[0]}, not a function", e.func_span)
+            if name in ("not", "and", "or"):
+                # `x + not (a > b)`: the operator binds more loosely than
+                # arithmetic, so the parser could only read a call of `not`
+                return self.err(
+                    InvalidSpec,
+                    f"`{name}` binds more loosely than arithmetic and comparisons, so it cannot follow an operator here",
+                    e.func_span,
+                    hint=f"put it in parentheses: `({name} ...)`, e.g. `x + (not (a > b)) * 1`",
+                )
             return self.err(UnknownFunction, f"unknown function `{name}`", e.func_span, hint=did_you_mean(name, list(FUNCTIONS) + list(c.nets)))
         if name == "grad":
             return self._grad(e)

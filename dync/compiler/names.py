@@ -357,6 +357,15 @@ class DeclarationChecks:
             self.symbols[p.name] = ("param", shape)
             if constraint is BAD:
                 continue
+            if value is not None and not np.all(np.isfinite(value)):
+                bad = float(value[~np.isfinite(value)].flat[0])
+                self.err(
+                    ConstraintViolation,
+                    f"{what} = {bad:g}: the value is not a finite number",
+                    p.value.span,
+                    hint="a literal beyond ±1.8e308 overflows, and 1/0 or log(0) is infinite; give a finite value",
+                )
+                continue
             if value is not None and not self._contains(constraint, value):
                 bad = value if value.shape == () else value[~np.vectorize(lambda x: self._contains(constraint, x))(value)]
                 shown = f"{float(bad):g}" if np.asarray(bad).shape == () else f"{float(np.asarray(bad).flat[0]):g}"
@@ -364,7 +373,7 @@ class DeclarationChecks:
                     ConstraintViolation,
                     f"{what} = {shown} breaks its constraint `{constraint.describe()}`",
                     p.value.span,
-                    hint=f"give a value that is {constraint.describe()}",
+                    hint=f"give a value that is {constraint.explain()}",
                 )
                 continue
             prior = self._dist(p.prior, allow_states=False) if p.prior is not None else None

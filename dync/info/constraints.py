@@ -184,7 +184,7 @@ class Lower(AbstractConstraint):
         return (float(self.lo),)
 
     def explain(self):
-        return f"bounded below by {self.lo}"
+        return f"greater than {self.lo:g}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -212,7 +212,7 @@ class Upper(AbstractConstraint):
         return (float(self.hi),)
 
     def explain(self):
-        return f"bounded above by {self.hi}"
+        return f"less than {self.hi:g}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -292,7 +292,7 @@ class Interval(AbstractConstraint):
         return (float(self.lo), float(self.hi))
 
     def explain(self):
-        return f"in the interval ({self.lo}, {self.hi})"
+        return f"strictly inside ({self.lo:g}, {self.hi:g})"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -317,7 +317,7 @@ class Unit(AbstractConstraint):
         return (0.0, 1.0)
 
     def explain(self):
-        return "in the unit interval (0, 1)"
+        return "strictly inside (0, 1)"
 
 
 #: every constraint kind by the word a spec writes, in the order the docs list them
