@@ -290,7 +290,8 @@ class Spec:
     """A whole spec, in declaration order.
 
     ``settings`` holds the YAML-only run sections (``simulate:``, ``fit:``,
-    ``check:``, ``test:``, ``sample:``) as plain data with their spans; the text form has none.
+    ``check:``, ``test:``, ``sample:``) as plain data, and ``setting_spans``
+    where each value stands; the text form has none.
     """
 
     name: str
@@ -303,9 +304,18 @@ class Spec:
     #: names whose declaration lost a part to a reading error (a misspelt
     #: YAML key): the checker of a partial spec stays silent about their uses
     incomplete: frozenset[str] = dataclasses.field(default=frozenset(), compare=False, repr=False)
+    #: ``(section, key, span of the value)`` of every run setting read from YAML
+    setting_spans: tuple[tuple[str, str, Span], ...] = dataclasses.field(default=(), compare=False, repr=False)
 
     def of_type(self, kind: type) -> list:
         return [s for s in self.statements if isinstance(s, kind)]
+
+    def setting_span(self, section: str, key: str) -> Span | None:
+        """Where the YAML spec gives ``section.key`` (``None``: not given)."""
+        for sec, name, span in self.setting_spans:
+            if sec == section and name == key:
+                return span
+        return None
 
     def setting(self, section: str) -> dict:
         for key, value in self.settings:

@@ -326,6 +326,7 @@ class _SpecReader:
         self.errors: list[DyncError] = []
         #: declarations that lost a misspelt key (see :attr:`ast.Spec.incomplete`)
         self.incomplete: set[str] = set()
+        self.setting_spans: list = []  # (section, key, span of the value) of the run settings
         self._line_starts = [0]
         for line in text.splitlines(keepends=True):
             self._line_starts.append(self._line_starts[-1] + len(line))
@@ -629,7 +630,7 @@ class _SpecReader:
         )
         return ast.Spec(
             name, doc, tuple(statements), settings, path=self.path, source=self.text, span=span,
-            incomplete=frozenset(self.incomplete),
+            incomplete=frozenset(self.incomplete), setting_spans=tuple(self.setting_spans),
         )
 
     def version(self, node: Node) -> None:
@@ -918,6 +919,8 @@ class _SpecReader:
     # -- run settings
     def settings(self, section: str, node: Node) -> tuple[tuple[str, object], ...]:
         entries = self.mapping(node, section)
+        for _key, value, name in entries:
+            self.setting_spans.append((section, name, self.span(value)))
         out = []
         keys = sections.yaml_keys(section)
         if keys is not None:

@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+import functools
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from ..dsl import ast
 from ..dsl.sections import SECTIONS, SettingKey
-from ..errors import UsageError, did_you_mean
+from ..errors import BadValue, SpecErrors, UsageError, did_you_mean
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 # --------------------------------------------------------------- generic
@@ -41,6 +45,32 @@ def merge_section(spec: ast.Spec, section: str, flags: Mapping[str, Any]) -> dic
             value = given.get(key.name, key.default)
         out[key.name] = value
     return out
+
+
+def located_in_section(section: str) -> Callable[[_F], _F]:
+    """Decorate a ``*_settings(spec, ..., **flags)`` function so that its
+    error about ``--KEY`` points at the YAML spec's ``section: {KEY: ...}``
+    when the value came from there (not from the flag): a located E261 with
+    the line and a caret, not a flag the user never typed."""
+
+    def decorate(settings: _F) -> _F:
+        @functools.wraps(settings)
+        def wrapper(spec: ast.Spec, *args: Any, **flags: Any):
+            try:
+                return settings(spec, *args, **flags)
+            except UsageError as err:
+                m = re.match(r"`?--([a-z][a-z0-9-]*)\b", err.message)
+                if m is not None:
+                    key = m.group(1).replace("-", "_")
+                    span = spec.setting_span(section, key) if flags.get(key) is None else None
+                    if span is not None:
+                        message = f"{section}.{key}{err.message[m.end():].lstrip('`')}"
+                        raise SpecErrors([BadValue(message, span, hint=err.hint)]) from None
+                raise
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 def _number(text: str, what: str) -> float:

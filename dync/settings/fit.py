@@ -8,7 +8,7 @@ from typing import Any
 
 from ..dsl import ast
 from ..errors import UsageError, did_you_mean
-from .common import _number, _whole, merge_section, parse_sets, split_sets
+from .common import _number, _whole, located_in_section, merge_section, parse_sets, split_sets
 
 
 # ------------------------------------------------------------------- fit
@@ -109,6 +109,7 @@ def parse_fix(fix: Iterable[str] | Mapping[str, object] | None) -> dict[str, flo
     return out
 
 
+@located_in_section("fit")
 def fit_settings(
     spec: ast.Spec,
     *,

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..dsl import ast
 from ..errors import UsageError, did_you_mean
-from .common import _whole, merge_section, parse_prior, parse_sets, split_sets
+from .common import _whole, located_in_section, merge_section, parse_prior, parse_sets, split_sets
 
 
 # ---------------------------------------------------------------- sample
@@ -92,6 +92,7 @@ class SampleSettings:
 SAMPLE_METHODS = ("ula", "mala", "baoab", "hmc", "nuts", "sgld", "dynamics")
 
 
+@located_in_section("sample")
 def sample_settings(
     spec: ast.Spec, *, sets: Iterable[str] | Mapping[str, object] | None = None, **flags: Any
 ) -> SampleSettings:

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..dsl import ast
 from ..errors import UsageError
-from .common import _number, merge_section, parse_sets, split_sets
+from .common import _number, located_in_section, merge_section, parse_sets, split_sets
 
 
 # -------------------------------------------------------------- simulate
@@ -107,6 +107,7 @@ def _parse_sweeps(sweep: Iterable[str] | Mapping[str, Any] | None) -> dict[str, 
     return out
 
 
+@located_in_section("simulate")
 def simulate_settings(
     spec: ast.Spec,
     *,

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..dsl import ast
 from ..errors import UsageError, did_you_mean
-from .common import _number, _whole, merge_section, parse_sets, split_sets
+from .common import _number, _whole, located_in_section, merge_section, parse_sets, split_sets
 
 #: the built-in checks ``dync test`` runs on every model (``--skip`` names them)
 BUILTIN_CHECKS = ("finite", "shapes", "reproducible", "forms", "stratonovich", "gradients")
@@ -98,6 +98,7 @@ def _parse_skip(skip: Iterable[str] | str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+@located_in_section("test")
 def test_settings(
     spec: ast.Spec,
     *,

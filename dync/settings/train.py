@@ -8,7 +8,7 @@ from typing import Any
 
 from ..dsl import ast
 from ..errors import UsageError
-from .common import _whole, merge_section, parse_sets, split_sets
+from .common import _whole, located_in_section, merge_section, parse_sets, split_sets
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +58,7 @@ def _number(value: Any, flag: str) -> float:
         raise UsageError(f"{flag} {value}: not a number") from None
 
 
+@located_in_section("train")
 def train_settings(
     spec: ast.Spec, *, sets: Iterable[str] | Mapping[str, object] | None = None, **flags: Any
 ) -> TrainSettings:

@@ -21,3 +21,18 @@ def test_a_hurst_parameter_set_outside_0_1_is_a_usage_error(value):
     """It used to simulate silently (H = 1.5 has no fractional Brownian motion)."""
     with pytest.raises(UsageError, match=r"`G` is the Hurst index of the fractional Brownian motion `B`, which must lie in \(0, 1\)"):
         split_sets(load_spec("h.dync", text=SPEC), {"G": value})
+
+
+def test_a_bad_value_from_a_yaml_section_points_at_the_yaml_not_at_a_flag():
+    from dync.errors import SpecErrors
+    from dync.settings.simulate import simulate_settings
+
+    text = "model: m\nstates: {x: 0}\nequations:\n  - dx = -x dt\nsimulate: {paths: -5, t1: 1, dt: 0.1}\n"
+    spec = load_spec("m.yaml", text=text)
+    with pytest.raises(SpecErrors) as info:
+        simulate_settings(spec)
+    (err,) = info.value.errors
+    assert err.code == "E261" and err.message == "simulate.paths -5: need at least 1 path"
+    assert (err.span.line, err.span.column) == (5, 19)
+    with pytest.raises(UsageError, match="--paths -3: need at least 1 path"):  # a flag stays a flag
+        simulate_settings(spec, paths=-3)
