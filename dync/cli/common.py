@@ -46,6 +46,13 @@ def _warn_plainly():
     warnings.showwarning = show
 
 
+def warn_if_not_netcdf_name(output: Path) -> None:
+    """Say so when a NetCDF file is about to be written under another suffix
+    (`-o out.txt`): the file is NetCDF whatever its name."""
+    if Path(output).suffix.lower() not in (".nc", ".nc4", ".netcdf", ".cdf", ".h5"):
+        _echo(f"warning: {output} will be a NetCDF file; name it .nc so that other tools recognise it", err=True)
+
+
 def _prepare_checkpoints(output: Path, resume: bool) -> tuple[Path, Path]:
     """The checkpoint files of a run writing ``output`` (``OUTPUT.ckpt`` and
     ``OUTPUT.ckpt.warmup``): kept for ``--resume``, else removed so that the
@@ -88,6 +95,8 @@ def _checkpointed_run(output: Path, resume: bool, prepare, run, summarise, write
     try:
         prepare()
         check_writable(output, make_parents=write is not None)
+        if write is None:
+            warn_if_not_netcdf_name(output)
         ckpt, warm = _prepare_checkpoints(output, resume)
         from ..runtime.devices import enable_compilation_cache
 

@@ -5,7 +5,7 @@ from typing import Annotated, Optional
 
 from ..atomic import check_writable
 from ..errors import DyncError, UsageError
-from .common import _echo, _fail
+from .common import _echo, _fail, warn_if_not_netcdf_name
 
 
 def run_simulate(
@@ -25,6 +25,7 @@ def run_simulate(
         parsed = read_spec(spec)
         settings = simulate_settings(parsed, sets=sets, sweep=sweep, **flags)
         check_writable(output)
+        warn_if_not_netcdf_name(output)
         from ..runtime.devices import configure_host_devices, enable_compilation_cache
 
         configure_host_devices()  # before JAX starts

@@ -240,7 +240,7 @@ class ExprChecker:
             return BAD
         shape = list(x.shape)
         if len(e.items) > len(shape):
-            return self.err(ShapeMismatch, f"{len(e.items)} indices for an array of shape {fmt_shape(x.shape)}", e.span, hint=f"it has {len(shape)} axes")
+            return self.err(ShapeMismatch, f"{len(e.items)} indices for an array of shape {fmt_shape(x.shape)}", e.span, hint=f"it has {len(shape)} ax{'is' if len(shape) == 1 else 'es'}")
         items = []
         out = []
         for axis, it in enumerate(e.items):
