@@ -66,6 +66,8 @@ class Checker(DeclarationChecks, EquationChecks, StatementChecks):
         self._state_values: dict[str, object] = {}
         #: why a let is not state-free (set by ``_check_constant_lets``)
         self._let_blocker: dict[str, str] = {}
+        #: whether ``_check_constant_lets`` has run (a let still unknown after it is in a cycle)
+        self._constant_lets_checked = False
         #: the dims' values (with overrides), once names are resolved
         self.dims: dict[str, int] = {}
 

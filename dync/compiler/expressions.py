@@ -155,7 +155,7 @@ class ExprChecker:
                     return self.err(InvalidSpec, f"{kind} `{e.id}` is not known here", e.span, hint=self.state_hint or "initial values, priors and parameters may use numbers, dims and parameters only")
                 if not self.allow_states and isinstance(node, ast.Let) and e.id in c._let_blocker:
                     return self.err(InvalidSpec, f"`{e.id}` depends on {c._let_blocker[e.id]} and is not known here", e.span, hint=self.state_hint or "initial values may use numbers, dims, parameters, constants and lets that read only these")
-                if not self.allow_states and isinstance(node, ast.Let) and e.id not in c.symbols:
+                if not self.allow_states and isinstance(node, ast.Let) and e.id not in c.symbols and not c._constant_lets_checked:
                     return self.err(InvalidSpec, f"`let {e.id}` is not known here", e.span, hint="parameter values and priors may use numbers, dims, parameters and constants only; write the expression out, or make it a `param`/`const`")
                 return BAD  # declared but failed its own check
             cands = [n for n, (k, _) in c.symbols.items() if k != "brownian"] + ["t", "pi"]

@@ -622,6 +622,7 @@ class DeclarationChecks:
                         blocker[name] = blocker[hit]
                         changed = True
         self._let_blocker = blocker
+        self._constant_lets_checked = True
         done: set[str] = set()
         progress = True
         while progress:  # dependency order; a cycle never becomes ready and is reported by _check_lets
