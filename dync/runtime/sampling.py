@@ -555,13 +555,17 @@ def _stop_if_stuck(logdensity_fn, method: str, chunk: _Record, done: int, initia
     stuck = np.nonzero(bad_step | frozen | flat_lp)[0]
     if stuck.size == 0:
         return
-    c = int(stuck[0])
+    primary = np.nonzero(bad_step | frozen)[0]
+    c = int(primary[0] if primary.size else stuck[0])
     step = float(steps[-1, c])
     first = done - len(accept) + 1
     where_now = np.asarray(chunk.position[-1, c])
+    only_constant_lp = bool(flat_lp[c] and not bad_step[c] and not frozen[c])
     value_and_grad = jax.jit(jax.value_and_grad(logdensity_fn))
+    zero_gradient = True
     for label, point in (("at its position", where_now), ("at its start", np.asarray(initial[c]))):
         lp, grad = (np.asarray(v) for v in value_and_grad(jnp.asarray(point)))
+        zero_gradient = zero_gradient and not np.any(grad)
         if not np.all(np.isfinite(grad)):
             bad = np.flatnonzero(~np.isfinite(grad))
             raise DyncRuntimeError(
@@ -575,8 +579,9 @@ def _stop_if_stuck(logdensity_fn, method: str, chunk: _Record, done: int, initia
                 f"chain {c} cannot move: the log-density of the target is {lp} {label}, state {show(point)}",
                 hint="start the chains inside the target's support",
             )
-    flat = all(not np.any(np.asarray(jax.grad(logdensity_fn)(jnp.asarray(p)))) for p in (where_now, initial[c]))
-    if flat or not np.isfinite(step) or step > 1e30:
+    if only_constant_lp and not zero_gradient:
+        return  # a log-density constant to its float precision, but not flat: no verdict
+    if zero_gradient or not np.isfinite(step) or step > 1e30:
         raise DyncRuntimeError(
             f"chain {c} cannot be tuned (step size {step:g}): the target does not change with the state "
             f"(its gradient is 0), and a flat log-density is not a probability density",
