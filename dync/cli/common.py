@@ -83,21 +83,84 @@ def _interrupted(ckpt: Path | None, warm: Path | None) -> None:
     raise _Exit(130)
 
 
-def _checkpointed_run(output: Path, resume: bool, prepare, run, summarise, write=None) -> None:
+def refuse_overwriting_inputs(output: Path, *inputs: Path | None) -> None:
+    """Refuse an output that is one of the command's own input files (`dync
+    fit m.dync d.nc -o d.nc` would replace the data with the fit).
+
+    Raises:
+        UsageError: ``output`` is the same file as an input.
+    """
+    import os
+
+    for source in inputs:
+        if source is None or not Path(source).exists() or not Path(output).exists():
+            continue
+        if os.path.samefile(source, output):
+            raise UsageError(
+                f"-o {output} is the input file {source}: writing it would destroy the input",
+                hint="give the output another name",
+            )
+
+
+def _spec_digest(spec: Path | None, extra: str) -> str:
+    """What a checkpoint of ``spec`` depends on beyond the run's settings:
+    the spec's bytes and the command's overrides (``--set``, ``--fix``)."""
+    import hashlib
+
+    h = hashlib.sha256(extra.encode())
+    if spec is not None and Path(spec).is_file():
+        h.update(Path(spec).read_bytes())
+    return h.hexdigest()
+
+
+def _check_checkpoint_spec(ckpt: Path, resume: bool, digest: str) -> Path:
+    """Keep beside ``OUTPUT.ckpt`` the digest of the spec it was written for;
+    on ``--resume`` refuse a checkpoint of another spec (or of this spec
+    since edited, or with other overrides): its draws or steps would be
+    mixed with the new model's."""
+    import json
+
+    marker = ckpt.with_name(ckpt.name + ".spec")
+    if resume and marker.exists():
+        try:
+            stored = json.loads(marker.read_text()).get("digest")
+        except (OSError, ValueError, AttributeError):
+            stored = None
+        if stored != digest:
+            raise UsageError(
+                f"--resume: the checkpoint {ckpt} was written for another spec (or this spec before an edit, "
+                "or other --set/--fix values)",
+                hint="run without --resume to start afresh",
+            )
+    if not marker.exists() or not resume:
+        from ..atomic import write_text_atomic
+
+        write_text_atomic(marker, json.dumps({"digest": digest}))
+    return marker
+
+
+def _checkpointed_run(
+    output: Path, resume: bool, prepare, run, summarise, write=None, *, spec: Path | None = None,
+    inputs: tuple = (), overrides: str = "",
+) -> None:  # fmt: skip
     """The shape of ``dync fit``, ``dync sample`` and ``dync train``:
     ``prepare()`` reads and checks the spec and settings; ``run(checkpoint)``
     does the work, with checkpoints in ``OUTPUT.ckpt``; ``write(result,
     output)`` writes the result atomically and returns what it wrote (by
     default an InferenceData to ``output``); the checkpoints are removed and
     ``summarise(result)`` printed. Errors are rendered; Ctrl-C says where the
-    checkpoint is (exit 130)."""
-    ckpt = warm = None
+    checkpoint is (exit 130). ``spec`` and ``inputs`` are the command's input
+    files (never overwritten); a checkpoint remembers the spec's digest (with
+    ``overrides``), and ``--resume`` refuses one of another spec."""
+    ckpt = warm = marker = None
     try:
         prepare()
+        refuse_overwriting_inputs(output, spec, *inputs)
         check_writable(output, make_parents=write is not None)
         if write is None:
             warn_if_not_netcdf_name(output)
         ckpt, warm = _prepare_checkpoints(output, resume)
+        marker = _check_checkpoint_spec(ckpt, resume, _spec_digest(spec, overrides))
         from ..runtime.devices import enable_compilation_cache
 
         enable_compilation_cache()
@@ -116,7 +179,7 @@ def _checkpointed_run(output: Path, resume: bool, prepare, run, summarise, write
     except KeyboardInterrupt:
         _interrupted(ckpt, warm)
         return
-    for f in (ckpt, warm):
+    for f in (ckpt, warm, marker):
         f.unlink(missing_ok=True)
     _echo(summarise(result))
     _echo(f"wrote {wrote}", err=True)

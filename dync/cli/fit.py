@@ -31,7 +31,8 @@ def run_fit(spec: Path, data: Path, output: Path, *, sets, fix, resume: bool, pr
 
         return fit_summary(idata)
 
-    _checkpointed_run(output, resume, prepare, run, summarise)
+    _checkpointed_run(output, resume, prepare, run, summarise, spec=spec, inputs=(data,),
+                      overrides=f"set={sorted(sets or [])} fix={sorted(fix or [])}")
 
 
 def register(app, run, SpecArg, SetOpt) -> None:

@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 from ..errors import DyncError
-from .common import _echo, _fail
+from .common import _echo, _fail, refuse_overwriting_inputs
 
 
 def run_plot(data: Path, output: Path, max_paths: int, predictive_paths: int = 100, seed: int = 0, compare_with=None) -> None:
@@ -16,6 +16,7 @@ def run_plot(data: Path, output: Path, max_paths: int, predictive_paths: int = 1
     try:
         from ..commands.plot import plot_file
 
+        refuse_overwriting_inputs(output, data, compare_with)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             plot_file(data, output, max_paths=max_paths, predictive_paths=predictive_paths, seed=seed, compare_with=compare_with)

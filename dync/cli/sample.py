@@ -28,7 +28,8 @@ def run_sample(spec: Path, output: Path, *, sets, resume: bool, progress: bool, 
 
         return sample_summary(idata)
 
-    _checkpointed_run(output, resume, prepare, run, summarise)
+    inputs = (flags.get("data"), flags.get("weights"), flags.get("product"))
+    _checkpointed_run(output, resume, prepare, run, summarise, spec=spec, inputs=inputs, overrides=f"set={sorted(sets or [])}")
 
 
 def register(app, run, SpecArg, SetOpt) -> None:

@@ -5,7 +5,7 @@ from typing import Annotated, Optional
 
 from ..atomic import check_writable
 from ..errors import DyncError, UsageError
-from .common import _echo, _fail, warn_if_not_netcdf_name
+from .common import _echo, _fail, refuse_overwriting_inputs, warn_if_not_netcdf_name
 
 
 def run_simulate(
@@ -24,6 +24,7 @@ def run_simulate(
             raise UsageError("--coordinator, --num-processes and --process-id belong to a distributed run", hint="add --distributed")
         parsed = read_spec(spec)
         settings = simulate_settings(parsed, sets=sets, sweep=sweep, **flags)
+        refuse_overwriting_inputs(output, spec)
         check_writable(output)
         warn_if_not_netcdf_name(output)
         from ..runtime.devices import configure_host_devices, enable_compilation_cache

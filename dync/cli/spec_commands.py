@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 from ..errors import DyncError, UsageError
-from .common import _echo, _fail
+from .common import _echo, _fail, refuse_overwriting_inputs
 import json
 
 
@@ -61,6 +61,8 @@ def run_compile(spec: Path, output: Path | None, sets: list[str] | None) -> None
     try:
         parsed = read_spec(spec)
         compiled = compile_ast(parsed, dims_only(parsed, sets))
+        if output is not None:
+            refuse_overwriting_inputs(output, spec)
     except DyncError as err:
         _fail(err)
         return

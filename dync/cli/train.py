@@ -35,7 +35,8 @@ def run_train(spec: Path, data: Path, output: Path, *, sets, resume: bool, progr
 
         return train_summary(result)
 
-    _checkpointed_run(output, resume, prepare, run, summarise, write)
+    _checkpointed_run(output, resume, prepare, run, summarise, write, spec=spec, inputs=(data,),
+                      overrides=f"set={sorted(sets or [])}")
 
 
 def register(app, run, SpecArg, SetOpt) -> None:

@@ -119,10 +119,30 @@ def test_interrupted_nuts_fit_resumes_bit_identically(data_file, tmp_path, capsy
     err = capsys.readouterr().err
     assert code == 130 and "--resume" in err and not part.exists()
     assert Path(f"{part}.ckpt").exists() and Path(f"{part}.ckpt.warmup").exists()
+    # another model's checkpoint is refused (its draws would be mixed with this one's)
+    edited = tmp_path / "edited.dync"
+    edited.write_text((ROOT / "specs/ou.dync").read_text().replace("param mu = 0.0", "param mu = 0.0 ~ Normal(0, 3)"))
+    assert edited.read_text() != (ROOT / "specs/ou.dync").read_text()
+    assert _main("fit", str(edited), str(data_file), "-o", str(part), *flags, "--resume") == 2
+    assert "was written for another spec" in capsys.readouterr().err
+    other_fix = [f if f != "mu=0" else "mu=0.5" for f in flags]
+    assert _main("fit", "specs/ou.dync", str(data_file), "-o", str(part), *other_fix, "--resume") == 2
+    capsys.readouterr()
     assert _main("fit", "specs/ou.dync", str(data_file), "-o", str(part), *flags, "--resume") == 0
     assert "resuming from" in capsys.readouterr().err
     a, b = az.from_netcdf(whole), az.from_netcdf(part)
     for name in ("theta", "sigma"):
         np.testing.assert_array_equal(a.posterior[name].values, b.posterior[name].values)
     np.testing.assert_array_equal(a.sample_stats.lp.values, b.sample_stats.lp.values)
-    assert not Path(f"{part}.ckpt").exists()
+    assert not Path(f"{part}.ckpt").exists() and not Path(f"{part}.ckpt.spec").exists()
+
+
+def test_an_output_that_is_an_input_file_is_refused(data_file, tmp_path):
+    """`-o` naming the data or the spec used to replace it with the fit."""
+    import shutil
+
+    data = tmp_path / "d.nc"
+    shutil.copy(data_file, data)
+    before = data.read_bytes()
+    r = dync("fit", "specs/ou.dync", str(data), "-o", str(data))
+    assert r.returncode == 2 and "would destroy the input" in r.stderr and data.read_bytes() == before
