@@ -40,7 +40,7 @@ import optax
 from jax.flatten_util import ravel_pytree
 from jaxtyping import PRNGKeyArray
 
-from ..errors import UsageError, did_you_mean
+from ..errors import DyncRuntimeError, UsageError, did_you_mean
 from .kernels import optax_kernel, run_kernel
 from .likelihood import choose_method, data_digest, log_likelihood_with_method, read_data
 from .logdensity import state_log_density
@@ -178,10 +178,22 @@ def fit_point(
         f"fit_point {method} {chosen} lr={learning_rate} fix={sorted(fixed.items())} particles={particles} "
         f"dt={dt} data={data_digest(records)}"
     )
+    def stop_if_not_finite(chunk, done: int) -> None:
+        values = np.asarray(chunk.value)
+        if np.all(np.isfinite(values)):
+            return
+        i = int(np.argmax(~np.isfinite(values)))
+        raise DyncRuntimeError(
+            f"the {method.upper()} objective became {values[i]} at step {done - len(values) + i + 1}: "
+            "the optimiser left the finite numbers, so there is no estimate to report",
+            hint=f"lower --learning-rate (now {learning_rate:g}), or start from other values (--set NAME=VALUE)",
+        )
+
     run = run_kernel(
         kernel, kernel.init(), jax.random.key(0), steps, checkpoint=checkpoint,
         checkpoint_every=checkpoint_every, progress=progress, description=f"{method} {model.info.name}",
         identity=identity, status_fn=lambda chunk, done: f"step {done}  objective {float(chunk.value[-1]):.6g}",
+        on_chunk=stop_if_not_finite,
     )
     flat, unravel = ravel_pytree(run.state.position)
     flat_objective = jax.jit(lambda z: objective(unravel(z)))

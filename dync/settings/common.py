@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
@@ -43,6 +44,11 @@ def merge_section(spec: ast.Spec, section: str, flags: Mapping[str, Any]) -> dic
         value = flags.get(key.name)
         if value is None:
             value = given.get(key.name, key.default)
+        if isinstance(value, float) and not math.isfinite(value):
+            # no setting means anything at inf or nan (an inf learning rate
+            # made a fit of nan estimates that reported success)
+            flag = "--" + key.name.replace("_", "-")
+            raise UsageError(f"{flag} {value}: must be a finite number")
         out[key.name] = value
     return out
 

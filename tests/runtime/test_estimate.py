@@ -56,6 +56,13 @@ def test_bad_requests_are_usage_errors(ou_data):
         fit_point(model, data, fix=TRUTH)
 
 
+def test_an_optimiser_that_leaves_the_finite_numbers_is_an_error_not_nan_estimates(ou_data):
+    """A learning rate of 1e30 made every estimate NaN, reported with exit 0."""
+    model, data = ou_data
+    with pytest.raises(dync.DyncRuntimeError, match=r"the MLE objective became nan at step \d+"):
+        fit_point(model, data, method="mle", steps=5, learning_rate=1e30)
+
+
 def test_a_checkpointed_fit_resumes_to_the_same_numbers(ou_data, tmp_path):
     model, data = ou_data
     whole = fit_point(model, data, steps=40, fix={"mu": 0.3})

@@ -36,3 +36,12 @@ def test_a_bad_value_from_a_yaml_section_points_at_the_yaml_not_at_a_flag():
     assert (err.span.line, err.span.column) == (5, 19)
     with pytest.raises(UsageError, match="--paths -3: need at least 1 path"):  # a flag stays a flag
         simulate_settings(spec, paths=-3)
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_a_non_finite_setting_is_a_usage_error(value):
+    from dync.settings.simulate import simulate_settings
+
+    spec = load_spec("h.dync", text=SPEC)
+    with pytest.raises(UsageError, match="--t1 .*: must be a finite number"):
+        simulate_settings(spec, t1=value, dt=0.1)
