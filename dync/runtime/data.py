@@ -209,9 +209,9 @@ def read_observations(
     if not isinstance(info, ModelInfo):
         info = info.info
     if not info.observations:
-        raise DataError(
-            f"the model `{info.name}` has no `observe` lines, so no data can be read for it",
-            hint="add an `observe NAME ~ LAW(...)` line to the spec",
+        raise UsageError(
+            f"model `{info.name}` has no `observe` line, so there is nothing to fit it to",
+            hint="add `observe NAME ~ LAW(...)` lines for the measured quantities (docs/language.md §2.11)",
         )
     return read_data_file(
         source,

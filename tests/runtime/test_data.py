@@ -304,7 +304,8 @@ def test_dataset_errors_name_the_dataset():
 
 
 def test_a_model_without_observations_has_no_data():
-    with pytest.raises(DataError, match="no `observe` lines"):
+    """A usage error (E400, exit 2), the same for every fitting method, not a data error."""
+    with pytest.raises(UsageError, match="has no `observe` line, so there is nothing to fit it to"):
         read_observations(xr.Dataset(coords={"time": [0.0]}), make_info(()))
 
 

@@ -99,8 +99,8 @@ def heldout_of(data: Any) -> dict[str, list[int]]:
 def _check_model(model: AbstractModel) -> np.ndarray:
     info = model.info
     if not info.observations:
-        raise UsageError(f"model `{info.name}` has no `observe` line: there is nothing to fit the latent paths to",
-                         hint="add `observe NAME ~ LAW(...)` lines for the measured quantities")  # fmt: skip
+        raise UsageError(f"model `{info.name}` has no `observe` line, so there is nothing to fit it to",
+                         hint="add `observe NAME ~ LAW(...)` lines for the measured quantities (docs/language.md §2.11)")  # fmt: skip
     if info.inputs:
         raise UsageError("--method vi does not support `input` declarations yet",
                          hint="use --method mle or nuts, or drop the input")  # fmt: skip
