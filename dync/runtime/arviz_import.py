@@ -7,12 +7,14 @@ workers, two ``dync fit`` runs in a job array) race on that temporary file,
 and the loser's import fails with ``FileNotFoundError``. The stamp is
 written by the winner, so importing again succeeds. The import also prints a
 ``FutureWarning`` about ArviZ's own refactor, which says nothing about the
-user's model; dync silences it.
+user's model, and ArviZ logs shape warnings for a single chain; dync
+silences both.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 import warnings
 from types import ModuleType
@@ -35,7 +37,11 @@ def import_arviz() -> ModuleType:
         try:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=r"\s*ArviZ is undergoing", category=FutureWarning)
-                return importlib.import_module("arviz")
+                module = importlib.import_module("arviz")
+            # ArviZ logs "Shape validation failed" for one chain or a few
+            # draws; dync's own table says what those diagnostics lack
+            logging.getLogger("arviz").setLevel(logging.ERROR)
+            return module
         except FileNotFoundError as error:
             if "daily_warning" not in str(error) or attempt == _ATTEMPTS - 1:
                 raise

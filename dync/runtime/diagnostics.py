@@ -82,6 +82,7 @@ def _posterior_table(posterior, sample_stats, seconds, max_rows) -> list[str]:
 
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
     rows, warnings_ = [], []
+    stuck: list[str] = []  # coordinates whose draws are constant in some chain
     worst = []  # (r_hat, ess_bulk, label) of every coordinate
     for name in posterior.data_vars:
         for label, samples in coordinates(posterior, name, ("chain", "draw")):
@@ -90,6 +91,15 @@ def _posterior_table(posterior, sample_stats, seconds, max_rows) -> list[str]:
             rhat = float(az.rhat(x)) if finite and (chains > 1 or draws >= 4) else float("nan")
             ess_bulk = float(az.ess(x, method="bulk")) if finite else float("nan")
             ess_tail = float(az.ess(x, method="tail")) if finite else float("nan")
+            frozen = np.nonzero(np.ptp(x.reshape(chains, -1), axis=1) == 0)[0] if finite and draws >= 10 else []
+            if len(frozen):
+                # a chain that never moved: ArviZ would report an ESS of its draw count
+                ess_bulk = ess_tail = float("nan")
+                stuck.append(
+                    f"the draws of {label} never move in chain{'s' if len(frozen) > 1 else ''} "
+                    f"{', '.join(map(str, frozen[:8]))}: the sampler is stuck there (see its step size), so its "
+                    "numbers in this table mean nothing; start elsewhere, reparametrise, or use a smoother likelihood"
+                )
             worst.append((rhat, ess_bulk, label))
             if len(rows) < max_rows:
                 q5, q95 = np.quantile(x, [0.05, 0.95])
@@ -114,6 +124,9 @@ def _posterior_table(posterior, sample_stats, seconds, max_rows) -> list[str]:
             warnings_.append(f"R-hat of {label} is {rhat:.3f} > 1.01: the chains disagree; run longer")
         if math.isfinite(ess_bulk) and ess_bulk < 100 * chains:
             warnings_.append(f"bulk ESS of {label} is {ess_bulk:.0f} < {100 * chains} (100 per chain)")
+    if chains == 1:
+        warnings_.append("one chain: R-hat compares chains, so it is nan here; run --chains 4 to check convergence")
+    warnings_ = stuck[:3] + ([f"... and {len(stuck) - 3} more coordinates that never move"] if len(stuck) > 3 else []) + warnings_
     if len(warnings_) > 6:
         warnings_ = warnings_[:6] + [f"... {len(warnings_) - 6} more warnings of the same kinds"]
     if sample_stats is not None:
