@@ -90,6 +90,10 @@ class PointEstimate:
     grad_norm: float
     converged: bool
     model: AbstractModel
+    #: name → ``(lower, upper)`` 95 % Laplace interval, computed in the
+    #: unconstrained space and mapped through the constraint (so it stays
+    #: inside it: a positive parameter never gets a negative bound)
+    intervals: dict[str, tuple[np.ndarray, np.ndarray]] = dataclasses.field(default_factory=dict)
 
 
 def _flat_names(values: Mapping[str, Any]) -> tuple[str, ...]:
@@ -205,20 +209,22 @@ def fit_point(
     covariance = _laplace_covariance(np.asarray(hessian, np.float64))
     se_u = unravel(jnp.asarray(np.sqrt(np.diag(covariance)), flat.dtype))
     fitted = at(best)
-    estimates, std_errors = {}, {}
+    estimates, std_errors, intervals = {}, {}, {}
     for name, u in best.items():
         p = model.info.param(name)
         x = p.constraint.forward(u)
         slope = jnp.exp(p.constraint.log_det_jacobian(u))  # |f'(u)|
         estimates[name] = np.asarray(x)
         std_errors[name] = np.asarray(slope * se_u[name])
+        ends = (p.constraint.forward(u - 1.96 * se_u[name]), p.constraint.forward(u + 1.96 * se_u[name]))
+        intervals[name] = (np.asarray(jnp.minimum(*ends)), np.asarray(jnp.maximum(*ends)))
     grad_norm = float(jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree_util.tree_leaves(grad))))
     fixed_values = {n: np.asarray(v) for n, v in fixed.items()}
     converged = bool(math.isfinite(grad_norm) and grad_norm < tolerance)
     # positional, in the order of the PointEstimate fields
     return PointEstimate(
         method, chosen, estimates, std_errors, _flat_names(best), covariance, fixed_values,
-        float(loglik(fitted)), float(value), np.asarray(run.info.value), grad_norm, converged, fitted,
+        float(loglik(fitted)), float(value), np.asarray(run.info.value), grad_norm, converged, fitted, intervals,
     )
 
 

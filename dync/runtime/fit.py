@@ -170,6 +170,10 @@ def _point_inference_data(
         dims = tuple(f"{name}_dim{i}" for i in range(np.ndim(value)))
         variables[name] = (dims, np.asarray(value))
         variables[f"{name}_se"] = (dims, np.asarray(estimate.std_errors[name]))
+        if name in estimate.intervals:
+            lower, upper = estimate.intervals[name]
+            variables[f"{name}_lower"] = (dims, np.asarray(lower))
+            variables[f"{name}_upper"] = (dims, np.asarray(upper))
     names = list(estimate.names)
     variables["covariance"] = (("coordinate", "coordinate_"), np.asarray(estimate.covariance))
     point = xr.Dataset(variables, coords={"coordinate": names, "coordinate_": names})
@@ -207,6 +211,10 @@ def main_group(idata) -> xr.Dataset:
     raise UsageError("not a dync fit: no `posterior` or `point_estimate` group")
 
 
+#: the point-estimate group's per-parameter companions of ``NAME``
+_POINT_SUFFIXES = ("_se", "_lower", "_upper")
+
+
 def fit_summary(idata) -> str:
     """A fit as a plain-text table.
 
@@ -215,7 +223,8 @@ def fit_summary(idata) -> str:
     R-hat, Vehtari et al. 2021), then the divergences and the warnings a
     careful user wants (R-hat above 1.01, bulk ESS under 100 per chain...).
     MLE/MAP: the estimate, its Laplace standard error and the 95 % interval
-    (estimate ± 1.96 se), the log-likelihood and the convergence.
+    (u ± 1.96 se_u in the unconstrained space, mapped through the
+    constraint), the log-likelihood and the convergence.
     """
 
     main = main_group(idata)
@@ -241,13 +250,23 @@ def fit_summary(idata) -> str:
     else:
         rows = []
         for name in main.data_vars:
-            if name == "covariance" or name.endswith("_se") and name[:-3] in main.data_vars:
+            if name == "covariance" or any(
+                name.endswith(suffix) and name[: -len(suffix)] in main.data_vars for suffix in _POINT_SUFFIXES
+            ):
                 continue
             ses = dict(coordinates(main, f"{name}_se", ()))
+            bounds = f"{name}_lower" in main.data_vars
+            lowers = dict(coordinates(main, f"{name}_lower", ())) if bounds else {}
+            uppers = dict(coordinates(main, f"{name}_upper", ())) if bounds else {}
             for label, value in coordinates(main, name, ()):
                 se = float(ses[label.replace(name, f"{name}_se", 1)])
                 v = float(value)
-                rows.append([label, fmt(v), fmt(se), fmt(v - 1.96 * se), fmt(v + 1.96 * se)])
+                if bounds:  # mapped from the unconstrained space: inside the constraint
+                    lo = float(lowers[label.replace(name, f"{name}_lower", 1)])
+                    hi = float(uppers[label.replace(name, f"{name}_upper", 1)])
+                else:  # a file written before the intervals were stored
+                    lo, hi = v - 1.96 * se, v + 1.96 * se
+                rows.append([label, fmt(v), fmt(se), fmt(lo), fmt(hi)])
         lines.append(table(["parameter", "estimate", "se", "2.5%", "97.5%"], rows))
         converged = bool(main.attrs.get("converged", 0))
         lines.append(
@@ -262,5 +281,8 @@ def fit_summary(idata) -> str:
                 "warning: some standard errors are NaN: the negative Hessian is not positive definite "
                 "(not a maximum, or a flat direction)"
             )
-        lines.append("standard errors: Laplace (inverse negative Hessian in the unconstrained space, delta method)")
+        lines.append(
+            "standard errors: Laplace (inverse negative Hessian in the unconstrained space, delta method); "
+            "the 95 % interval is the unconstrained one mapped through each constraint"
+        )
     return "\n".join(lines)

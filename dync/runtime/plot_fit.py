@@ -10,7 +10,7 @@ the fitted model's paths compare with the data.
   matrix of the first :data:`MAX_PAIR` coordinates) with the divergent draws
   marked;
 * **MLE/MAP** (group ``point_estimate``): each estimate with its 95 % Laplace
-  interval (estimate ± 1.96 standard errors), then the optimiser's objective
+  interval (the 95 % Laplace interval, mapped through the constraint), then the optimiser's objective
   per step (group ``optimizer_trace``);
 * **the data** (group ``observed_data``): per observed component (up to
   :data:`MAX_COMPONENTS` of a vector, :data:`MAX_DATA_ROWS` rows in all) and
@@ -243,7 +243,8 @@ def _draw_pairs(fig, posterior: xr.Dataset, coords: list[_Coordinate], diverging
 def _estimate_names(pe: xr.Dataset) -> list[str]:
     names = [
         n for n in pe.data_vars
-        if n != "covariance" and not (n.endswith("_se") and n[: -len("_se")] in pe.data_vars)
+        if n != "covariance"
+        and not any(n.endswith(x) and n[: -len(x)] in pe.data_vars for x in ("_se", "_lower", "_upper"))
     ]
     if not names:
         raise UsageError("the `point_estimate` group has no estimates to plot")
@@ -264,17 +265,22 @@ def _draw_estimates(fig, pe: xr.Dataset, coords: list[_Coordinate], n_total: int
         if f"{c.name}_se" in pe.data_vars:
             se = float(_values(pe, _Coordinate(c.label, f"{c.name}_se", c.index), ()))
         half = 1.96 * se
-        if math.isfinite(half):
-            ax.errorbar([est], [0.0], xerr=[[half], [half]], fmt="o", color="C0", capsize=4)
-            ax.set_xlim(est - 2 * half - 1e-12 * (1 + abs(est)), est + 2 * half + 1e-12 * (1 + abs(est)))
-            ax.set_title(f"{c.label} = {est:.4g} ± {half:.2g}", fontsize="small")
+        lo, hi = est - half, est + half
+        if f"{c.name}_lower" in pe.data_vars:  # the interval mapped through the constraint
+            lo = float(_values(pe, _Coordinate(c.label, f"{c.name}_lower", c.index), ()))
+            hi = float(_values(pe, _Coordinate(c.label, f"{c.name}_upper", c.index), ()))
+        if math.isfinite(lo) and math.isfinite(hi):
+            ax.errorbar([est], [0.0], xerr=[[est - lo], [hi - est]], fmt="o", color="C0", capsize=4)
+            pad = 0.5 * (hi - lo) + 1e-12 * (1 + abs(est))
+            ax.set_xlim(lo - pad, hi + pad)
+            ax.set_title(f"{c.label} = {est:.4g} [{lo:.3g}, {hi:.3g}]", fontsize="small")
         else:
             ax.plot([est], [0.0], "o", color="C0")
             ax.set_title(f"{c.label} = {est:.4g} (no s.e.)", fontsize="small")
         ax.set_yticks([])
         ax.tick_params(axis="x", labelsize="x-small")
     more = f" (first {len(coords)} of {n_total})" if n_total > len(coords) else ""
-    fig.suptitle(f"estimates ± 1.96 standard errors{more}", fontsize="medium")
+    fig.suptitle(f"estimates with 95 % Laplace intervals{more}", fontsize="medium")
 
 
 def _draw_objective(fig, trace: xr.Dataset | None, method: str) -> None:

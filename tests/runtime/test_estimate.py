@@ -33,6 +33,16 @@ def test_mle_recovers_the_truth_within_its_laplace_errors(ou_data):
         # for a correct estimator and its standard error
         assert abs(est - true) < 3.5 * se, (name, est, se)
     assert fit.covariance.shape == (3, 3) and np.all(np.linalg.eigvalsh(fit.covariance) > 0)
+    # the 95 % interval is u ± 1.96 se_u mapped through the constraint: inside
+    # it (sigma, theta are positive), around the estimate, and for the
+    # unconstrained mu exactly estimate ± 1.96 se
+    for name in ("sigma", "theta"):
+        lower, upper = (float(v) for v in fit.intervals[name])
+        assert 0 < lower < float(fit.estimates[name]) < upper, (name, lower, upper)
+        u, se_u = np.log(float(fit.estimates[name])), float(fit.std_errors[name]) / float(fit.estimates[name])
+        np.testing.assert_allclose([lower, upper], np.exp([u - 1.96 * se_u, u + 1.96 * se_u]), rtol=1e-4)
+    est, se = float(fit.estimates["mu"]), float(fit.std_errors["mu"])
+    np.testing.assert_allclose([float(v) for v in fit.intervals["mu"]], [est - 1.96 * se, est + 1.96 * se], rtol=1e-4)
     # the optimum's log-likelihood is the largest on the optimiser's path
     assert fit.log_likelihood >= np.max(fit.trace) - 1e-3
 
