@@ -64,6 +64,10 @@ class SbcResult:
     pvalues: np.ndarray
 
 
+#: the fewest replications the uniformity test holds for (5 ranks per bin, 2 bins)
+MIN_REPLICATIONS = 10
+
+
 def bins(replications: int) -> int:
     """Histogram bins for ``replications`` ranks: at least 5 expected per
     bin, between 2 and 10 bins."""
@@ -136,8 +140,14 @@ def run_sbc(model: Any, settings: TestSettings, replications: int, *, progress: 
             "--sbc needs a prior on every free parameter; " + ", ".join(f"`{n}`" for n in flat_prior) + " has none",
             hint="give each a prior (`param theta = 1 : positive ~ LogNormal(0, 1)`), or hold it with --set",
         )
-    if replications < 2:
-        raise UsageError(f"--sbc {replications}: need at least 2 replications (50 or more to have power)")
+    if replications < MIN_REPLICATIONS:
+        # fewer gives under 5 ranks expected per bin: the chi-square test of
+        # uniformity would not hold its false-alarm rate, and "ranks
+        # uniform" would say nothing
+        raise UsageError(
+            f"--sbc {replications}: need at least {MIN_REPLICATIONS} replications (5 ranks expected in each of 2 bins)",
+            hint="50 or more to have power against a miscalibrated fit",
+        )
     steps = round(settings.t1 / settings.dt)
     every = max(1, steps // OBSERVATIONS)
     names = [c for n in free for c in _component_names(n, tuple(np.shape(free[n])))]

@@ -32,8 +32,9 @@ def test_models_sbc_cannot_calibrate_are_refused():
     prior_less = dync.load(SPECS / "ou.dync", jax.random.key(0))  # mu and sigma have no prior
     with pytest.raises(UsageError, match="needs a prior on every free parameter"):
         sbc.run_sbc(prior_less, TestSettings(), 10)
-    with pytest.raises(UsageError, match="at least 2 replications"):
-        sbc.run_sbc(flat, TestSettings(), 1)
+    for too_few in (1, 3, 9):  # under 5 ranks per bin: "ranks uniform" would overclaim
+        with pytest.raises(UsageError, match="at least 10 replications"):
+            sbc.run_sbc(flat, TestSettings(), too_few)
 
 
 @pytest.mark.slow
