@@ -281,6 +281,12 @@ def fit_summary(idata) -> str:
                 "warning: some standard errors are NaN: the negative Hessian is not positive definite "
                 "(not a maximum, or a flat direction)"
             )
+        if main.attrs.get("likelihood") == "particle":
+            lines.append(
+                "warning: the particle filter's log-likelihood is an estimate with fixed random numbers, and its "
+                "Hessian can be far sharper than the true one: these standard errors can be several times too small; "
+                "check them with more --particles, or with --method nuts"
+            )
         lines.append(
             "standard errors: Laplace (inverse negative Hessian in the unconstrained space, delta method); "
             "the 95 % interval is the unconstrained one mapped through each constraint"
