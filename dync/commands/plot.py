@@ -307,7 +307,8 @@ def plot_file(
 
         idata = read_fit(source, groups)
         predictive = None
-        if predictive_paths > 0:
+        vi = "point_estimate" in groups and idata.point_estimate.attrs.get("method") == "vi"
+        if predictive_paths > 0 and not vi:  # a VI fit shows its inferred paths instead
             predictive = fit_predictive(idata, paths=predictive_paths, seed=seed)
         return plot_fit(idata, output, predictive=predictive, max_paths=max_paths, seed=seed)
     if groups:

@@ -245,13 +245,14 @@ def _estimate_names(pe: xr.Dataset) -> list[str]:
         n for n in pe.data_vars
         if n != "covariance"
         and not any(n.endswith(x) and n[: -len(x)] in pe.data_vars for x in ("_se", "_lower", "_upper"))
+        and "series" not in pe[n].dims  # per-series diagnostics (a VI fit's series_elbo), not parameters
     ]
     if not names:
         raise UsageError("the `point_estimate` group has no estimates to plot")
     return names
 
 
-def _draw_estimates(fig, pe: xr.Dataset, coords: list[_Coordinate], n_total: int) -> None:
+def _draw_estimates(fig, pe: xr.Dataset, coords: list[_Coordinate], n_total: int, intervals: bool = True) -> None:
     ncols = min(4, len(coords))
     nrows = math.ceil(len(coords) / ncols)
     axes = fig.subplots(nrows, ncols, squeeze=False)
@@ -280,7 +281,8 @@ def _draw_estimates(fig, pe: xr.Dataset, coords: list[_Coordinate], n_total: int
         ax.set_yticks([])
         ax.tick_params(axis="x", labelsize="x-small")
     more = f" (first {len(coords)} of {n_total})" if n_total > len(coords) else ""
-    fig.suptitle(f"estimates with 95 % Laplace intervals{more}", fontsize="medium")
+    what = "estimates with 95 % Laplace intervals" if intervals else "point estimates of the parameters (VI learns no standard errors)"
+    fig.suptitle(f"{what}{more}", fontsize="medium")
 
 
 def _draw_objective(fig, trace: xr.Dataset | None, method: str) -> None:
@@ -294,8 +296,8 @@ def _draw_objective(fig, trace: xr.Dataset | None, method: str) -> None:
     ax.plot(steps, objective, color="C0", lw=1.2)
     finite = objective[np.isfinite(objective)]
     if finite.size:
-        ax.set_title(f"optimizer objective ({'log-likelihood' if method == 'mle' else 'log posterior'}); "
-                     f"last {finite[-1]:.6g}", fontsize="medium")
+        what = {"mle": "log-likelihood", "vi": "ELBO"}.get(method, "log posterior")
+        ax.set_title(f"optimizer objective ({what}); last {finite[-1]:.6g}", fontsize="medium")
         tail = finite[finite.size // 10:]  # the first steps may dwarf the rest: zoom on the others
         lo, hi = float(np.min(tail)), float(np.max(tail))
         if hi > lo and float(np.ptp(finite)) > 10 * (hi - lo):
@@ -429,6 +431,59 @@ def _draw_data(fig, observed: xr.Dataset | None, predictive: xr.Dataset | None, 
     fig.suptitle(what, fontsize="medium")
 
 
+# ------------------------------------------------------- VI: inferred paths
+
+
+def _inferred_rows(idata: Any, groups) -> list[tuple[str, str, xr.DataArray]]:
+    """``(group, name, quantiles (quantile, series, obs))`` of a VI fit's
+    inferred paths: the observation means (``rates``) first, then the latent
+    states; scalar variables only (a vector's first component)."""
+    rows = []
+    for group in ("rates", "latent_states"):
+        if group not in groups:
+            continue
+        ds = idata[group]
+        for name in ds.data_vars:
+            q = f"{name}_quantile"
+            if name.endswith("_quantile") or q not in ds.data_vars:
+                continue
+            da = ds[q]
+            extra = [d for d in da.dims if d not in ("quantile", "series", "obs")]
+            da = da.isel({d: 0 for d in extra}).transpose("quantile", "series", "obs")
+            rows.append((group, name, da))
+    return rows[:MAX_SERIES]
+
+
+def _draw_inferred(fig, observed: xr.Dataset | None, rows) -> None:
+    series_count = rows[0][2].sizes["series"]
+    ncols = min(series_count, MAX_SERIES)
+    axes = fig.subplots(len(rows), ncols, squeeze=False)
+    for r, (group, name, da) in enumerate(rows):
+        times = np.asarray(da["time"].transpose("series", "obs").values, np.float64) if "time" in da.coords else None
+        q = np.asarray(da.values, np.float64)
+        data = _observed_series(observed, name) if observed is not None and group == "rates" and name in observed else None
+        for s in range(ncols):
+            ax = axes[r, s]
+            t = times[s] if times is not None else np.arange(q.shape[2], dtype=np.float64)
+            ok = np.isfinite(t)
+            ax.fill_between(t[ok], q[0, s][ok], q[-1, s][ok], color="C1", alpha=0.3, lw=0, label="90% band")
+            ax.plot(t[ok], q[q.shape[0] // 2, s][ok], color="C1", lw=1.4, label="median")
+            if data is not None:
+                dt_, dv, _ = data
+                good = np.isfinite(dt_[s]) & np.isfinite(dv[s, :, 0])
+                ax.plot(dt_[s][good], dv[s, good, 0], "o", ms=3, color="black", alpha=0.8, label="data", zorder=3)
+            if r == 0:
+                ax.set_title(f"series {s}", fontsize="medium")
+            if s == 0:
+                ax.set_ylabel(name if group == "latent_states" else f"{name} (mean)")
+            if r == len(rows) - 1:
+                ax.set_xlabel("t")
+            if r == 0 and s == 0:
+                ax.legend(loc="best", fontsize="x-small")
+    more = f" (first {ncols} of {series_count} series)" if series_count > ncols else ""
+    fig.suptitle(f"the inferred paths (posterior median and 90% band) and the data{more}", fontsize="medium")
+
+
 # ------------------------------------------------------------------ plot_fit
 
 
@@ -438,6 +493,9 @@ def _title(idata: Any, kind: str, main: xr.Dataset) -> str:
     method = str(attrs.get("method", "nuts" if kind == "nuts" else "point estimate")).upper()
     likelihood = attrs.get("likelihood")
     title = f"{model}: {method}"
+    if method == "VI":
+        title += f" (variational inference), ELBO {float(attrs.get('elbo', float('nan'))):.6g}"
+        return title
     if likelihood:
         title += f" ({likelihood} likelihood)"
     if kind == "nuts":
@@ -517,10 +575,17 @@ def plot_fit(
         every = _coordinates(main, _estimate_names(main), ())
         coords = every[:MAX_TRACE]
         nrows = math.ceil(len(coords) / min(4, len(coords)))
-        sections.append((1.3 * nrows + 0.5, lambda f: _draw_estimates(f, main, coords, len(every))))
+        intervals = str(main.attrs.get("method", "")) != "vi"
+        sections.append((1.3 * nrows + 0.5, lambda f: _draw_estimates(f, main, coords, len(every), intervals)))
         trace = idata.optimizer_trace if "optimizer_trace" in groups else None
         method = str(main.attrs.get("method", "mle"))
+        if method == "vi" and "elbo_trace" in groups and "elbo" in idata.elbo_trace:
+            trace = xr.Dataset({"objective": idata.elbo_trace["elbo"]})
         sections.append((2.6, lambda f: _draw_objective(f, trace, method)))
+        inferred = _inferred_rows(idata, groups) if method == "vi" else []
+        if inferred:
+            sections.append((2.3 * len(inferred) + 0.6, lambda f, data=observed: _draw_inferred(f, data, inferred)))
+            observed = None  # drawn with the inferred paths
     if observed is not None or predictive is not None:
         n_rows = len(_data_rows(observed if observed is not None else xr.Dataset(), predictive))
         if n_rows:

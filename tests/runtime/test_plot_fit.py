@@ -148,6 +148,35 @@ def test_point_estimate_and_objective(tmp_path, method):
     assert is_png(out) and out.stat().st_size > 20_000
 
 
+def test_a_vi_fit_shows_its_elbo_and_inferred_paths_not_series_elbo_as_parameters(tmp_path, monkeypatch):
+    """A VI fit's per-series ELBO was drawn as parameters, its ELBO trace was
+    "no optimizer trace" and its inferred paths were not shown."""
+    estimate = xr.Dataset(
+        {"k": 0.9, "series_elbo": ("series", [-100.0, -120.0])},
+        attrs={"method": "vi", "likelihood": "elbo", "model": "m", "elbo": -220.0},
+    )
+    obs = observed_data()
+    q = np.stack([obs["y"].fillna(0).values + d for d in (-0.5, 0.0, 0.5)])
+    rates = xr.Dataset(
+        {"y": (("series", "obs"), q[1]), "y_quantile": (("quantile", "series", "obs"), q)},
+        coords={"quantile": [0.05, 0.5, 0.95], "time": obs["time"]},
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        idata = az.InferenceData(
+            point_estimate=estimate, elbo_trace=xr.Dataset({"elbo": ("step", np.linspace(-500.0, -220.0, 50))}),
+            observed_data=obs, rates=rates, latent_states=rates.rename({"y": "z", "y_quantile": "z_quantile"}),
+        )  # fmt: skip
+    assert plot_fit_module._estimate_names(idata.point_estimate) == ["k"]
+    drawn = []
+    real = plot_fit_module._draw_objective
+    monkeypatch.setattr(plot_fit_module, "_draw_objective", lambda f, trace, method: drawn.append((trace, method)) or real(f, trace, method))
+    assert is_png(plot_fit(idata, tmp_path / "vi.png"))
+    (trace, method), = drawn
+    assert method == "vi" and trace["objective"].size == 50
+    assert [name for _, name, _ in plot_fit_module._inferred_rows(idata, idata.groups())] == ["y", "z"]
+
+
 def test_vector_observation_many_series_other_format(tmp_path, monkeypatch):
     """The first components of a 5-vector and the first series of six, as SVG."""
     monkeypatch.setattr(plot_fit_module, "MAX_COMPONENTS", 2)  # fewer panels: a faster test
