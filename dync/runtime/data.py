@@ -647,7 +647,10 @@ class _CsvReader:
         header_line, header = rows[0]
         columns = self.read_header(header_line, header)
         if len(rows) == 1:
-            raise self.error("the file has a header but no data rows", header_line)
+            raise self.error(
+                "the file has a header but no data rows", header_line,
+                hint="add one row per observation: its time, its series label (if any) and the observed values",
+            )  # fmt: skip
         groups: dict[str, list] = {}
         for line, cells in rows[1:]:
             self.read_row(line, cells, columns, groups)
@@ -711,6 +714,10 @@ class _CsvReader:
                     column = _Column("ignored", name, index)
                 else:
                     hint = _close(cell, valid) or _close(name, list(observations) + list(inputs))
+                    if not hint and cell.strip().lower() in ("t", "date", "timestamp", "seconds") and not any(
+                        c.kind == "time" for c in columns
+                    ):
+                        hint = "the observation times go in a column named `time`"
                     raise self.error(
                         f"unknown column `{cell}`: the model `{info.name}` observes "
                         + ", ".join(f"`{o}`" for o in observations),
@@ -793,7 +800,10 @@ class _CsvReader:
                     raise self.error("empty `time` cell", line, j, hint="every row needs its observation time")
                 t = self.number(cell, line, j, "time")
                 if not math.isfinite(t):
-                    raise self.error(f"`time` is {cell.strip()}: times must be finite", line, j)
+                    raise self.error(
+                        f"`time` is {cell.strip()}: times must be finite", line, j,
+                        hint="give the row its observation time, or delete the row",
+                    )  # fmt: skip
             elif column.kind in ("obs", "input"):
                 x = self.number(cell, line, j, _component_name(column.name, column.index))
                 (values if column.kind == "obs" else inputs)[column.name][column.index] = x

@@ -464,7 +464,7 @@ def kalman_arrays(model: AbstractModel, data: PaddedData) -> KalmanArrays:
 
         raise UsageError(
             f"model `{model.info.name}` is not linear-Gaussian, so it has no exact Kalman likelihood",
-            hint="`dync check` says why; use the particle filter (`method=\"particle\"`)",
+            hint="`dync check` says why; use the particle filter: `--likelihood particle` (Python: `likelihood=\"particle\"`)",
         )
     dtype = jnp.result_type(float)
     times = np.asarray(data.times, np.float64)

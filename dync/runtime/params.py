@@ -362,7 +362,12 @@ def hold_fixed(model: AbstractModel, fix: Mapping[str, Any] | None, purpose: str
     held = {n: v for n, v in start.items() if n in fixed}
     free = {n: v for n, v in start.items() if n not in fixed}
     if not free:
-        raise UsageError(f"every parameter is fixed: nothing to {purpose}", hint="fix fewer parameters")
+        if not fixed:  # nothing was fixed by the user: the spec has only constants
+            raise UsageError(
+                f"model `{model.info.name}` has no free parameter (only `const`s): nothing to {purpose}",
+                hint="declare what should be fitted with `param NAME = VALUE` (a `const` is never fitted)",
+            )
+        raise UsageError(f"every parameter is fixed: nothing to {purpose}", hint="fix fewer parameters (--fix)")
     return HeldFixed(model, fixed, held, free)
 
 
