@@ -166,7 +166,9 @@ def _point_inference_data(
     estimate: PointEstimate, records, model: AbstractModel, pointwise: bool, key, particles: int, dt
 ):
     variables: dict[str, Any] = {}
-    for name, value in estimate.estimates.items():
+    declared = [p.name for p in model.info.params]  # the spec's order (a pytree's dict is sorted)
+    for name in sorted(estimate.estimates, key=lambda n: declared.index(n) if n in declared else len(declared)):
+        value = estimate.estimates[name]
         dims = tuple(f"{name}_dim{i}" for i in range(np.ndim(value)))
         variables[name] = (dims, np.asarray(value))
         variables[f"{name}_se"] = (dims, np.asarray(estimate.std_errors[name]))

@@ -220,7 +220,9 @@ def sample_posterior(
         return np.swapaxes(np.asarray(x), 0, 1)
 
     posterior = {}
-    for name, u in trace.position.items():
+    declared = [p.name for p in model.info.params]  # the spec's order (a pytree's dict is sorted)
+    for name in sorted(trace.position, key=lambda n: declared.index(n) if n in declared else len(declared)):
+        u = trace.position[name]
         posterior[name] = chain_first(model.info.param(name).constraint.forward(jnp.asarray(u)))
     sample_stats = {
         "lp": chain_first(trace.log_density),
