@@ -109,6 +109,19 @@ def parse_fix(fix: Iterable[str] | Mapping[str, object] | None) -> dict[str, flo
     return out
 
 
+#: flags that only some methods read: given on the command line with another
+#: method they would be silently ignored (a YAML `fit:` section may keep them)
+_METHOD_FLAGS = {
+    "steps": ("mle", "map", "vi"),
+    "learning_rate": ("mle", "map", "vi"),
+    "tolerance": ("mle", "map"),
+    "chains": ("nuts",),
+    "warmup": ("nuts",),
+    "draws": ("nuts",),
+    "target_accept": ("nuts",),
+}
+
+
 @located_in_section("fit")
 def fit_settings(
     spec: ast.Spec,
@@ -145,6 +158,13 @@ def fit_settings(
     if likelihood not in ("auto", "kalman", "particle"):
         hint = did_you_mean(likelihood, ("auto", "kalman", "particle")) or "use auto, kalman or particle"
         raise UsageError(f"--likelihood {likelihood}: unknown likelihood", hint=hint)
+    for key, used_by in _METHOD_FLAGS.items():
+        if flags.get(key) is not None and method not in used_by:
+            flag = "--" + key.replace("_", "-")
+            raise UsageError(
+                f"{flag} is a setting of --method {' / '.join(used_by)}; --method {method} does not use it",
+                hint=f"drop {flag}" + (" (NUTS runs --warmup steps, then --draws)" if method == "nuts" else ""),
+            )
     fixed = parse_fix(spec.setting("fit").get("fix"))
     fixed.update(parse_fix(fix))
     target = float(v["target_accept"])

@@ -58,13 +58,16 @@ def test_fit_writes_a_fit_file_and_prints_the_table(data_file, tmp_path):
         (["--method", "nutz"], "did you mean `nuts`"),
         (["--fix", "thetta=1"], "thetta"),
         (["--fix", "theta"], "expected NAME=VALUE"),
-        (["--chains", "0"], "--chains 0"),
-        (["--target-accept", "1.5"], "--target-accept"),
+        (["--method", "nuts", "--chains", "0"], "--chains 0"),
+        (["--method", "nuts", "--target-accept", "1.5"], "--target-accept 1.5: must lie strictly between 0 and 1"),
         (["--likelihood", "kalmann"], "did you mean `kalman`"),
+        (["--method", "nuts", "--steps", "5"], "--steps is a setting of --method mle / map / vi"),
+        (["--chains", "2"], "--chains is a setting of --method nuts; --method mle does not use it"),
     ],
 )
 def test_bad_flags_are_usage_errors(data_file, tmp_path, args, message):
-    r = dync("fit", "specs/ou.dync", str(data_file), "-o", str(tmp_path / "f.nc"), "--steps", "2", *args)
+    base = [] if "--method" in args else ["--steps", "2"]
+    r = dync("fit", "specs/ou.dync", str(data_file), "-o", str(tmp_path / "f.nc"), *base, *args)
     assert r.returncode == 2, r.stdout + r.stderr
     assert message in r.stderr
     assert "Traceback" not in r.stderr + r.stdout
