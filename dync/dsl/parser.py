@@ -15,6 +15,7 @@ parsing starts again.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import re
 from importlib import resources
@@ -451,6 +452,14 @@ def _syntax_error(exc: lark.exceptions.LarkError, text: str, mapper: SpanMapper,
         return DyncSyntaxError(msg, mapper.span(line, column, line, column + 1), hint=hint)
 
     tok: Token | None = getattr(exc, "token", None)
+    misspelt = _misspelt_statement_word(lines, tok)
+    if misspelt is not None:
+        word, start, suggestion = misspelt
+        return DyncSyntaxError(
+            f"unknown statement `{word}`",
+            mapper.span(tok.line, start, tok.line, start + len(word)),
+            hint=f"did you mean `{suggestion}`?" + (f" ({_STATEMENT_HINTS[suggestion]})" if suggestion in _STATEMENT_HINTS else ""),
+        )
     expected = sorted(getattr(exc, "expected", set()) or getattr(exc, "accepts", set()) or set())
     at_end = tok is None or tok.type in ("$END", "_NL")
     bracket = _bracket_problem(text)
@@ -511,6 +520,31 @@ def _syntax_error(exc: lark.exceptions.LarkError, text: str, mapper: SpanMapper,
     if tok is not None and tok.type == "NAME" and first_word not in _STATEMENT_HINTS and "_NL" in expected:
         hint = hint or "two names side by side: is an operator (`*`) missing, or a differential misplaced?"
     return DyncSyntaxError(msg, span, hint=hint)
+
+
+#: the words that start a statement (not `init`, `always`, ... that follow one)
+_STATEMENT_WORDS = ("model", "dim", "param", "const", "state", "brownian", "input", "let", "net", "observe",
+                    "calculus", "expect", "target", "score")  # fmt: skip
+_WORD_PAIR = re.compile(r"^(\s*)([A-Za-z_][A-Za-z0-9_]*)\s+[A-Za-z_]")
+
+
+def _misspelt_statement_word(lines: list[str], tok: Token | None) -> tuple[str, int, str] | None:
+    """``(word, column, statement word)`` when the failing line starts with
+    a near miss of a statement word followed by a name (`parm a = 1`,
+    `stat x = 0`, `expcet always ...`): the parser could only read it as an
+    equation and would say "expected `=`"."""
+    if tok is None or not tok.line or tok.line > len(lines):
+        return None
+    m = _WORD_PAIR.match(lines[tok.line - 1])
+    if m is None:
+        return None
+    word = m.group(2)
+    if word in _STATEMENT_WORDS or word.startswith("d") and len(word) > 1 and word[1:] != word[1:].lower():
+        return None
+    close = difflib.get_close_matches(word.lower(), _STATEMENT_WORDS, n=1, cutoff=0.7)
+    if not close:
+        return None
+    return word, len(m.group(1)) + 1, close[0]
 
 
 def _or_list(items: list[str]) -> str:
