@@ -164,7 +164,7 @@ class EquationChecks:
         self.equation_states = frozenset(by_state)
         needs_equations = not self.spec.of_type(ast.Target)
         for s in states:
-            if s.name not in by_state and needs_equations:
+            if s.name not in by_state and needs_equations and "<equations>" not in self.incomplete:
                 self.err(
                     MissingEquation,
                     f"state `{s.name}` has no equation",
@@ -355,8 +355,8 @@ class EquationChecks:
         elif (inner := broadcast(c.shape, bshape)) is None or broadcast(inner, shape) != tuple(shape):
             self.err(
                 ShapeMismatch,
-                f"this noise term has shape {fmt_shape(c.shape)} times d{base}{fmt_shape(bshape)}, "
-                f"which does not fit state `{state}` of shape {fmt_shape(shape)}",
+                f"this noise term's coefficient has shape {fmt_shape(c.shape)} and `d{base}` has shape {fmt_shape(bshape)}, "
+                f"which together do not fit state `{state}` of shape {fmt_shape(shape)}",
                 term.span,
                 hint=f"use `@ d{base}` for a matrix, or declare `brownian {base}` with a fitting shape" if not implicit else None,
             )

@@ -210,6 +210,16 @@ class DeclarationChecks:
         except NotConstant as nc:
             if nc.name in self.failed:
                 return BAD
+            node = self._decl_nodes.get(nc.name)
+            if isinstance(node, (ast.Dim, ast.Param)) and nc.name not in self.consts and (
+                node.span.line, node.span.column) > (nc.span.line, nc.span.column):  # fmt: skip
+                kind = "dim" if isinstance(node, ast.Dim) else ("constant" if node.fixed else "parameter")
+                return self.err(
+                    cls,
+                    f"{what} uses {kind} `{nc.name}`, which is declared below it (line {node.span.line})",
+                    nc.span,
+                    hint="order matters for dims and values: declare what a value uses above it",
+                )
             if nc.name in FUNCTIONS or nc.name in self._decl_nodes:
                 return self.err(
                     cls,

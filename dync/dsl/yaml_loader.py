@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import difflib
 import math
 import re
 from collections.abc import Callable
@@ -597,7 +598,13 @@ class _SpecReader:
             if node.tag not in _STANDARD_TAGS:
                 tag = node.tag.replace(_TAG, "!!", 1)
                 self.error(BadValue, f"the YAML tag `{tag}` is not allowed in a spec", node, hint="remove the tag")
-        sections = self.check_keys(self.mapping(root, ""), SECTIONS, "")
+        entries = self.mapping(root, "")
+        sections = self.check_keys(entries, SECTIONS, "")
+        if "equations" not in sections and any(
+            n != "equations" and difflib.get_close_matches(n, ["equations"], n=1, cutoff=0.75) for _, _, n in entries
+        ):
+            # a misspelt `equations:` (its E260 says so): no E210 for every state
+            self.incomplete.add(MISSPELT_EQUATIONS)
 
         def section(name: str, build: Callable[[Node], list]) -> list:
             return build(sections[name][1]) if name in sections else []
@@ -949,6 +956,11 @@ class _SpecReader:
             else:
                 self.expected(_join(section, name), "a value or a list of values", value)
         return tuple(out)
+
+
+#: in ``Spec.incomplete``: the YAML's `equations:` key was misspelt, so the
+#: checker does not report every state as having no equation
+MISSPELT_EQUATIONS = "<equations>"
 
 
 def _walk(root: Node):
