@@ -289,6 +289,18 @@ class EquationChecks:
             ):
                 diff, diff_span, matrix, coef = coef.right.id, coef.right.span, coef.op == "@", coef.left
             else:
+                last = coef.right if isinstance(coef, ast.Binary) and coef.op in ("*", "@") else coef
+                if isinstance(last, ast.Name) and last.id.startswith("d") and self.symbols.get(last.id[1:], ("",))[0] in ("state", "param", "let", "input"):
+                    # `dx = -x dt + dy` with `y` a state: a differential, but not one that closes a term
+                    kind = self.symbols[last.id[1:]][0]
+                    self.err(
+                        MissingDifferential,
+                        f"this term has no differential: `{last.id}` is the differential of {kind} `{last.id[1:]}`, "
+                        "and only `dt` and Brownian differentials close a term",
+                        term.span,
+                        hint=f"for a noise, name its Brownian motion differently from the {kind} (`dW`, `dB`)",
+                    )
+                    return
                 self.err(
                     MissingDifferential,
                     "this term has no differential",

@@ -33,6 +33,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from .check import Checker
 
 
+def boolean_word_hint(name: str) -> str | None:
+    """The hint for an undefined ``true``/``yes``/``on``...: YAML reads them
+    as booleans, dync as names, and a value needs a number."""
+    if name.lower() in ("true", "false", "yes", "no", "on", "off"):
+        return f"`{name}` is not a number in dync (there are no booleans): write 1 or 0"
+    return None
+
+
 def free_names(e) -> set[str]:
     out: set[str] = set()
 
@@ -161,7 +169,8 @@ class ExprChecker:
             cands = [n for n, (k, _) in c.symbols.items() if k != "brownian"] + ["t", "pi"]
             if not self.allow_states:
                 cands = [n for n in cands if c.symbols.get(n, ("",))[0] not in ("state", "let")]
-            return self.err(UndefinedName, f"undefined name `{e.id}`", e.span, hint=did_you_mean(e.id, cands))
+            hint = boolean_word_hint(e.id) or did_you_mean(e.id, cands)
+            return self.err(UndefinedName, f"undefined name `{e.id}`", e.span, hint=hint)
         kind, shape = sym
         if kind == "dim":
             return ir.Const(np.asarray(c.consts[e.id]), ())

@@ -36,7 +36,7 @@ from ..dsl.limits import MAX_RANK, MAX_SIZE
 from .consteval import Budget, NotConstant, TooLarge, check_constant_size, const_eval, exact_int
 from .library import ACTIVATIONS, CALCULI, DISTRIBUTIONS, FUNCTIONS, NET_KEYWORDS, RESERVED
 from .shapes import BAD, Bad, broadcast, fmt_shape
-from .expressions import free_names
+from .expressions import boolean_word_hint, free_names
 
 
 _MODEL_ATTRS = frozenset(
@@ -227,7 +227,7 @@ class DeclarationChecks:
                     nc.span,
                     hint="use numbers, dims and parameters declared above",
                 )
-            hint = did_you_mean(nc.name, list(self.consts) + ["pi"])
+            hint = boolean_word_hint(nc.name) or did_you_mean(nc.name, list(self.consts) + ["pi"])
             if hint is None and cls is BadDim:
                 hint = "a dim is a whole number, or an expression of the dims declared before it"
             return self.err(UndefinedName, f"undefined name `{nc.name}`", nc.span, hint=hint)
