@@ -312,7 +312,9 @@ def _groups(spec: ast.Spec) -> list[list]:
 
 
 def _doc_lines(doc: str) -> list[str]:
-    return [f"# {line}".rstrip() for line in doc.split("\n")] if doc else []
+    # `#` followed by a space, except before a line that starts with `#` itself
+    # (`## title` parses to the doc line `# title` and comes back unchanged)
+    return [(f"#{line}" if line.startswith("#") else f"# {line}").rstrip() for line in doc.split("\n")] if doc else []
 
 
 def format_text(spec: ast.Spec) -> str:

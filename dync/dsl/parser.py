@@ -667,7 +667,10 @@ def _leading_doc(text: str) -> str:
         for line in lines[start:]:
             s = line.strip()
             if s.startswith("#"):
-                out.append(s[1:].strip())
+                rest = s[1:]
+                # one space after `#` belongs to the comment mark; more is the
+                # doc's own indentation, and `## title` keeps its second `#`
+                out.append((rest[1:] if rest.startswith(" ") else rest).rstrip())
             else:
                 break
         return out

@@ -651,7 +651,8 @@ class _SpecReader:
         if not isinstance(node, ScalarNode):
             self.expected("doc", "a string", node)
             return ""
-        return "\n".join(line.strip() for line in node.value.strip().splitlines())
+        # the block's own indentation is YAML's; a line's indentation beyond it is the doc's
+        return "\n".join(line.rstrip() for line in node.value.strip("\n").rstrip().splitlines())
 
     def calculus(self, node: Node) -> list:
         if isinstance(node, ScalarNode) and node.value in CALCULI and node.tag == _STR:

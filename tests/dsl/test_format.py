@@ -425,3 +425,13 @@ def specs(draw):
 @given(specs())
 def test_laws_hold_for_random_specs(spec):
     check_laws(spec)
+
+
+def test_a_doc_keeps_its_own_marks_and_indentation_in_both_forms():
+    """`## Title` became `# # Title` and indented doc lines lost their indentation."""
+    text = "model m\n## Title\n#   indented line\n# plain\n\nstate x = 0\n\ndx = -x dt\n"
+    spec = parse_spec(text)
+    assert spec.doc == "# Title\n  indented line\nplain"
+    assert format_text(spec) == text
+    again = load_yaml_spec(format_yaml(spec), "m.yaml")
+    assert again.doc == spec.doc and format_text(again) == text
