@@ -81,7 +81,8 @@ class EquationChecks:
                 self.err(ShapeMismatch, f"the Hurst index must be a scalar, not {fmt_shape(h.shape)}", hurst_expr.span)
                 continue
             if isinstance(h, ir.Const) and not 0 < float(h.value) < 1:
-                self.err(ConstraintViolation, f"the Hurst index must lie in (0, 1), not {float(h.value):g}", hurst_expr.span)
+                self.err(ConstraintViolation, f"the Hurst index must lie in (0, 1), not {float(h.value):g}", hurst_expr.span,
+                         hint="H = 0.5 is Brownian motion; H > 0.5 gives positively correlated increments, H < 0.5 negatively")
                 continue
             if not isinstance(h, ir.Const):
                 # a Hurst index from parameters: check it at their values
@@ -255,7 +256,14 @@ class EquationChecks:
                 d = self._dist(s.init, allow_states=False)
                 if d is not BAD:
                     if broadcast(d.shape, shape) != shape:
-                        self.err(ShapeMismatch, f"the initial distribution of `{s.name}` has shape {fmt_shape(d.shape)}, but the state has shape {fmt_shape(shape)}", s.init.span)
+                        dims = ", ".join(str(n) for n in d.shape)
+                        self.err(
+                            ShapeMismatch,
+                            f"the initial distribution of `{s.name}` has shape {fmt_shape(d.shape)}, but the state has shape {fmt_shape(shape)}",
+                            s.init.span,
+                            hint=f"declare the state's shape: `state {s.name}[{dims}] ~ ...` (a distribution does not give a state its shape)"
+                            if tuple(shape) == () else "give the distribution's arguments the state's shape",
+                        )
                     init = d
             states_ir.append(ir.StateIR(s.name, shape, off, size, value, init, data=s.data))
             drift[s.name] = sum_terms(drift_terms[s.name], shape)

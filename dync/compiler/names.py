@@ -358,6 +358,7 @@ class DeclarationChecks:
                         f"the value of {what} has shape {fmt_shape(value.shape)}, "
                         f"which does not fit its declared shape {fmt_shape(shape)}",
                         p.value.span,
+                        hint="give a value of the declared shape, or a scalar (it fills every entry)",
                     )
                     continue
                 if not self._constant_fits(shape, p.value.span, f"the value of {what}", filled=value.size == 1):
