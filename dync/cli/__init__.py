@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 from ..errors import DyncError
-from .common import _Exit, _echo, _fail
+from .common import _Exit, _echo, _fail, _warn_plainly
 from .fast import _fast
 
 COMMAND_MODULES = ("spec_commands", "simulate", "fit", "sample", "train", "test", "evaluate", "plot")
@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = sys.argv[1:] if argv is None else list(argv)
+    _warn_plainly()  # `warning: MESSAGE`, not dync's file and line
     try:
         fast = _fast(args)
         if fast is not None:

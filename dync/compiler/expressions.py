@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from ..dsl import ast
+from ..dsl.ast import free_names
 from ..errors import (
     BadArguments,
     BadDifferential,
@@ -41,36 +42,6 @@ def boolean_word_hint(name: str) -> str | None:
     return None
 
 
-def free_names(e) -> set[str]:
-    out: set[str] = set()
-
-    def walk(x):
-        if isinstance(x, ast.Name):
-            out.add(x.id)
-        elif isinstance(x, ast.Unary):
-            walk(x.operand)
-        elif isinstance(x, ast.Binary):
-            walk(x.left)
-            walk(x.right)
-        elif isinstance(x, ast.Call):
-            for a in x.args:
-                walk(a)
-            for k in x.kwargs:
-                walk(k.value)
-        elif isinstance(x, ast.Index):
-            walk(x.value)
-            for it in x.items:
-                walk(it)
-        elif isinstance(x, ast.Slice):
-            for p in (x.start, x.stop, x.step):
-                if p is not None:
-                    walk(p)
-        elif isinstance(x, ast.ArrayLit):
-            for a in x.elements:
-                walk(a)
-
-    walk(e)
-    return out
 
 
 class ExprChecker:

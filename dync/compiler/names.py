@@ -36,7 +36,8 @@ from ..dsl.limits import MAX_RANK, MAX_SIZE
 from .consteval import Budget, NotConstant, TooLarge, check_constant_size, const_eval, exact_int
 from .library import ACTIVATIONS, CALCULI, DISTRIBUTIONS, FUNCTIONS, NET_KEYWORDS, RESERVED
 from .shapes import BAD, Bad, broadcast, fmt_shape
-from .expressions import boolean_word_hint, free_names
+from ..dsl.ast import free_names
+from .expressions import boolean_word_hint
 
 
 _MODEL_ATTRS = frozenset(

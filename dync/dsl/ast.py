@@ -322,3 +322,36 @@ class Spec:
             if key == section:
                 return dict(value)  # type: ignore[arg-type]
         return {}
+
+
+def free_names(e) -> set[str]:
+    """Every name an expression reads (not the functions it calls)."""
+    out: set[str] = set()
+
+    def walk(x):
+        if isinstance(x, Name):
+            out.add(x.id)
+        elif isinstance(x, Unary):
+            walk(x.operand)
+        elif isinstance(x, Binary):
+            walk(x.left)
+            walk(x.right)
+        elif isinstance(x, Call):
+            for a in x.args:
+                walk(a)
+            for k in x.kwargs:
+                walk(k.value)
+        elif isinstance(x, Index):
+            walk(x.value)
+            for it in x.items:
+                walk(it)
+        elif isinstance(x, Slice):
+            for p in (x.start, x.stop, x.step):
+                if p is not None:
+                    walk(p)
+        elif isinstance(x, ArrayLit):
+            for a in x.elements:
+                walk(a)
+
+    walk(e)
+    return out

@@ -124,6 +124,7 @@ def split_sets(spec: ast.Spec, sets: Mapping[str, str]) -> tuple[dict[str, int],
             dims[name] = int(v)
         else:
             params[name] = _number(value, f"--set {name}")
+    _warn_about_stale_values(spec, params)
     for name, brownian in _hurst_parameters(spec).items():
         if name in params and not 0 < params[name] < 1:
             raise UsageError(
@@ -132,6 +133,27 @@ def split_sets(spec: ast.Spec, sets: Mapping[str, str]) -> tuple[dict[str, int],
                 hint=f"give {name} a value strictly between 0 and 1",
             )
     return dims, params
+
+
+def _warn_about_stale_values(spec: ast.Spec, sets: Mapping[str, float]) -> None:
+    """Warn when ``--set`` changes a parameter that another parameter's
+    value was computed from (`param b = 2 * a`, `--set a=5`): a value is
+    evaluated once, with the spec's values, so `b` stays 2 unless set too."""
+    import warnings
+
+    for stmt in spec.of_type(ast.Param):
+        if stmt.name in sets or stmt.value is None:
+            continue
+        used = sorted(ast.free_names(stmt.value) & set(sets))
+        if used:
+            names = ", ".join(f"`{n}`" for n in used)
+            warnings.warn(
+                f"the value of {'constant' if stmt.fixed else 'parameter'} `{stmt.name}` is computed from {names} with "
+                f"the spec's value{'s' if len(used) > 1 else ''}; --set does not change it"
+                + ("" if stmt.fixed else f" (set `{stmt.name}` too, or make it a `let`)"),
+                UserWarning,
+                stacklevel=3,
+            )
 
 
 def _hurst_parameters(spec: ast.Spec) -> dict[str, str]:

@@ -45,3 +45,17 @@ def test_a_non_finite_setting_is_a_usage_error(value):
     spec = load_spec("h.dync", text=SPEC)
     with pytest.raises(UsageError, match="--t1 .*: must be a finite number"):
         simulate_settings(spec, t1=value, dt=0.1)
+
+
+def test_setting_a_parameter_another_value_was_computed_from_warns():
+    spec = load_spec("d.dync", text="model d\nparam a = 1\nparam b = 2 * a\nconst c = a + 1\nstate x = 0\ndx = -b * x dt\n")
+    with pytest.warns(UserWarning) as caught:
+        split_sets(spec, {"a": "5"})
+    messages = [str(w.message) for w in caught]
+    assert any("parameter `b` is computed from `a`" in m and "set `b` too" in m for m in messages), messages
+    assert any("constant `c` is computed from `a`" in m for m in messages), messages
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        split_sets(spec, {"a": "5", "b": "10", "c": "6"})  # each set itself: nothing stale
