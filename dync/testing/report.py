@@ -60,6 +60,11 @@ class Failure:
         if self.statistic:
             lines.append(f"  {self.statistic}")
         lines.append(f"  at {format_values(self.values)}")
+        if self.check.startswith("stationary"):
+            lines.append(
+                "  hint: the law is checked at t1; where these values make the model relax slowly it may not have "
+                "reached its stationary law yet: raise --t1 (or narrow the `test:` ranges) if the law itself is right"
+            )
         if self.reproduce:
             lines.append(f"  reproduce: {self.reproduce}")
         return "\n".join(lines)

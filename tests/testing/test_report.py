@@ -1,0 +1,20 @@
+"""The text of a `dync test` failure (dync/testing/report.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dync.testing.report import Failure
+
+
+def test_a_failure_names_its_check_values_and_reproduction():
+    text = Failure("mean(x) = 1", "s.dync:5:1", "mean 1.3 against 1", "z = 7.31 > 4.89", {"theta": np.asarray(0.5)},
+                   "dync test s.dync --set theta=0.5").to_text()  # fmt: skip
+    assert text.splitlines()[0] == "FAILED s.dync:5:1: mean(x) = 1"
+    assert "z = 7.31 > 4.89" in text and "theta" in text and "reproduce: dync test s.dync" in text
+    assert "hint" not in text
+
+
+def test_a_failed_stationary_law_hints_that_t1_may_be_too_short():
+    text = Failure("stationary x ~ Normal(0, 1)", "s.dync:6:1", "KS p = 1e-9", "p = 1e-09 < 1.2e-06").to_text()
+    assert "raise --t1" in text
