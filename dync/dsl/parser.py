@@ -539,7 +539,7 @@ def _misspelt_statement_word(lines: list[str], tok: Token | None) -> tuple[str, 
     if m is None:
         return None
     word = m.group(2)
-    if word in _STATEMENT_WORDS or word.startswith("d") and len(word) > 1 and word[1:] != word[1:].lower():
+    if word in _STATEMENT_WORDS:
         return None
     close = difflib.get_close_matches(word.lower(), _STATEMENT_WORDS, n=1, cutoff=0.7)
     if not close:
