@@ -139,6 +139,13 @@ def _check_checkpoint_spec(ckpt: Path, resume: bool, digest: str) -> Path:
     return marker
 
 
+def _drop_lone_marker(marker: Path | None, ckpt: Path | None, warm: Path | None) -> None:
+    """Remove the spec digest of a run that stopped before writing any
+    checkpoint (nothing to resume, so nothing to describe)."""
+    if marker is not None and not any(f is not None and f.exists() for f in (ckpt, warm)):
+        marker.unlink(missing_ok=True)
+
+
 def _checkpointed_run(
     output: Path, resume: bool, prepare, run, summarise, write=None, *, spec: Path | None = None,
     inputs: tuple = (), overrides: str = "",
@@ -174,9 +181,11 @@ def _checkpointed_run(
         else:
             wrote = write(result, output)
     except DyncError as err:
+        _drop_lone_marker(marker, ckpt, warm)
         _fail(err)
         return
     except KeyboardInterrupt:
+        _drop_lone_marker(marker, ckpt, warm)
         _interrupted(ckpt, warm)
         return
     for f in (ckpt, warm, marker):
