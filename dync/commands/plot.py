@@ -16,6 +16,7 @@ This module imports JAX only when a fit is plotted.
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,24 @@ TARGET_STEPS = 400
 MAX_STEPS = 20_000
 
 _FIT_GROUPS = ("posterior", "point_estimate")
+
+
+def _check_image_format(output: str | os.PathLike) -> None:
+    """Refuse an image suffix matplotlib cannot write (`-o fig.txt`) before
+    any work, naming the ones it can.
+
+    Raises:
+        UsageError: an unsupported suffix.
+    """
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    suffix = Path(output).suffix.lstrip(".").lower() or "png"
+    known = FigureCanvasBase.get_supported_filetypes()
+    if suffix not in known:
+        raise UsageError(
+            f"cannot draw a `.{suffix}` image: {output}",
+            hint="name the image with a suffix matplotlib writes: " + ", ".join(f".{k}" for k in sorted(known)),
+        )
 
 
 def netcdf_groups(path: str | Path) -> list[str]:
@@ -300,6 +319,7 @@ def plot_file(
     for name, value, low in (("max_paths", max_paths, 0), ("predictive_paths", predictive_paths, 0)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise UsageError(f"{name} must be a whole number >= {low}, got {value!r}")
+    _check_image_format(output)
     source = Path(data)
     groups = netcdf_groups(source)
     if any(g in groups for g in _FIT_GROUPS):

@@ -99,7 +99,7 @@ def nonfinite_hint(dt: float) -> str:
     """What to try after a non-finite value."""
     return (
         f"try a smaller dt (now {dt:g}) or check the drift and diffusion for overflow; "
-        "on_nonfinite=\"warn\" or \"keep\" keeps the result"
+        "--on-nonfinite warn or keep (Python: on_nonfinite=\"warn\") keeps the result"
     )
 
 

@@ -125,6 +125,22 @@ def save_schedule(save: Any, t0: float, t1: float, dt: float, backend: str, adap
         k = int(save)
         if k < 1:
             raise UsageError(f"save={k}: the save stride must be a positive number of steps")
+        if k > num_steps and not adaptive:
+            raise UsageError(
+                f"save every {k} steps: the run has only {num_steps} steps of dt = {dt:g}, so nothing after the "
+                "initial state would be saved",
+                hint=f"save every k <= {num_steps} steps (a k dividing {num_steps} ends at t1), or save the final state",
+            )
+        if num_steps % k and not adaptive:
+            import warnings
+
+            last = num_steps // k * k
+            warnings.warn(
+                f"saving every {k} of {num_steps} steps: the last save is step {last} (t = {t0 + last * dt:g}) and the "
+                f"run stops there, before t1 = {t1:g}; a stride dividing {num_steps} reaches t1",
+                UserWarning,
+                stacklevel=2,
+            )
         idx = np.arange(0, num_steps // k + 1, dtype=np.int64) * k
         times = t0 + idx * dt
         plan = plan_mod.SavePlan.every(k) if plan_mod else None

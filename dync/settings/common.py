@@ -49,6 +49,10 @@ def merge_section(spec: ast.Spec, section: str, flags: Mapping[str, Any]) -> dic
             # made a fit of nan estimates that reported success)
             flag = "--" + key.name.replace("_", "-")
             raise UsageError(f"{flag} {value}: must be a finite number")
+        if key.name == "seed" and value is not None and not (
+            isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
+        ):
+            raise UsageError(f"--seed {value}: a seed is a whole number from 0 to 2^63 - 1")
         out[key.name] = value
     return out
 

@@ -12,7 +12,8 @@ from dync.runtime.schedule import on_grid, save_schedule, suggest_dt
 def test_final_every_and_times():
     s = save_schedule("final", 0.0, 1.0, 0.01, "fused", False)
     assert s.num_steps == 100 and s.times.tolist() == [1.0] and s.description == "final"
-    s = save_schedule(30, 0.0, 1.0, 0.01, "fused", False)
+    with pytest.warns(UserWarning, match="the last save is step 90"):
+        s = save_schedule(30, 0.0, 1.0, 0.01, "fused", False)
     np.testing.assert_allclose(s.times, [0.0, 0.3, 0.6, 0.9])  # steps after the last save are not run
     assert s.description == "every 30 steps" and s.plan.stride == 30
     s = save_schedule([0.1, 0.25, 1.0], 0.0, 1.0, 0.01, "fused", False)
@@ -51,3 +52,12 @@ def test_more_steps_than_a_run_can_count_is_a_usage_error(dt, adaptive):
     with pytest.raises(UsageError, match=r"a run takes at most 2,147,483,647") as info:
         save_schedule("final", 0.0, 1.0, dt, "fused", adaptive)
     assert "raise --dt to at least 4.66e-10" in info.value.hint
+
+
+def test_a_save_stride_longer_than_the_run_is_an_error_and_one_that_does_not_divide_it_warns():
+    """`--save-every 1000` on 100 steps saved only the initial state, with exit 0."""
+    with pytest.raises(UsageError, match="the run has only 100 steps"):
+        save_schedule(1000, 0.0, 1.0, 0.01, "fused", False)
+    with pytest.warns(UserWarning, match=r"the last save is step 90 \(t = 0.9\)"):
+        s = save_schedule(30, 0.0, 1.0, 0.01, "fused", False)
+    np.testing.assert_allclose(s.times, [0.0, 0.3, 0.6, 0.9])
