@@ -121,11 +121,16 @@ def _check_sweep(info: ModelInfo, sweep: Mapping[str, ArrayLike] | None, params:
         if params and name in params:
             raise UsageError(f"parameter `{name}` is both set in `params` and swept in `sweep`")
         v = np.asarray(values, dtype=np.float64)
-        if v.ndim == len(p.shape):
+        shape = tuple(p.shape)
+        if v.ndim == 1 and shape and v.shape != shape:
+            # k scalar values for a vector parameter: each fills it, as `--set` does
+            v = np.broadcast_to(v.reshape((-1,) + (1,) * len(shape)), (v.shape[0],) + shape)
+        elif v.ndim == len(shape):
             v = v[None]
-        if v.shape[1:] != p.shape or v.shape[0] < 1:
+        if v.shape[1:] != shape or v.shape[0] < 1:
             raise UsageError(
-                f"sweep: values of `{name}` must have shape (k,) + {p.shape}, got {v.shape}"
+                f"sweep: values of `{name}` must have shape (k,) + {shape}, or (k,) to fill it with each value; "
+                f"got {v.shape}"
             )
         if length is not None and v.shape[0] != length:
             raise UsageError(

@@ -560,3 +560,14 @@ def test_gpu_layout_sweeps(as_gpu):
     assert ds["x"].shape == (2, 50, 1)
     one = simulate(with_params(model, {"theta": 2.0}), seed=0, paths=50, t1=0.1, dt=0.01, progress=False)
     np.testing.assert_array_equal(ds["x"].values[1], one["x"].values)
+
+
+def test_k_scalar_sweep_values_fill_a_vector_parameter():
+    """`--sweep theta=1:3:3` on `param theta[2]` failed ("must have shape
+    (k,) + (2,), got (1, 3)"); each value now fills the vector, as `--set`."""
+    info = ModelInfo(name="v", calculus="ito", noise_structure="none", states=(), state_size=0, noises=(),
+                     noise_size=0, params=(ParamInfo("theta", (2,), from_tuple(("positive",))),))  # fmt: skip
+    out = sim_mod._check_sweep(info, {"theta": [1.0, 2.0, 3.0]}, None)
+    np.testing.assert_array_equal(out["theta"], [[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]])
+    with pytest.raises(UsageError, match=r"must have shape \(k,\) \+ \(2,\)"):
+        sim_mod._check_sweep(info, {"theta": np.ones((3, 4))}, None)
