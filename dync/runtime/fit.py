@@ -41,6 +41,10 @@ def _json_value(v: Any) -> Any:
     return a.item() if a.ndim == 0 else a.tolist()
 
 
+#: the settings only ``method="vi"`` reads (``fit_vi``'s keywords)
+_VI_OPTIONS = ("samples", "batch_size", "kl_anneal", "hidden", "context")
+
+
 def fit_model(
     model: AbstractModel,
     data: Any,
@@ -109,6 +113,13 @@ def fit_model(
         raise UsageError(f"unknown estimator `{method}`", hint=did_you_mean(method, FIT_METHODS) or "use mle, map, nuts or vi")
     if not isinstance(model, AbstractModel):
         raise UsageError(f"fit needs a compiled dync model, got {type(model).__name__}")
+    unknown = sorted(k for k in vi_options if k not in _VI_OPTIONS)
+    if unknown:
+        known = [*_VI_OPTIONS, "likelihood", "seed", "fix", "chains", "warmup", "draws", "target_accept", "steps",
+                 "learning_rate", "tolerance", "particles", "dt", "pointwise", "checkpoint", "checkpoint_every", "progress"]  # fmt: skip
+        raise UsageError(f"unknown fit setting `{unknown[0]}`", hint=did_you_mean(unknown[0], known) or "see help(dync.fit)")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**63:
+        raise UsageError(f"seed={seed!r}: a seed is a whole number from 0 to 2^63 - 1")
     if method == "vi":
         from .latent.fit import fit_vi
 

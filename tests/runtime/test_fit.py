@@ -122,3 +122,12 @@ def test_same_seed_same_numbers(ou, data, nuts):
     np.testing.assert_array_equal(again.posterior.theta.values, nuts.posterior.theta.values)
     key_unused = jax.random.key(0)
     del key_unused
+
+
+def test_a_misspelt_or_unknown_setting_is_named_with_a_suggestion(ou, data):
+    """`chains` misspelt as `chain` said "settings of --method vi only"."""
+    with pytest.raises(UsageError, match="unknown fit setting `chain`") as info:
+        fit_model(ou, data, method="mle", chain=2)
+    assert "did you mean `chains`?" in info.value.hint
+    with pytest.raises(UsageError, match="a seed is a whole number"):
+        fit_model(ou, data, method="mle", seed="abc")
