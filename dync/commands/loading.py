@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..compiler.driver import CompiledSpec, build_model, compile_file
+from ..errors import UsageError
 
 __all__ = ["build_trained", "load"]
 
@@ -71,6 +72,11 @@ def load(
         >>> trained = dync.load("specs/diffusion/gmm2d_vp.dync", weights="trained.eqx")  # doctest: +SKIP
         >>> trained.score(0.5, jnp.zeros(2), None)  # doctest: +SKIP
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise UsageError(
+            f"load needs the spec's path, got {type(path).__name__}",
+            hint='with text=..., the path still names the form: "model.dync" or "model.yaml"',
+        )
     compiled = compile_file(path, dims, text)
     if weights is None:
         return build_model(compiled, key)

@@ -186,6 +186,13 @@ def with_params(model: AbstractModel, params: Mapping[str, ArrayLike]) -> Abstra
     Example:
         >>> faster = with_params(ou, {"theta": 2.0})  # doctest: +SKIP
     """
+    if not isinstance(model, AbstractModel):
+        raise UsageError(
+            f"with_params needs a compiled dync model, got {type(model).__name__}",
+            hint='load one first: model = dync.load("spec.dync")',
+        )
+    if not isinstance(params, Mapping):
+        raise UsageError(f"params must be a mapping of parameter name to value, got {type(params).__name__}")
     info = model.info
     for name, value in params.items():
         p = lookup_param(info, name, "params")

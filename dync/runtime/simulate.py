@@ -281,6 +281,14 @@ def simulate(
     if isinstance(paths, bool) or not isinstance(paths, (int, np.integer)) or paths < 1:
         raise UsageError(f"paths must be a positive whole number, got {paths!r}")
     paths = int(paths)
+    for name, value in (("t0", t0), ("t1", t1), ("dt", dt)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise UsageError(f"{name} must be a number, got {value!r}")
+    if not isinstance(solver, str):
+        raise UsageError(f"solver must be a name (a string such as \"auto\"), got {solver!r}")
+    if params is not None and not isinstance(params, Mapping):
+        raise UsageError(f"params must be a mapping of parameter name to value, got {type(params).__name__}",
+                         hint='e.g. params={"theta": 2.0}')  # fmt: skip
     t0, t1, dt = float(t0), float(t1), float(dt)
     if not (math.isfinite(t0) and math.isfinite(t1) and t1 > t0):
         raise UsageError(f"need finite t0 < t1, got t0 = {t0:g}, t1 = {t1:g}")

@@ -57,3 +57,10 @@ def test_load_refuses_a_file_that_is_not_weights(tmp_path):
     with pytest.raises(UsageError) as err:
         dync.load(VP, text=SMALL, weights=tmp_path / "missing.eqx")
     assert "cannot read the weights file" in err.value.message
+
+
+def test_load_without_a_path_is_a_usage_error():
+    import dync
+
+    with pytest.raises(dync.UsageError, match="load needs the spec's path, got NoneType"):
+        dync.load(None, text="model m\nstate x = 0\ndx = -x dt\n")

@@ -571,3 +571,18 @@ def test_k_scalar_sweep_values_fill_a_vector_parameter():
     np.testing.assert_array_equal(out["theta"], [[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]])
     with pytest.raises(UsageError, match=r"must have shape \(k,\) \+ \(2,\)"):
         sim_mod._check_sweep(info, {"theta": np.ones((3, 4))}, None)
+
+
+def test_wrong_argument_types_are_usage_errors_not_python_errors(ou):
+    """dt=None, solver=None and params=[...] raised TypeError/AttributeError
+    from deep inside; with_params on a path raised AttributeError."""
+    for kwargs, message in [
+        ({"dt": None}, "dt must be a number"),
+        ({"solver": None}, "solver must be a name"),
+        ({"params": [1, 2]}, "params must be a mapping"),
+    ]:
+        base = {"paths": 2, "t1": 0.1, "dt": 0.01, **kwargs}
+        with pytest.raises(UsageError, match=message):
+            simulate(ou, seed=0, **base)
+    with pytest.raises(UsageError, match="with_params needs a compiled dync model, got str"):
+        with_params("ou.dync", {"theta": 3.0})
