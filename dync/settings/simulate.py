@@ -103,6 +103,8 @@ def _parse_sweeps(sweep: Iterable[str] | Mapping[str, Any] | None) -> dict[str, 
         lo, hi, n = _number(parts[0], "--sweep"), _number(parts[1], "--sweep"), _number(parts[2], "--sweep")
         if not float(n).is_integer() or n < 1:
             raise UsageError(f"`--sweep {item}`: N must be a positive integer")
+        if name in out:
+            raise UsageError(f"`--sweep {item}`: `{name}` is swept twice", hint="give one --sweep per parameter")
         out[name] = np.linspace(lo, hi, int(n))
     return out
 
@@ -139,7 +141,14 @@ def simulate_settings(
     if t1 is None or dt is None:
         missing = "--t1" if t1 is None else "--dt"
         raise UsageError(f"{missing} is required", hint="give --t1 and --dt, or a `simulate:` section in a YAML spec")
-    save = _save_plan(v["save_every"], v["save"])
+    if flags.get("save") is not None and flags.get("save_every") is not None:
+        raise UsageError(
+            f"--save {flags['save']} and --save-every {flags['save_every']} say two different things",
+            hint="give one: --save final, --save 0.5,1 (times) or --save-every K",
+        )
+    # a flag overrides the YAML section, whichever of the two keys each gives
+    save_every = None if flags.get("save") is not None else v["save_every"]
+    save = _save_plan(save_every, v["save"])
     if paths < 1:
         raise UsageError(f"--paths {paths}: need at least 1 path")
     if not float(dt) > 0:

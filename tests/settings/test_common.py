@@ -59,3 +59,16 @@ def test_setting_a_parameter_another_value_was_computed_from_warns():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         split_sets(spec, {"a": "5", "b": "10", "c": "6"})  # each set itself: nothing stale
+
+
+def test_conflicting_simulate_flags_are_usage_errors():
+    from dync.settings.simulate import simulate_settings
+
+    spec = load_spec("h.dync", text=SPEC)
+    with pytest.raises(UsageError, match="say two different things"):
+        simulate_settings(spec, t1=1.0, dt=0.1, save="0.5,1", save_every=2)
+    with pytest.raises(UsageError, match="`G` is swept twice"):
+        simulate_settings(spec, t1=1.0, dt=0.1, sweep=["G=0.2:0.4:2", "G=0.5:0.6:2"])
+    # a --save flag overrides a YAML save_every
+    yaml = load_spec("h.yaml", text="model: h\nstates: {x: 0}\nequations:\n  - dx = -x dt\nsimulate: {save_every: 5}\n")
+    assert simulate_settings(yaml, t1=1.0, dt=0.1, save="final").save == "final"
