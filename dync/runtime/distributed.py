@@ -77,6 +77,13 @@ def initialize(
         raise UsageError(
             f"--process-id {process_id} is not in 0..{num_processes - 1} (--num-processes {num_processes})"
         )
+    if coordinator is not None:
+        host, sep, port = str(coordinator).rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise UsageError(
+                f"--coordinator {coordinator}: expected HOST:PORT",
+                hint="the address of process 0 and a free port, e.g. --coordinator 10.0.0.1:12355 (127.0.0.1:12355 on one machine)",
+            )
     if _STATE["initialized"]:
         return
     import jax

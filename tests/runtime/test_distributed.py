@@ -79,6 +79,9 @@ def test_partial_cluster_settings_are_a_usage_error():
     assert "--num-processes" in str(e.value)
     with pytest.raises(UsageError):
         initialize("127.0.0.1:1234", 2, 2)
+    for bad in ("bogus", "host:", ":1234", "host:99999", "host:port"):  # was E300 "list index out of range"
+        with pytest.raises(UsageError, match="expected HOST:PORT"):
+            initialize(bad, 2, 0)
 
 
 def test_cluster_flags_without_distributed_are_refused(tmp_path):
