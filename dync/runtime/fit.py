@@ -14,6 +14,7 @@ rebuild the model (``dync plot fit.nc`` draws its paths against the data),
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,6 +40,30 @@ FIT_METHODS = ("mle", "map", "nuts", "vi")
 def _json_value(v: Any) -> Any:
     a = np.asarray(v)
     return a.item() if a.ndim == 0 else a.tolist()
+
+
+def _check_fit_numbers(**values: Any) -> None:
+    """The numeric settings of :func:`fit_model`, checked as the CLI checks
+    its flags (the Python API took `learning_rate=-1` and `target_accept=1.5`).
+
+    Raises:
+        UsageError: a count that is not a positive whole number (warm-up may
+            be 0), or a rate, tolerance or step that is not positive and finite.
+    """
+    for name in ("chains", "warmup", "draws", "steps", "particles"):
+        v = values[name]
+        least = 0 if name == "warmup" else 1
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
+            raise UsageError(f"{name}={v!r}: expected a whole number >= {least}")
+    for name in ("learning_rate", "tolerance", "dt"):
+        v = values[name]
+        if v is None and name == "dt":
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not 0 < float(v) < math.inf:
+            raise UsageError(f"{name}={v!r}: expected a positive, finite number")
+    ta = values["target_accept"]
+    if isinstance(ta, bool) or not isinstance(ta, (int, float, np.integer, np.floating)) or not 0 < float(ta) < 1:
+        raise UsageError(f"target_accept={ta!r}: expected a number strictly between 0 and 1")
 
 
 #: the settings only ``method="vi"`` reads (``fit_vi``'s keywords)
@@ -120,6 +145,8 @@ def fit_model(
         raise UsageError(f"unknown fit setting `{unknown[0]}`", hint=did_you_mean(unknown[0], known) or "see help(dync.fit)")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**63:
         raise UsageError(f"seed={seed!r}: a seed is a whole number from 0 to 2^63 - 1")
+    _check_fit_numbers(chains=chains, warmup=warmup, draws=draws, target_accept=target_accept, steps=steps,
+                       learning_rate=learning_rate, tolerance=tolerance, particles=particles, dt=dt)  # fmt: skip
     if method == "vi":
         from .latent.fit import fit_vi
 

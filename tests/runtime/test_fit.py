@@ -131,3 +131,17 @@ def test_a_misspelt_or_unknown_setting_is_named_with_a_suggestion(ou, data):
     assert "did you mean `chains`?" in info.value.hint
     with pytest.raises(UsageError, match="a seed is a whole number"):
         fit_model(ou, data, method="mle", seed="abc")
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"learning_rate": -1.0}, "learning_rate=-1.0: expected a positive, finite number"),
+        ({"method": "nuts", "target_accept": 1.5}, "strictly between 0 and 1"),
+        ({"steps": -5}, "steps=-5: expected a whole number >= 1"),
+        ({"chains": 0}, "chains=0"),
+    ],
+)
+def test_bad_numbers_in_the_python_api_are_usage_errors(ou, data, kwargs, message):
+    with pytest.raises(UsageError, match=message):
+        fit_model(ou, data, **kwargs)
