@@ -179,7 +179,8 @@ def check_solver(info: ModelInfo, name: str, adaptive: bool = False) -> SolverCh
     if name in ("tsit5", "dopri5", "rk4") and noise != "none":
         raise UsageError(
             f"solver `{name}` integrates ODEs only, but {model} has {noise} noise",
-            hint="use `auto`, `euler_maruyama` or `heun` (fixed step), or `heun_diffrax` (adaptive)",
+            hint="use `auto`, `euler_maruyama` or `heun` (fixed step), or "
+            + ("`shark` (adaptive, strong order 1.5 for additive noise)" if noise == "additive" else "`heun_diffrax` (adaptive)"),
         )
     if name in ("shark", "sra1") and noise != "additive":
         raise UsageError(

@@ -122,7 +122,7 @@ def _steps(t0, t1, dt, num_steps) -> tuple[Any, int]:
         n = max(1, math.ceil(span / dt - GRID_RTOL))
         raise UsageError(
             f"t1 - t0 = {span:g} is not a whole number of steps of dt = {dt:g}",
-            hint=f"use dt = {span / n:.10g} ({n} steps), or num_steps={n}",
+            hint=f"use dt = {span / n:.10g} ({n} step{'s' if n != 1 else ''}), or num_steps={n}",
         )
     return dt, n
 

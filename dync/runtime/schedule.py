@@ -105,7 +105,7 @@ def save_schedule(save: Any, t0: float, t1: float, dt: float, backend: str, adap
         n = max(1, math.ceil(span / dt - GRID_RTOL))
         raise UsageError(
             f"t1 - t0 = {span:g} is not a whole number of steps of dt = {dt:g}",
-            hint=f"use dt = {span / n:.10g} ({n} steps)",
+            hint=f"use dt = {span / n:.10g} ({n} step{'s' if n != 1 else ''})",
         )
     if adaptive:
         num_steps = max(1, math.ceil(span / dt - GRID_RTOL))
