@@ -13,6 +13,7 @@ pyplot state) and written atomically.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +82,9 @@ def plot_dataset(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    sweep_note = ""
     if "sweep" in ds.dims:
+        sweep_note = f"sweep value {sweep_index + 1} of {ds.sizes['sweep']}: "
         if not 0 <= sweep_index < ds.sizes["sweep"]:
             raise UsageError(f"sweep_index {sweep_index} is out of range (the dataset has {ds.sizes['sweep']} values)")
         ds = ds.isel(sweep=sweep_index)
@@ -101,14 +104,15 @@ def plot_dataset(
         title += f", solver {ds.attrs['solver']}"
     swept = [n for n in str(ds.attrs.get("sweep", "")).split(", ") if n in ds.coords]
     if swept:
-        title += " (" + ", ".join(f"{n} = {np.asarray(ds[n].values).tolist()}" for n in swept) + ")"
+        title += " (" + sweep_note + ", ".join(f"{n} = {np.asarray(ds[n].values).tolist()}" for n in swept) + ")"
     fig.suptitle(title)
 
     for r, (label, values) in enumerate(rows):
         finite = np.where(np.isfinite(values), values, np.nan)
         if trajectories:
             ax = axes[r, 0]
-            with np.errstate(all="ignore"):
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a time with no finite value: nan, drawn as a gap
                 mean = np.nanmean(finite, axis=0) if np.isfinite(finite).any() else np.zeros_like(times)
                 sd = np.nanstd(finite, axis=0) if np.isfinite(finite).any() else np.zeros_like(times)
             ax.fill_between(times, mean - 2 * sd, mean + 2 * sd, color="C0", alpha=0.2, label="mean ± 2 sd")
