@@ -146,8 +146,14 @@ def save_schedule(save: Any, t0: float, t1: float, dt: float, backend: str, adap
         plan = plan_mod.SavePlan.every(k) if plan_mod else None
         return SaveSchedule(times, num_steps, plan, f"every {k} steps")
 
+    if isinstance(save, (bool, np.bool_)) or np.ndim(save) != 1:
+        # `save=True`, `save=0.5` (a time or a stride?) or a 2-D array: say what save takes
+        raise UsageError(
+            f"save={save!r}: use \"final\", a whole number of steps k, or a 1-D array of times",
+            hint="a single time is an array too: save=[0.5]",
+        )
     try:
-        times = np.asarray(save, dtype=np.float64).ravel()
+        times = np.asarray(save, dtype=np.float64)
     except (TypeError, ValueError):
         raise UsageError(f"save={save!r}: use \"final\", a whole number of steps k, or an array of times") from None
     if times.size == 0:

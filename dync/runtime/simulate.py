@@ -289,6 +289,9 @@ def simulate(
     if params is not None and not isinstance(params, Mapping):
         raise UsageError(f"params must be a mapping of parameter name to value, got {type(params).__name__}",
                          hint='e.g. params={"theta": 2.0}')  # fmt: skip
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not 0 < float(value) < math.inf:
+            raise UsageError(f"{name}={value!r}: the tolerance must be a positive, finite number")
     t0, t1, dt = float(t0), float(t1), float(dt)
     if not (math.isfinite(t0) and math.isfinite(t1) and t1 > t0):
         raise UsageError(f"need finite t0 < t1, got t0 = {t0:g}, t1 = {t1:g}")

@@ -61,3 +61,10 @@ def test_a_save_stride_longer_than_the_run_is_an_error_and_one_that_does_not_div
     with pytest.warns(UserWarning, match=r"the last save is step 90 \(t = 0.9\)"):
         s = save_schedule(30, 0.0, 1.0, 0.01, "fused", False)
     np.testing.assert_allclose(s.times, [0.0, 0.3, 0.6, 0.9])
+
+
+@pytest.mark.parametrize("save", [True, 0.5, [[0.5, 1.0]]])
+def test_save_must_be_final_a_stride_or_a_1d_array_of_times(save):
+    """`save=True` became the time 1, `save=0.5` the time 0.5, a 2-D array was flattened."""
+    with pytest.raises(UsageError, match="1-D array of times"):
+        save_schedule(save, 0.0, 1.0, 0.01, "fused", False)
