@@ -90,6 +90,30 @@ def _number(text: str, what: str) -> float:
         raise UsageError(f"{what}: `{text}` is not a number") from None
 
 
+def _parameter_value(text: str, what: str) -> float | list:
+    """A ``--set`` value: a number, or a bracketed list of numbers (nested
+    for a matrix) for a vector parameter, `--set theta=[1, 2.5]`."""
+    text = str(text).strip()
+    if not text.startswith("["):
+        return _number(text, what)
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in _flat(value)):
+        raise UsageError(f"{what}: `{text}` is not a number or a list of numbers", hint="e.g. --set theta=[1, 2.5]")
+    return value
+
+
+def _flat(value: Any) -> list:
+    """The numbers of a number or a nested list of them."""
+    if isinstance(value, list):
+        return [x for v in value for x in _flat(v)]
+    return [value]
+
+
 def parse_sets(sets: Iterable[str] | Mapping[str, object] | None) -> dict[str, str]:
     """``--set NAME=VALUE`` items (or a mapping) as ``{name: value text}``.
 
@@ -127,10 +151,10 @@ def split_sets(spec: ast.Spec, sets: Mapping[str, str]) -> tuple[dict[str, int],
                 raise UsageError(f"`--set {name}={value}`: a dim must be a positive integer")
             dims[name] = int(v)
         else:
-            params[name] = _number(value, f"--set {name}")
+            params[name] = _parameter_value(value, f"--set {name}")
     _warn_about_stale_values(spec, params)
     for name, brownian in _hurst_parameters(spec).items():
-        if name in params and not 0 < params[name] < 1:
+        if name in params and not all(0 < v < 1 for v in _flat(params[name])):
             raise UsageError(
                 f"`--set {name}={sets[name]}`: `{name}` is the Hurst index of the fractional Brownian motion "
                 f"`{brownian}`, which must lie in (0, 1)",

@@ -72,3 +72,11 @@ def test_conflicting_simulate_flags_are_usage_errors():
     # a --save flag overrides a YAML save_every
     yaml = load_spec("h.yaml", text="model: h\nstates: {x: 0}\nequations:\n  - dx = -x dt\nsimulate: {save_every: 5}\n")
     assert simulate_settings(yaml, t1=1.0, dt=0.1, save="final").save == "final"
+
+
+def test_a_vector_parameter_can_be_set_with_a_list():
+    spec = load_spec("v.dync", text="model v\ndim K = 2\nparam theta[K] = 1 : positive\nstate x[K] = 1\ndx = -theta * x dt\n")
+    _, params = split_sets(spec, {"theta": "[1, 2.5]"})
+    assert params == {"theta": [1, 2.5]}
+    with pytest.raises(UsageError, match="is not a number or a list of numbers"):
+        split_sets(spec, {"theta": "[1, x]"})
