@@ -317,6 +317,13 @@ def simulate(
     args = make_args(info, inputs)
     choice = choose_solver(info, solver, adaptive)
     schedule = save_schedule(save, t0, t1, dt, choice.backend, adaptive)
+    if max_steps is not None and not adaptive and int(max_steps) < schedule.num_steps:
+        # a fixed-step run takes every step of its grid: a smaller budget cannot be met
+        # (the fused solvers used to ignore it; diffrax ran out of steps at the end)
+        raise UsageError(
+            f"max_steps={max_steps} is below the {schedule.num_steps} steps of dt = {dt:g} a fixed-step run takes",
+            hint="max_steps bounds adaptive runs; drop it, or raise dt",
+        )
     times = schedule.times
     S = times.size
 

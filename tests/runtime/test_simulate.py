@@ -581,6 +581,7 @@ def test_wrong_argument_types_are_usage_errors_not_python_errors(ou):
         ({"solver": None}, "solver must be a name"),
         ({"params": [1, 2]}, "params must be a mapping"),
         ({"adaptive": True, "rtol": -1.0}, "rtol=-1.0: the tolerance must be a positive"),
+        ({"max_steps": 5}, r"max_steps=5 is below the 10 steps"),  # the fused solvers ignored it
     ]:
         base = {"paths": 2, "t1": 0.1, "dt": 0.01, **kwargs}
         with pytest.raises(UsageError, match=message):
