@@ -60,13 +60,10 @@ def atomic_path(target: str | os.PathLike, *, make_parents: bool = False) -> Ite
     """
     target = Path(target)
     directory = target.parent
-    if target.is_dir():
-        raise UsageError(f"cannot write {target}: it is a directory", hint="give a file name, e.g. " + str(target / "out"))
+    _refuse_directory_problems(target, make_parents)
     try:
         if make_parents:
             directory.mkdir(parents=True, exist_ok=True)
-        if not directory.is_dir():
-            raise UsageError(f"cannot write {target}: directory {directory} does not exist")
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{target.suffix}", dir=directory)
     except OSError as err:
         raise _cannot_write(target, err) from None
@@ -100,11 +97,8 @@ def check_writable(target: str | os.PathLike, *, make_parents: bool = False) -> 
         UsageError: the target cannot be written.
     """
     target = Path(target)
-    if target.is_dir():
-        raise UsageError(f"cannot write {target}: it is a directory", hint="give a file name, e.g. " + str(target / "out"))
+    _refuse_directory_problems(target, make_parents)
     directory = target.parent
-    if not make_parents and not directory.is_dir():
-        raise UsageError(f"cannot write {target}: directory {directory} does not exist")
     while not directory.exists() and directory != directory.parent:
         directory = directory.parent  # the directories atomic_path would create start here
     try:
@@ -114,6 +108,20 @@ def check_writable(target: str | os.PathLike, *, make_parents: bool = False) -> 
     os.close(fd)
     with contextlib.suppress(OSError):
         os.unlink(probe)
+
+
+def _refuse_directory_problems(target: Path, make_parents: bool) -> None:
+    """The checks :func:`atomic_path` and :func:`check_writable` share: the
+    target is not a directory, and its directory exists unless it is to be
+    made.
+
+    Raises:
+        UsageError: either check fails.
+    """
+    if target.is_dir():
+        raise UsageError(f"cannot write {target}: it is a directory", hint="give a file name, e.g. " + str(target / "out"))
+    if not make_parents and not target.parent.is_dir():
+        raise UsageError(f"cannot write {target}: directory {target.parent} does not exist")
 
 
 def _cannot_write(target: Path, err: OSError) -> UsageError:

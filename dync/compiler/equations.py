@@ -165,7 +165,7 @@ class EquationChecks:
         self.equation_states = frozenset(by_state)
         needs_equations = not self.spec.of_type(ast.Target)
         for s in states:
-            if s.name not in by_state and needs_equations and "<equations>" not in self.incomplete:
+            if s.name not in by_state and needs_equations and ast.MISSPELT_EQUATIONS not in self.incomplete:
                 self.err(
                     MissingEquation,
                     f"state `{s.name}` has no equation",

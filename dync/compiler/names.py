@@ -610,8 +610,9 @@ class DeclarationChecks:
         lets = [l for l in self.spec.of_type(ast.Let) if self._decl_nodes.get(l.name) is l]
         by_name = {l.name: l for l in lets}
         blocker: dict[str, str] = {}
+        reads = {l.name: _names_and_calls(l.value) for l in lets}
         for l in lets:
-            names, funcs = _names_and_calls(l.value)
+            names, funcs = reads[l.name]
             for n in sorted(names):
                 node = self._decl_nodes.get(n)
                 if n == "t":
@@ -622,7 +623,7 @@ class DeclarationChecks:
                     break
             if l.name not in blocker and any(isinstance(self._decl_nodes.get(f), ast.Net) for f in funcs):
                 blocker[l.name] = "a network"
-        deps = {l.name: {n for n in _names_and_calls(l.value)[0] if n in by_name} for l in lets}
+        deps = {l.name: {n for n in reads[l.name][0] if n in by_name} for l in lets}
         # propagate through let chains: a let reading a blocked let is blocked
         changed = True
         while changed:

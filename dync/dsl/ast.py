@@ -285,6 +285,11 @@ Declaration = Union[
 ]
 
 
+#: in :attr:`Spec.incomplete`: the YAML's `equations:` key was misspelt (its
+#: E260 says so), so the checker does not report every state as having no equation
+MISSPELT_EQUATIONS = "<equations>"
+
+
 @dataclasses.dataclass(frozen=True)
 class Spec:
     """A whole spec, in declaration order.

@@ -604,7 +604,7 @@ class _SpecReader:
             n != "equations" and difflib.get_close_matches(n, ["equations"], n=1, cutoff=0.75) for _, _, n in entries
         ):
             # a misspelt `equations:` (its E260 says so): no E210 for every state
-            self.incomplete.add(MISSPELT_EQUATIONS)
+            self.incomplete.add(ast.MISSPELT_EQUATIONS)
 
         def section(name: str, build: Callable[[Node], list]) -> list:
             return build(sections[name][1]) if name in sections else []
@@ -957,11 +957,6 @@ class _SpecReader:
             else:
                 self.expected(_join(section, name), "a value or a list of values", value)
         return tuple(out)
-
-
-#: in ``Spec.incomplete``: the YAML's `equations:` key was misspelt, so the
-#: checker does not report every state as having no equation
-MISSPELT_EQUATIONS = "<equations>"
 
 
 def _walk(root: Node):

@@ -49,12 +49,23 @@ def merge_section(spec: ast.Spec, section: str, flags: Mapping[str, Any]) -> dic
             # made a fit of nan estimates that reported success)
             flag = "--" + key.name.replace("_", "-")
             raise UsageError(f"{flag} {value}: must be a finite number")
-        if key.name == "seed" and value is not None and not (
-            isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
-        ):
-            raise UsageError(f"--seed {value}: a seed is a whole number from 0 to 2^63 - 1")
+        if key.name == "seed" and value is not None:
+            check_seed(value, f"--seed {value}")
         out[key.name] = value
     return out
+
+
+def check_seed(value: Any, what: str) -> None:
+    """A seed is a whole number a JAX key takes (a larger one was an
+    OverflowError traceback); ``what`` starts the message.
+
+    Raises:
+        UsageError: not a whole number in ``0 .. 2**63 - 1``.
+    """
+    import numpy as np
+
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= int(value) < 2**63:
+        raise UsageError(f"{what}: a seed is a whole number from 0 to 2^63 - 1")
 
 
 def located_in_section(section: str) -> Callable[[_F], _F]:
