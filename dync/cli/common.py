@@ -83,7 +83,7 @@ def _interrupted(ckpt: Path | None, warm: Path | None) -> None:
     raise _Exit(130)
 
 
-def refuse_overwriting_inputs(output: Path, *inputs: Path | None) -> None:
+def refuse_overwriting_inputs(output: Path, *inputs: Path | None, flag: str = "-o") -> None:
     """Refuse an output that is one of the command's own input files (`dync
     fit m.dync d.nc -o d.nc` would replace the data with the fit).
 
@@ -97,7 +97,7 @@ def refuse_overwriting_inputs(output: Path, *inputs: Path | None) -> None:
             continue
         if os.path.samefile(source, output):
             raise UsageError(
-                f"-o {output} is the input file {source}: writing it would destroy the input",
+                f"{flag} {output} is the input file {source}: writing it would destroy the input",
                 hint="give the output another name",
             )
 

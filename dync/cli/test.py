@@ -14,6 +14,12 @@ def run_test(spec: Path, *, sets, ranges, skip, junit: Optional[Path], progress:
 
     parsed = read_spec(spec)
     settings = test_settings(parsed, sets=sets, ranges=ranges, skip=skip, **flags)
+    if junit is not None:  # refuse a report that cannot be written before minutes of checks
+        from ..atomic import check_writable
+        from .common import refuse_overwriting_inputs
+
+        refuse_overwriting_inputs(junit, spec, flag="--junit")
+        check_writable(junit)
     from ..commands.testing import test_spec
 
     report = test_spec(parsed, settings, path=str(spec), progress=progress)

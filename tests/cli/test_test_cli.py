@@ -47,3 +47,16 @@ def test_usage_and_spec_errors(tmp_path, capsys):
     assert main_exit_code("test", str(broken)) == 1
     err = capsys.readouterr().err
     assert f"{broken}:7:" in err and "^" in err and "Traceback" not in err
+
+
+def test_junit_report_that_cannot_be_written_is_refused_before_the_checks(tmp_path, capsys):
+    """A missing directory or the spec itself as --junit is a usage error up
+    front (like -o of the other commands), not a crash after the checks."""
+    spec = tmp_path / "ou.dync"
+    spec.write_text(SPEC)
+    assert main_exit_code("test", str(spec), *SMALL, "--junit", str(tmp_path / "no" / "such" / "r.xml")) == 2
+    err = capsys.readouterr().err
+    assert "no" in err and "Traceback" not in err
+    assert not (tmp_path / "no").exists()
+    assert main_exit_code("test", str(spec), *SMALL, "--junit", str(spec)) == 2
+    assert "--junit" in capsys.readouterr().err and spec.read_text() == SPEC
