@@ -44,6 +44,15 @@ def boolean_word_hint(name: str) -> str | None:
 
 
 
+
+#: what to say when `grad(U, w)` names something other than a state
+_GRAD_HINTS = {
+    "param": "dync takes gradients in the states only (forces are `-grad(U, x)`); gradients in the parameters are what `dync fit` computes",
+    "let": "take the gradient in the state the let depends on: `grad(U, x)`",
+    "const": "a constant has no gradient; write `grad(U, x)` for a state x",
+    "input": "dync takes gradients in the states only; write `grad(U, x)` for a state x",
+}
+
 class ExprChecker:
     """Resolves and shape-checks one expression into IR."""
 
@@ -424,7 +433,8 @@ class ExprChecker:
                 BadGrad,
                 f"`grad` is taken with respect to a state, and `{what}` is {'a ' + kind if kind else 'not one'}" if what else "`grad` is taken with respect to a state name",
                 wrt.span,
-                hint=did_you_mean(what, [n for n, (k, _) in c.symbols.items() if k == "state"]) if what else "write `grad(U, x)` for a state x",
+                hint=(did_you_mean(what, [n for n, (k, _) in c.symbols.items() if k == "state"]) if what else None)
+                or _GRAD_HINTS.get(kind, "write `grad(U, x)` for a state x"),
             )
         if not self.allow_states:
             return self.err(InvalidSpec, "`grad` of a state is not known here", e.span)
@@ -455,7 +465,14 @@ class ExprChecker:
             x = parts[0]
             ok = x.shape == (net.in_size,) or (net.in_size == 1 and x.shape == ())
             if not ok:
-                return self.err(ShapeMismatch, f"network `{e.func}` takes a vector of size {net.in_size}, got shape {fmt_shape(x.shape)}", e.args[0].span)
+                size = x.shape[0] if len(x.shape) == 1 else (1 if x.shape == () else None)
+                fix = f"declare it with `in = {size}`" if size is not None else "flatten or index the argument"
+                return self.err(
+                    ShapeMismatch,
+                    f"network `{e.func}` takes a vector of size {net.in_size}, got shape {fmt_shape(x.shape)}",
+                    e.args[0].span,
+                    hint=f"{fix}, or pass {net.in_size} value{'s' if net.in_size != 1 else ''} (several arguments are joined: `{e.func}(x, t)`)",
+                )
             return ir.NetCall(net.name, x, (net.out_size,))
         for a, p in zip(e.args, parts):
             if len(p.shape) > 1:

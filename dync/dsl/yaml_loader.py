@@ -88,6 +88,17 @@ SECTIONS: tuple[str, ...] = (
     "train",
 )
 SETTINGS_SECTIONS: tuple[str, ...] = tuple(sections.SECTIONS)
+#: section names other modelling tools use, and dync's name for them
+_FOREIGN_SECTIONS = {
+    "potentials": "let", "potential": "let",
+    "lets": "let", "parameters": "params", "param": "params", "constants": "params",
+    "variables": "states", "state": "states", "noise": "brownian", "noises": "brownian", "brownians": "brownian",
+    "sdes": "equations", "sde": "equations", "dimensions": "dims", "dim": "dims",
+    "observations": "observe", "observation": "observe", "networks": "nets", "net": "nets",
+    "expects": "expect", "expectations": "expect", "input": "inputs",
+}  # fmt: skip
+_SECTION_NOTES = {"let": " (a potential is a named expression, `let: {U: ...}`, used as `grad(U, x)`)",
+                  "params": " (a constant is a param with `fixed: true`)"}
 PARAM_KEYS: tuple[str, ...] = ("value", "shape", "constraint", "prior", "init", "fixed")
 STATE_KEYS: tuple[str, ...] = ("shape", "init")
 BROWNIAN_KEYS: tuple[str, ...] = ("shape", "kind", "hurst")
@@ -193,10 +204,19 @@ def _compose(text: str) -> Node | None:
         loader.dispose()
 
 
+_INDENT_HINT = (
+    "this line is indented differently from the lines above it: keys of one mapping start in the same column, "
+    "and top-level sections (`params:`, `states:`, ...) in column 1"
+)
 _YAML_HINTS = {
     "found character '\\t' that cannot start any token": "indent with spaces: YAML does not allow tabs",
     "mapping values are not allowed here": "quote a value that contains `: `",
     "found undefined alias": "aliases (`*name`) are not allowed in a spec",
+    "expected <block end>, but found '<block mapping start>'": _INDENT_HINT,
+    "expected <block end>, but found '<block sequence start>'": _INDENT_HINT,
+    "expected <block end>, but found '<scalar>'": _INDENT_HINT,
+    "expected <block end>, but found '-'": "a list item `- ...` must line up with the other items of its list",
+    "could not find expected ':'": "a line in a mapping reads `key: value` (a space after the colon); check this line's colon and indentation",
 }
 
 
@@ -409,6 +429,14 @@ class _SpecReader:
                 )
                 continue
             first[name] = key
+            if where in SECTIONS and name in SECTIONS and _is_null(value):
+                self.error(
+                    InvalidSpec,
+                    f"`{name}:` is indented under `{where}:`, so it is read as an entry of `{where}`, not as a section",
+                    key,
+                    hint="start the sections in column 1, and indent their entries below them",
+                )
+                continue
             entries.append((key, value, name))
         return entries
 
@@ -418,7 +446,12 @@ class _SpecReader:
             if name in allowed:
                 known[name] = (key, value)
                 continue
-            hint = did_you_mean(name, allowed) or "expected one of " + ", ".join(f"`{a}`" for a in allowed)
+            foreign = _FOREIGN_SECTIONS.get(name.lower()) if not where else None
+            hint = (
+                (f"dync calls this section `{foreign}`" + _SECTION_NOTES.get(foreign, "") if foreign else None)
+                or did_you_mean(name, allowed)
+                or "expected one of " + ", ".join(f"`{a}`" for a in allowed)
+            )
             where_text = f"in `{where}`" if where else "at the top level"
             self.error(UnknownKey, f"unknown key `{name}` {where_text}", key, hint)
         return known
@@ -581,10 +614,14 @@ class _SpecReader:
     def yaml_syntax_error(self, exc: yaml.MarkedYAMLError) -> DyncSyntaxError:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "malformed YAML"
+        if problem == "could not find expected ':'" and exc.context_mark is not None:
+            mark = exc.context_mark  # the line without a colon, not the next one where YAML noticed
         hint = _YAML_HINTS.get(problem)
         if hint is None and exc.context and exc.context_mark is not None and exc.problem:
             line, column = self.pos(exc.context_mark.index)
             hint = f"{exc.context} at line {line}, column {column}"
+        if hint is _INDENT_HINT:
+            problem = "this line's indentation does not fit the lines above it"
         return DyncSyntaxError(f"invalid YAML: {problem}", self.mark_span(mark), hint=hint)
 
     def spec(self, root: Node | None) -> ast.Spec:
