@@ -9,8 +9,9 @@ from .common import _echo, _fail, refuse_overwriting_inputs, warn_if_not_netcdf_
 
 
 def run_simulate(
-    spec: Path, output: Path, *, sets, sweep, progress: bool, distributed: bool = False, cluster=None, **flags
-) -> None:
+    spec: Path, output: Path, *, sets, sweep, progress: bool, distributed: bool = False, cluster=None,
+    inputs: Optional[Path] = None, **flags,
+) -> None:  # fmt: skip
     """``dync simulate``: :func:`dync.simulate_file`, written to NetCDF.
     ``distributed``: join the processes named by ``cluster`` (coordinator,
     process count, process id; all ``None`` on a cluster JAX detects), shard
@@ -24,7 +25,7 @@ def run_simulate(
             raise UsageError("--coordinator, --num-processes and --process-id belong to a distributed run", hint="add --distributed")
         parsed = read_spec(spec)
         settings = simulate_settings(parsed, sets=sets, sweep=sweep, **flags)
-        refuse_overwriting_inputs(output, spec)
+        refuse_overwriting_inputs(output, spec, inputs)
         check_writable(output)
         warn_if_not_netcdf_name(output)
         from ..runtime.devices import configure_host_devices, enable_compilation_cache
@@ -39,7 +40,7 @@ def run_simulate(
         enable_compilation_cache()
         from ..runtime.io import write_netcdf
 
-        ds = simulate_spec(parsed, settings, progress=progress and main, distributed=distributed)
+        ds = simulate_spec(parsed, settings, progress=progress and main, distributed=distributed, inputs=inputs)
         if main:
             write_netcdf(ds, output)
     except DyncError as err:
@@ -77,6 +78,10 @@ def register(app, run, SpecArg, SetOpt) -> None:
         on_nonfinite: Annotated[
             Optional[str], typer.Option("--on-nonfinite", help="raise (default), warn or keep when a path turns NaN/inf")
         ] = None,
+        inputs: Annotated[
+            Optional[Path],
+            typer.Option("--inputs", help="CSV or NetCDF file with the model's `input` covariates over time (column `time`)"),
+        ] = None,
         distributed: Annotated[
             bool, typer.Option("--distributed", help="Shard paths over every process of a multi-process run (docs/scaling.md)")
         ] = False,
@@ -89,5 +94,5 @@ def register(app, run, SpecArg, SetOpt) -> None:
         """Simulate a spec and write the paths to a NetCDF file."""
         run(run_simulate, spec, output, sets=set_, sweep=sweep, progress=progress, paths=paths, t1=t1, dt=dt, t0=t0,
             save=save, save_every=save_every, solver=solver, seed=seed, adaptive=adaptive, chunk_size=chunk_size,
-            max_steps=max_steps, on_nonfinite=on_nonfinite, distributed=distributed,
+            max_steps=max_steps, on_nonfinite=on_nonfinite, distributed=distributed, inputs=inputs,
             cluster=(coordinator, num_processes, process_id))  # fmt: skip

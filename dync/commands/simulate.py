@@ -22,7 +22,7 @@ __all__ = ["simulate_file", "simulate_spec"]
 
 
 def simulate_spec(
-    spec: ast.Spec, settings: SimulateSettings, *, progress: bool = False, distributed: bool = False
+    spec: ast.Spec, settings: SimulateSettings, *, progress: bool = False, distributed: bool = False, inputs: Any = None
 ) -> xarray.Dataset:
     """Compile a parsed spec with the settings' dims and simulate it.
 
@@ -32,6 +32,10 @@ def simulate_spec(
         progress: show a progress bar.
         distributed: shard the paths over every process of a multi-process
             run (joined first with :func:`dync.runtime.distributed.initialize`).
+        inputs: the model's ``input`` covariates: a data file (``.csv`` or
+            ``.nc``, read by :func:`dync.runtime.data.read_input_series`), an
+            ``xarray.Dataset`` in that format, or what :func:`dync.simulate`
+            takes (``{name: (times, values)}``).
 
     Returns:
         The simulated paths (see :func:`dync.simulate`).
@@ -47,10 +51,37 @@ def simulate_spec(
     from ..runtime.simulate import simulate
 
     compiled = compile_ast(spec, settings.dims)
+    info = describe_model(compiled.model)
+    inputs = _read_inputs(info, inputs)
     # refuse what cannot fit before the model (its weights) is allocated
-    preflight_simulate(describe_model(compiled.model), **settings.run_kwargs())
+    preflight_simulate(info, **settings.run_kwargs())
     model = build_model(compiled, jax.random.key(settings.seed))
-    return simulate(model, progress=progress, distributed=distributed, **settings.run_kwargs())
+    return simulate(model, progress=progress, distributed=distributed, inputs=inputs, **settings.run_kwargs())
+
+
+def _read_inputs(info, inputs: Any) -> Any:
+    """The ``inputs`` argument of :func:`dync.simulate`: a file or Dataset is
+    read by name; a model with inputs and none given is refused with the
+    flag that gives them."""
+    import os
+
+    import xarray as xr
+
+    from ..errors import UsageError
+    from ..runtime.data import read_input_series
+
+    if inputs is None:
+        if info.inputs:
+            names = ", ".join(f"`{n}`" for n, _ in info.inputs)
+            raise UsageError(
+                f"model `{info.name}` has the input(s) {names}, and no values were given for them",
+                hint="give them with --inputs FILE: a CSV with a `time` column and one column per input "
+                "component (or a NetCDF file; docs/runtime.md, Inputs)",
+            )
+        return None
+    if isinstance(inputs, (str, os.PathLike, xr.Dataset)):
+        return read_input_series(inputs, info)
+    return inputs
 
 
 def simulate_file(
@@ -60,6 +91,7 @@ def simulate_file(
     sets: Any = None,
     sweep: Any = None,
     progress: bool = False,
+    inputs: Any = None,
     **settings: Any,
 ) -> xarray.Dataset:
     """Read, compile and simulate a spec, as ``dync simulate`` does.
@@ -72,6 +104,8 @@ def simulate_file(
             ``["K=16", "theta=0.5"]``.
         sweep: parameter name → values, or ``["sigma=0.1:1:10"]``.
         progress: show a progress bar.
+        inputs: the model's ``input`` covariates (a data file, a Dataset or
+            ``{name: (times, values)}``; see :func:`simulate_spec`).
         **settings: ``paths``, ``t0``, ``t1``, ``dt``, ``save``,
             ``save_every``, ``solver``, ``seed``, ``chunk_size``,
             ``adaptive``, ``max_steps``, ``on_nonfinite``: over the spec's
@@ -85,4 +119,5 @@ def simulate_file(
         >>> ds = dync.simulate_file("specs/ou.dync", t1=1.0, dt=1e-2, paths=100, sets={"theta": 0.5})
     """
     spec = read_spec(path, text)
-    return simulate_spec(spec, simulate_settings(spec, sets=sets, sweep=sweep, **settings), progress=progress)
+    settings_ = simulate_settings(spec, sets=sets, sweep=sweep, **settings)
+    return simulate_spec(spec, settings_, progress=progress, inputs=inputs)

@@ -33,7 +33,7 @@ import xarray as xr
 from ..errors import Span, UsageError, did_you_mean
 from ..info.model import ModelInfo, ObservationInfo
 
-__all__ = ["DataError", "ObservationData", "PaddedData", "Series", "column_names", "read_observations"]
+__all__ = ["DataError", "ObservationData", "PaddedData", "Series", "column_names", "read_input_series", "read_observations"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -220,6 +220,43 @@ def read_observations(
     )
 
 
+def read_input_series(source: str | os.PathLike | xr.Dataset, info) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Read the declared ``input`` covariates of a model to simulate it
+    (``dync simulate --inputs FILE``): the data-file format of
+    :func:`read_observations` (a ``time`` coordinate or column and one
+    variable or column per input component), without observations. Columns
+    or variables of the model's observations and states are ignored, so a
+    fitting data file serves as well.
+
+    Returns:
+        input name → ``(times, values)``, ``values`` of shape
+        ``(K,) + shape``, interpolated linearly by the simulation.
+
+    Raises:
+        UsageError: the model declares no input.
+        DataError: the file does not give every input, holds more than one
+            series, or has bad times or values (located like fitting data).
+    """
+    if not isinstance(info, ModelInfo):
+        info = info.info
+    if not info.inputs:
+        raise UsageError(f"model `{info.name}` declares no `input`, so it reads no input file", hint="drop --inputs")
+    only = dataclasses.replace(info, observations=())
+    data = read_data_file(
+        source,
+        csv=lambda path: _CsvReader(path, only, True, inputs_only=True).read(),
+        netcdf=lambda ds, where: _DatasetReader(ds, only, where, True, inputs_only=True).read(),
+    )
+    if len(data.series) != 1:
+        labels = ", ".join(f"`{s.name}`" for s in data.series[:3]) + (", ..." if len(data.series) > 3 else "")
+        raise DataError(
+            f"the input file holds {len(data.series)} series ({labels}); a simulation takes one input series",
+            Span(data.source, 0, 0),
+            hint="keep the rows (or the `series` index) of one series",
+        )
+    return dict(data.series[0].inputs)
+
+
 #: the file suffixes read as NetCDF
 NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf", ".h5", ".cdf")
 
@@ -336,8 +373,9 @@ def _drop_unobserved(times, values):
 class _DatasetReader:
     """Reads one ``xarray.Dataset`` (from a NetCDF file or given in memory)."""
 
-    def __init__(self, ds: xr.Dataset, info: ModelInfo, where: str, inputs: bool):
+    def __init__(self, ds: xr.Dataset, info: ModelInfo, where: str, inputs: bool, *, inputs_only: bool = False):
         self.ds, self.info, self.where, self.inputs = ds, info, where, inputs
+        self.inputs_only = inputs_only  # read the inputs of a simulation: no observations, keep every time
 
     def error(self, message: str, hint: str | None = None) -> DataError:
         return DataError(message, Span(self.where, 0, 0), hint=hint)
@@ -357,6 +395,9 @@ class _DatasetReader:
         for i in range(self.num_series):
             n = self.lengths[i]
             vals = {name: v[i, :n] for name, v in values.items()}
+            if self.inputs_only:
+                series.append(Series(self.times[i, :n], vals, input_series[i], self.labels[i]))
+                continue
             times, vals, _ = _drop_unobserved(self.times[i, :n], vals)
             if times.size == 0:
                 raise self.error(
@@ -378,7 +419,7 @@ class _DatasetReader:
                     hint=hint or f"add a variable `{name}` with dims (series, time, ...), NaN where not observed",
                 )
         for name in self.ds.data_vars:
-            if str(name) not in known:
+            if str(name) not in known and not self.inputs_only:
                 hint = _close(str(name), obs + [n for n, _ in info.inputs])
                 raise self.error(
                     f"unknown variable `{name}`: the model `{info.name}` observes "
@@ -390,7 +431,9 @@ class _DatasetReader:
                 if name not in self.ds.variables:
                     raise self.error(
                         f"no variable for the input `{name}`",
-                        hint=f"add a variable `{name}` with dims (series, time, ...), "
+                        hint=f"add a variable `{name}` with dims (time, ...)"
+                        if self.inputs_only
+                        else f"add a variable `{name}` with dims (series, time, ...), "
                         "or read with inputs=False and give the input to the likelihood",
                     )
 
@@ -612,8 +655,9 @@ class _Column:
 class _CsvReader:
     """Reads one CSV file, every error located at a line and a cell."""
 
-    def __init__(self, path: Path, info: ModelInfo, inputs: bool):
+    def __init__(self, path: Path, info: ModelInfo, inputs: bool, *, inputs_only: bool = False):
         self.path, self.info, self.inputs = path, info, inputs
+        self.inputs_only = inputs_only  # read the inputs of a simulation: no observations, other columns ignored
         self.where = str(path)
 
     def error(self, message: str, line: int = 0, column: int | None = None, hint: str | None = None) -> DataError:
@@ -642,7 +686,8 @@ class _CsvReader:
             raise self.error(
                 "the file is empty",
                 hint="a CSV data file starts with a header line naming its columns: time, series (optional), "
-                + ", ".join(n for o in self.info.observations for n in column_names(o.name, o.shape)[:2]),
+                + ", ".join(n for o in self.info.observations for n in column_names(o.name, o.shape)[:2])
+                + ", ".join(n for name, shape in self.info.inputs if self.inputs_only for n in column_names(name, shape)[:2]),
             )
         header_line, header = rows[0]
         columns = self.read_header(header_line, header)
@@ -710,7 +755,7 @@ class _CsvReader:
                             hint=f"its columns are {listed}".replace("`...`", "..."),
                         )
                     column = _Column("obs" if name in observations else "input", name, index)
-                elif name in states or name in inputs:
+                elif name in states or name in inputs or self.inputs_only:
                     column = _Column("ignored", name, index)
                 else:
                     hint = _close(cell, valid) or _close(name, list(observations) + list(inputs))
@@ -753,6 +798,7 @@ class _CsvReader:
                     f"{', '.join(f'`{c}`' for c in missing[:3])}{', ...' if len(missing) > 3 else ''} "
                     "(empty cells where not observed)"
                     if what == "observe"
+                    else "add its columns" if self.inputs_only
                     else "add its columns, or read with inputs=False and give the input to the likelihood"
                 )
                 subject = f"`observe {name}`" if what == "observe" else f"the input `{name}`"
@@ -865,6 +911,8 @@ class _CsvReader:
                     hint="give the input on at least one line of every series",
                 )
             inputs[name] = (times[rows_with], np.stack([rows[k][3][name] for k in rows_with]))
+        if self.inputs_only:
+            return Series(times, values, inputs, label)
         kept_times, kept, _ = _drop_unobserved(times, values)
         if kept_times.size == 0:
             raise self.error(

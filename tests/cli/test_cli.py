@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -208,3 +209,31 @@ def test_an_unwritable_output_is_a_usage_error(tmp_path, command):
         assert r.returncode == 2, r.stderr
         assert "error[E400]" in r.stderr and reason in r.stderr
         assert "Traceback" not in r.stderr + r.stdout
+
+
+def test_simulate_reads_the_inputs_from_a_file(tmp_path, capsys):
+    """`--inputs FILE`: the covariate is interpolated linearly between its
+    times and held after the last. With `dx = u dt` and u = 2t on [0, 1],
+    then 2, x(1) = 1 and x(2) = 3; Euler with dt = 0.01 evaluates u at the
+    start of each step, which gives x(1) = 0.99 and x(2) = 2.99 (the noise,
+    0.001 dW, moves the mean of 200 paths by < 1e-3)."""
+    import xarray as xr
+
+    from tests.interrupt import main_exit_code
+
+    spec = tmp_path / "forced.dync"
+    spec.write_text("model forced\ninput u\nstate x = 0\ndx = u dt + 0.001 dW\n")
+    (tmp_path / "u.csv").write_text("time,u\n0,0\n1,2\n")
+    out = tmp_path / "x.nc"
+    flags = ["--paths", "200", "--t1", "2", "--dt", "0.01", "--save", "1,2", "--no-progress", "-o", str(out)]
+    assert main_exit_code("simulate", str(spec), *flags, "--inputs", str(tmp_path / "u.csv")) == 0
+    with xr.open_dataset(out) as ds:
+        np.testing.assert_allclose(ds["x"].mean("path").values, [0.99, 2.99], atol=2e-3)
+    assert main_exit_code("simulate", str(spec), *flags) == 2
+    err = capsys.readouterr().err
+    assert "has the input(s) `u`" in err and "--inputs FILE" in err
+    (tmp_path / "bad.csv").write_text("time,v\n0,1\n")
+    assert main_exit_code("simulate", str(spec), *flags, "--inputs", str(tmp_path / "bad.csv")) == 2
+    assert "no column for the input `u`" in capsys.readouterr().err
+    assert main_exit_code("simulate", str(spec), *flags[:-1], str(tmp_path / "u.csv"), "--inputs", str(tmp_path / "u.csv")) == 2
+    assert "would destroy the input" in capsys.readouterr().err

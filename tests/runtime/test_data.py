@@ -315,3 +315,58 @@ def test_missing_and_unsupported_files(tmp_path):
     (tmp_path / "d.txt").write_text("time,y\n")
     with pytest.raises(DataError, match="cannot tell the format"):
         read_observations(tmp_path / "d.txt", COUNTS)
+
+
+# ---------------------------------------------------------------- simulation inputs
+
+
+def test_input_series_read_from_csv_and_netcdf_alike(tmp_path):
+    """`dync simulate --inputs FILE`: the inputs of one series, other columns
+    (states, observations, anything else) ignored, every time kept."""
+    from dync.runtime.data import read_input_series
+
+    info = make_info([], inputs=[("u", ()), ("w", (2,))])
+    csv = tmp_path / "u.csv"
+    csv.write_text("time,u,w[0],w[1],note\n0,1,2,3,7\n0.5,1.5,2,3,\n2,4,5,6,8\n")
+    got = read_input_series(csv, info)
+    assert set(got) == {"u", "w"}
+    np.testing.assert_array_equal(got["u"][0], [0, 0.5, 2])
+    np.testing.assert_array_equal(got["u"][1], [1, 1.5, 4])
+    np.testing.assert_array_equal(got["w"][1], [[2, 3], [2, 3], [5, 6]])
+    ds = xr.Dataset(
+        {"u": ("time", [1.0, 1.5, 4.0]), "w": (("time", "k"), [[2.0, 3.0], [2.0, 3.0], [5.0, 6.0]]), "extra": ("time", [0, 0, 0])},
+        coords={"time": [0.0, 0.5, 2.0]},
+    )
+    nc = tmp_path / "u.nc"
+    write_netcdf(ds, nc)
+    from_nc = read_input_series(nc, info)
+    for name in ("u", "w"):
+        for a, b in zip(from_nc[name], got[name]):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("time,v\n0,1\n", "no column for the input `u`"),
+        ("time,series,u\n0,a,1\n1,a,2\n0,b,1\n", "holds 2 series (`a`, `b`)"),
+        ("time,u\n0,1\n0,2\n", "appears twice"),
+        ("time,u\n0,1\n1,inf\n", "input `u` is not finite"),
+        ("time,u\n", "no data rows"),
+    ],
+)
+def test_bad_input_files_are_located_errors(tmp_path, text, message):
+    from dync.runtime.data import read_input_series
+
+    path = tmp_path / "u.csv"
+    path.write_text(text)
+    with pytest.raises(DataError) as err:
+        read_input_series(path, make_info([], inputs=[("u", ())]))
+    assert message in err.value.render()
+
+
+def test_a_model_without_inputs_reads_no_input_file(tmp_path):
+    from dync.runtime.data import read_input_series
+
+    with pytest.raises(UsageError, match="declares no `input`"):
+        read_input_series(tmp_path / "u.csv", make_info([("y", (), "Normal")]))
