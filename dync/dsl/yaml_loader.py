@@ -59,6 +59,7 @@ _INT = _TAG + "int"
 _FLOAT = _TAG + "float"
 _BOOL = _TAG + "bool"
 _NULL = _TAG + "null"
+_TEXT_TAGS = frozenset({_TAG + "timestamp", _TAG + "value", _TAG + "merge"})
 _STANDARD_TAGS = frozenset({_STR, _INT, _FLOAT, _BOOL, _NULL, _TAG + "map", _TAG + "seq"})
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _SPACE_OR_BREAK = "\0 \t\r\n\x85\u2028\u2029"
@@ -127,6 +128,13 @@ class _SpecYamlLoader(yaml.SafeLoader):
     def __init__(self, stream: str):
         super().__init__(stream)
         self._depth = 0
+
+    def resolve(self, kind, value, implicit):
+        # YAML 1.1 reads some plain words as dates (`2001-12-14`), `=` as a
+        # "value" and `<<` as a merge key; in a spec they are plain text, read
+        # by the expression grammar as the text form reads them
+        tag = super().resolve(kind, value, implicit)
+        return _STR if tag in _TEXT_TAGS else tag
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
@@ -514,6 +522,15 @@ class _SpecReader:
     def number(self, node: ScalarNode, where: str) -> ast.Expr | None:
         """A YAML number the expression grammar cannot spell (``0x1F``,
         ``1_000``, ``.inf``): its value, if finite."""
+        if ":" in node.value:
+            value = yaml.constructor.SafeConstructor().construct_object(node)
+            self.error(
+                BadValue,
+                f"`{node.value}` in `{where}` is not a dync expression (YAML 1.1 reads it as the base-60 number {value})",
+                node,
+                hint="`:` is no operator in an expression; write the value you mean, such as `1 / 3`",
+            )
+            return None
         value = yaml.constructor.SafeConstructor().construct_object(node)
         if isinstance(value, float) and not math.isfinite(value):
             self.error(BadValue, f"`{where}` must be a finite number, found `{node.value}`", node)

@@ -632,3 +632,21 @@ def test_all_independent_errors_come_in_one_raise_sorted_by_position():
         ("E261", 3, 8),
     ]
     assert info.value.render().count("error[") == 4
+
+
+def test_yaml_1_1_base_60_numbers_are_refused_not_read_as_60ths():
+    """`a: 1:3` is 63 to YAML 1.1; the text form refuses `1:3`, and so does
+    the YAML form (it would otherwise run with a = 63)."""
+    (err,) = errors_of("params: {a: 1:3}\n")
+    assert "not a dync expression" in err.message and "63" in err.message
+    assert (err.span.line, err.span.column) == (1, 13)
+
+
+def test_yaml_dates_merge_keys_and_equals_are_text_for_the_grammar():
+    """YAML 1.1 resolves `2001-12-14` to a date, `=` to a "value" and `<<`
+    to a merge key; a spec reads them as the text form does (no tag error)."""
+    spec = load("let: {d: 2001-12-14}\n")
+    (let,) = spec.of_type(ast.Let)
+    assert isinstance(let.value, ast.Binary)
+    (err,) = errors_of("params: {a: =}\n")
+    assert "unexpected `=`" in err.message and "tag" not in err.message
