@@ -243,8 +243,18 @@ class SpecWarning:
         return dict(DyncError.to_json(self), severity="warning")  # type: ignore[arg-type]
 
 
+class RenderedWarning(UserWarning):
+    """A spec warning raised as a Python warning at run time; its message is
+    the rendered diagnostic (``file:line:col: warning[CODE]: ...``, the line,
+    a caret, the hint), which the CLI prints as it is."""
+
+
 #: a Brownian motion that drives no equation
 UNUSED_NOISE = "W100"
+#: a parameter value that float32 (JAX's default float type) rounds to 0 or infinity
+FLOAT32_RANGE = "W106"
+#: an implicit Brownian motion named like a misspelt `dt` (`dtt`, `dT`)
+TIME_LIKE_NOISE = "W107"
 
 
 def render_warning(warning: SpecWarning) -> str:

@@ -40,8 +40,10 @@ def _warn_plainly():
     and line of dync's source, which mean nothing to a user)."""
     import warnings
 
+    from ..errors import RenderedWarning
+
     def show(message, category, filename, lineno, file=None, line=None):
-        _echo(f"warning: {message}", err=True)
+        _echo(str(message) if issubclass(category, RenderedWarning) else f"warning: {message}", err=True)
 
     warnings.showwarning = show
 

@@ -5,10 +5,13 @@ likelihood). They only read the IR and return a new one or a fact about it."""
 from __future__ import annotations
 
 import dataclasses
+import re
+
+import numpy as np
 
 from . import ir
 from ..dsl import ast
-from ..errors import UNUSED_NOISE, SpecWarning
+from ..errors import FLOAT32_RANGE, TIME_LIKE_NOISE, UNUSED_NOISE, SpecWarning
 from .dependencies import depends_on_state, reads_time
 
 _ELEMENTWISE = frozenset(
@@ -323,10 +326,68 @@ def analyse(model: ir.ModelIR) -> ir.ModelIR:
 
 def spec_warnings(spec: ast.Spec, model: ir.ModelIR) -> tuple[SpecWarning, ...]:
     """What is legal in ``spec`` but probably unintended: a Brownian motion
-    that drives no equation."""
+    that drives no equation, a parameter value that float32 cannot hold."""
     used = {b.name for b in model.noise_blocks}
-    return tuple(
+    unused = tuple(
         SpecWarning(UNUSED_NOISE, f"Brownian motion `{b.name}` drives no equation", b.span)
         for b in spec.of_type(ast.Brownian)
         if b.name not in used
     )
+    return unused + _time_like_noise(spec) + _float32_warnings(spec, model)
+
+
+#: implicit Brownian names that read as a misspelt `dt`: `dtt`, `dT`, `dt2`, `dts`
+_TIME_LIKE = re.compile(r"^(?:T|t\w|time)$")
+
+
+def _time_like_noise(spec: ast.Spec) -> tuple[SpecWarning, ...]:
+    """`dx = -x dtt`: an implicit Brownian motion named like time makes the
+    term noise, and the equation drift-free, without an error."""
+    from .pedantic import implicit_noise_terms
+
+    return tuple(
+        SpecWarning(
+            TIME_LIKE_NOISE,
+            f"`{d}` is an implicit Brownian motion (noise), not the time step `dt`",
+            span,
+            hint="write `dt` for a drift term; to mean noise, name it so (`dW`, or declare `brownian NAME`)",
+        )
+        for d, span in implicit_noise_terms(spec)
+        if _TIME_LIKE.match(d[1:])
+    )
+
+
+#: the normal float32 range: JAX computes in float32 unless x64 is on
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_FLOAT32_TINY = float(np.finfo(np.float32).tiny)
+
+
+def _float32_warnings(spec: ast.Spec, model: ir.ModelIR) -> tuple[SpecWarning, ...]:
+    """A parameter (or constant) whose value float32 rounds to infinity, or
+    to 0 or a subnormal: `param s = 1e-50 : positive` would run with s = 0."""
+    values = {p.name: p.value for p in model.params if p.value is not None}
+    out = []
+    for p in spec.of_type(ast.Param):
+        value = values.get(p.name)
+        if value is None or p.value is None:
+            continue
+        magnitude = np.abs(np.asarray(value, np.float64))
+        nonzero = magnitude[magnitude > 0]
+        if not nonzero.size:
+            continue
+        big, small = float(nonzero.max()), float(nonzero.min())
+        if big > _FLOAT32_MAX:
+            what = f"{big:g} is beyond float32's largest number ({_FLOAT32_MAX:.3g}): it becomes infinite"
+        elif small < _FLOAT32_TINY:
+            what = f"{small:g} is below float32's smallest normal number ({_FLOAT32_TINY:.3g}): it becomes 0 or loses precision"
+        else:
+            continue
+        out.append(
+            SpecWarning(
+                FLOAT32_RANGE,
+                f"`{p.name}` = {what} in float32, JAX's default float type",
+                p.value.span,
+                hint="change the model's units so that values lie within about 1e-30 to 1e30 (fits can run in float64 with --x64)",
+            )
+        )
+    return tuple(out)

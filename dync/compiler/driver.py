@@ -28,7 +28,7 @@ from pathlib import Path
 from .._deep import deepest_statement, run_deep
 from ..dsl import ast
 from ..dsl.loading import load_spec
-from ..errors import DyncRuntimeError, SpecErrors, SpecWarning, UsageError, did_you_mean
+from ..errors import FLOAT32_RANGE, DyncRuntimeError, RenderedWarning, SpecErrors, SpecWarning, UsageError, did_you_mean
 from ..info.model import SpecSource
 from . import ir
 from .analysis import spec_warnings
@@ -195,7 +195,23 @@ def build_model(compiled: CompiledSpec, key=None):
             (refused before anything is allocated: XLA would abort).
     """
     check_model_fits(compiled.model)
+    _warn_float32_range(compiled)
     return model_class(compiled)(key, source=spec_source(compiled))
+
+
+def _warn_float32_range(compiled: CompiledSpec) -> None:
+    """Repeat the spec's float32-range warnings (W106) as Python warnings when
+    the model is built to run in float32: `dync check` shows them, but a run
+    would otherwise silently compute with 0 or infinity."""
+    import sys
+    import warnings
+
+    jax = sys.modules.get("jax")  # the compiler imports no JAX; the model it builds has
+    if jax is not None and jax.config.jax_enable_x64:
+        return
+    for w in compiled.warnings:
+        if w.code == FLOAT32_RANGE:
+            warnings.warn(RenderedWarning(w.render()), stacklevel=3)
 
 
 def check_model_fits(model: ir.ModelIR, itemsize: int = 4, memory: int | None = None) -> None:

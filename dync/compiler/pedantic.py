@@ -74,7 +74,9 @@ def with_pedantic_warnings(checked):
 # ------------------------------------------------------------------- W101
 
 
-def _counting_noise(spec: ast.Spec, yaml: bool) -> list[SpecWarning]:
+def implicit_noise_terms(spec: ast.Spec) -> list[tuple[str, Span]]:
+    """Every ``dNAME`` differential of an equation that no ``brownian``
+    declares (an implicit Brownian motion), with its span, in order."""
     declared = {b.name for b in spec.of_type(ast.Brownian)}
     out = []
     for eq in spec.of_type(ast.Equation):
@@ -82,23 +84,29 @@ def _counting_noise(spec: ast.Spec, yaml: bool) -> list[SpecWarning]:
             d, span = term.differential, term.differential_span
             if d is None and isinstance(term.coefficient, ast.Name):  # a bare `dN`: coefficient 1
                 d, span = term.coefficient.id, term.coefficient.span
-            if not d or d == "dt" or not d.startswith("d"):
-                continue
-            name = d[1:]
-            if name in declared or not _is_counting_name(name):
-                continue
-            out.append(
-                SpecWarning(
-                    COUNTING_NOISE,
-                    f"`{d}` is an implicit Brownian motion: it adds Gaussian noise, not a count of jumps",
-                    span,
-                    hint=(
-                        "jump (counting) processes are not supported yet: for a population or reaction model, write the "
-                        "diffusion approximation (drift `up - down` times `dt`, noise `sqrt(up + down)` times `dW`), "
-                        f"or rename `{d}` to `dW{re.sub(r'^[^0-9]*', '', name)}` if Gaussian noise is meant"
-                    ),
-                )
+            if d and d != "dt" and d.startswith("d") and d[1:] not in declared:
+                out.append((d, span))
+    return out
+
+
+def _counting_noise(spec: ast.Spec, yaml: bool) -> list[SpecWarning]:
+    out = []
+    for d, span in implicit_noise_terms(spec):
+        name = d[1:]
+        if not _is_counting_name(name):
+            continue
+        out.append(
+            SpecWarning(
+                COUNTING_NOISE,
+                f"`{d}` is an implicit Brownian motion: it adds Gaussian noise, not a count of jumps",
+                span,
+                hint=(
+                    "jump (counting) processes are not supported yet: for a population or reaction model, write the "
+                    "diffusion approximation (drift `up - down` times `dt`, noise `sqrt(up + down)` times `dW`), "
+                    f"or rename `{d}` to `dW{re.sub(r'^[^0-9]*', '', name)}` if Gaussian noise is meant"
+                ),
             )
+        )
     return out
 
 

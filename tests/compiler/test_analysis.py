@@ -204,3 +204,23 @@ def test_check_summary_of_a_drift_that_is_a_long_sum(tmp_path):
     text = "model m\nstate x = -1.0\nlet U = (x^2 - 1)^2\ndx = -grad(U, x) dt" + "+dt" * 2000 + "+ddt\n"
     summary = check_file(tmp_path / "m.dync", text=text)
     assert "solver" in summary.to_text() and summary.to_json()["linear_gaussian"] is False
+
+
+def test_a_value_float32_cannot_hold_is_warned_at_check_and_at_run_time():
+    """`param s = 1e-50 : positive` runs with s = 0 in float32 (JAX's
+    default): `dync check` says so at the value (W106), and building the
+    model to run repeats it as a Python warning the CLI prints as it is."""
+    import warnings
+
+    from dync.compiler.driver import build_model, check_ast, compile_ast
+    from dync.errors import FLOAT32_RANGE, RenderedWarning
+
+    spec = parse_spec("model m\nparam s = 1e-50 : positive\nparam a = 1e39\nparam ok = 1e-30\nstate x = 0\ndx = -x dt + s dW\n")
+    found = [w for w in check_ast(spec).warnings if w.code == FLOAT32_RANGE]
+    assert [w.message.split(" = ")[0] for w in found] == ["`s`", "`a`"]
+    assert "becomes 0" in found[0].message and "becomes infinite" in found[1].message
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        build_model(compile_ast(spec))
+    shown = [str(w.message) for w in caught if issubclass(w.category, RenderedWarning)]
+    assert len(shown) == 2 and "warning[W106]" in shown[0] and "^" in shown[0]
