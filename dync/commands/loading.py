@@ -53,9 +53,10 @@ def load(
 
     Args:
         path: a ``.dync`` or ``.yaml`` spec.
-        key: PRNG key for parameters drawn with ``~ init`` and network
-            weights; required exactly when the spec has either (there is no
-            hidden default key), unless ``weights`` gives them all.
+        key: PRNG key (or an integer seed) for parameters drawn with
+            ``~ init`` and network weights; required exactly when the spec
+            has either (there is no hidden default key), unless ``weights``
+            gives them all.
         weights: a weights file written by ``dync train -o FILE``: the model
             comes back with the trained (EMA) weights of its nets.
         text: the spec's text, when it is not to be read from ``path``.
@@ -78,6 +79,10 @@ def load(
             hint='with text=..., the path still names the form: "model.dync" or "model.yaml"',
         )
     compiled = compile_file(path, dims, text)
+    if key is not None:
+        from ..runtime.simulate import prng_key
+
+        key = prng_key(key)  # an integer seed, as simulate takes one
     if weights is None:
         return build_model(compiled, key)
     model, _ = build_trained(compiled, weights)

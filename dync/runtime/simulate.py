@@ -87,6 +87,16 @@ __all__ = ["LinearInput", "simulate", "with_params"]
 _layout = plan_layout
 
 
+def prng_key(key: Any) -> PRNGKeyArray:
+    """A JAX key from what a user passes as one: a key, raw ``uint32[2]`` key
+    data, or an integer seed (``jax.random.key(seed)``).
+
+    Raises:
+        UsageError: anything else (a bool, a float, a batch of keys).
+    """
+    return _resolve_key(key, None)[0]
+
+
 def _resolve_key(key: Any, seed: int | None) -> tuple[PRNGKeyArray, int | str]:
     """The run's key and its ``seed`` attribute (the integer, or ``"key:..."``)."""
     if key is not None and seed is not None:
@@ -102,7 +112,7 @@ def _resolve_key(key: Any, seed: int | None) -> tuple[PRNGKeyArray, int | str]:
     if not jnp.issubdtype(getattr(arr, "dtype", np.float64), jax.dtypes.prng_key):
         arr = jnp.asarray(arr)
         if arr.dtype != jnp.uint32 or arr.shape != (2,):
-            raise UsageError(f"expected a JAX PRNG key, got an array of shape {arr.shape} and dtype {arr.dtype}")
+            raise UsageError(f"expected a JAX PRNG key or an integer seed, got an array of shape {arr.shape} and dtype {arr.dtype}")
         arr = jax.random.wrap_key_data(arr)
     if arr.shape != ():
         raise UsageError(f"expected a single PRNG key, got a batch of shape {arr.shape}")

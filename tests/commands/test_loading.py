@@ -64,3 +64,16 @@ def test_load_without_a_path_is_a_usage_error():
 
     with pytest.raises(dync.UsageError, match="load needs the spec's path, got NoneType"):
         dync.load(None, text="model m\nstate x = 0\ndx = -x dt\n")
+
+
+def test_load_takes_an_integer_seed_as_simulate_does():
+    """`dync.load(spec, 3)` is `dync.load(spec, jax.random.key(3))`; a float
+    or a bool is a UsageError, not JAX's traceback."""
+    by_seed = dync.load(VP, 3, text=SMALL)
+    by_key = dync.load(VP, jax.random.key(3), text=SMALL)
+    for a, b in zip(jax.tree.leaves(eqx.filter(by_seed, eqx.is_array)), jax.tree.leaves(eqx.filter(by_key, eqx.is_array))):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(UsageError, match="integer seed"):
+        dync.load(VP, 1.5, text=SMALL)
+    with pytest.raises(UsageError, match="not a bool"):
+        dync.load(VP, True, text=SMALL)
