@@ -21,6 +21,12 @@ def run_check(spec: Path, sets: list[str] | None, format: str, pedantic: bool = 
     try:
         parsed = read_spec(spec)
         checked = check_ast(parsed, dims_only(parsed, sets))
+        from ..errors import SpecErrors
+        from ..settings.check import section_errors
+
+        errors = section_errors(parsed)
+        if errors:
+            raise SpecErrors(errors)
         if pedantic:
             from ..compiler.pedantic import with_pedantic_warnings
 

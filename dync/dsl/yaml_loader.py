@@ -979,6 +979,24 @@ class _SpecReader:
         return out
 
     # -- run settings
+    def bad_range(self, where: str, node: MappingNode) -> None:
+        """The first entry of a ``ranges:`` mapping that is not ``NAME: [LO,
+        HI]`` with LO below HI, at that entry."""
+        for k, v in node.value:
+            if _named_ranges(MappingNode(node.tag, [(k, v)])):
+                continue
+            label = f"{where}.{k.value}" if isinstance(k, ScalarNode) else where
+            if isinstance(v, SequenceNode) and _numbers(v) and len(v.value) == 2:
+                lo, hi = (yaml.constructor.SafeConstructor().construct_object(x) for x in v.value)
+                self.error(
+                    BadValue, f"`{label}` is [{lo}, {hi}]: the lower bound must be below the upper one", v,
+                    hint=f"write [{min(lo, hi)}, {max(lo, hi)}]" if lo != hi else "to hold a value fixed, use --set NAME=VALUE",
+                )  # fmt: skip
+            else:
+                self.expected(label, "two numbers `[LO, HI]`", v)
+            return
+        self.expected(where, "a mapping NAME: [LO, HI]", node)
+
     def settings(self, section: str, node: Node) -> tuple[tuple[str, object], ...]:
         entries = self.mapping(node, section)
         for _key, value, name in entries:
@@ -996,10 +1014,7 @@ class _SpecReader:
                 elif any(_ACCEPTS[kind](value) for kind in setting.accepts):
                     out.append((name, _construct(value)))
                 elif sections.NAMED_RANGES in setting.accepts and isinstance(value, MappingNode):
-                    self.expected(
-                        _join(section, name), setting.what, value,
-                        hint="each range is a list of two numbers `[LO, HI]` with LO below HI",
-                    )
+                    self.bad_range(_join(section, name), value)
                 else:
                     self.expected(_join(section, name), setting.what, value)
             return tuple(out)

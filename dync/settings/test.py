@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..dsl import ast
-from ..errors import UsageError, did_you_mean
+from ..errors import BadValue, SpecErrors, UsageError, did_you_mean
 from .common import _number, _whole, located_in_section, merge_section, parse_sets, split_sets
 
 #: the built-in checks ``dync test`` runs on every model (``--skip`` names them)
@@ -79,10 +79,34 @@ def _parse_ranges(ranges: Iterable[str] | Mapping[str, Any] | None) -> dict[str,
         if isinstance(pair, str) or len(pair) != 2:
             raise UsageError(f"range of `{name}`: expected two numbers [LO, HI], got {pair!r}")
         lo, hi = (_number(str(v), f"--range {name}") for v in pair)
-        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-            raise UsageError(f"range of `{name}`: need finite LO < HI, got [{lo:g}, {hi:g}]")
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise UsageError(f"range of `{name}`: the bounds must be finite, got [{lo:g}, {hi:g}]")
+        if not lo < hi:
+            raise UsageError(
+                f"range of `{name}`: the lower bound must be below the upper one, got [{lo:g}, {hi:g}]",
+                hint=f"write [{min(lo, hi):g}, {max(lo, hi):g}]" if lo != hi else "to hold a value fixed, use --set NAME=VALUE",
+            )
         out[name] = (lo, hi)
     return out
+
+
+def _section_ranges(spec: ast.Spec, ranges: Any) -> dict[str, tuple[float, float]]:
+    """The ``test:`` section's ``ranges``, checked against the spec's names:
+    an error is located at the section's ``ranges:`` (E261), since no flag was
+    typed."""
+    span = spec.setting_span("test", "ranges")
+    try:
+        chosen = _parse_ranges(ranges)
+    except UsageError as err:
+        if span is None:
+            raise
+        raise SpecErrors([BadValue(f"test.ranges: {err.message}", span, hint=err.hint)]) from None
+    known = [p.name for p in spec.of_type(ast.Param)] + [d.name for d in spec.of_type(ast.Dim)]
+    for name in chosen:
+        if name not in known and span is not None:
+            hint = did_you_mean(name, known) or ("the parameters are " + ", ".join(f"`{k}`" for k in known) if known else None)
+            raise SpecErrors([BadValue(f"test.ranges: the spec has no parameter or dim `{name}`", span, hint=hint)])
+    return chosen
 
 
 def _parse_skip(skip: Iterable[str] | str | None) -> tuple[str, ...]:
@@ -146,7 +170,7 @@ def test_settings(
     if not 0 < alpha < 1:
         raise UsageError(f"--alpha {alpha:g}: the false-alarm rate must lie in (0, 1)", hint="the default is 1e-3")
     dims, params = split_sets(spec, parse_sets(sets))
-    chosen = _parse_ranges(ranges if ranges else v["ranges"])
+    chosen = _parse_ranges(ranges) if ranges else _section_ranges(spec, v["ranges"])
     dim_names = {d.name for d in spec.of_type(ast.Dim)}
     dim_ranges = {}
     for name in [n for n in chosen if n in dim_names]:

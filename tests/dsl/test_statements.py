@@ -145,8 +145,8 @@ def test_expectation_fragments_parse_alone():
 @pytest.mark.parametrize(
     "section, message",
     [
-        ("test: {ranges: {theta: [2.0, 1.0]}}", "`test.ranges` expects a mapping NAME: [LO, HI]"),
-        ("test: {ranges: {theta: [1.0]}}", "`test.ranges` expects a mapping NAME: [LO, HI]"),
+        ("test: {ranges: {theta: [2.0, 1.0]}}", "`test.ranges.theta` is [2.0, 1.0]: the lower bound must be below the upper one"),
+        ("test: {ranges: {theta: [1.0]}}", "`test.ranges.theta` expects two numbers `[LO, HI]`, found a list"),
         ("test: {ranges: [1, 2]}", "`test.ranges` expects a mapping NAME: [LO, HI], found a list"),
         ("test: {paths: many}", "`test.paths` expects an integer"),
         ("sample: {chain: 2}", "unknown key `chain` in `sample`"),

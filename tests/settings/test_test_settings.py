@@ -40,7 +40,7 @@ def test_the_yaml_section_then_flags():
         (dict(alpha=2.0), "false-alarm rate"),
         (dict(dt=-1.0), "the step must be positive"),
         (dict(paths=1), "--paths"),
-        (dict(ranges=["theta=2:1"]), "need finite LO < HI"),
+        (dict(ranges=["theta=2:1"]), "the lower bound must be below the upper one"),
         (dict(ranges=["theta"]), "expected NAME=LO:HI"),
         (dict(skip="finit"), "did you mean `finite`"),
     ],
