@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import dync
 from dync.errors import DyncRuntimeError, UsageError
 from dync.runtime import simulate as sim_mod
 from dync.info import ModelInfo, NoiseInfo, ObservationInfo, ParamInfo, SpecSource, StateInfo, from_tuple
@@ -320,6 +321,23 @@ def test_diffrax_solver_saves_anywhere(ou):
     np.testing.assert_allclose(ds["time"].values, [0.123, 0.5, 0.977])
     assert ds.attrs["solver"] == "shark" and ds.attrs["adaptive"] == 1
     assert np.isfinite(ds["x"].values).all()
+
+
+@pytest.mark.parametrize("solver, adaptive", [("euler_diffrax", False), ("heun_diffrax", True)])
+def test_diffrax_saves_between_steps_are_samples_not_interpolations(solver, adaptive):
+    """Brownian motion, dt = 0.5, saved at 0.1 and 0.75: Var x(t) = t. A
+    save time inside a step must be a step's end (diffrax interpolates
+    linearly inside a step, which gave Var 0.02 at t = 0.1). Tolerance: 5
+    standard errors of a variance, 5 t sqrt(2 / 4000)."""
+    bm = dync.load("bm.dync", text="model bm\nstate x = 0\ndx = dW\n")
+    ds = simulate(bm, seed=5, paths=4000, t1=1.0, dt=0.5, save=[0.1, 0.5, 0.75, 1.0], solver=solver, adaptive=adaptive)
+    t = ds["time"].values
+    np.testing.assert_allclose(t, [0.1, 0.5, 0.75, 1.0], rtol=1e-6)
+    np.testing.assert_allclose(ds["x"].var("path").values, t, atol=0, rtol=5 * np.sqrt(2 / 4000))
+    if not adaptive:  # on-grid saves leave the steps (and so the numbers) as they were
+        final = simulate(bm, seed=5, paths=4000, t1=1.0, dt=0.5, solver=solver)
+        grid = simulate(bm, seed=5, paths=4000, t1=1.0, dt=0.5, save=[0.5, 1.0], solver=solver)
+        np.testing.assert_array_equal(grid["x"].values[:, -1], final["x"].values[:, -1])
 
 
 def test_bad_arguments(ou):

@@ -97,6 +97,7 @@ def _solve(
     t1: Array,
     dt: Array,
     save_ts: Array | None,
+    step_to: Array | None,
     args: Any,
     rtol: Array,
     atol: Array,
@@ -124,8 +125,15 @@ def _solve(
             adjoint = diffrax.ForwardMode()
         noise = PathwiseNoiseTerm(model, bm, args, info.noise_structure == "additive")
         terms = diffrax.MultiTerm(drift, noise)
+    # a save time must be a step's end: between steps diffrax interpolates
+    # linearly, which is no sample of an SDE (the variance there is too small)
+    dt0: Array | None = dt
     if adaptive:
         controller: diffrax.AbstractStepSizeController = diffrax.PIDController(rtol=rtol, atol=atol)
+        if save_ts is not None:
+            controller = diffrax.ClipStepSizeController(controller, step_ts=save_ts)
+    elif step_to is not None:
+        controller, dt0 = diffrax.StepTo(ts=step_to), None
     else:
         controller = diffrax.ConstantStepSize()
     saveat = diffrax.SaveAt(t1=True) if save_ts is None else diffrax.SaveAt(ts=save_ts)
@@ -134,7 +142,7 @@ def _solve(
         cls(),
         t0,
         t1,
-        dt,
+        dt0,
         y0,
         saveat=saveat,
         stepsize_controller=controller,
@@ -177,6 +185,26 @@ def _raise_for(result: diffrax.RESULTS, model: AbstractModel, solver: str) -> No
         f"solving model `{model.info.name}` with `{solver}` failed "
         f"({diffrax.RESULTS[result]!r}); try a smaller `dt` or another solver"
     )
+
+
+def _steps_through(save_ts: np.ndarray, t0: float, t1: float, dt: float) -> np.ndarray | None:
+    """The step ends of a fixed-step solve that saves at ``save_ts``: ``None``
+    when every save time lies on the grid ``t0 + i dt`` (relative tolerance
+    1e-6, as the fused solvers judge it; the steps are then unchanged), else
+    the grid with the other save times added, so that each is a step's end.
+
+    Example:
+        >>> _steps_through(np.array([0.25, 1.0]), 0.0, 1.0, 0.5).tolist()
+        [0.0, 0.25, 0.5, 1.0]
+    """
+    offsets = (save_ts - t0) / dt
+    if np.all(np.abs(offsets - np.round(offsets)) <= 1e-6 * np.maximum(1.0, np.abs(offsets))):
+        return None
+    steps = int(round((t1 - t0) / dt))
+    grid = t0 + dt * np.arange(steps + 1)
+    grid[-1] = t1
+    near = np.abs(save_ts[:, None] - grid[None, :]).min(axis=1) <= 1e-6 * dt
+    return np.unique(np.concatenate([grid, save_ts[~near]]))
 
 
 def solve_diffrax(
@@ -251,6 +279,9 @@ def solve_diffrax(
             raise UsageError("save_ts must be a non-empty 1-d array of times")
         if np.any(np.diff(host_ts) < 0) or host_ts[0] < t0f or host_ts[-1] > t1f:
             raise UsageError(f"save_ts must be non-decreasing and lie within [t0, t1] = [{t0f}, {t1f}]")
+    step_to = None if adaptive or save_ts is None else _steps_through(np.asarray(save_ts, np.float64), t0f, t1f, dtf)
+    if step_to is not None:
+        max_steps = max(int(max_steps), step_to.size)
     dtype = y0.dtype
     ts, ys, result = _solve_jit(
         model,
@@ -260,6 +291,7 @@ def solve_diffrax(
         jnp.asarray(t1f, dtype),
         jnp.asarray(dtf, dtype),
         save_ts,
+        None if step_to is None else jnp.asarray(step_to, dtype),
         args,
         jnp.asarray(rtol, dtype),
         jnp.asarray(atol, dtype),
