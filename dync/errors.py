@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 from collections.abc import Iterable
 
 
@@ -273,6 +274,15 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     return f"did you mean `{close[0]}`?" if close else None
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters (a NUL byte in a data file's header)
+    escaped as ``\\xNN``, so that a message never writes them to a terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def render_diagnostic(err: DyncError, severity: str = "error") -> str:
     """``file:line:col: error[CODE]: message``, the line, a caret, the hint
     (``severity`` is ``error`` or ``warning``)."""
@@ -280,12 +290,12 @@ def render_diagnostic(err: DyncError, severity: str = "error") -> str:
     out: list[str] = []
     if span is None or span.line <= 0:
         where = span.path if span is not None else "dync"
-        out.append(f"{where}: {severity}[{err.code}]: {err.message}")
+        out.append(f"{where}: {severity}[{err.code}]: {_printable(err.message)}")
     else:
-        out.append(f"{span.path}:{span.line}:{span.column}: {severity}[{err.code}]: {err.message}")
+        out.append(f"{span.path}:{span.line}:{span.column}: {severity}[{err.code}]: {_printable(err.message)}")
         lines = span.source.splitlines() if span.source else []
         if 0 < span.line <= len(lines):
-            text = lines[span.line - 1].expandtabs(4).rstrip()
+            text = _CONTROL.sub("\ufffd", lines[span.line - 1].expandtabs(4).rstrip())  # one column each, as before
             gutter = str(span.line)
             pad = " " * len(gutter)
             start = max(span.column, 1)
@@ -308,5 +318,5 @@ def render_diagnostic(err: DyncError, severity: str = "error") -> str:
             out.append(f"{pad} | {' ' * (start - 1)}{'^' * width}")
     if err.hint:
         pad = " " * (len(str(span.line)) if span and span.line > 0 else 0)
-        out.append(f"{pad} = hint: {err.hint}")
+        out.append(f"{pad} = hint: {_printable(err.hint)}")
     return "\n".join(out)

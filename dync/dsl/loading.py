@@ -87,6 +87,11 @@ def load_spec(path: str | os.PathLike[str], text: str | None = None) -> ast.Spec
     """
     p = Path(path)
     name = str(path)
+    if p.suffix.lower() in _DATA_SUFFIXES:
+        raise UsageError(
+            f"{name} is a data file (`{p.suffix}`), not a spec",
+            hint="the spec (`.dync` or `.yaml`) comes first: `dync fit SPEC DATA`, `dync train SPEC DATA`",
+        )
     if text is None:
         text = _read(p)
     size = len(text.encode("utf-8", errors="replace"))
@@ -103,6 +108,9 @@ def load_spec(path: str | os.PathLike[str], text: str | None = None) -> ast.Spec
     read = _parse if len(text) <= _REMEMBERED_TEXT_CHARS else _parse.__wrapped__
     return read(text, name, yaml_form)
 
+
+#: suffixes of data files (CSV, NetCDF), which are never a spec
+_DATA_SUFFIXES = (".csv", ".nc", ".nc4", ".netcdf", ".cdf", ".h5", ".tsv")
 
 #: specs up to this long (in characters) have their AST remembered
 _REMEMBERED_TEXT_CHARS = 64 * 1024

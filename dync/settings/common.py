@@ -246,6 +246,6 @@ def parse_prior(value: Any, flag: str = "--prior") -> ast.Call | None:
 
 def _whole(value: Any, flag: str, least: int) -> int:
     if isinstance(value, bool) or float(value) != int(value) or int(value) < least:
-        word = "positive" if least >= 1 else "non-negative"
-        raise UsageError(f"{flag} {value}: expected a {word} whole number")
+        words = {0: "a non-negative whole number", 1: "a positive whole number"}.get(least, f"a whole number of at least {least}")
+        raise UsageError(f"{flag} {value}: expected {words}")
     return int(value)

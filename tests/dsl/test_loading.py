@@ -109,3 +109,18 @@ def test_a_huge_spec_is_parsed_each_time_and_not_kept():
     first = load_spec("big.dync", text)
     again = load_spec("big.dync", text)
     assert again == first and again is not first
+
+
+def test_a_data_file_given_as_the_spec_is_a_usage_error_naming_the_order(tmp_path):
+    """`dync fit data.csv spec.dync` (the arguments swapped) is not parsed
+    as a spec: the message says which comes first."""
+    import pytest
+
+    from dync.dsl.loading import load_spec
+    from dync.errors import UsageError
+
+    data = tmp_path / "ou.csv"
+    data.write_text("time,y\n0,1\n")
+    with pytest.raises(UsageError, match="is a data file") as err:
+        load_spec(data)
+    assert "SPEC DATA" in err.value.hint

@@ -1,0 +1,17 @@
+"""Rendering diagnostics (dync.errors): what reaches the terminal."""
+
+from __future__ import annotations
+
+from dync.errors import Span, UsageError
+
+
+def test_control_characters_are_escaped_not_written_to_the_terminal():
+    """A NUL byte in a data file's header is shown as \\x00 in the message,
+    and as one replacement character in the quoted line (the caret stays
+    under the right column)."""
+    source = "\0\1ab,time\n"
+    err = UsageError("`\0\1ab` is not a column name", Span("d.csv", 1, 1, 1, 5, source), hint="no \x1b[31mcolour")
+    text = err.render()
+    assert "`\\x00\\x01ab` is not a column name" in text
+    assert "\ufffd\ufffdab,time" in text and "no \\x1b[31mcolour" in text
+    assert not any(ord(c) < 32 and c != "\n" for c in text)
