@@ -62,6 +62,14 @@ def train_spec(
     if settings.params:
         model = with_params(model, settings.params)
     samples = read_samples(data, model.info, _data_state(model))
+    if settings.batch > len(samples):
+        import warnings
+
+        warnings.warn(
+            f"--batch {settings.batch} is larger than the data ({len(samples)} samples): batches are drawn with "
+            f"replacement, so each repeats samples; --batch {len(samples)} or less trains as well at less cost",
+            stacklevel=2,
+        )
     result = train_score(model, samples, checkpoint=checkpoint, progress=progress, **settings.run_kwargs())
     meta = dict(result.meta, spec=str(model.source.path) if getattr(model.source, "path", None) else "",
                 dims={k: int(v) for k, v in settings.dims.items()})  # fmt: skip

@@ -629,7 +629,7 @@ def _parse_header(cell: str) -> tuple[str, tuple[int, ...]] | None:
     return m.group(1), tuple(index)
 
 
-def _cell_spans(raw: str) -> list[tuple[int, int]]:
+def cell_spans(raw: str) -> list[tuple[int, int]]:
     """0-based ``[start, end)`` of each comma-separated cell of a line, quotes
     respected, surrounding spaces left out."""
     spans, start, quoted = [], 0, False
@@ -664,7 +664,7 @@ class _CsvReader:
         if line <= 0:
             return DataError(message, Span(self.where, 0, 0), hint=hint)
         raw = self.lines[line - 1].rstrip("\r\n")
-        spans = _cell_spans(raw)
+        spans = cell_spans(raw)
         if column is not None and column < len(spans):
             start, end = spans[column]
         else:

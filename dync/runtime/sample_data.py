@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import Span, did_you_mean
 from ..info.model import ModelInfo
-from .data import DataError, column_names, read_data_file
+from .data import DataError, cell_spans, column_names, read_data_file
 
 __all__ = ["read_data_arrays", "read_sample_array", "read_samples"]
 
@@ -163,6 +163,17 @@ def _from_csv(path: Path, shapes: dict[str, tuple[int, ...]], what: str) -> dict
     for name, shape in shapes.items():
         wanted = column_names(name, shape)
         missing = [c for c in wanted if c not in header]
+        stray = [j for j, h in enumerate(header) if h.startswith(name + "[") and h not in wanted]
+        if missing and stray:  # `x[2]` where `x` has shape (2,): point at that column
+            first_line = path.read_text(encoding="utf-8-sig").splitlines()[0]
+            cells = cell_spans(first_line)
+            j = stray[0]
+            start, end = cells[j] if j < len(cells) else (0, len(first_line))
+            raise DataError(
+                f"column `{header[j]}` does not fit `{name}`, which has shape {tuple(shape)}",
+                Span(where, 1, start + 1, 1, max(end, start + 1) + 1, first_line + "\n"),
+                hint=f"{what}: `{name}` is the columns " + ", ".join(f"`{c}`" for c in wanted),
+            )
         if missing:
             raise DataError(
                 f"the data has no column `{missing[0]}`",

@@ -34,6 +34,7 @@ def test_csv_and_netcdf_give_the_same_samples(info, tmp_path):
     "text, message, line",
     [
         ("x[0],y\n1,2\n", "no column `x[1]`", 1),
+        ("x[0],x[2]\n1,2\n", "column `x[2]` does not fit `x`", 1),
         ("x[0],x[1]\n1,2\n3,oops\n", "`oops` is not a finite number", 3),
         ("x[0],x[1]\n1,2\n3,\n", "is not a finite number", 3),
         ("x[0],x[1]\n1,2\n", "at least two", None),
@@ -61,3 +62,12 @@ def test_wrong_netcdf_and_missing_files(info, tmp_path):
     (tmp_path / "d.txt").write_text("1")
     with pytest.raises(DataError, match="format"):
         read_samples(tmp_path / "d.txt", info, "x")
+
+
+def test_a_column_beyond_the_shape_is_pointed_at(info, tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("x[0],x[2]\n1,2\n3,4\n")
+    with pytest.raises(DataError) as err:
+        read_samples(path, info, "x")
+    assert (err.value.span.column, err.value.span.end_column) == (6, 10)
+    assert "`x[0]`, `x[1]`" in err.value.hint
