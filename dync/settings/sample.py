@@ -108,7 +108,9 @@ def sample_settings(
         v["data"] = _beside_spec(spec, str(v["data"]))
     reverse = v["reverse"]
     if reverse is not None:
+        _refuse_unused(flags, _MCMC_FLAGS, "an MCMC setting; --reverse generates from the trained score and does not use it")
         return _reverse_settings(spec, v, sets)
+    _refuse_unused(flags, _REVERSE_FLAGS, "a setting of --reverse (generating from a trained score)")
     for key in ("weights", "loglik", "anneal", "product", "guidance", "prior"):
         if v[key] not in (None, False):
             raise UsageError(
@@ -118,6 +120,13 @@ def sample_settings(
     if method not in SAMPLE_METHODS:
         hint = did_you_mean(method, SAMPLE_METHODS) or "use one of " + ", ".join(SAMPLE_METHODS)
         raise UsageError(f"--method {method}: unknown sampler", hint=hint)
+    for key, used_by in _METHOD_FLAGS.items():
+        if flags.get(key) is not None and method not in used_by:
+            flag = "--" + key.replace("_", "-")
+            raise UsageError(
+                f"{flag} is a setting of --method {' / '.join(used_by)}; --method {method} does not use it",
+                hint=f"drop {flag}, or add --method {used_by[0]}",
+            )
     step = v["step"]
     if step is not None and not float(step) > 0:
         raise UsageError(f"--step {step}: the step must be positive")
@@ -163,6 +172,29 @@ def sample_settings(
         dims=dims,
         params=params,
     )
+
+
+#: the MCMC flags that only some methods read (--batch and --step-decay are SGLD's, refused below with their own words)
+_METHOD_FLAGS = {
+    "friction": ("baoab",),
+    "mass": ("baoab",),
+    "target_accept": ("nuts", "hmc", "mala"),
+    "integration_steps": ("hmc",),
+}
+#: the flags of MCMC sampling, which --reverse does not read
+_MCMC_FLAGS = ("method", "chains", "warmup", "step", "thin", "friction", "mass", "target_accept", "integration_steps",
+               "batch", "step_decay", "decay_steps")  # fmt: skip
+#: the flags of --reverse, which MCMC sampling does not read (weights, loglik, ... are refused with a hint below)
+_REVERSE_FLAGS = ("steps", "snr", "corrector_steps")
+
+
+def _refuse_unused(flags: Mapping[str, Any], keys: tuple[str, ...], what: str) -> None:
+    """Refuse a flag given on the command line (not a YAML section's value,
+    which may serve the other mode) that this run would ignore."""
+    for key in keys:
+        if flags.get(key) not in (None, False):
+            flag = "--" + key.replace("_", "-")
+            raise UsageError(f"{flag} is {what}", hint=f"drop {flag}")
 
 
 def _beside_spec(spec: ast.Spec, path: str) -> str:
