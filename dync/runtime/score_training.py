@@ -569,6 +569,19 @@ def _digest(data: np.ndarray) -> str:
 
 
 def _structure_digest(model) -> str:
+    """A digest of the model's arrays: where each sits in the model (its key
+    path), its shape and dtype. Not the tree's static parts: those hold the
+    spec's path, and the same spec read as `./m.dync` or `/abs/m.dync` must
+    take the same weights."""
+    arrays = eqx.filter(model, eqx.is_array)
+    leaves = jax.tree_util.tree_flatten_with_path(arrays)[0]
+    text = repr([(jax.tree_util.keystr(k), tuple(x.shape), str(x.dtype)) for k, x in leaves])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _legacy_structure_digest(model) -> str:
+    """The digest weights files written before 2026-12-06 carry (it hashed
+    the tree's static parts too, the spec's path among them)."""
     arrays = eqx.filter(model, eqx.is_array)
     leaves, treedef = jax.tree_util.tree_flatten(arrays)
     text = str(treedef) + repr([(tuple(x.shape), str(x.dtype)) for x in leaves])
@@ -605,7 +618,7 @@ def load_weights(model, path: str | os.PathLike) -> tuple[Any, dict]:
         meta = json.loads(header)
     except ValueError:
         raise UsageError(f"`{path}` is not a dync weights file", hint="it is written by `dync train -o FILE`") from None
-    if meta.get("model") != model.info.name or meta.get("structure") != _structure_digest(model):
+    if meta.get("model") != model.info.name or meta.get("structure") not in (_structure_digest(model), _legacy_structure_digest(model)):
         raise UsageError(
             f"the weights in `{path}` were trained for model `{meta.get('model')}` with other nets, dims or parameters "
             f"than this model `{model.info.name}`",

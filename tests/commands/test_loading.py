@@ -77,3 +77,17 @@ def test_load_takes_an_integer_seed_as_simulate_does():
         dync.load(VP, 1.5, text=SMALL)
     with pytest.raises(UsageError, match="not a bool"):
         dync.load(VP, True, text=SMALL)
+
+
+def test_weights_load_whatever_the_spelling_of_the_spec_path(saved, tmp_path, monkeypatch):
+    """Trained as `gmm2d_vp.dync` in its folder, loaded as `./...`, an
+    absolute path or a copy elsewhere: the same nets and dims, the same
+    weights (the spec's path is no part of the structure digest)."""
+    model, path = saved
+    other = tmp_path / "copy.dync"
+    other.write_text(SMALL)
+    monkeypatch.chdir(tmp_path)
+    for spelling in (str(other), "./copy.dync", "copy.dync"):
+        loaded = dync.load(spelling, weights=path)
+        for a, b in zip(jax.tree.leaves(eqx.filter(loaded, eqx.is_array)), jax.tree.leaves(eqx.filter(model, eqx.is_array))):
+            np.testing.assert_array_equal(a, b)
