@@ -105,6 +105,7 @@ def train_file(
     sets: Any = None,
     checkpoint: str | os.PathLike | None = None,
     progress: bool | None = None,
+    output: str | os.PathLike | None = None,
     **settings: Any,
 ):
     """Read, compile and train a spec's score, as ``dync train`` does.
@@ -116,14 +117,24 @@ def train_file(
         sets: dims and parameter values.
         checkpoint: a checkpoint file (resumed if present).
         progress: show progress.
+        output: also write the weights file `dync train -o` writes (and
+            the loss curve beside it), for ``dync.load(spec, weights=...)``
+            and ``dync sample --reverse``.
         **settings: ``steps``, ``batch``, ``lr``, ``ema``, ``seed``,
             ``t_min``, ``t1``, ``checkpoint_every``.
 
     Example:
-        >>> result = dync.train("specs/diffusion/gmm2d_vp.dync", "specs/diffusion/gmm2d.csv", steps=3000)  # doctest: +SKIP
+        >>> result = dync.train("specs/diffusion/gmm2d_vp.dync", "specs/diffusion/gmm2d.csv", steps=3000, output="trained.eqx")  # doctest: +SKIP
     """
     spec = read_spec(path, text)
-    return train_spec(spec, data, train_settings(spec, sets=sets, **settings), checkpoint=checkpoint, progress=progress)
+    if output is not None:
+        from ..atomic import check_writable
+
+        check_writable(output, make_parents=True)  # before the training, not after
+    result = train_spec(spec, data, train_settings(spec, sets=sets, **settings), checkpoint=checkpoint, progress=progress)
+    if output is not None:
+        write_trained(result, output)
+    return result
 
 
 def train(model_or_spec: Any, data: Any, **options: Any):

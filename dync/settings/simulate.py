@@ -140,7 +140,10 @@ def simulate_settings(
     paths, t1, dt, t0 = int(v["paths"]), v["t1"], v["dt"], float(v["t0"])
     if t1 is None or dt is None:
         missing = "--t1" if t1 is None else "--dt"
-        raise UsageError(f"{missing} is required", hint="give --t1 and --dt, or a `simulate:` section in a YAML spec")
+        raise UsageError(
+            f"{missing} is required",
+            hint="give --t1 and --dt (t1=, dt= in Python), or a `simulate:` section in a YAML spec",
+        )
     if flags.get("save") is not None and flags.get("save_every") is not None:
         raise UsageError(
             f"--save {flags['save']} and --save-every {flags['save_every']} say two different things",

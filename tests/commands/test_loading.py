@@ -91,3 +91,14 @@ def test_weights_load_whatever_the_spelling_of_the_spec_path(saved, tmp_path, mo
         loaded = dync.load(spelling, weights=path)
         for a, b in zip(jax.tree.leaves(eqx.filter(loaded, eqx.is_array)), jax.tree.leaves(eqx.filter(model, eqx.is_array))):
             np.testing.assert_array_equal(a, b)
+
+
+def test_train_with_output_writes_the_file_load_reads(tmp_path):
+    """`dync.train(..., output=FILE)` writes what `dync train -o FILE`
+    writes, so that the documented `dync.load(spec, weights=FILE)` follows."""
+    out = tmp_path / "w.eqx"
+    result = dync.train(VP, str(ROOT / "specs/diffusion/gmm2d.csv"), text=SMALL, steps=5, batch=16, output=out)
+    assert out.exists() and (tmp_path / "w.loss.csv").exists()
+    loaded = dync.load(VP, text=SMALL, weights=out)
+    x = jnp.array([0.3, -0.2])
+    np.testing.assert_array_equal(loaded.score(0.5, x, None), result.model.score(0.5, x, None))
