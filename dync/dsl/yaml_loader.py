@@ -59,6 +59,7 @@ _INT = _TAG + "int"
 _FLOAT = _TAG + "float"
 _BOOL = _TAG + "bool"
 _NULL = _TAG + "null"
+_YAML12_FLOAT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+\Z")
 _TEXT_TAGS = frozenset({_TAG + "timestamp", _TAG + "value", _TAG + "merge"})
 _STANDARD_TAGS = frozenset({_STR, _INT, _FLOAT, _BOOL, _NULL, _TAG + "map", _TAG + "seq"})
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -134,6 +135,8 @@ class _SpecYamlLoader(yaml.SafeLoader):
         # "value" and `<<` as a merge key; in a spec they are plain text, read
         # by the expression grammar as the text form reads them
         tag = super().resolve(kind, value, implicit)
+        if tag == _STR and kind is ScalarNode and implicit[0] and _YAML12_FLOAT.match(value):
+            return _FLOAT  # `1e-3`: a string to YAML 1.1 (no dot), a number to YAML 1.2 and to the text form
         return _STR if tag in _TEXT_TAGS else tag
 
     def compose_node(self, parent, index):

@@ -70,7 +70,8 @@ def assert_located(err: DyncError, text: str, path: str, kinds: tuple[type, ...]
     assert err.code in out[0]
     if lines:
         assert any(CARET_LINE.match(ln) for ln in out[1:]), rendered
-        assert f"{span.line} | {line_text.expandtabs(4).rstrip()}" in out, rendered
+        shown = re.sub(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", "\ufffd", line_text.expandtabs(4).rstrip())  # control characters shown as one mark each
+        assert f"{span.line} | {shown}" in out, rendered
 
 
 def assert_reads_or_reports(read, text: str, path: str, kinds: tuple[type, ...], lines_of) -> None:

@@ -650,3 +650,11 @@ def test_yaml_dates_merge_keys_and_equals_are_text_for_the_grammar():
     assert isinstance(let.value, ast.Binary)
     (err,) = errors_of("params: {a: =}\n")
     assert "unexpected `=`" in err.message and "tag" not in err.message
+
+
+def test_exponent_numbers_without_a_dot_are_numbers_as_in_yaml_1_2():
+    """`alpha: 1e-3` is a string to YAML 1.1 (PyYAML) and was refused as
+    one; it is the number 0.001 in YAML 1.2 and in the text form."""
+    spec = load("model: m\nstates: {x: 1}\nequations: ['dx = -x dt']\ntest: {alpha: 1e-3, t1: 2E1}\nsimulate: {dt: 1e-2, t1: 1}\n")
+    assert dict(spec.settings)["test"] == (("alpha", 0.001), ("t1", 20.0))
+    assert dict(dict(spec.settings)["simulate"])["dt"] == 0.01
