@@ -80,7 +80,7 @@ def load(
         )
     compiled = compile_file(path, dims, text)
     if key is not None:
-        from ..runtime.simulate import prng_key
+        from ..runtime.keys import prng_key
 
         key = prng_key(key)  # an integer seed, as simulate takes one
     if weights is None:

@@ -42,6 +42,7 @@ from ..errors import UsageError
 from .inference_data import combine_groups, log_likelihood_group, observed_data_group
 from .kernels import Kernel, run_kernel, save_result
 from .likelihood import choose_method, data_digest, log_likelihood_with_method, read_data
+from .keys import prng_key
 from .model import AbstractModel
 from .kalman import KalmanArrays, kalman_arrays, kalman_series_from_arrays
 from .params import hold_fixed, with_unconstrained_params
@@ -134,6 +135,7 @@ def sample_posterior(
     """
     from .arviz_import import import_arviz
 
+    key = prng_key(key)  # an integer seed too
     az = import_arviz()
 
     for what, n in (("chains", chains), ("warmup", warmup), ("draws", draws)):

@@ -62,6 +62,7 @@ import jax
 from jaxtyping import Array, Float, PRNGKeyArray, Scalar
 
 from ..errors import UsageError
+from .keys import prng_key
 from .model import AbstractModel
 from .schedule import GRID_RTOL, on_grid
 
@@ -181,6 +182,7 @@ def propagate(
 
     if not isinstance(model, AbstractModel):
         raise UsageError(f"propagate needs a compiled dync model, got {type(model).__name__}")
+    key = prng_key(key)  # an integer seed too, as simulate takes one
     info = model.info
     step, n_steps = _steps(t0, t1, dt, num_steps)
     name = _fused_solver(model, solver)

@@ -63,6 +63,7 @@ from .layout import BLOCK_BYTES as BLOCK_BYTES
 from .layout import BLOCK_PATHS as BLOCK_PATHS
 from .layout import CHUNK_BYTES as CHUNK_BYTES
 from .layout import plan_layout, replicate
+from .keys import resolve_key
 from .model import AbstractModel, ModelInfo
 from .output import (
     NONFINITE_MODES,
@@ -85,39 +86,6 @@ __all__ = ["LinearInput", "simulate", "with_params"]
 # to the layout: tests shrink it here to get several blocks out of few paths.
 # `_layout` is the layout rule under its old name, for those tests too.
 _layout = plan_layout
-
-
-def prng_key(key: Any) -> PRNGKeyArray:
-    """A JAX key from what a user passes as one: a key, raw ``uint32[2]`` key
-    data, or an integer seed (``jax.random.key(seed)``).
-
-    Raises:
-        UsageError: anything else (a bool, a float, a batch of keys).
-    """
-    return _resolve_key(key, None)[0]
-
-
-def _resolve_key(key: Any, seed: int | None) -> tuple[PRNGKeyArray, int | str]:
-    """The run's key and its ``seed`` attribute (the integer, or ``"key:..."``)."""
-    if key is not None and seed is not None:
-        raise UsageError("pass either a key or a seed, not both")
-    if key is None and seed is None:
-        raise UsageError("simulate needs a PRNG key or a seed", hint="e.g. simulate(model, seed=0, ...)")
-    if key is None or isinstance(key, (int, np.integer)):
-        value = int(seed if key is None else key)
-        if isinstance(seed, bool) or isinstance(key, bool):
-            raise UsageError("the seed must be a whole number, not a bool")
-        return jax.random.key(value), value
-    arr = key
-    if not jnp.issubdtype(getattr(arr, "dtype", np.float64), jax.dtypes.prng_key):
-        arr = jnp.asarray(arr)
-        if arr.dtype != jnp.uint32 or arr.shape != (2,):
-            raise UsageError(f"expected a JAX PRNG key or an integer seed, got an array of shape {arr.shape} and dtype {arr.dtype}")
-        arr = jax.random.wrap_key_data(arr)
-    if arr.shape != ():
-        raise UsageError(f"expected a single PRNG key, got a batch of shape {arr.shape}")
-    data = np.asarray(jax.random.key_data(arr)).ravel().tolist()
-    return arr, "key:" + ",".join(str(int(x)) for x in data)
 
 
 def _check_sweep(info: ModelInfo, sweep: Mapping[str, ArrayLike] | None, params: Mapping | None) -> dict[str, np.ndarray]:
@@ -287,7 +255,7 @@ def simulate(
         raise UsageError(f"simulate needs a compiled dync model, got {type(model).__name__}")
     info = model.info
     _require_dynamics(info)
-    key, seed_attr = _resolve_key(key, seed)
+    key, seed_attr = resolve_key(key, seed)
     if isinstance(paths, bool) or not isinstance(paths, (int, np.integer)) or paths < 1:
         raise UsageError(f"paths must be a positive whole number, got {paths!r}")
     paths = int(paths)
