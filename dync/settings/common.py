@@ -133,6 +133,8 @@ def parse_sets(sets: Iterable[str] | Mapping[str, object] | None) -> dict[str, s
     """
     if isinstance(sets, Mapping):
         sets = [f"{k}={v}" for k, v in sets.items()]
+    elif isinstance(sets, str):  # one item, `sets="K=16"`, not its characters
+        sets = [sets]
     out: dict[str, str] = {}
     for item in sets or []:
         if "=" not in item:

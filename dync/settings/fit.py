@@ -90,6 +90,8 @@ def parse_fix(fix: Iterable[str] | Mapping[str, object] | None) -> dict[str, flo
     """
     if fix is None:
         return {}
+    if isinstance(fix, str):  # one item, `fix="mu=1"`, not its characters
+        fix = [fix]
     if isinstance(fix, Mapping):
         items = [(str(k), v) for k, v in fix.items()]
     else:

@@ -92,6 +92,8 @@ def _parse_sweeps(sweep: Iterable[str] | Mapping[str, Any] | None) -> dict[str, 
         return dict(sweep)
     if not sweep:
         return {}
+    if isinstance(sweep, str):  # one item, not its characters
+        sweep = [sweep]
     import numpy as np  # only a sweep needs it
 
     out = {}

@@ -64,6 +64,8 @@ def _parse_ranges(ranges: Iterable[str] | Mapping[str, Any] | None) -> dict[str,
     """``--range NAME=LO:HI`` items (or the section's mapping) as ``{name: (lo, hi)}``."""
     if not ranges:
         return {}
+    if isinstance(ranges, str):  # one item, not its characters
+        ranges = [ranges]
     if isinstance(ranges, Mapping):
         items = {str(k): v for k, v in ranges.items()}
     else:

@@ -80,3 +80,16 @@ def test_a_vector_parameter_can_be_set_with_a_list():
     assert params == {"theta": [1, 2.5]}
     with pytest.raises(UsageError, match="is not a number or a list of numbers"):
         split_sets(spec, {"theta": "[1, x]"})
+
+
+def test_one_string_is_one_item_not_its_characters():
+    """`fix="mu=1"`, `sets="K=16"`, `ranges="k=1:2"`, `sweep="k=1:2:3"` from
+    Python: each a single NAME=VALUE item (was split into characters)."""
+    from dync.settings import parse_fix, parse_sets
+    from dync.settings.simulate import _parse_sweeps
+    from dync.settings.test import _parse_ranges
+
+    assert parse_fix("mu=1") == {"mu": 1.0}
+    assert parse_sets("K=16") == {"K": "16"}
+    assert _parse_ranges("k=1:2") == {"k": (1.0, 2.0)}
+    assert list(_parse_sweeps("k=1:2:3")["k"]) == [1.0, 1.5, 2.0]
