@@ -171,7 +171,9 @@ class AbstractModel(eqx.Module):
                 return self.noise(t, z, ones, args)
 
             gy, dg = jax.jvp(g, (y,), (jnp.ones_like(y),))
-            return 0.5 * gy * dg
+            # where g vanishes, so does the correction: a guarded root
+            # `sqrt(maximum(r, 0))` has an infinite slope there, and 0 * inf is NaN
+            return jnp.where(gy == 0, 0.0, 0.5 * gy * dg)
         m = self.info.noise_size
         eye = jnp.eye(m, dtype=y.dtype)
 
@@ -180,8 +182,7 @@ class AbstractModel(eqx.Module):
                 return self.noise(t, z, e, args)
 
             gj, dgj = jax.jvp(g_col, (y,), (g_col(y),))
-            del gj
-            return dgj
+            return jnp.where((gj == 0) & jnp.isnan(dgj), 0.0, dgj)  # as above: no noise, no correction
 
         return 0.5 * jnp.sum(jax.vmap(column_term)(eye), axis=0)
 

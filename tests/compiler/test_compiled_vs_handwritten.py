@@ -117,3 +117,18 @@ def test_elementwise_shortcut_equals_general_correction(spec_model, spec):
         general_info = dataclasses.replace(model.info, diffusion_is_elementwise=False)
         slow = type("General", (type(model),), {"info": general_info}).ito_correction(model, 0.0, y)
         np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-6)
+
+
+def test_ito_correction_is_zero_where_a_guarded_root_noise_vanishes(spec_model):
+    """`s * sqrt(maximum(r, 0))`: c = s^2/4 where r > 0, and 0 where the
+    noise is 0 (its slope is infinite at r = 0 and 0 * inf was NaN, so a
+    Heun run of a CIR model that touched 0 turned NaN). Heston's variance
+    noise (a general, non-elementwise G) is checked at v <= 0 the same way."""
+    import dync
+
+    cir = dync.load("cir.dync", text="model cir\nparam s = 0.6 : positive\nstate r = 0.2\ndr = (0.5 - r) dt + s * sqrt(maximum(r, 0)) dW\n")
+    for r, c in ((0.5, 0.09), (0.0, 0.0), (-0.01, 0.0)):
+        np.testing.assert_allclose(cir.ito_correction(0.0, jnp.array([r])), [c], rtol=RTOL, atol=1e-7)
+    heston = spec_model("specs/heston.dync")
+    for v in (0.0, -0.01):
+        assert np.all(np.isfinite(heston.ito_correction(0.0, jnp.array([1.0, v]))))
