@@ -109,9 +109,11 @@ class EquationChecks:
             return False
         if name in self._decl_nodes:
             return False
+        # LANGUAGE.md §3 reserves `d` + a state or Brownian name; any other
+        # `dNAME` (a param, let or input `W` included) is an implicit noise
         base = name[1:]
         kind = self.symbols.get(base, (None,))[0]
-        return kind in (None, "brownian")
+        return kind != "state"
 
     def _is_bare_differential(self, e) -> bool:
         """``e`` is a differential name, possibly under unary signs (``-dW``)."""
@@ -298,7 +300,7 @@ class EquationChecks:
                 diff, diff_span, matrix, coef = coef.right.id, coef.right.span, coef.op == "@", coef.left
             else:
                 last = coef.right if isinstance(coef, ast.Binary) and coef.op in ("*", "@") else coef
-                if isinstance(last, ast.Name) and last.id.startswith("d") and self.symbols.get(last.id[1:], ("",))[0] in ("state", "param", "let", "input"):
+                if isinstance(last, ast.Name) and last.id.startswith("d") and self.symbols.get(last.id[1:], ("",))[0] == "state":
                     # `dx = -x dt + dy` with `y` a state: a differential, but not one that closes a term
                     kind = self.symbols[last.id[1:]][0]
                     self.err(

@@ -429,3 +429,16 @@ def test_a_state_starts_at_a_state_free_let_and_takes_its_shape(path):
 def test_an_initial_value_that_reads_the_state_time_or_inputs_is_an_error(text, message):
     (err,) = _errors("m.dync", text)
     assert err.code == "E290" and message in err.message
+
+
+def test_the_differential_of_a_param_name_is_an_implicit_noise():
+    """LANGUAGE.md §3 reserves `d` + a state or Brownian name only: with
+    `param W = 2`, `W dW` is noise of scale 2 (was E214); `dx` of a state
+    stays an error."""
+    import dync
+
+    model = dync.load("m.dync", text="model m\nparam W = 2\nstate x = 0\ndx = -x dt + W dW\n")
+    assert model.info.noise_structure == "additive" and model.info.noise_size == 1
+    np.testing.assert_allclose(model.diffusion_diagonal(0.0, jnp.zeros(1)), [2.0])
+    with pytest.raises(SpecErrors, match="differential of state"):
+        dync.load("m.dync", text="model m\nstate x = 0\nstate y = 0\ndx = -x dt + dy\ndy = -y dt\n")
