@@ -107,6 +107,19 @@ def _flat_names(values: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _in_spec_order(model: AbstractModel, position: Mapping[str, Any], covariance: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
+    """The covariance's coordinate names and rows in the spec's parameter
+    order (the flat vector follows the position's own, sorted, key order)."""
+    offsets, start = {}, 0
+    for name, v in position.items():
+        offsets[name] = np.arange(start, start + int(np.size(v)))
+        start += int(np.size(v))
+    order = [p.name for p in model.info.params if p.name in offsets]
+    order += [n for n in offsets if n not in order]
+    index = np.concatenate([offsets[n] for n in order]) if order else np.arange(0)
+    return _flat_names({n: position[n] for n in order}), covariance[np.ix_(index, index)]
+
+
 def fit_point(
     model: AbstractModel,
     data: Any,
@@ -221,9 +234,10 @@ def fit_point(
     grad_norm = float(jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree_util.tree_leaves(grad))))
     fixed_values = {n: np.asarray(v) for n, v in fixed.items()}
     converged = bool(math.isfinite(grad_norm) and grad_norm < tolerance)
+    names, covariance = _in_spec_order(model, best, covariance)
     # positional, in the order of the PointEstimate fields
     return PointEstimate(
-        method, chosen, estimates, std_errors, _flat_names(best), covariance, fixed_values,
+        method, chosen, estimates, std_errors, names, covariance, fixed_values,
         float(loglik(fitted)), float(value), np.asarray(run.info.value), grad_norm, converged, fitted, intervals,
     )
 

@@ -25,7 +25,9 @@ def test_mle_recovers_the_truth_within_its_laplace_errors(ou_data):
     model, data = ou_data
     fit = fit_point(model, data, method="mle", steps=1500, learning_rate=0.05)
     assert fit.likelihood == "kalman" and fit.converged, fit.grad_norm
-    assert fit.names == ("mu", "sigma", "theta")
+    assert fit.names == ("theta", "mu", "sigma")  # the spec's order, rows of the covariance too
+    mu = fit.names.index("mu")  # unconstrained: its se is the covariance's own
+    np.testing.assert_allclose(np.sqrt(fit.covariance[mu, mu]), float(fit.std_errors["mu"]), rtol=1e-5)
     for name, true in TRUTH.items():
         est, se = float(fit.estimates[name]), float(fit.std_errors[name])
         assert 0 < se < 0.3 * abs(true) + 0.05, (name, se)
