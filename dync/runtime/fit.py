@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -150,6 +151,13 @@ def fit_model(
     if method == "vi":
         from .latent.fit import fit_vi
 
+        if model.info.linear_gaussian:
+            warnings.warn(
+                f"model `{model.info.name}` is linear-Gaussian, so its likelihood is exact (a Kalman filter): "
+                "--method mle, map or nuts use it, while VI maximises a lower bound, and its parameter estimates "
+                "can be biased: compare with the exact fit",
+                stacklevel=2,
+            )
         return fit_vi(
             model, data, seed=seed, fix=fix, steps=steps, learning_rate=learning_rate, dt=dt,
             checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=progress, **vi_options,

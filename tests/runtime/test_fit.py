@@ -145,3 +145,15 @@ def test_a_misspelt_or_unknown_setting_is_named_with_a_suggestion(ou, data):
 def test_bad_numbers_in_the_python_api_are_usage_errors(ou, data, kwargs, message):
     with pytest.raises(UsageError, match=message):
         fit_model(ou, data, **kwargs)
+
+
+def test_vi_on_a_linear_gaussian_model_points_to_the_exact_likelihood(spec_model, monkeypatch):
+    """VI maximises a bound and can bias the parameters; on a model whose
+    likelihood is exact (Kalman) the fit says so before it runs."""
+    from dync.runtime.latent import fit as vi_module
+
+    monkeypatch.setattr(vi_module, "fit_vi", lambda *a, **k: "ran")
+    model = spec_model("specs/ou.dync")
+    assert model.info.linear_gaussian
+    with pytest.warns(UserWarning, match="linear-Gaussian, so its likelihood is exact"):
+        assert fit_model(model, "unused.nc", method="vi", steps=1) == "ran"
