@@ -344,6 +344,7 @@ class EquationChecks:
                     ShapeMismatch,
                     f"this drift term has shape {fmt_shape(c.shape)}, but state `{state}` has shape {fmt_shape(shape)}",
                     term.span,
+                    hint=_shape_fix_hint(c.shape, tuple(shape), f"state `{state}`"),
                 )
                 return
             drift_terms[state].append(c)
@@ -362,7 +363,8 @@ class EquationChecks:
                 self.err(ShapeMismatch, "a fractional Brownian motion is scalar: use `EXPR dB`, not `@`", diff_span)
                 return
             if broadcast(c.shape, shape) != shape:
-                self.err(ShapeMismatch, f"this noise term has shape {fmt_shape(c.shape)}, but state `{state}` has shape {fmt_shape(shape)}", term.span)
+                self.err(ShapeMismatch, f"this noise term has shape {fmt_shape(c.shape)}, but state `{state}` has shape {fmt_shape(shape)}", term.span,
+                         hint=_shape_fix_hint(c.shape, tuple(shape), f"state `{state}`"))  # fmt: skip
                 return
             used_blocks[block] = ((), False, base)
             drift_terms[state].append(ir.Op("neg", (ir.Op("*", (c, ir.FbmDrift(base)), c.shape),), c.shape))
@@ -424,7 +426,13 @@ class EquationChecks:
             if shape is None:
                 shape = d.shape
             elif broadcast(d.shape, shape) != tuple(shape):
-                self.err(ShapeMismatch, f"the distribution of `{o.name}` has shape {fmt_shape(d.shape)}, but the observation is declared {fmt_shape(shape)}", o.dist.span)
+                self.err(
+                    ShapeMismatch,
+                    f"the distribution of `{o.name}` has shape {fmt_shape(d.shape)}, but the observation is declared {fmt_shape(shape)}",
+                    o.dist.span,
+                    hint=(f"declare `observe {o.name}[{', '.join(map(str, d.shape))}]`, or " if d.shape else "")
+                    + "index the state in the law (`x[0:2]`) to give it the declared shape",
+                )
                 continue
             out.append(ir.ObservationIR(o.name, tuple(shape), d))
         return out
@@ -505,3 +513,13 @@ def sum_terms(terms: list[ir.IExpr], shape) -> ir.IExpr | None:
     for t in terms[1:]:
         total = ir.Op("+", (total, t), broadcast(total.shape, t.shape))
     return total
+
+
+def _shape_fix_hint(got: tuple, want: tuple, what: str) -> str:
+    """How to make a term of shape ``got`` fit ``want``: index a length-1
+    vector (an `out = 1` net's output), sum, or reshape the declaration."""
+    if got == (1,) and want == ():
+        return "it is a vector of one element (an `out = 1` network gives one): take it with `[0]`, like `g(y)[0]`"
+    if want == () and len(got) == 1:
+        return f"a scalar {what} takes a scalar: index the term (`[0]`) or reduce it (`sum(...)`)"
+    return f"give the term the shape of {what} (or a shape that broadcasts to it)"

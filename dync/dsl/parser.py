@@ -415,6 +415,11 @@ _STATEMENT_HINTS = {
 }
 
 
+#: characters pasted from typeset text, and what to type instead
+_LOOKALIKES = {"\u2212": "-", "\u2013": "-", "\u2014": "-", "\u00d7": "*", "\u22c5": "*", "\u00b7": "*",
+               "\u2264": "<=", "\u2265": ">=", "\u2260": "!=", "\u2018": "'", "\u2019": "'", "\u00a0": " ",
+               "\u2009": " ", "\u00b2": "^2", "\u00b3": "^3", "\u221a": "sqrt(...)"}  # fmt: skip
+
 #: for ``jump x += 1 at rate 2``: what dync can say instead
 _JUMP_HINT = (
     "dync models diffusions, `dx = DRIFT dt + NOISE dW`; for a population or reaction model write the diffusion "
@@ -444,6 +449,10 @@ def _syntax_error(exc: lark.exceptions.LarkError, text: str, mapper: SpanMapper,
             hint = "write one statement per line, without `;`"
         elif ch in "{}":
             hint = "use `(` `)` for grouping and `[` `]` for shapes, indexing and arrays"
+        elif ch in _LOOKALIKES:
+            hint = f"write `{_LOOKALIKES[ch]}`: a spec is ASCII outside comments"
+        elif ch.isalpha():
+            hint = "names are ASCII letters, digits and `_` (write `sigma` for `σ`, `theta` for `θ`)"
         elif ch == "~" or ch == "=" or ch == ":":
             bracket = _bracket_problem(text)
             if bracket is not None:
@@ -517,10 +526,17 @@ def _syntax_error(exc: lark.exceptions.LarkError, text: str, mapper: SpanMapper,
     msg = f"unexpected {_describe_token(tok)}"
     if described and len(described) <= 6:
         msg += f"; expected {_or_list(described)}"
+    if tok is not None and str(tok) in _COMPARISONS and 0 < line <= len(lines):
+        before = lines[line - 1][: max(column - 1, 0)]
+        if re.search(r"(<=|>=|==|!=|<|>)", before.split("(")[-1] if "(" in before else before):
+            hint = "comparisons do not chain: write `0 < x and x < 2` for `0 < x < 2`"
     if tok is not None and tok.type == "NAME" and first_word not in _STATEMENT_HINTS and "_NL" in expected:
         hint = hint or "two names side by side: is an operator (`*`) missing, or a differential misplaced?"
     return DyncSyntaxError(msg, span, hint=hint)
 
+
+#: the comparison operators, which do not chain
+_COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
 
 #: the words that start a statement (not `init`, `always`, ... that follow one)
 _STATEMENT_WORDS = ("model", "dim", "param", "const", "state", "brownian", "input", "let", "net", "observe",

@@ -565,14 +565,17 @@ class _SpecReader:
             self.errors.append(exc)
             return None
 
-    def string_fragment(self, node: Node, kind: str, where: str, what: str):
-        """A distribution, kind or equation string."""
+    def string_fragment(self, node: Node, kind: str, where: str, what: str, hint: str | None = None):
+        """A distribution, kind or equation string; ``hint`` for a syntax
+        error that has none of its own."""
         if not isinstance(node, ScalarNode) or node.tag in (_NULL, _INT, _FLOAT) and node.style is None:
             self.expected(where, what, node)
             return None
         try:
             return self.fragment(node, kind)
         except DyncSyntaxError as exc:
+            if exc.hint is None:
+                exc.hint = hint
             self.errors.append(exc)
             return None
 
@@ -975,7 +978,8 @@ class _SpecReader:
         out = []
         for item in node.value:
             e = self.string_fragment(
-                item, "expectation", "expect", "an expectation such as `always x > 0` or `mean(x) = 0`"
+                item, "expectation", "expect", "an expectation such as `always x > 0` or `mean(x) = 0`",
+                hint="an expectation reads `always COND`, `mean(EXPR) = RHS`, `var(EXPR) = RHS` or `stationary STATE ~ DIST`",
             )
             if e is not None:
                 out.append(dataclasses.replace(e, span=self.span(item)))
