@@ -94,6 +94,10 @@ def check_dim_overrides(spec: ast.Spec, dims: Mapping[str, int]) -> None:
                 f"the spec's dims are {', '.join(sorted(declared))}" if declared else "the spec declares no dims"
             )
             raise UsageError(f"`--set {name}=...`: the spec has no dim `{name}`", hint=hint)
+        value = dims[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or int(value) < 1:
+            # refused here, at the override: the spec's `dim` line is not what is wrong
+            raise UsageError(f"`--set {name}={value}`: a dim must be a positive integer", hint=f"for example {name}=8")
 
 
 def check_ast(spec: ast.Spec, dims: Mapping[str, int] | None = None) -> CheckedSpec:

@@ -102,3 +102,12 @@ def test_train_with_output_writes_the_file_load_reads(tmp_path):
     loaded = dync.load(VP, text=SMALL, weights=out)
     x = jnp.array([0.3, -0.2])
     np.testing.assert_array_equal(loaded.score(0.5, x, None), result.model.score(0.5, x, None))
+
+
+@pytest.mark.parametrize("value", [0, -3, 2.5, "a", True])
+def test_a_bad_dim_override_is_refused_at_the_override(value):
+    """`dync.load(spec, K=0)` is one usage error naming the override, as
+    `--set K=0` is; not an error at the spec's `dim` line followed by the
+    shape errors a size of 0 causes."""
+    with pytest.raises(UsageError, match="a dim must be a positive integer"):
+        dync.load(str(ROOT / "specs/langevin_oscillators.dync"), jax.random.key(0), K=value)
