@@ -90,5 +90,12 @@ def main(argv: list[str] | None = None) -> None:
             _fail(err)
         except _Exit as e:
             sys.exit(e.code)
+    finally:
+        if argv is None:
+            # the work is done and written: a Ctrl-C during the second the
+            # interpreter takes to tear JAX down would only print a traceback
+            import signal
+
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
