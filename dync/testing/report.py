@@ -4,6 +4,7 @@ values that break them, and their text and JUnit XML forms."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -112,6 +113,7 @@ class TestReport:
     p_threshold: float
     seconds: float
     settings: str
+    paths: int = 0
 
     @property
     def ok(self) -> bool:
@@ -128,6 +130,13 @@ class TestReport:
             f"false alarms: alpha = {self.alpha:g} for the whole run, split over {self.tests} statistical "
             f"comparisons (Bonferroni): a moment fails past |z| = {self.z_threshold:.2f}, a law below p = {self.p_threshold:.2g}"
         )
+        if self.paths > 1:  # what a pass rules out: the smallest error these paths resolve
+            z, n = self.z_threshold, self.paths
+            lines.append(
+                f"resolution: with {n} paths a mean off by more than about {z / math.sqrt(n):.2g} standard deviations "
+                f"of its quantity, or a variance off by more than about {100 * z * math.sqrt(2 / n):.0f} %, fails; "
+                "smaller errors may pass (more --paths resolve finer)"
+            )
         for f in self.failures:
             lines.append(f.to_text())
         passed = sum(c.status == "passed" for c in self.checks)

@@ -378,6 +378,7 @@ def run_model_tests(
     return TestReport(
         spec=str(spec_path), checks=checks, failures=failures, examples=drawn, tests=plan.tests,
         alpha=settings.alpha, z_threshold=plan.z, p_threshold=plan.p, seconds=time.perf_counter() - started, settings=line,
+        paths=settings.paths,
     )  # fmt: skip
 
 

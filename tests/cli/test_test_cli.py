@@ -22,6 +22,8 @@ def test_passing_spec_exits_0_and_prints_the_report(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "passed  mean(x) = exp(-theta * t)" in out and "skipped forms" in out
     assert "false alarms: alpha = 0.001 for the whole run" in out
+    # what a pass rules out: z / sqrt(paths) standard deviations of a mean
+    assert "resolution: with 300 paths a mean off by more than about 0.2" in out
 
 
 def test_failing_spec_exits_1_with_junit(tmp_path, capsys):
