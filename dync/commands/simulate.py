@@ -56,7 +56,26 @@ def simulate_spec(
     # refuse what cannot fit before the model (its weights) is allocated
     preflight_simulate(info, **settings.run_kwargs())
     model = build_model(compiled, jax.random.key(settings.seed))
-    return simulate(model, progress=progress, distributed=distributed, inputs=inputs, **settings.run_kwargs())
+    ds = simulate(model, progress=progress, distributed=distributed, inputs=inputs, **settings.run_kwargs())
+    return _with_inputs(ds, inputs)
+
+
+def _with_inputs(ds, inputs: Any):
+    """The output with each input given as ``(times, values)`` stored beside
+    the paths (variable ``u`` on its own time axis ``u_time``), so that the
+    output is fit data for the same model (LANGUAGE.md §11: fitting reads an
+    input by name, on its own time coordinate)."""
+    import numpy as np
+    import xarray as xr
+
+    for name, value in (inputs or {}).items():
+        if not isinstance(value, tuple) or len(value) != 2 or name in ds:
+            continue  # a callable or a DataArray: nothing to store as a series
+        times, values = (np.asarray(v, np.float64) for v in value)
+        axis = f"{name}_time"
+        dims = (axis,) + tuple(f"{name}_dim{i}" for i in range(values.ndim - 1))
+        ds[name] = xr.DataArray(values, dims=dims, coords={axis: times}, attrs={"description": f"the input `{name}`"})
+    return ds
 
 
 def _read_inputs(info, inputs: Any) -> Any:

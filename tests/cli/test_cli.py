@@ -222,13 +222,20 @@ def test_simulate_reads_the_inputs_from_a_file(tmp_path, capsys):
     from tests.interrupt import main_exit_code
 
     spec = tmp_path / "forced.dync"
-    spec.write_text("model forced\ninput u\nstate x = 0\ndx = u dt + 0.001 dW\n")
+    spec.write_text("model forced\ninput u\nstate x = 0\ndx = u dt + 0.001 dW\nobserve y ~ Normal(x, 0.1)\n")
     (tmp_path / "u.csv").write_text("time,u\n0,0\n1,2\n")
     out = tmp_path / "x.nc"
     flags = ["--paths", "200", "--t1", "2", "--dt", "0.01", "--save", "1,2", "--no-progress", "-o", str(out)]
     assert main_exit_code("simulate", str(spec), *flags, "--inputs", str(tmp_path / "u.csv")) == 0
     with xr.open_dataset(out) as ds:
         np.testing.assert_allclose(ds["x"].mean("path").values, [0.99, 2.99], atol=2e-3)
+    # the output carries its input, so it is fit data for the same model (LANGUAGE.md §11)
+    import dync
+    from dync.runtime.data import read_observations
+
+    series = read_observations(out, dync.load(spec).info).series[0]
+    np.testing.assert_array_equal(series.inputs["u"][0], [0.0, 1.0])
+    np.testing.assert_array_equal(series.inputs["u"][1], [0.0, 2.0])
     assert main_exit_code("simulate", str(spec), *flags) == 2
     err = capsys.readouterr().err
     assert "has the input(s) `u`" in err and "--inputs FILE" in err
