@@ -195,6 +195,8 @@ def fit_point(
         f"fit_point {method} {chosen} lr={learning_rate} fix={sorted(fixed.items())} particles={particles} "
         f"dt={dt} data={data_digest(records)}"
     )
+    start = kernel.init()
+
     def stop_if_not_finite(chunk, done: int) -> None:
         values = np.asarray(chunk.value)
         if np.all(np.isfinite(values)):
@@ -203,11 +205,11 @@ def fit_point(
         raise DyncRuntimeError(
             f"the {method.upper()} objective became {values[i]} at step {done - len(values) + i + 1}: "
             "the optimiser left the finite numbers, so there is no estimate to report",
-            hint=f"lower --learning-rate (now {learning_rate:g}), or start from other values (--set NAME=VALUE)",
+            hint=_not_finite_hint(objective, start.position, learning_rate),
         )
 
     run = run_kernel(
-        kernel, kernel.init(), jax.random.key(0), steps, checkpoint=checkpoint,
+        kernel, start, jax.random.key(0), steps, checkpoint=checkpoint,
         checkpoint_every=checkpoint_every, progress=progress, description=f"{method} {model.info.name}",
         identity=identity, status_fn=lambda chunk, done: f"step {done}  objective {float(chunk.value[-1]):.6g}",
         on_chunk=stop_if_not_finite,
@@ -240,6 +242,21 @@ def fit_point(
         method, chosen, estimates, std_errors, names, covariance, fixed_values,
         float(loglik(fitted)), float(value), np.asarray(run.info.value), grad_norm, converged, fitted, intervals,
     )
+
+
+def _not_finite_hint(objective, position, learning_rate: float) -> str:
+    """What to change when the optimiser left the finite numbers: a gradient
+    that is not finite at the start is the model's (a root or log at 0), not
+    the step size's."""
+    grad = jax.grad(objective)(position)
+    bad = [name for name, g in grad.items() if not bool(jnp.all(jnp.isfinite(g)))]
+    if bad:
+        return (
+            f"the gradient in {', '.join(f'`{n}`' for n in bad)} is not finite at the starting values: a sqrt or log "
+            "at 0 where the model reaches it (a guard `sqrt(maximum(x, 0))` has an infinite slope at 0; write "
+            "`sqrt(maximum(x, 0) + 1e-9)`), or start from other values (--set NAME=VALUE); `dync test` names such spots"
+        )
+    return f"lower --learning-rate (now {learning_rate:g}), or start from other values (--set NAME=VALUE)"
 
 
 def _newton_polish(flat, objective, value_and_grad, hessian_fn, tolerance: float, max_iterations: int = 25):

@@ -103,3 +103,16 @@ def test_the_estimate_is_the_optimum_not_the_last_adam_step(ou_data):
     for name in TRUTH:
         assert float(short.estimates[name]) == pytest.approx(float(long.estimates[name]), rel=1e-3), name
     assert long.log_likelihood >= np.max(long.trace) - 1e-4 * abs(np.max(long.trace))
+
+
+def test_a_gradient_not_finite_at_the_start_is_named_not_the_learning_rate():
+    """The optimiser turning NaN at step 2 whatever the learning rate is the
+    model's infinite slope (a guarded root at 0), and the hint says so."""
+    import jax.numpy as jnp
+
+    from dync.runtime.estimate import _not_finite_hint
+
+    start = {"a": jnp.asarray(0.0), "b": jnp.asarray(1.0)}
+    hint = _not_finite_hint(lambda p: jnp.sqrt(jnp.maximum(p["a"], 0.0)) + p["b"] ** 2, start, 0.05)
+    assert "gradient in `a` is not finite" in hint and "`b`" not in hint
+    assert "learning-rate (now 0.05)" in _not_finite_hint(lambda p: p["a"] ** 2 + p["b"], start, 0.05)
