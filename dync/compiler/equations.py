@@ -503,7 +503,29 @@ class EquationChecks:
                 return self.err(ShapeMismatch, f"the arguments of `{call.func}` have shapes that do not broadcast: {fmt_shape(shape)} and {fmt_shape(v.shape)}", bound[p].span)
             shape = new
             args.append((p, v))
+            if self._not_positive(call.func, p, bound[p]):
+                return BAD
         return ir.DistIR(call.func, tuple(args), shape)
+
+    def _not_positive(self, law: str, name: str, expr: ast.Expr) -> bool:
+        """Report a constant argument that must be positive and is not
+        (`Normal(x, -0.5)`); an argument that reads a parameter or a state is
+        checked when the model runs."""
+        if name not in _POSITIVE_ARGS or (law == "Poisson" and name == "rate"):
+            return False
+        try:
+            value = np.asarray(const_eval(expr, self.consts), np.float64)
+        except (NotConstant, DyncError):
+            return False
+        if np.all(value > 0):
+            return False
+        bad = float(value[~(value > 0)].flat[0]) if value.ndim else float(value)
+        self.err(BadArguments, f"the `{name}` of `{law}` must be positive, got {bad:g}", expr.span, hint=f"give `{law}` a positive `{name}`")
+        return True
+
+
+#: the arguments of a law that must be positive (a Poisson rate may be 0)
+_POSITIVE_ARGS = ("scale", "rate", "df", "a", "b", "shape", "concentration")
 
 
 def sum_terms(terms: list[ir.IExpr], shape) -> ir.IExpr | None:
