@@ -270,7 +270,11 @@ def render_warning(warning: SpecWarning) -> str:
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """A hint naming the closest candidate, or ``None``."""
-    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    candidates = sorted(set(candidates))
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    if not close:  # a slip of case: `U` for `u`, `di` for `dI` (difflib sees no likeness in one letter)
+        lower = {c.lower(): c for c in candidates}
+        close = [lower[m] for m in difflib.get_close_matches(name.lower(), sorted(lower), n=1, cutoff=0.8)]
     return f"did you mean `{close[0]}`?" if close else None
 
 

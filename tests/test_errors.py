@@ -15,3 +15,14 @@ def test_control_characters_are_escaped_not_written_to_the_terminal():
     assert "`\\x00\\x01ab` is not a column name" in text
     assert "\ufffd\ufffdab,time" in text and "no \\x1b[31mcolour" in text
     assert not any(ord(c) < 32 and c != "\n" for c in text)
+
+
+def test_did_you_mean_sees_a_slip_of_case():
+    """`U` for `u`, `di` for `dI`: one letter, so difflib finds no likeness
+    without the case-blind fallback; far names stay unsuggested."""
+    from dync.errors import did_you_mean
+
+    assert did_you_mean("U", ["u", "tau"]) == "did you mean `u`?"
+    assert did_you_mean("di", ["dS", "dE", "dI", "dR"]) == "did you mean `dI`?"
+    assert did_you_mean("thetta", ["theta"]) == "did you mean `theta`?"
+    assert did_you_mean("q", ["u", "tau"]) is None

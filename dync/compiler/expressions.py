@@ -206,7 +206,8 @@ class ExprChecker:
             return BAD
         shapes = {x.shape for x in els}
         if len(shapes) > 1:
-            return self.err(ShapeMismatch, f"array elements have different shapes: {', '.join(fmt_shape(s) for s in sorted(shapes))}", e.span)
+            return self.err(ShapeMismatch, f"array elements have different shapes: {', '.join(fmt_shape(s) for s in sorted(shapes))}", e.span,
+                            hint="every element of an array literal has the same shape; join vectors with `concat(a, b)`")  # fmt: skip
         inner = els[0].shape if els else ()
         if all(isinstance(x, ir.Const) for x in els):
             if not self._constant((len(els),) + inner, e.span, "this array"):
