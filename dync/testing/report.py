@@ -4,6 +4,7 @@ values that break them, and their text and JUnit XML forms."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import shlex
 from collections.abc import Mapping, Sequence
@@ -26,7 +27,12 @@ def format_values(values: Mapping[str, np.ndarray]) -> str:
             parts.append(f"{name} = {int(a)}")
             continue
         a = a.astype(float)
-        text = repr(float(a)) if a.ndim == 0 else np.array2string(a, precision=17, separator=", ", threshold=20)
+        if a.ndim == 0:
+            text = repr(float(a))
+        elif a.size <= 64:  # on one line, as `--set` takes it back
+            text = json.dumps(a.tolist())
+        else:
+            text = " ".join(np.array2string(a, precision=17, separator=", ", threshold=20).split())
         parts.append(f"{name} = {text}")
     return ", ".join(parts) if parts else "(the spec's values)"
 
@@ -174,11 +180,14 @@ class TestReport:
 
 def reproduce_command(spec: str, settings_flags: Sequence[str], values: Mapping[str, np.ndarray]) -> str:
     """``dync test SPEC FLAGS --set a=... --examples 1``: the failing values
-    held fixed (scalars; array values are printed in the report)."""
+    held fixed (arrays of up to 64 numbers as nested lists, which `--set`
+    reads; a larger one is printed in the report only)."""
     parts = ["dync", "test", spec, *settings_flags]
     for name, v in values.items():
         a = np.asarray(v)
         if a.ndim == 0:
             parts += ["--set", f"{name}={int(a) if a.dtype.kind in 'iu' else float(a)!r}"]
+        elif a.size <= 64:  # `--set J=[[1.0, 0.5], [0.5, 1.0]]` (a larger array is printed in the report only)
+            parts += ["--set", f"{name}={json.dumps(a.astype(float).tolist())}"]
     parts += ["--examples", "1"]
     return " ".join(shlex.quote(p) for p in parts)

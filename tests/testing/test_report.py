@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shlex
+
 import numpy as np
 
-from dync.testing.report import Failure
+from dync.settings.common import _parameter_value
+from dync.testing.report import Failure, format_values, reproduce_command
 
 
 def test_a_failure_names_its_check_values_and_reproduction():
@@ -18,3 +21,14 @@ def test_a_failure_names_its_check_values_and_reproduction():
 def test_a_failed_stationary_law_hints_that_t1_may_be_too_short():
     text = Failure("stationary x ~ Normal(0, 1)", "s.dync:6:1", "KS p = 1e-9", "p = 1e-09 < 1.2e-06").to_text()
     assert "raise --t1" in text
+
+
+def test_array_values_print_on_one_line_and_reproduce_through_set():
+    values = {"A": np.array([[1.0, 0.5], [0.5, 2.0]]), "k": np.float64(0.25), "N": np.int64(3)}
+    assert format_values(values) == "A = [[1.0, 0.5], [0.5, 2.0]], k = 0.25, N = 3"
+    command = shlex.split(reproduce_command("m.dync", ["--paths", "10"], values))
+    sets = dict(command[i + 1].split("=", 1) for i, word in enumerate(command) if word == "--set")
+    assert _parameter_value(sets["A"], "--set A") == [[1.0, 0.5], [0.5, 2.0]]
+    assert sets["k"] == "0.25" and sets["N"] == "3"
+    big = {"W": np.zeros((10, 10))}
+    assert "--set" not in reproduce_command("m.dync", [], big) and "\n" not in format_values(big)
