@@ -155,7 +155,10 @@ class EquationChecks:
                         f"equation for an undeclared state `{eq.lhs[1:] if target else eq.lhs}`",
                         eq.lhs_span,
                         hint=did_you_mean(eq.lhs, cands)
-                        or (f"declare it with `state {target} = 0`" if target else "an equation reads `dX = ... dt + ... dW` for a declared state X"),
+                        or (
+                            (f"declare it under `states:` as `{target}: 0`" if self.spec.path.endswith((".yaml", ".yml")) else f"declare it with `state {target} = 0`")
+                            if target else "an equation reads `dX = ... dt + ... dW` for a declared state X"
+                        ),
                     )
                 continue
             if target in by_state:

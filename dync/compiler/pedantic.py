@@ -20,6 +20,7 @@ import dataclasses
 import re
 
 from ..dsl import ast
+from ..dsl.format import format_expr
 from ..errors import SpecWarning, Span
 from . import ir
 from .dependencies import depends_on_state
@@ -120,7 +121,8 @@ def _params_without_prior(spec: ast.Spec, yaml: bool) -> list[SpecWarning]:
     for p in spec.of_type(ast.Param):
         if p.fixed or p.prior is not None:
             continue
-        example = f"{p.name}: {{value: ..., prior: Normal(0, 1)}}" if yaml else f"param {p.name} = ... ~ Normal(0, 1)"
+        shape = f"[{', '.join(format_expr(d) for d in p.shape)}]" if p.shape else ""
+        example = f"{p.name}: {{value: ..., prior: Normal(0, 1)}}" if yaml else f"param {p.name}{shape} = ... ~ Normal(0, 1)"
         known = f"`{p.name}: {{value: ..., fixed: true}}`" if yaml else f"`const {p.name} = ...`"
         out.append(
             SpecWarning(
