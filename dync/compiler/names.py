@@ -342,6 +342,8 @@ class DeclarationChecks:
                 continue
             what = f"{'constant' if p.fixed else 'parameter'} `{p.name}`"
             shape = self._shape(p.shape, what)
+            if shape is None and p.shape is not None:
+                self.failed.add(p.name)  # as for a state: the size's error is the one to report
             constraint = self._constraint(p.constraint)
             value = None
             if p.value is not None:
@@ -488,7 +490,10 @@ class DeclarationChecks:
         for i in self.spec.of_type(ast.Input):
             if self._decl_nodes.get(i.name) is not i:
                 continue
-            shape = self._shape(i.shape, f"input `{i.name}`") or ()
+            shape = self._shape(i.shape, f"input `{i.name}`")
+            if shape is None and i.shape is not None:
+                self.failed.add(i.name)
+            shape = shape or ()
             self.symbols[i.name] = ("input", shape)
             out.append((i.name, shape))
         return out
@@ -507,6 +512,8 @@ class DeclarationChecks:
             )
         for s in decls:
             shape = self._shape(s.shape, f"state `{s.name}`")
+            if shape is None and s.shape is not None:
+                self.failed.add(s.name)  # its size was reported (a bad dim): its uses stay silent
             if shape is None:
                 shape = ()
                 if s.value is not None:
