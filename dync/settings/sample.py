@@ -219,7 +219,8 @@ def _reverse_settings(spec: ast.Spec, v: dict[str, Any], sets) -> SampleSettings
         raise UsageError(f"--reverse {reverse}: unknown reverse sampler", hint=hint)
     if v["weights"] is None:
         raise UsageError(
-            "--reverse needs the file `dync train` writes: the trained weights, and the data's moments the reverse processes start from",
+            # not `--reverse ...` first: a missing --weights is no error of a `sample:` section's `reverse:`
+            "generating with --reverse needs the file `dync train` writes: the trained weights, and the data's moments the reverse processes start from",
             hint="pass --weights FILE, written by `dync train SPEC DATA -o FILE` (for a score with no net it only records the moments)",
         )
     snr = float(v["snr"])
@@ -231,7 +232,7 @@ def _reverse_settings(spec: ast.Spec, v: dict[str, Any], sets) -> SampleSettings
     if anneal is not None and product is not None:
         raise UsageError("--anneal and --product are two Feynman–Kac targets; give one")
     if guidance is not None and product is None:
-        raise UsageError("--guidance needs the unconditional score", hint="pass --product UNCONDITIONAL.eqx")
+        raise UsageError("guidance (--guidance) needs the unconditional score", hint="pass --product UNCONDITIONAL.eqx")
     if (anneal is not None or product is not None) and (reverse != "sde" or v["loglik"]):
         raise UsageError(
             "Feynman–Kac correctors (--anneal, --product) run weighted reverse-SDE particles",

@@ -25,3 +25,13 @@ def test_a_section_that_a_flag_completes_is_not_an_error():
     command line, so check says nothing."""
     spec = load_yaml_spec(HEAD + "simulate: {paths: 10}\ntest: {ranges: {k: [0.5, 2]}}\n", "m.yaml")
     assert section_errors(spec) == []
+
+
+def test_what_a_flag_can_still_give_is_no_error_of_the_section():
+    """`sample: {reverse: sde}` without weights: `--weights FILE` comes on
+    the command line, so `dync check` says nothing."""
+    spec = load_yaml_spec(
+        "model: m\nstates:\n  x: {init: data}\nequations:\n  - dx = -x dt + dW\nscore:\n  x: -x\nsample: {reverse: sde}\n",
+        "m.yaml",
+    )
+    assert section_errors(spec) == []
