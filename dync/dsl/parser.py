@@ -28,6 +28,7 @@ from lark.lexer import PatternStr
 from ..errors import DyncSyntaxError, InvalidSpec, Span, SpecErrors
 from . import ast
 from .limits import MAX_RANK
+from .vocabulary import FOREIGN_WORDS
 
 _STARTS = ("start", "expr_only", "equation_only", "dist_only", "kind_only", "expectation_only")
 _OPEN = {"LPAR": "(", "LSQB": "["}
@@ -541,10 +542,6 @@ _COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
 #: the words that start a statement (not `init`, `always`, ... that follow one)
 _STATEMENT_WORDS = ("model", "dim", "param", "const", "state", "brownian", "input", "let", "net", "observe",
                     "calculus", "expect", "target", "score")  # fmt: skip
-#: words other modelling tools use for a statement, and dync's word for it
-_FOREIGN_WORDS = {"potential": "let", "energy": "let", "define": "let", "parameter": "param", "variable": "state",
-                  "var": "state", "constant": "const", "dimension": "dim", "noise": "brownian", "wiener": "brownian",
-                  "observation": "observe", "obs": "observe", "network": "net", "nn": "net"}  # fmt: skip
 _WORD_PAIR = re.compile(r"^(\s*)([A-Za-z_][A-Za-z0-9_]*)\s+[A-Za-z_]")
 
 
@@ -561,8 +558,8 @@ def _misspelt_statement_word(lines: list[str], tok: Token | None) -> tuple[str, 
     word = m.group(2)
     if word in _STATEMENT_WORDS:
         return None
-    if word.lower() in _FOREIGN_WORDS:
-        return word, len(m.group(1)) + 1, _FOREIGN_WORDS[word.lower()]
+    if word.lower() in FOREIGN_WORDS:
+        return word, len(m.group(1)) + 1, FOREIGN_WORDS[word.lower()]
     close = difflib.get_close_matches(word.lower(), _STATEMENT_WORDS, n=1, cutoff=0.7)
     if not close:
         return None

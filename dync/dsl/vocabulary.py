@@ -69,3 +69,37 @@ NET_OPTIONS: tuple[str, ...] = ("in", "out", "width", "depth", "activation")
 
 #: the values of ``calculus``; the first is the default
 CALCULI: tuple[str, ...] = ("ito", "stratonovich")
+
+#: words other modelling tools use for a statement, and dync's statement word
+#: (the text parser's "did you mean `let`?" for `potential U = ...`)
+FOREIGN_WORDS: dict[str, str] = {
+    "potential": "let", "energy": "let", "define": "let", "parameter": "param", "constant": "const",
+    "variable": "state", "var": "state", "dimension": "dim", "noise": "brownian", "wiener": "brownian",
+    "observation": "observe", "obs": "observe", "network": "net", "nn": "net",
+}  # fmt: skip
+
+#: the YAML section of each statement word
+STATEMENT_SECTIONS: dict[str, str] = {
+    "dim": "dims", "param": "params", "const": "params", "input": "inputs", "brownian": "brownian",
+    "state": "states", "let": "let", "net": "nets", "observe": "observe", "expect": "expect",
+}  # fmt: skip
+
+
+def foreign_section(key: str) -> str | None:
+    """The YAML section another tool's name (or a singular or plural slip)
+    stands for: `potentials` -> `let`, `parameters` -> `params`, `sdes` ->
+    `equations`; ``None`` for any other key.
+
+    Example:
+        >>> foreign_section("Potentials"), foreign_section("state"), foreign_section("params")
+        ('let', 'states', None)
+    """
+    word = key.lower()
+    if word in ("sde", "sdes", "expectation", "expectations"):
+        return "equations" if word.startswith("sde") else "expect"
+    for candidate in (word, word[:-1] if word.endswith("s") else word):
+        statement = FOREIGN_WORDS.get(candidate, candidate)
+        section = STATEMENT_SECTIONS.get(statement)
+        if section is not None and section != word:
+            return section
+    return None

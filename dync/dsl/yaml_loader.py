@@ -48,7 +48,7 @@ from ..errors import (
 from . import ast, sections
 from .limits import MAX_SPEC_BYTES as MAX_SPEC_BYTES
 from .parser import SpanMapper, parse_fragment
-from .vocabulary import CALCULI, DISTRIBUTION_NAMES, NET_OPTIONS
+from .vocabulary import CALCULI, DISTRIBUTION_NAMES, NET_OPTIONS, foreign_section
 
 #: the deepest nesting of YAML collections read
 MAX_DEPTH = 32
@@ -90,15 +90,6 @@ SECTIONS: tuple[str, ...] = (
     "train",
 )
 SETTINGS_SECTIONS: tuple[str, ...] = tuple(sections.SECTIONS)
-#: section names other modelling tools use, and dync's name for them
-_FOREIGN_SECTIONS = {
-    "potentials": "let", "potential": "let",
-    "lets": "let", "parameters": "params", "param": "params", "constants": "params",
-    "variables": "states", "state": "states", "noise": "brownian", "noises": "brownian", "brownians": "brownian",
-    "sdes": "equations", "sde": "equations", "dimensions": "dims", "dim": "dims",
-    "observations": "observe", "observation": "observe", "networks": "nets", "net": "nets",
-    "expects": "expect", "expectations": "expect", "input": "inputs",
-}  # fmt: skip
 _SECTION_NOTES = {"let": " (a potential is a named expression, `let: {U: ...}`, used as `grad(U, x)`)",
                   "params": " (a constant is a param with `fixed: true`)"}
 PARAM_KEYS: tuple[str, ...] = ("value", "shape", "constraint", "prior", "init", "fixed")
@@ -457,7 +448,7 @@ class _SpecReader:
             if name in allowed:
                 known[name] = (key, value)
                 continue
-            foreign = _FOREIGN_SECTIONS.get(name.lower()) if not where else None
+            foreign = foreign_section(name) if not where else None
             hint = (
                 (f"dync calls this section `{foreign}`" + _SECTION_NOTES.get(foreign, "") if foreign else None)
                 or did_you_mean(name, allowed)

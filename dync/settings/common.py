@@ -125,16 +125,45 @@ def _flat(value: Any) -> list:
     return [value]
 
 
+def as_items(value: Any) -> Any:
+    """A single ``NAME=VALUE`` string as a list of one (from Python,
+    ``fix="mu=1"`` is one item, not its characters); anything else as given."""
+    return [value] if isinstance(value, str) else value
+
+
+def refuse_flags_of_other_methods(
+    flags: Mapping[str, Any], used_by: Mapping[str, tuple[str, ...]], method: str, hint: Callable[[str, tuple[str, ...]], str]
+) -> None:
+    """Refuse a flag given for a method that does not read it (`dync fit
+    --method mle --chains 3`, `dync sample --method nuts --friction 2`).
+
+    Args:
+        flags: the command's flags (``None``: not given).
+        used_by: flag key → the methods that read it.
+        method: the run's method.
+        hint: the hint for a flag (``--chains``) and the methods that read it.
+
+    Raises:
+        UsageError: the first such flag.
+    """
+    for key, methods in used_by.items():
+        if flags.get(key) is not None and method not in methods:
+            flag = "--" + key.replace("_", "-")
+            raise UsageError(
+                f"{flag} is a setting of --method {' / '.join(methods)}; --method {method} does not use it",
+                hint=hint(flag, methods),
+            )
+
+
 def parse_sets(sets: Iterable[str] | Mapping[str, object] | None) -> dict[str, str]:
     """``--set NAME=VALUE`` items (or a mapping) as ``{name: value text}``.
 
     Raises:
         UsageError: an item is not ``NAME=VALUE`` or its name is not a name.
     """
+    sets = as_items(sets)
     if isinstance(sets, Mapping):
         sets = [f"{k}={v}" for k, v in sets.items()]
-    elif isinstance(sets, str):  # one item, `sets="K=16"`, not its characters
-        sets = [sets]
     out: dict[str, str] = {}
     for item in sets or []:
         if "=" not in item:

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..dsl import ast
 from ..errors import UsageError, did_you_mean
-from .common import _number, _whole, located_in_section, merge_section, parse_sets, split_sets
+from .common import _number, _whole, as_items, located_in_section, merge_section, parse_sets, refuse_flags_of_other_methods, split_sets
 
 
 # ------------------------------------------------------------------- fit
@@ -90,8 +90,7 @@ def parse_fix(fix: Iterable[str] | Mapping[str, object] | None) -> dict[str, flo
     """
     if fix is None:
         return {}
-    if isinstance(fix, str):  # one item, `fix="mu=1"`, not its characters
-        fix = [fix]
+    fix = as_items(fix)
     if isinstance(fix, Mapping):
         items = [(str(k), v) for k, v in fix.items()]
     else:
@@ -160,13 +159,10 @@ def fit_settings(
     if likelihood not in ("auto", "kalman", "particle"):
         hint = did_you_mean(likelihood, ("auto", "kalman", "particle")) or "use auto, kalman or particle"
         raise UsageError(f"--likelihood {likelihood}: unknown likelihood", hint=hint)
-    for key, used_by in _METHOD_FLAGS.items():
-        if flags.get(key) is not None and method not in used_by:
-            flag = "--" + key.replace("_", "-")
-            raise UsageError(
-                f"{flag} is a setting of --method {' / '.join(used_by)}; --method {method} does not use it",
-                hint=f"drop {flag}" + (" (NUTS runs --warmup steps, then --draws)" if method == "nuts" else ""),
-            )
+    refuse_flags_of_other_methods(
+        flags, _METHOD_FLAGS, method,
+        lambda flag, _: f"drop {flag}" + (" (NUTS runs --warmup steps, then --draws)" if method == "nuts" else ""),
+    )  # fmt: skip
     fixed = parse_fix(spec.setting("fit").get("fix"))
     fixed.update(parse_fix(fix))
     target = float(v["target_accept"])

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..dsl import ast
 from ..errors import UsageError, did_you_mean
-from .common import _whole, located_in_section, merge_section, parse_prior, parse_sets, split_sets
+from .common import _whole, located_in_section, merge_section, parse_prior, parse_sets, refuse_flags_of_other_methods, split_sets
 
 
 # ---------------------------------------------------------------- sample
@@ -120,13 +120,7 @@ def sample_settings(
     if method not in SAMPLE_METHODS:
         hint = did_you_mean(method, SAMPLE_METHODS) or "use one of " + ", ".join(SAMPLE_METHODS)
         raise UsageError(f"--method {method}: unknown sampler", hint=hint)
-    for key, used_by in _METHOD_FLAGS.items():
-        if flags.get(key) is not None and method not in used_by:
-            flag = "--" + key.replace("_", "-")
-            raise UsageError(
-                f"{flag} is a setting of --method {' / '.join(used_by)}; --method {method} does not use it",
-                hint=f"drop {flag}, or add --method {used_by[0]}",
-            )
+    refuse_flags_of_other_methods(flags, _METHOD_FLAGS, method, lambda flag, used_by: f"drop {flag}, or add --method {used_by[0]}")
     step = v["step"]
     if step is not None and not float(step) > 0:
         raise UsageError(f"--step {step}: the step must be positive")

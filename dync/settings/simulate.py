@@ -8,7 +8,7 @@ from typing import Any
 
 from ..dsl import ast
 from ..errors import UsageError
-from .common import _number, located_in_section, merge_section, parse_sets, split_sets
+from .common import _number, as_items, located_in_section, merge_section, parse_sets, split_sets
 
 
 # -------------------------------------------------------------- simulate
@@ -92,8 +92,7 @@ def _parse_sweeps(sweep: Iterable[str] | Mapping[str, Any] | None) -> dict[str, 
         return dict(sweep)
     if not sweep:
         return {}
-    if isinstance(sweep, str):  # one item, not its characters
-        sweep = [sweep]
+    sweep = as_items(sweep)
     import numpy as np  # only a sweep needs it
 
     out = {}

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..dsl import ast
 from ..errors import BadValue, SpecErrors, UsageError, did_you_mean
-from .common import _number, _whole, located_in_section, merge_section, parse_sets, split_sets
+from .common import _number, _whole, as_items, located_in_section, merge_section, parse_sets, split_sets
 
 #: the built-in checks ``dync test`` runs on every model (``--skip`` names them)
 BUILTIN_CHECKS = ("finite", "shapes", "reproducible", "forms", "stratonovich", "gradients")
@@ -64,8 +64,7 @@ def _parse_ranges(ranges: Iterable[str] | Mapping[str, Any] | None) -> dict[str,
     """``--range NAME=LO:HI`` items (or the section's mapping) as ``{name: (lo, hi)}``."""
     if not ranges:
         return {}
-    if isinstance(ranges, str):  # one item, not its characters
-        ranges = [ranges]
+    ranges = as_items(ranges)
     if isinstance(ranges, Mapping):
         items = {str(k): v for k, v in ranges.items()}
     else:

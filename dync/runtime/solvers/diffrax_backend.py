@@ -27,6 +27,7 @@ from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 from dync.errors import DyncRuntimeError, UsageError
 from dync.runtime.model import AbstractModel
+from dync.runtime.schedule import on_grid
 from dync.info.solvers import check_solver
 from dync.runtime.solvers.fused import state_batch
 
@@ -189,22 +190,21 @@ def _raise_for(result: diffrax.RESULTS, model: AbstractModel, solver: str) -> No
 
 def _steps_through(save_ts: np.ndarray, t0: float, t1: float, dt: float) -> np.ndarray | None:
     """The step ends of a fixed-step solve that saves at ``save_ts``: ``None``
-    when every save time lies on the grid ``t0 + i dt`` (relative tolerance
-    1e-6, as the fused solvers judge it; the steps are then unchanged), else
-    the grid with the other save times added, so that each is a step's end.
+    when every save time lies on the grid ``t0 + i dt`` (as
+    :func:`~dync.runtime.schedule.on_grid` judges it for the fused solvers;
+    the steps are then unchanged), else the grid with the other save times
+    added, so that each is a step's end.
 
     Example:
         >>> _steps_through(np.array([0.25, 1.0]), 0.0, 1.0, 0.5).tolist()
         [0.0, 0.25, 0.5, 1.0]
     """
-    offsets = (save_ts - t0) / dt
-    if np.all(np.abs(offsets - np.round(offsets)) <= 1e-6 * np.maximum(1.0, np.abs(offsets))):
+    off_grid = [t for t in save_ts.tolist() if on_grid(t, t0, dt, t1 - t0) is None]
+    if not off_grid:
         return None
-    steps = int(round((t1 - t0) / dt))
-    grid = t0 + dt * np.arange(steps + 1)
+    grid = t0 + dt * np.arange(int(round((t1 - t0) / dt)) + 1)
     grid[-1] = t1
-    near = np.abs(save_ts[:, None] - grid[None, :]).min(axis=1) <= 1e-6 * dt
-    return np.unique(np.concatenate([grid, save_ts[~near]]))
+    return np.unique(np.concatenate([grid, off_grid]))
 
 
 def solve_diffrax(
