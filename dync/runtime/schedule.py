@@ -24,11 +24,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import UsageError
+from .grid import GRID_RTOL, on_grid
 
 __all__ = ["GRID_RTOL", "SaveSchedule", "on_grid", "save_schedule", "suggest_dt"]
-
-#: relative tolerance for a save time to count as lying on the step grid
-GRID_RTOL = 1e-6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,14 +57,6 @@ def suggest_dt(span: float, dt: float, offsets: np.ndarray) -> float | None:
         k = offsets / h
         if np.all(np.abs(k - np.round(k)) <= GRID_RTOL * np.maximum(1.0, np.abs(k))):
             return h
-    return None
-
-
-def on_grid(t: float, t0: float, dt: float, span: float) -> int | None:
-    """The step index ``i`` with ``t0 + i * dt == t`` (to ``GRID_RTOL``), or ``None``."""
-    i = round((t - t0) / dt)
-    if abs(t0 + i * dt - t) <= GRID_RTOL * max(abs(t), span, dt):
-        return i
     return None
 
 

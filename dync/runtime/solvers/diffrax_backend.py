@@ -27,7 +27,7 @@ from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 from dync.errors import DyncRuntimeError, UsageError
 from dync.runtime.model import AbstractModel
-from dync.runtime.schedule import on_grid
+from dync.runtime.grid import on_grid
 from dync.info.solvers import check_solver
 from dync.runtime.solvers.fused import state_batch
 
