@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import difflib
 import functools
 import math
 import os
@@ -352,6 +353,13 @@ def _close(name: str, candidates: list[str]) -> str | None:
         if c.lower() == name.lower():
             return f"did you mean `{c}`?"
     return did_you_mean(name, candidates)
+
+
+def _rename_hint(name: str, header: list[str]) -> str:
+    """For a missing input column: the file's column it is probably spelt
+    as (`seasn` for `season`), or where to add it."""
+    close = difflib.get_close_matches(name, [h.strip() for h in header], n=1, cutoff=0.6)
+    return f"rename the column `{close[0]}` to `{name}`" if close else "add its columns"
 
 
 def _fmt(x: float) -> str:
@@ -798,7 +806,7 @@ class _CsvReader:
                     f"{', '.join(f'`{c}`' for c in missing[:3])}{', ...' if len(missing) > 3 else ''} "
                     "(empty cells where not observed)"
                     if what == "observe"
-                    else "add its columns" if self.inputs_only
+                    else _rename_hint(name, header) if self.inputs_only
                     else "add its columns, or read with inputs=False and give the input to the likelihood"
                 )
                 subject = f"`observe {name}`" if what == "observe" else f"the input `{name}`"

@@ -349,6 +349,7 @@ def test_input_series_read_from_csv_and_netcdf_alike(tmp_path):
     "text, message",
     [
         ("time,v\n0,1\n", "no column for the input `u`"),
+        ("time,uu\n0,1\n", "rename the column `uu` to `u`"),
         ("time,series,u\n0,a,1\n1,a,2\n0,b,1\n", "holds 2 series (`a`, `b`)"),
         ("time,u\n0,1\n0,2\n", "appears twice"),
         ("time,u\n0,1\n1,inf\n", "input `u` is not finite"),
