@@ -625,27 +625,6 @@ class _SpecReader:
             raise SpecErrors(self.errors, partial=spec if recoverable else None)
         return spec
 
-    def shifted_line_above(self, line: int):
-        """The mark of the line above 0-based ``line`` (blank and comment
-        lines skipped) when it is indented less than ``line`` and holds a
-        complete `key: value`: a misaligned key, whose plain value YAML then
-        continues into ``line``; ``None`` otherwise."""
-        lines = self.text.splitlines()
-        if not 0 < line < len(lines):
-            return None
-        indent = len(lines[line]) - len(lines[line].lstrip(" "))
-        for above in range(line - 1, -1, -1):
-            text = lines[above].split("#", 1)[0].rstrip()
-            if not text.strip():
-                continue
-            own = len(text) - len(text.lstrip(" "))
-            key, sep, value = text.strip().partition(": ")
-            if own < indent and sep and value and not key.startswith("-"):
-                start = sum(len(ln) for ln in self.text.splitlines(keepends=True)[:above])
-                return yaml.Mark("", start + own, above, own, None, None)
-            return None
-        return None
-
     def yaml_syntax_error(self, exc: yaml.MarkedYAMLError) -> DyncSyntaxError:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "malformed YAML"
@@ -655,10 +634,6 @@ class _SpecReader:
         if hint is None and exc.context and exc.context_mark is not None and exc.problem:
             line, column = self.pos(exc.context_mark.index)
             hint = f"{exc.context} at line {line}, column {column}"
-        if problem == "mapping values are not allowed here" and mark is not None:
-            shifted = self.shifted_line_above(mark.line)
-            if shifted is not None:  # ` Hp: ...` above `  Pp: ...`: YAML read Hp's value on into this line
-                mark, hint = shifted, _INDENT_HINT
         if hint is _INDENT_HINT:
             problem = "this line's indentation does not fit the lines above it"
         return DyncSyntaxError(f"invalid YAML: {problem}", self.mark_span(mark), hint=hint)
