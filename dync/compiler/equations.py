@@ -138,7 +138,9 @@ class EquationChecks:
                 by_state[eq.lhs] = eq
                 continue
             if target is None or target not in self.states:
-                if target in self._duplicated or target in self._rejected or target in self.incomplete:
+                if target in self._duplicated or target in self._rejected or target in self.incomplete or (
+                    ast.MISSPELT_STATES in self.incomplete and target not in self._decl_nodes
+                ):
                     continue  # the declaration's own error is the one to report
                 cands = [f"d{s}" for s in self.states]
                 if target is not None and target in self._decl_nodes:

@@ -503,7 +503,7 @@ class DeclarationChecks:
     def _check_state_decls(self) -> list[ast.State]:
         states = []
         decls = [s for s in self.spec.of_type(ast.State) if self._decl_nodes.get(s.name) is s]
-        if not self.spec.of_type(ast.State) and self.spec.of_type(ast.ModelName):
+        if not self.spec.of_type(ast.State) and self.spec.of_type(ast.ModelName) and ast.MISSPELT_STATES not in self.incomplete:
             self.err(
                 InvalidSpec,
                 "the model declares no state, so there is nothing to simulate",

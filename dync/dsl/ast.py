@@ -288,6 +288,9 @@ Declaration = Union[
 #: in :attr:`Spec.incomplete`: the YAML's `equations:` key was misspelt (its
 #: E260 says so), so the checker does not report every state as having no equation
 MISSPELT_EQUATIONS = "<equations>"
+#: in :attr:`Spec.incomplete`: the YAML's `states:` key was misspelt, so the
+#: checker does not report every equation as one for an undeclared state
+MISSPELT_STATES = "<states>"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -651,11 +651,15 @@ class _SpecReader:
                 self.error(BadValue, f"the YAML tag `{tag}` is not allowed in a spec", node, hint="remove the tag")
         entries = self.mapping(root, "")
         sections = self.check_keys(entries, SECTIONS, "")
-        if "equations" not in sections and any(
-            n != "equations" and difflib.get_close_matches(n, ["equations"], n=1, cutoff=0.75) for _, _, n in entries
-        ):
-            # a misspelt `equations:` (its E260 says so): no E210 for every state
-            self.incomplete.add(ast.MISSPELT_EQUATIONS)
+        for meant, marker in (("equations", ast.MISSPELT_EQUATIONS), ("states", ast.MISSPELT_STATES)):
+            if meant not in sections and any(
+                n not in SECTIONS
+                and (foreign_section(n) == meant or difflib.get_close_matches(n, [meant], n=1, cutoff=0.75))
+                for _, _, n in entries
+            ):
+                # a misspelt section (its E260 says so): no follow-on error for
+                # every state without an equation, or every equation without a state
+                self.incomplete.add(marker)
 
         def section(name: str, build: Callable[[Node], list]) -> list:
             return build(sections[name][1]) if name in sections else []
