@@ -41,7 +41,7 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import PRNGKeyArray
 
 from ..errors import DyncRuntimeError, UsageError, did_you_mean
-from .kernels import optax_kernel, run_kernel
+from .kernels import keeping_best, optax_kernel, run_kernel
 from .likelihood import choose_method, data_digest, log_likelihood_with_method, read_data
 from .logdensity import state_log_density
 from .model import AbstractModel
@@ -190,7 +190,7 @@ def fit_point(
         return jnp.reshape(value, ())
 
     density = state_log_density(objective, free)
-    kernel = optax_kernel(density, optax.adam(learning_rate))
+    kernel = keeping_best(optax_kernel(density, optax.adam(learning_rate)))
     identity = (
         f"fit_point {method} {chosen} lr={learning_rate} fix={sorted(fixed.items())} particles={particles} "
         f"dt={dt} data={data_digest(records)}"
@@ -205,7 +205,7 @@ def fit_point(
         raise DyncRuntimeError(
             f"the {method.upper()} objective became {values[i]} at step {done - len(values) + i + 1}: "
             "the optimiser left the finite numbers, so there is no estimate to report",
-            hint=_not_finite_hint(objective, start.position, learning_rate),
+            hint=_not_finite_hint(objective, start.inner.position, learning_rate),
         )
 
     run = run_kernel(
@@ -214,11 +214,12 @@ def fit_point(
         identity=identity, status_fn=lambda chunk, done: f"step {done}  objective {float(chunk.value[-1]):.6g}",
         on_chunk=stop_if_not_finite,
     )
-    flat, unravel = ravel_pytree(run.state.position)
-    flat_objective = jax.jit(lambda z: objective(unravel(z)))
+    flat, unravel = ravel_pytree(run.state.inner.position)
     value_and_grad = jax.jit(jax.value_and_grad(lambda z: objective(unravel(z))))
+    if not float(value_and_grad(flat)[0]) >= float(run.state.value):
+        flat = ravel_pytree(run.state.position)[0]  # the last iterate fell back: start from the best one
     hessian_fn = jax.jit(jax.hessian(lambda z: objective(unravel(z))))
-    flat, hessian = _newton_polish(flat, flat_objective, value_and_grad, hessian_fn, tolerance)
+    flat, hessian = _newton_polish(flat, value_and_grad, hessian_fn, tolerance)
     best = unravel(flat)
     value, grad = jax.value_and_grad(objective)(best)
     covariance = _laplace_covariance(np.asarray(hessian, np.float64))
@@ -259,18 +260,19 @@ def _not_finite_hint(objective, position, learning_rate: float) -> str:
     return f"lower --learning-rate (now {learning_rate:g}), or start from other values (--set NAME=VALUE)"
 
 
-def _newton_polish(flat, objective, value_and_grad, hessian_fn, tolerance: float, max_iterations: int = 25):
+def _newton_polish(flat, value_and_grad, hessian_fn, tolerance: float, max_iterations: int = 25):
     """Finish an Adam run with damped Newton steps on the flat position.
 
     Adam with a fixed step size wanders around the optimum at a distance set
     by the step size (it never settles, and after many steps it drifts), so
     its last iterate is not the maximum. Near a maximum the objective is close
     to quadratic and Newton's step $-H^{-1}g$ lands on it in a few
-    iterations. Each step is halved until the objective does not decrease (at
-    most 30 halvings); the loop stops when the gradient norm is below
+    iterations. Each step is halved until the objective increases, or stays
+    within its round-off while the gradient shrinks (at the top, float32
+    values are flat to their last digits; at most 30 halvings); the loop stops when the gradient norm is below
     ``tolerance / 100``, when $-H$ is not positive definite (no maximum
     nearby: the Adam iterate is kept), or after ``max_iterations``. The
-    result is never worse than where it started.
+    result is never worse than where it started, beyond round-off.
 
     Returns:
         The polished flat position and the Hessian there.
@@ -287,18 +289,26 @@ def _newton_polish(flat, objective, value_and_grad, hessian_fn, tolerance: float
         except np.linalg.LinAlgError:
             break
         direction = np.linalg.solve(chol.T, np.linalg.solve(chol, g))  # (-H)^{-1} g: uphill
+        # at the top, in float32, the objective is flat to its round-off: a
+        # step that keeps the value within that and shrinks the gradient counts
+        round_off = 16 * float(jnp.finfo(flat.dtype).eps) * max(1.0, abs(float(value)))
         scale, improved = 1.0, False
         for _ in range(30):
             trial = flat + jnp.asarray(scale * direction, flat.dtype)
-            trial_value = objective(trial)
-            if bool(jnp.isfinite(trial_value)) and float(trial_value) >= float(value):
+            trial_value, trial_grad = value_and_grad(trial)
+            if bool(jnp.isfinite(trial_value)) and (
+                float(trial_value) > float(value)
+                or (
+                    float(trial_value) >= float(value) - round_off
+                    and np.linalg.norm(np.asarray(trial_grad, np.float64)) < np.linalg.norm(g)
+                )
+            ):
                 improved = True
                 break
             scale *= 0.5
         if not improved:
             break
-        flat = trial
-        value, grad = value_and_grad(flat)
+        flat, value, grad = trial, trial_value, trial_grad
         hessian = hessian_fn(flat)
     return flat, hessian
 

@@ -231,6 +231,48 @@ def optax_kernel(
     return Kernel(init, step)
 
 
+class BestState(NamedTuple):
+    """The state of :func:`keeping_best`: the optimiser's own state, and the
+    highest-valued position it has visited (before its latest step).
+
+    Attributes:
+        inner: the wrapped optimiser's :class:`OptaxState`.
+        position: the best position seen so far.
+        value: its log-density (``-inf`` before the first step).
+    """
+
+    inner: OptaxState
+    position: Position
+    value: Scalar
+
+
+def keeping_best(kernel: Kernel) -> Kernel:
+    """An :func:`optax_kernel` (``maximize=True``) that also remembers its
+    best position.
+
+    Adam with a fixed step size does not settle at the maximum: its last
+    iterate can be worse than one it passed (it oscillates, or a noisy
+    objective pushes it off). A point estimate should report the best point
+    visited. Each step's info value is the log-density at the position the
+    step started from, so that position is kept when its value is the
+    highest yet. The last position (after the last step) is not evaluated
+    here: compare it with ``state.value`` once the run ends.
+    """
+
+    def init(position: Position | None = None) -> BestState:
+        inner = kernel.init(position)
+        return BestState(inner, inner.position, jnp.asarray(-jnp.inf, jnp.result_type(float)))
+
+    def step(key: PRNGKeyArray, state: BestState) -> tuple[BestState, OptaxInfo]:
+        inner, info = kernel.step(key, state.inner)
+        better = jnp.isfinite(info.value) & (info.value > state.value)
+        position = jax.tree_util.tree_map(lambda new, old: jnp.where(better, new, old), state.inner.position, state.position)
+        value = jnp.where(better, info.value, state.value).astype(state.value.dtype)
+        return BestState(inner, position, value), info
+
+    return Kernel(init, step)
+
+
 # ---------------------------------------------------------------------------
 # The driver
 # ---------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import optax
 import pytest
 
 from dync.errors import UsageError
-from dync.runtime.kernels import Kernel, KernelRun, from_blackjax, optax_kernel, run_kernel
+from dync.runtime.kernels import Kernel, KernelRun, from_blackjax, keeping_best, optax_kernel, run_kernel
 from dync.runtime.logdensity import parameter_log_density, state_log_density
 
 from tests.interrupt import ctrl_c_after
@@ -146,6 +146,23 @@ def test_optax_kernel_state_and_info(key):
     loss = state_log_density(lambda x: jnp.sum((x - 1.0) ** 2), jnp.zeros(1))
     descend = optax_kernel(loss, optax.sgd(0.25), maximize=False)
     np.testing.assert_allclose(run(descend, descend.init(), key, 20).state.position, [1.0], rtol=1e-6)
+
+
+def test_keeping_best_remembers_the_highest_position_visited(key):
+    # SGD at step 1.1 on -(x - 3)^2 overshoots further each step (x - 3 is
+    # multiplied by -1.2): the last iterate is the worst, the start the best
+    density = state_log_density(lambda x: -jnp.sum((x - 3.0) ** 2), jnp.full(1, 2.0))
+    kernel = keeping_best(optax_kernel(density, optax.sgd(1.1)))
+    out = run(kernel, kernel.init(), key, 6)
+    values = np.asarray(out.info.value)
+    assert values[0] == pytest.approx(-1.0) and np.all(np.diff(values) < 0)
+    assert float(out.state.value) == pytest.approx(values.max())
+    np.testing.assert_allclose(out.state.position, [2.0])
+    assert abs(float(out.state.inner.position[0]) - 3.0) == pytest.approx(1.2**6, rel=1e-5)
+    # on a converging run the best is the latest position evaluated
+    calm = keeping_best(optax_kernel(density, optax.sgd(0.25)))
+    out = run(calm, calm.init(), key, 6)
+    assert float(out.state.value) == pytest.approx(float(out.info.value[-1]))
 
 
 def _ess(draws: np.ndarray) -> np.ndarray:
