@@ -6,7 +6,9 @@ from typing import Annotated, Optional
 from .common import _echo, _Exit
 
 
-def run_test(spec: Path, *, sets, ranges, skip, junit: Optional[Path], progress: bool, **flags) -> None:
+def run_test(
+    spec: Path, *, sets, ranges, skip, junit: Optional[Path], progress: bool, inputs: Optional[Path] = None, **flags
+) -> None:
     """``dync test``: :func:`dync.commands.testing.test_spec`; the report on
     stdout, JUnit XML on request; exit 1 when a check fails."""
     from ..compiler.driver import read_spec
@@ -22,7 +24,7 @@ def run_test(spec: Path, *, sets, ranges, skip, junit: Optional[Path], progress:
         check_writable(junit)
     from ..commands.testing import test_spec
 
-    report = test_spec(parsed, settings, path=str(spec), progress=progress)
+    report = test_spec(parsed, settings, path=str(spec), progress=progress, inputs=inputs)
     _echo(report.to_text())
     if junit is not None:
         report.write_junit(junit)
@@ -55,9 +57,13 @@ def register(app, run, SpecArg, SetOpt) -> None:
         convergence: Annotated[Optional[bool], typer.Option("--convergence/--no-convergence", help="Also check the solver's weak order")] = None,
         sbc: Annotated[Optional[int], typer.Option(help="Simulation-based calibration of the fit: N replications (needs priors and observe)")] = None,
         junit: Annotated[Optional[Path], typer.Option(help="Also write the results as JUnit XML")] = None,
+        inputs: Annotated[
+            Optional[Path],
+            typer.Option("--inputs", help="CSV or NetCDF file with the model's `input` covariates over time (column `time`)"),
+        ] = None,
         set_: SetOpt = None,
         progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
     ) -> None:
         """Check the spec's `expect` lines and the built-in properties over drawn parameter values."""
-        run(run_test, spec, sets=set_, ranges=range_, skip=skip, junit=junit, progress=progress, examples=examples,
+        run(run_test, spec, sets=set_, ranges=range_, skip=skip, junit=junit, progress=progress, inputs=inputs, examples=examples,
             paths=paths, t1=t1, dt=dt, seed=seed, alpha=alpha, solver=solver, convergence=convergence, sbc=sbc)  # fmt: skip

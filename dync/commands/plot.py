@@ -242,10 +242,12 @@ def fit_predictive(idata: Any, paths: int = 100, seed: int = 0) -> xarray.Datase
     except (TypeError, ValueError):
         raise UsageError(f"the fit's attribute `dims_json` must map dims to whole numbers, got {attrs['dims_json']!r}") from None
     model = build_model(compile_ast(spec, dims), jax.random.key(seed))
-    if model.info.inputs:
+    inputs = _fit_inputs(idata, model.info) if model.info.inputs else None
+    if model.info.inputs and inputs is None:
         names = ", ".join(f"`{name}`" for name, *_ in model.info.inputs)
         warnings.warn(
-            f"no predictive paths: model `{model.info.name}` reads the input(s) {names}, which the fit does not store",
+            f"no predictive paths: model `{model.info.name}` reads the input(s) {names}, which the fit does not store "
+            "(a fit made before dync stored them in `constant_data`)",
             RuntimeWarning,
             stacklevel=2,
         )
@@ -261,7 +263,7 @@ def fit_predictive(idata: Any, paths: int = 100, seed: int = 0) -> xarray.Datase
     model = with_params(model, values)
 
     t0, t1 = float(times[0]), float(times[-1])
-    run = dict(paths=int(paths), t0=t0, t1=t1, seed=int(seed), progress=False, on_nonfinite="keep")
+    run = dict(paths=int(paths), t0=t0, t1=t1, seed=int(seed), progress=False, on_nonfinite="keep", inputs=inputs)
     dt = grid_step(times)
     if dt is not None:
         try:
@@ -269,6 +271,33 @@ def fit_predictive(idata: Any, paths: int = 100, seed: int = 0) -> xarray.Datase
         except UsageError:
             pass  # a solver that cannot save there: the regular grid below
     return simulate(model, dt=(t1 - t0) / TARGET_STEPS, save=1, **run)
+
+
+def _fit_inputs(idata: Any, info: Any) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+    """The input series a fit stored in its ``constant_data`` group
+    (:func:`dync.runtime.inference_data.data_groups`), those of its first
+    series; ``None`` when it stores none. Predictive paths of data with
+    several series whose inputs differ follow the first one's, and a warning
+    says so."""
+    if "constant_data" not in idata.groups():
+        return None
+    stored = idata.constant_data
+    if any(name not in stored.data_vars or f"{name}_time" not in stored.coords for name, *_ in info.inputs):
+        return None
+    inputs, differ = {}, False
+    for name, *_ in info.inputs:
+        times = np.asarray(stored[f"{name}_time"].values, np.float64)
+        values = np.asarray(stored[name].values, np.float64)
+        inputs[name] = (times[0], values[0])
+        differ = differ or not (np.array_equal(times, times[:1].repeat(len(times), 0)) and np.array_equal(values, values[:1].repeat(len(values), 0)))
+    if differ:
+        label = str(stored["series"].values[0]) if "series" in stored.coords else "0"
+        warnings.warn(
+            f"the predictive paths follow the inputs of the first series ({label}); the other series' inputs differ",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return inputs
 
 
 def _is_simulation(ds: Any) -> bool:

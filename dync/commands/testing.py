@@ -29,6 +29,7 @@ def test_file(
     ranges: Any = None,
     skip: Any = None,
     progress: bool | None = None,
+    inputs: Any = None,
     **settings: Any,
 ):
     """Read, compile and test a spec, as ``dync test`` does.
@@ -41,6 +42,8 @@ def test_file(
         ranges: parameter name → ``(lo, hi)`` (or ``["theta=0.5:2"]``).
         skip: built-in checks to switch off (``"reproducible,gradients"``).
         progress: show progress.
+        inputs: the model's ``input`` series (a CSV or NetCDF file, as
+            ``dync test --inputs`` takes it, or name → ``(times, values)``).
         **settings: ``paths``, ``t1``, ``dt``, ``examples``, ``seed``,
             ``alpha``, ``solver``, ``convergence``.
 
@@ -51,7 +54,7 @@ def test_file(
     """
     spec = read_spec(path, text)
     chosen = test_settings(spec, sets=sets, ranges=ranges, skip=skip, **settings)
-    return test_spec(spec, chosen, path=str(path), progress=progress)
+    return test_spec(spec, chosen, path=str(path), progress=progress, inputs=inputs)
 
 
 test_file.__test__ = False  # type: ignore[attr-defined]

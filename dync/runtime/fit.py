@@ -27,7 +27,7 @@ from .._version import __version__
 from ..errors import UsageError, did_you_mean
 from .estimate import PointEstimate, fit_point
 from .diagnostics import coordinates, fmt, posterior_table, table
-from .inference_data import combine_groups, log_likelihood_group, observed_data_group
+from .inference_data import combine_groups, data_groups, log_likelihood_group
 from .likelihood import log_likelihood_with_method, read_data
 from .model import AbstractModel
 from .posterior import sample_posterior
@@ -236,7 +236,7 @@ def _point_inference_data(
     )
     trace = xr.Dataset({"objective": (("step",), np.asarray(estimate.trace, np.float64))})
     shapes = {o.name: tuple(o.shape) for o in model.info.observations}
-    groups = {"point_estimate": point, "optimizer_trace": trace, "observed_data": observed_data_group(records, shapes)}
+    groups = {"point_estimate": point, "optimizer_trace": trace, **data_groups(records, shapes)}
     if pointwise:
         per_series, _ = log_likelihood_with_method(
             estimate.model, records, method=estimate.likelihood, key=key, particles=particles, dt=dt,

@@ -28,7 +28,7 @@ import xarray as xr
 
 from .data import ObservationData, PaddedData
 
-__all__ = ["LOG_LIKELIHOOD_VAR", "combine_groups", "draws_dataset", "log_likelihood_group", "observed_data_group"]
+__all__ = ["LOG_LIKELIHOOD_VAR", "combine_groups", "data_groups", "draws_dataset", "log_likelihood_group", "observed_data_group"]
 
 #: the variable of the ``log_likelihood`` group
 LOG_LIKELIHOOD_VAR = "series_log_likelihood"
@@ -65,6 +65,28 @@ def observed_data_group(records: ObservationData | PaddedData, shapes: Mapping[s
         variables[name] = (dims, v)
     coords = {"time": (("series", "obs"), times), "series": _series_labels(records)}
     return xr.Dataset(variables, coords=coords)
+
+
+def data_groups(records: ObservationData | PaddedData, shapes: Mapping[str, tuple[int, ...]]) -> dict[str, xr.Dataset]:
+    """The groups a fit stores its data in: ``observed_data``
+    (:func:`observed_data_group`) and, for a model with ``input``s,
+    ``constant_data`` (ArviZ's group for covariates): one variable per input,
+    dims ``(series, NAME_step, NAME_dim0, ...)`` with the coordinate
+    ``NAME_time(series, NAME_step)`` (a shorter series repeats its last time
+    and value, which interpolation reads as the same series). Plots simulate
+    predictive paths with these inputs.
+    """
+    groups = {"observed_data": observed_data_group(records, shapes)}
+    padded = records.padded() if isinstance(records, ObservationData) else records
+    if padded.inputs:
+        variables, coords = {}, {"series": _series_labels(records)}
+        for name, (times, values) in padded.inputs.items():
+            values = np.asarray(values, np.float64)
+            dims = ("series", f"{name}_step") + tuple(f"{name}_dim{i}" for i in range(values.ndim - 2))
+            variables[name] = (dims, values)
+            coords[f"{name}_time"] = (("series", f"{name}_step"), np.asarray(times, np.float64))
+        groups["constant_data"] = xr.Dataset(variables, coords=coords)
+    return groups
 
 
 def draws_dataset(values: Mapping[str, Any], dims: Mapping[str, list[str]] | None = None) -> xr.Dataset:

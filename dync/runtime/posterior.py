@@ -39,7 +39,7 @@ from jaxtyping import PRNGKeyArray
 
 from ..atomic import atomic_path
 from ..errors import UsageError
-from .inference_data import combine_groups, log_likelihood_group, observed_data_group
+from .inference_data import combine_groups, data_groups, log_likelihood_group
 from .kernels import Kernel, run_kernel, save_result
 from .likelihood import choose_method, data_digest, log_likelihood_with_method, read_data
 from .keys import prng_key
@@ -239,7 +239,7 @@ def sample_posterior(
         {"model": model.info.name, "likelihood": chosen, "warmup": warmup, "fixed": str(sorted(fixed))}
     )
     shapes = {o.name: tuple(o.shape) for o in model.info.observations}
-    groups = {"observed_data": observed_data_group(records, shapes)}
+    groups = data_groups(records, shapes)
     if pointwise:
         flat = jax.tree_util.tree_map(lambda u: jnp.reshape(jnp.asarray(u), (draws * chains, *u.shape[2:])),
                                       trace.position)  # fmt: skip

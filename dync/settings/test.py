@@ -40,6 +40,10 @@ class TestSettings:
         sbc: simulation-based calibration replications (0: off).
         dims: dim overrides, for the compiler.
         params: parameter values held fixed (``--set``): not drawn.
+        inputs: the model's ``input`` series, name → ``(times, values)``
+            (read from ``--inputs FILE`` by :mod:`dync.commands.testing`);
+            every run of the test reads them.
+        inputs_file: that file, for the reproducing command line.
     """
 
     __test__ = False  # not a pytest class
@@ -58,6 +62,8 @@ class TestSettings:
     sbc: int = 0
     dims: Mapping[str, int] = dataclasses.field(default_factory=dict)
     params: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    inputs: Mapping[str, Any] | None = None
+    inputs_file: str | None = None
 
 
 def _parse_ranges(ranges: Iterable[str] | Mapping[str, Any] | None) -> dict[str, tuple[float, float]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import equinox as eqx
@@ -20,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Float
 
+from ..runtime.inputs import make_args
 from ..runtime.params import with_params
 from ..runtime.simulate import simulate
 
@@ -67,14 +69,15 @@ class Ensemble:
 
 def simulate_ensemble(
     model: Any, values: dict[str, np.ndarray], *, paths: int, grid: Grid, seed: int, solver: str, coarse: bool = False,
-    chunk_size: int | None = None,
+    chunk_size: int | None = None, inputs: Mapping[str, Any] | None = None,
 ) -> Ensemble:
     """Simulate ``paths`` paths of ``model`` at parameter ``values`` on
-    ``grid`` (at ``2 dt`` when ``coarse``), keeping non-finite values."""
+    ``grid`` (at ``2 dt`` when ``coarse``), keeping non-finite values;
+    ``inputs`` are the model's input series (:func:`dync.simulate`'s)."""
     dt, every = (2 * grid.dt, grid.save_every // 2) if coarse else (grid.dt, grid.save_every)
     ds = simulate(
         model, seed=seed, paths=paths, t1=grid.t1, dt=dt, save=every, solver=solver, params=values or None,
-        on_nonfinite="keep", progress=False, chunk_size=chunk_size,
+        on_nonfinite="keep", progress=False, chunk_size=chunk_size, inputs=inputs,
     )  # fmt: skip
     info = model.info
     times = np.asarray(ds["time"].values, dtype=float)
@@ -88,8 +91,8 @@ def simulate_ensemble(
 
 
 @eqx.filter_jit
-def _values(model, index: int, times, ys):
-    per_time = jax.vmap(lambda t, y: model.expectation_values(index, t, y), in_axes=(None, 0))
+def _values(model, index: int, times, ys, args):
+    per_time = jax.vmap(lambda t, y: model.expectation_values(index, t, y, args), in_axes=(None, 0))
     return jax.vmap(per_time, in_axes=(0, 1), out_axes=1)(times, ys)
 
 
@@ -98,12 +101,15 @@ def _rhs(model, index: int, times):
     return jax.vmap(lambda t: model.expectation_rhs(index, t))(times)
 
 
-def expectation_values(model: Any, values: dict[str, np.ndarray], index: int, ens: Ensemble) -> np.ndarray:
+def expectation_values(
+    model: Any, values: dict[str, np.ndarray], index: int, ens: Ensemble, inputs: Mapping[str, Any] | None = None
+) -> np.ndarray:
     """The left side of expectation ``index`` on every path and saved time,
     ``(paths, times, k)`` with ``k`` its flattened size."""
     m = with_params(model, values) if values else model
     dtype = jnp.result_type(float)
-    out = np.asarray(_values(m, index, jnp.asarray(ens.times, dtype), jnp.asarray(ens.ys, dtype)))
+    args = make_args(model.info, inputs)
+    out = np.asarray(_values(m, index, jnp.asarray(ens.times, dtype), jnp.asarray(ens.ys, dtype), args))
     return out.reshape(ens.ys.shape[0], ens.times.size, -1)
 
 
@@ -116,15 +122,17 @@ def expectation_rhs(model: Any, values: dict[str, np.ndarray], index: int, times
 
 
 @eqx.filter_jit
-def _obs_log_probs(model, times, ys, obs):
+def _obs_log_probs(model, times, ys, obs, args):
     def one(t, y, o):
-        return model.observation_log_prob(t, y, o)
+        return model.observation_log_prob(t, y, o, args)
 
     per_time = jax.vmap(one, in_axes=(None, 0, 0))
     return jax.vmap(per_time, in_axes=(0, 1, 1), out_axes=1)(times, ys, obs)
 
 
-def observation_log_probs(model: Any, values: dict[str, np.ndarray], ens: Ensemble, paths: int = 64) -> np.ndarray:
+def observation_log_probs(
+    model: Any, values: dict[str, np.ndarray], ens: Ensemble, paths: int = 64, inputs: Mapping[str, Any] | None = None
+) -> np.ndarray:
     """The observation log-likelihood of the sampled observations of the
     first ``paths`` paths at every saved time, ``(paths, times)``: the
     observation laws evaluated where the model put them."""
@@ -132,7 +140,8 @@ def observation_log_probs(model: Any, values: dict[str, np.ndarray], ens: Ensemb
     dtype = jnp.result_type(float)
     n = min(paths, ens.ys.shape[0])
     obs = {k: jnp.asarray(v[:n], dtype) for k, v in ens.observations.items()}
-    return np.asarray(_obs_log_probs(m, jnp.asarray(ens.times, dtype), jnp.asarray(ens.ys[:n], dtype), obs))
+    args = make_args(model.info, inputs)
+    return np.asarray(_obs_log_probs(m, jnp.asarray(ens.times, dtype), jnp.asarray(ens.ys[:n], dtype), obs, args))
 
 
 def stationary_reference(model: Any, values: dict[str, np.ndarray], index: int, count: int, seed: int) -> np.ndarray:

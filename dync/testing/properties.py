@@ -31,6 +31,7 @@ import numpy as np
 from ..dsl import ast
 from ..settings.test import TestSettings
 from . import statistics as st
+from ..runtime.inputs import make_args
 from .ensemble import Grid, simulate_ensemble
 from .report import CheckOutcome, Failure
 
@@ -50,7 +51,7 @@ def check_reproducible(model: Any, settings: TestSettings) -> tuple[CheckOutcome
 
     grid = Grid.make(settings.t1, settings.dt)
     paths = min(settings.paths, SMALL_PATHS)
-    run = dict(paths=paths, grid=grid, seed=settings.seed, solver=settings.solver)
+    run = dict(paths=paths, grid=grid, seed=settings.seed, solver=settings.solver, inputs=settings.inputs)
     first = simulate_ensemble(model, {}, **run).ys
     again = simulate_ensemble(model, {}, **run).ys
     if not np.array_equal(first, again, equal_nan=True):
@@ -63,9 +64,9 @@ def check_reproducible(model: Any, settings: TestSettings) -> tuple[CheckOutcome
         from ..runtime.simulate import simulate
 
         one = simulate(model, seed=settings.seed, paths=paths, t1=grid.t1, dt=grid.dt, save="final",
-                       solver=settings.solver, devices=1, on_nonfinite="keep", progress=False)  # fmt: skip
+                       solver=settings.solver, devices=1, on_nonfinite="keep", progress=False, inputs=settings.inputs)  # fmt: skip
         every = simulate(model, seed=settings.seed, paths=paths, t1=grid.t1, dt=grid.dt, save="final",
-                         solver=settings.solver, on_nonfinite="keep", progress=False)  # fmt: skip
+                         solver=settings.solver, on_nonfinite="keep", progress=False, inputs=settings.inputs)  # fmt: skip
         for s in model.info.states:
             if not s.hidden and not np.array_equal(one[s.name].values, every[s.name].values, equal_nan=True):
                 return _outcome("reproducible", Failure("reproducible", "", f"one device and {len(jax.devices())} gave different paths"), "")
@@ -85,11 +86,12 @@ def check_forms(model: Any, spec: ast.Spec, settings: TestSettings) -> tuple[Che
 
     key = jax.random.key(settings.seed)
     states = np.asarray(jax.random.normal(jax.random.fold_in(key, 7), (3, model.info.state_size)))
-    mine = _signature(model, states)
+    args = make_args(model.info, settings.inputs)
+    mine = _signature(model, states, args)
     for form, text, reader in (("text", format_text(spec), parse_spec), ("YAML", format_yaml(spec), load_yaml_spec)):
         other = build_model(compile_ast(reader(text, f"<{form} form>"), settings.dims), key)
         other = with_params(other, {k: v for k, v in model.constrained_params().items() if k in other.constrained_params()})
-        theirs = _signature(other, states)
+        theirs = _signature(other, states, args)
         for what in mine:
             a, b = mine[what], theirs[what]
             same = a == b if isinstance(a, (str, tuple)) else np.allclose(a, b, rtol=1e-5, atol=1e-6, equal_nan=True)
@@ -99,7 +101,7 @@ def check_forms(model: Any, spec: ast.Spec, settings: TestSettings) -> tuple[Che
     return _outcome("forms", None, "fmt text and YAML forms compile to the same model")
 
 
-def _signature(model: Any, states: np.ndarray) -> dict[str, Any]:
+def _signature(model: Any, states: np.ndarray, args: Any) -> dict[str, Any]:
     import jax
     import jax.numpy as jnp
 
@@ -111,16 +113,16 @@ def _signature(model: Any, states: np.ndarray) -> dict[str, Any]:
         "expectations": tuple((e.kind, e.lhs, e.rhs) for e in info.expectations),
     }
     if info.has_dynamics:
-        out["drift values"] = np.asarray(jax.vmap(lambda y: model.drift(0.5, y))(ys))
+        out["drift values"] = np.asarray(jax.vmap(lambda y: model.drift(0.5, y, args))(ys))
         if info.noise_size:
-            out["diffusion values"] = np.asarray(jax.vmap(lambda y: model.diffusion(0.5, y))(ys))
+            out["diffusion values"] = np.asarray(jax.vmap(lambda y: model.diffusion(0.5, y, args))(ys))
     return out
 
 
 def check_stratonovich(model: Any, settings: TestSettings, z: float) -> tuple[CheckOutcome, Failure | None]:
     """Itô-converted Euler–Maruyama and Stratonovich Heun agree in law."""
     grid = Grid.make(settings.t1, settings.dt)
-    run = dict(paths=settings.paths, grid=grid, seed=settings.seed)
+    run = dict(paths=settings.paths, grid=grid, seed=settings.seed, inputs=settings.inputs)
     results = {}
     for solver in ("euler_maruyama", "heun"):
         fine = simulate_ensemble(model, {}, solver=solver, **run).ys[:, -1, :]
@@ -160,12 +162,13 @@ def check_gradients(model: Any, settings: TestSettings) -> tuple[CheckOutcome, F
 
     # fractional noise: tune its quadrature to the span once (propagate's rule)
     tuned = model.with_horizon(steps * grid.dt, grid.dt)
+    args = make_args(model.info, settings.inputs)
 
     def mean_final(u):
         m = with_unconstrained_params(tuned, u)
-        y0 = jax.vmap(m.initial_state)(jax.random.split(jax.random.fold_in(key, 0), paths))
+        y0 = jax.vmap(lambda k: m.initial_state(k, args))(jax.random.split(jax.random.fold_in(key, 0), paths))
         noisy = model.info.noise_size > 0
-        y1 = propagate(jax.random.fold_in(key, 1) if noisy else None, m, y0, 0.0, steps * grid.dt, num_steps=steps)
+        y1 = propagate(jax.random.fold_in(key, 1) if noisy else None, m, y0, 0.0, steps * grid.dt, args=args, num_steps=steps)
         return jnp.mean(y1)
 
     try:
@@ -202,7 +205,9 @@ def weak_order(model: Any, settings: TestSettings) -> tuple[float, list[tuple[fl
 
     def final_mean(dt: float) -> tuple[float, float]:
         grid = Grid.make(settings.t1, dt)
-        ys = simulate_ensemble(model, {}, paths=paths, grid=grid, seed=settings.seed, solver=settings.solver).ys[:, -1, :]
+        ys = simulate_ensemble(
+            model, {}, paths=paths, grid=grid, seed=settings.seed, solver=settings.solver, inputs=settings.inputs
+        ).ys[:, -1, :]
         total = ys.sum(axis=1)
         return float(total.mean()), float(total.std(ddof=1) / np.sqrt(paths))
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,8 @@ def _settings_flags(settings: TestSettings, spec_path: str) -> list[str]:
         flags += ["--solver", settings.solver]
     for name, value in settings.dims.items():
         flags += ["--set", f"{name}={value}"]
+    if settings.inputs_file is not None:
+        flags += ["--inputs", settings.inputs_file]
     return flags
 
 
@@ -111,11 +113,11 @@ def check_draw(
     when all hold)."""
     info = model.info
     location = lambda e: f"{spec_path}:{e.line}:{e.column}"  # noqa: E731
-    run = dict(paths=settings.paths, grid=plan.grid, seed=settings.seed, solver=settings.solver)
+    run = dict(paths=settings.paths, grid=plan.grid, seed=settings.seed, solver=settings.solver, inputs=settings.inputs)
     fine = ens.simulate_ensemble(model, values, **run)
     failures: list[Failure] = []
     if "shapes" not in skip:
-        failures += _shape_failures(model, values, fine)
+        failures += _shape_failures(model, values, fine, settings.inputs)
     if "finite" not in skip and not np.all(np.isfinite(fine.ys)):
         bad = ~np.isfinite(fine.ys)
         t = int(np.argmax(bad.any(axis=(0, 2))))
@@ -138,7 +140,7 @@ def check_draw(
                     values=values,
                 ))  # fmt: skip
         if fine.observations and not failures:
-            lp = ens.observation_log_probs(model, values, fine)
+            lp = ens.observation_log_probs(model, values, fine, inputs=settings.inputs)
             if not np.all(np.isfinite(lp)):
                 path, t = np.unravel_index(int(np.argmax(~np.isfinite(lp))), lp.shape)
                 failures.append(Failure(
@@ -150,7 +152,7 @@ def check_draw(
     coarse = ens.simulate_ensemble(model, values, coarse=True, **run) if moments and plan.grid.coarse else None
     for i, e in enumerate(info.expectations):
         if e.kind == "always":
-            ok = ens.expectation_values(model, values, i, fine).astype(bool)
+            ok = ens.expectation_values(model, values, i, fine, settings.inputs).astype(bool)
             if not ok.all():
                 path, t, j = st.first_false(ok)
                 state = ", ".join(
@@ -166,8 +168,10 @@ def check_draw(
                 ))  # fmt: skip
         elif e.kind in ("mean", "var"):
             idx = plan.indices
-            lhs = ens.expectation_values(model, values, i, fine)[:, idx, :].astype(float)
-            lhs_coarse = None if coarse is None else ens.expectation_values(model, values, i, coarse)[:, idx, :].astype(float)
+            lhs = ens.expectation_values(model, values, i, fine, settings.inputs)[:, idx, :].astype(float)
+            lhs_coarse = (
+                None if coarse is None else ens.expectation_values(model, values, i, coarse, settings.inputs)[:, idx, :].astype(float)
+            )
             exact = ens.expectation_rhs(model, values, i, fine.times[idx])
             cmp = st.compare_moment(e.kind, lhs, exact, lhs_coarse, rounding=plan.rounding)
             if np.nanmax(cmp.z) > plan.z or not np.all(np.isfinite(cmp.z) | np.isinf(cmp.z)):
@@ -181,7 +185,7 @@ def check_draw(
                     values=values,
                 ))  # fmt: skip
         elif e.kind == "stationary":
-            final = ens.expectation_values(model, values, i, fine)[:, -1, :].astype(float)
+            final = ens.expectation_values(model, values, i, fine, settings.inputs)[:, -1, :].astype(float)
             ref = ens.stationary_reference(model, values, i, st.REFERENCE_FACTOR * settings.paths, settings.seed)
             p = st.ks_pvalues(final, ref)
             j = int(np.argmin(p))
@@ -197,11 +201,14 @@ def check_draw(
     return failures
 
 
-def _shape_failures(model: Any, values: dict[str, np.ndarray], fine: ens.Ensemble) -> list[Failure]:
+def _shape_failures(
+    model: Any, values: dict[str, np.ndarray], fine: ens.Ensemble, inputs: Mapping[str, Any] | None
+) -> list[Failure]:
     """Drift, diffusion and initial state: declared shapes, finite values
     at the first path's initial state."""
     import jax.numpy as jnp
 
+    from ..runtime.inputs import make_args
     from ..runtime.params import with_params
 
     m = with_params(model, values) if values else model
@@ -209,12 +216,13 @@ def _shape_failures(model: Any, values: dict[str, np.ndarray], fine: ens.Ensembl
     y0 = jnp.asarray(fine.ys[0, 0], jnp.result_type(float))
     out = []
     t0 = float(fine.times[0])
+    args = make_args(info, inputs)
     import jax
 
     checks: list[tuple[str, Callable[[], Any], tuple[int, ...]]] = [
-        ("initial state", lambda: m.initial_state(jax.random.key(0)), (info.state_size,)),
-        ("drift", lambda: m.drift(t0, y0), (info.state_size,)),
-        ("diffusion", lambda: m.diffusion(t0, y0), (info.state_size, info.noise_size)),
+        ("initial state", lambda: m.initial_state(jax.random.key(0), args), (info.state_size,)),
+        ("drift", lambda: m.drift(t0, y0, args), (info.state_size,)),
+        ("diffusion", lambda: m.diffusion(t0, y0, args), (info.state_size, info.noise_size)),
     ]
     for what, fn, shape in checks:
         if what == "diffusion" and info.noise_size == 0:
@@ -268,11 +276,17 @@ def run_model_tests(
             f"--t1 {settings.t1:g} is not a whole number of --dt {settings.dt:g} steps",
             hint=f"for example --dt {settings.t1 / max(1, round(steps)):g}",
         )
-    if model.info.inputs:
+    if model.info.inputs and settings.inputs is None:
         names = ", ".join(f"`{name}`" for name, _ in model.info.inputs)
         raise UsageError(
-            f"dync test cannot test model `{model.info.name}`: it reads the input(s) {names}, and dync test has no inputs to give it",
-            hint="test it from Python: dync.simulate(model, inputs={...}) and dync.testing.assert_moments",
+            f"model `{model.info.name}` reads the input(s) {names}: dync test needs their values over time",
+            hint="give them with --inputs FILE: a CSV with a `time` column and one column per input component "
+            "(as dync simulate --inputs and dync fit read them)",
+        )
+    if model.info.inputs and settings.sbc:
+        raise UsageError(
+            "--sbc with inputs: simulation-based calibration fits data simulated without them",
+            hint="drop --sbc, or check the fit by hand with dync simulate --inputs and dync fit",
         )
     if settings.dim_ranges and rebuild is None:
         raise UsageError("drawing dims needs the spec: test it with dync test or dync.commands.testing.test_file")

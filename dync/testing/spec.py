@@ -6,7 +6,10 @@ and the pytest plugin (:mod:`dync.testing.pytest_plugin`) share.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import os
+from typing import Any
 
 from ..compiler.driver import build_model, compile_ast
 from ..dsl import ast
@@ -15,7 +18,9 @@ from ..settings.test import TestSettings
 __all__ = ["test_spec"]
 
 
-def test_spec(spec: ast.Spec, settings: TestSettings, *, path: str | None = None, progress: bool | None = None):
+def test_spec(
+    spec: ast.Spec, settings: TestSettings, *, path: str | None = None, progress: bool | None = None, inputs: Any = None
+):
     """Compile a parsed spec with the settings' dims and test it.
 
     Args:
@@ -24,17 +29,28 @@ def test_spec(spec: ast.Spec, settings: TestSettings, *, path: str | None = None
         path: the spec's path as reports should name it (default: the
             spec's own).
         progress: a progress bar over the parameter draws.
+        inputs: the model's ``input`` series: a data file (CSV or NetCDF,
+            as ``dync simulate --inputs`` reads it), an ``xarray.Dataset``,
+            or name → ``(times, values)``; every run of the test reads them.
 
     Returns:
         A :class:`~dync.testing.report.TestReport`.
     """
     import jax
+    import xarray as xr
 
+    from ..runtime.data import read_input_series
     from .properties import run_builtin_checks
     from .runner import relative_path, run_model_tests
 
     compiled = compile_ast(spec, settings.dims)
     model = build_model(compiled, jax.random.key(settings.seed))
+    if inputs is not None:
+        settings = dataclasses.replace(
+            settings,
+            inputs=read_input_series(inputs, model.info) if isinstance(inputs, (str, os.PathLike, xr.Dataset)) else inputs,
+            inputs_file=os.fspath(inputs) if isinstance(inputs, (str, os.PathLike)) else None,
+        )
     once = functools.partial(run_builtin_checks, spec=spec)
     rebuild = lambda dims: build_model(compile_ast(spec, dims), jax.random.key(settings.seed))  # noqa: E731
     shown = path if path is not None else relative_path(spec.path) if getattr(spec, "path", None) else "<spec>"

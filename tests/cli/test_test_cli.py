@@ -62,3 +62,34 @@ def test_junit_report_that_cannot_be_written_is_refused_before_the_checks(tmp_pa
     assert not (tmp_path / "no").exists()
     assert main_exit_code("test", str(spec), *SMALL, "--junit", str(spec)) == 2
     assert "--junit" in capsys.readouterr().err and spec.read_text() == SPEC
+
+
+DRIVEN = """model driven
+param k = 1.0 : positive
+param s = 0.3 : positive
+input u
+state x = 0
+dx = (u - k * x) dt + s dW
+expect mean(x) = t / k - 1 / k^2 + exp(-k * t) / k^2
+"""
+
+
+def test_a_model_with_inputs_is_tested_with_inputs_from_a_file(tmp_path, capsys):
+    """`--inputs FILE` gives every run of the test the input series: with
+    u(t) = t (exact under linear interpolation) the mean of
+    dx = (u - k x) dt + s dW from 0 is t/k - 1/k^2 + exp(-k t)/k^2; a wrong
+    right side fails, and its reproducing command carries --inputs."""
+    spec = tmp_path / "driven.dync"
+    spec.write_text(DRIVEN)
+    inputs = tmp_path / "u.csv"
+    inputs.write_text("time,u\n0,0\n2,2\n")
+    assert main_exit_code("test", str(spec), *SMALL, "--skip", "forms,gradients") == 2
+    err = capsys.readouterr().err
+    assert "reads the input(s) `u`" in err and "--inputs FILE" in err
+    assert main_exit_code("test", str(spec), *SMALL, "--skip", "forms,gradients", "--inputs", str(inputs)) == 0
+    assert "passed  mean(x) = t / k" in capsys.readouterr().out
+    wrong = tmp_path / "wrong.dync"
+    wrong.write_text(DRIVEN.replace("t / k - 1 / k^2 + exp(-k * t) / k^2", "0"))
+    assert main_exit_code("test", str(wrong), *SMALL, "--skip", "forms,gradients,reproducible", "--inputs", str(inputs)) == 1
+    out = capsys.readouterr().out
+    assert "FAILED" in out and f"--inputs {inputs}" in out

@@ -148,3 +148,39 @@ def test_generated_samples_against_data_of_another_shape_are_refused(tmp_path):
         plot_file(gen, tmp_path / "bad.png", compare_with=other)
     assert "x[1]" in err.value.message or "`x`" in err.value.message, err.value.render()
     assert not (tmp_path / "bad.png").exists()
+
+
+DRIVEN_TEXT = """model driven
+param theta = 1.0 : positive
+param sigma = 0.5 : positive
+param mu = 0
+input u
+state x = 0
+dx = (u - theta * (x - mu)) dt + sigma dW
+observe y ~ Normal(x, 0.1)
+"""
+
+
+def test_predictive_paths_of_a_model_with_inputs_follow_the_stored_inputs():
+    """The fit stores its inputs in `constant_data`; the predictive paths
+    read them: with u = 10 the mean of x(t) is 10/theta (1 - exp(-theta t))
+    (theta = 1.1 the estimate; 400 paths: tolerance 5 standard errors).
+    Without the group: a warning, no paths."""
+    from dync.runtime.data import ObservationData, Series
+    from dync.runtime.inference_data import data_groups
+
+    idata = point_idata(spec_text=DRIVEN_TEXT)
+    times = np.asarray(idata.observed_data["time"].values[0])
+    records = ObservationData(tuple(
+        Series(times, {"y": np.zeros_like(times)}, inputs={"u": (np.array([0.0, 3.0]), np.array([10.0, 10.0]))}, name=str(i))
+        for i in range(2)
+    ))  # fmt: skip
+    with_inputs = idata.copy()
+    with_inputs.add_groups({"constant_data": data_groups(records, {"y": ()})["constant_data"]})
+    ds = fit_predictive(with_inputs, paths=400, seed=SEED)
+    t1 = float(ds["time"].values[-1])
+    final = ds["x"].values[:, -1]
+    exact = 10 / 1.1 * (1 - np.exp(-1.1 * t1))
+    assert abs(final.mean() - exact) < 5 * final.std(ddof=1) / np.sqrt(final.size), (final.mean(), exact)
+    with pytest.warns(RuntimeWarning, match="reads the input"):
+        assert fit_predictive(idata, paths=PATHS, seed=SEED) is None

@@ -26,3 +26,23 @@ def test_draws_are_laid_out_as_arviz_from_dict_lays_them_out():
         a.attrs.pop("created_at")
         b.attrs.pop("created_at")
         assert a.identical(b), group
+
+
+def test_data_groups_store_the_inputs_as_constant_data():
+    """A model with inputs: each series' input series in `constant_data`,
+    a shorter one padded with its last time and value; none without inputs."""
+    from dync.runtime.data import ObservationData, Series
+    from dync.runtime.inference_data import data_groups
+
+    long = Series(np.array([0.0, 1.0, 2.0]), {"y": np.array([0.1, 0.2, 0.3])},
+                  inputs={"u": (np.array([0.0, 1.0, 2.0]), np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]))}, name="a")
+    short = Series(np.array([0.0, 1.0]), {"y": np.array([0.4, 0.5])},
+                   inputs={"u": (np.array([0.0, 1.0]), np.array([[7.0, 8.0], [9.0, 10.0]]))}, name="b")
+    groups = data_groups(ObservationData((long, short)), {"y": ()})
+    stored = groups["constant_data"]
+    assert stored["u"].dims == ("series", "u_step", "u_dim0") and list(stored["series"].values) == ["a", "b"]
+    np.testing.assert_array_equal(stored["u_time"].values, [[0, 1, 2], [0, 1, 1]])
+    np.testing.assert_array_equal(stored["u"].values[1], [[7, 8], [9, 10], [9, 10]])
+    assert "observed_data" in groups
+    plain = data_groups(ObservationData((Series(np.array([0.0, 1.0]), {"y": np.array([0.1, 0.2])}),)), {"y": ()})
+    assert set(plain) == {"observed_data"}

@@ -33,7 +33,7 @@ from ..._version import __version__
 from ...errors import DyncRuntimeError, UsageError
 from ..data import ObservationData, PaddedData
 from ..diagnostics import coordinates, fmt, table
-from ..inference_data import combine_groups, observed_data_group
+from ..inference_data import combine_groups, data_groups
 from ..kernels import run_kernel
 from ..likelihood import data_digest, read_data
 from ..model import AbstractModel
@@ -254,8 +254,8 @@ def fit_vi(
     weights.attrs.update({"features_json": fmap.to_json(), "hidden": int(hidden), "context": int(context),
                           "control_width": CONTROL_WIDTH, "substeps": int(substeps), "seed": int(seed)})  # fmt: skip
     shapes = {o.name: tuple(o.shape) for o in model.info.observations}
-    idata = combine_groups(None, point_estimate=point, elbo_trace=trace, observed_data=observed_data_group(records, shapes),
-                           vi_weights=weights, **groups)  # fmt: skip
+    idata = combine_groups(None, point_estimate=point, elbo_trace=trace, vi_weights=weights,
+                           **data_groups(records, shapes), **groups)  # fmt: skip
     source = getattr(model, "source", None)
     point.attrs.update({
         "method": "vi", "likelihood": "elbo", "model": model.info.name,
