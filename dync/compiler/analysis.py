@@ -181,7 +181,9 @@ _LINEAR_CALLS = frozenset(f"call:{n}" for n in "sum mean roll concat stack trans
 _BILINEAR_CALLS = frozenset({"call:dot", "call:outer"})
 
 
-def _affine(e: ir.IExpr, lets: dict, memo: dict | None = None, deps: dict | None = None) -> bool:
+def _affine(
+    e: ir.IExpr, lets: dict, memo: dict | None = None, deps: dict | None = None, input_deps: dict | None = None
+) -> bool:
     """Whether ``e`` is affine in the states, by a conservative syntactic rule:
     state-free pieces, state references, sums, differences, negation, indexing,
     array literals, products (``*``, ``@``, ``dot``, ``outer``) with at most
@@ -191,37 +193,42 @@ def _affine(e: ir.IExpr, lets: dict, memo: dict | None = None, deps: dict | None
     (a net, a gradient, ``exp``, a power, a comparison) is not affine.
 
     ``memo`` and ``deps`` remember answers by node (one walk of each node,
-    however often a `let` is read)."""
+    however often a `let` is read). With ``input_deps`` (the memo of
+    :func:`reads_time`) the inputs count as variables too: affine jointly in
+    the states and inputs, every coefficient free of both (so the Jacobian in
+    the states reads no input, and the rest is affine in the inputs)."""
     memo = {} if memo is None else memo
     deps = {} if deps is None else deps
     key = id(e)
     if key not in memo:
-        memo[key] = _affine_node(e, lets, memo, deps)
+        memo[key] = _affine_node(e, lets, memo, deps, input_deps)
     return memo[key]
 
 
-def _affine_node(e: ir.IExpr, lets: dict, memo: dict, deps: dict) -> bool:
-    def state_free(x) -> bool:
-        return not depends_on_state(x, lets, memo=deps)
+def _affine_node(e: ir.IExpr, lets: dict, memo: dict, deps: dict, input_deps: dict | None) -> bool:
+    def constant(x) -> bool:
+        return not depends_on_state(x, lets, memo=deps) and not (input_deps is not None and reads_time(x, lets, input_deps))
 
-    if state_free(e):
+    def affine(x) -> bool:
+        return _affine(x, lets, memo, deps, input_deps)
+
+    if constant(e):
         return True
     if isinstance(e, ir.Ref):
         if e.kind == "let":
-            return _affine(lets[e.name], lets, memo, deps)
-        return e.kind == "state"
+            return affine(lets[e.name])
+        return e.kind == "state" or (input_deps is not None and e.kind == "input")
     if isinstance(e, ir.Index):
-        return _affine(e.value, lets, memo, deps)
+        return affine(e.value)
     if isinstance(e, ir.Array):
-        return all(_affine(a, lets, memo, deps) for a in e.elements)
+        return all(affine(a) for a in e.elements)
     if isinstance(e, ir.Op):
         if e.op in ("+", "-", "neg", "pos") or e.op in _LINEAR_CALLS:
-            return all(_affine(a, lets, memo, deps) for a in e.args)
+            return all(affine(a) for a in e.args)
         if e.op in ("*", "@") or e.op in _BILINEAR_CALLS:
-            free = [state_free(a) for a in e.args]
-            return sum(not f for f in free) <= 1 and all(_affine(a, lets, memo, deps) for a in e.args)
+            return sum(not constant(a) for a in e.args) <= 1 and all(affine(a) for a in e.args)
         if e.op == "/":
-            return _affine(e.args[0], lets, memo, deps) and state_free(e.args[1])
+            return affine(e.args[0]) and constant(e.args[1])
     return False
 
 
@@ -230,11 +237,17 @@ def linear_gaussian_reason(model: ir.ModelIR) -> str | None:
     or ``None`` when it is.
 
     Linear-Gaussian means: drift affine in the states, additive (or no) noise,
-    nothing reading the time or an input (so the transition between two times
-    is one matrix exponential), no fractional noise, every observation
-    ``Normal(loc, scale)`` with ``loc`` affine in the states and ``scale``
-    state-free, and every initial state fixed or ``Normal`` with state-free
-    arguments. Then the exact likelihood is a Kalman filter's."""
+    no fractional noise, every observation ``Normal(loc, scale)`` with
+    ``loc`` affine in the states and ``scale`` state-free, and every initial
+    state fixed or ``Normal`` with state-free arguments. Then the exact
+    likelihood is a Kalman filter's. Nothing may read the time, so the
+    transition between two times is one matrix exponential; an input may
+    enter the drift and an observation's ``loc`` as an affine term
+    (``dx = (B u - k x) dt``, jointly affine in states and inputs with
+    coefficients free of both): inputs are linear between their given times,
+    so the drift's offset is too, and the filter steps through those times
+    exactly (:mod:`dync.runtime.kalman`). Noise, scales and initial laws read
+    no input."""
     lets = dict(model.lets)
     if any(b.kind == "fractional" for b in model.noise_blocks) or any(s.hidden for s in model.states):
         return "fractional noise"
@@ -245,17 +258,24 @@ def linear_gaussian_reason(model: ir.ModelIR) -> str | None:
     observed = [v for o in model.observations for _, v in o.dist.args]
     initial = [v for s in model.states if s.init is not None for _, v in s.init.args]
     initial += [s.value for s in model.states if s.value is not None]
-    if any(reads_time(e, lets) for e in drift + coefficients + observed + initial):
-        return "reads the time or an input"
+    locs = [v for o in model.observations if o.dist.name == "Normal" for k, v in o.dist.args if k == "loc"]
+    if any(reads_time(e, lets, inputs=False) for e in drift + coefficients + observed + initial):
+        return "reads the time"
+    if any(reads_time(e, lets) for e in coefficients + initial + [v for v in observed if not any(v is x for x in locs)]):
+        return "an input enters the noise, an observation's scale or the initial law"
     memo: dict = {}
     deps: dict = {}
+    input_memo: dict = {}
     if not all(_affine(e, lets, memo, deps) for e in drift):
         return "nonlinear drift"
+    input_deps: dict = {}
+    if not all(_affine(e, lets, input_memo, deps, input_deps) for e in drift):
+        return "an input enters the drift other than as an added affine term"
     for o in model.observations:
         if o.dist.name != "Normal":
             return f"{o.dist.name} observation `{o.name}`"
         args = dict(o.dist.args)
-        if not _affine(args["loc"], lets, memo, deps) or depends_on_state(args["scale"], lets, memo=deps):
+        if not _affine(args["loc"], lets, input_memo, deps, input_deps) or depends_on_state(args["scale"], lets, memo=deps):
             return f"observation `{o.name}` is not Normal(affine, state-free)"
     for s in model.states:
         if s.init is not None and s.init.name != "Normal":

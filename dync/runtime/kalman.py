@@ -7,7 +7,9 @@ compiler's analysis) when it is
 $$dx = (A x + b)\\,dt + G\\,dW,\\qquad x(t_0) \\sim \\mathcal N(m_0, P_0),
 \\qquad z_k \\mid x(t_k) \\sim \\mathcal N(H x(t_k) + c, R)$$
 
-with $A, b, G, H, c, R$ constant in time and state, $P_0$ and $R$ diagonal
+with $A, G, H, R$ constant in time and state ($b$ and $c$ too, except for
+an added affine term in the model's inputs, which are linear between their
+given times: :func:`_input_offsets`), $P_0$ and $R$ diagonal
 ($P_0$ may be singular: a fixed initial state has variance 0). The filter
 reads every matrix from the model numerically, so it needs nothing beyond the
 :class:`~dync.runtime.model.AbstractModel` contract:
@@ -42,7 +44,7 @@ symmetric positive semi-definite in float32.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
@@ -51,6 +53,7 @@ import numpy as np
 from jaxtyping import Array, Bool, Float, Scalar
 
 from .data import PaddedData
+from .inputs import LinearInput
 from .model import AbstractModel
 
 __all__ = ["LinearGaussianSystem", "kalman_log_likelihood", "kalman_series_log_likelihood", "linear_gaussian_system"]
@@ -83,9 +86,12 @@ class LinearGaussianSystem(NamedTuple):
     P0: Float[Array, "n n"]
 
 
-def linear_gaussian_system(model: AbstractModel) -> LinearGaussianSystem:
+def linear_gaussian_system(model: AbstractModel, args: Any = None) -> LinearGaussianSystem:
     """Read $A, b, Q_c, H, c, R, m_0, P_0$ off a linear-Gaussian model, in the
     default float dtype. Pure and differentiable in the model's parameters.
+    A model with inputs is read at $t = 0$ with ``args`` (one series'
+    inputs): $b$ and $c$ are then those at $t = 0$, and the filter reads
+    them at every time (:func:`_input_offsets`).
 
     Example:
         >>> sys = linear_gaussian_system(dync.load("specs/ou.dync"))
@@ -99,26 +105,26 @@ def linear_gaussian_system(model: AbstractModel) -> LinearGaussianSystem:
     y0 = jnp.zeros((n,), dtype)
 
     def drift(y):
-        return model.ito_drift(t0, y).astype(dtype)
+        return model.ito_drift(t0, y, args).astype(dtype)
 
     A = jax.jacfwd(drift)(y0)
     b = drift(y0)
     if info.noise_size:
-        G = model.diffusion(t0, y0).astype(dtype)
+        G = model.diffusion(t0, y0, args).astype(dtype)
         Qc = G @ G.T
     else:
         Qc = jnp.zeros((n, n), dtype)
     names = [o.name for o in info.observations]
 
     def loc(y):
-        moments = model.observation_moments(t0, y)
+        moments = model.observation_moments(t0, y, args)
         return jnp.concatenate([jnp.reshape(moments[k][0], (-1,)).astype(dtype) for k in names] + [jnp.zeros((0,), dtype)])
 
     H = jax.jacfwd(loc)(y0)
     c = loc(y0)
-    moments = model.observation_moments(t0, y0)
+    moments = model.observation_moments(t0, y0, args)
     std = jnp.concatenate([jnp.reshape(moments[k][1], (-1,)).astype(dtype) for k in names] + [jnp.zeros((0,), dtype)])
-    mean0, std0 = model.initial_moments()
+    mean0, std0 = model.initial_moments(args)
     mean0, std0 = jnp.asarray(mean0, dtype), jnp.asarray(std0, dtype)
     return LinearGaussianSystem(A, b, Qc, jnp.reshape(H, (c.shape[0], n)), c, std**2, mean0, jnp.diag(std0**2))
 
@@ -317,6 +323,7 @@ def _scalar_filter(
     trans: tuple[Float[Array, "T 1 1"], Float[Array, "T 1"], Float[Array, "T 1 1"]],
     z: Float[Array, "T p"],
     observed: Bool[Array, "T p"] | None,
+    offsets: Float[Array, "T p"] | None = None,
 ) -> Scalar:
     """The filter of a one-state system, on scalars: the same prediction and
     sequential Joseph-form updates as the matrix filter, written with the
@@ -325,12 +332,13 @@ def _scalar_filter(
     ``(1,)`` and ``(1, 1)`` arrays (about 7x less in float64)."""
     dtype = sys.m0.dtype
     zero = jnp.zeros((), dtype)
-    H, c, R = sys.H[:, 0], sys.c, sys.R
+    H, R = sys.H[:, 0], sys.R
     p = z.shape[-1]
 
     def step(carry, inputs):
         m, P, ll = carry
-        F, u, Q, z_k, o_k = inputs
+        F, u, Q, z_k, o_k, c_k = inputs
+        c = sys.c if c_k is None else c_k
         m = F * m + u
         P = F * F * P + Q
         for i in range(p):  # unrolled, as in _update
@@ -349,7 +357,7 @@ def _scalar_filter(
 
     F, u, Q = trans
     init = (sys.m0[0], sys.P0[0, 0], zero)
-    (_, _, ll), _ = jax.lax.scan(step, init, (F[:, 0, 0], u[:, 0], Q[:, 0, 0], z, observed))
+    (_, _, ll), _ = jax.lax.scan(step, init, (F[:, 0, 0], u[:, 0], Q[:, 0, 0], z, observed, offsets))
     return ll
 
 
@@ -359,44 +367,94 @@ def _series_log_likelihood(
     z: Float[Array, "T p"],
     observed: Bool[Array, "T p"] | None,
     trans: tuple[Array, Array, Array] | None = None,
+    offsets: Float[Array, "T p"] | None = None,
 ) -> Scalar:
     """The filter over one series: ``gaps[0]`` is 0 (the initial law holds at
     the first time), ``gaps[k]`` the time since the previous slot. The
     transitions of every gap are computed first, in parallel (or given as
     ``trans``, :func:`_transitions` of ``gaps``), so the sequential scan does
     only the cheap prediction and update. ``observed`` None: every value is
-    present."""
+    present. ``offsets``: the observation offset $c$ at each slot (a model
+    with inputs), else ``sys.c`` throughout."""
     if trans is None:
         trans = _transitions(sys, gaps)
     if sys.A.shape[0] == 1:
-        return _scalar_filter(sys, trans, z, observed)
+        return _scalar_filter(sys, trans, z, observed, offsets)
 
     def step(carry, inputs):
         m, P, ll = carry
-        (F, u, Q), z_k, o_k = inputs
+        (F, u, Q), z_k, o_k, c_k = inputs
         m = _matvec(F, m) + u
         P = _matmul(_matmul(F, P), F.T) + Q
-        m, P, lk = _update(sys, m, P, z_k, o_k)
+        m, P, lk = _update(sys if c_k is None else sys._replace(c=c_k), m, P, z_k, o_k)
         return (m, P, ll + lk), None
 
     init = (sys.m0, sys.P0, jnp.zeros((), sys.m0.dtype))
-    (_, _, ll), _ = jax.lax.scan(step, init, (trans, z, observed))
+    (_, _, ll), _ = jax.lax.scan(step, init, (trans, z, observed, offsets))
     return ll
 
 
+def _input_offsets(
+    model: AbstractModel, sys: LinearGaussianSystem, gaps: Float[Array, "S T"], times: Float[Array, "S T"], args: Any
+) -> tuple[Float[Array, "S T n"], Float[Array, "S T p"]]:
+    """A model with inputs: the mean offset $u_k$ of each slot's transition
+    and the observation offset $c_k$ at each slot, ``(S, T, n)`` and
+    ``(S, T, p)``.
+
+    The drift is $A x + b(t)$ with $b$ affine in the inputs (the compiler's
+    analysis), and the inputs are linear between their given times, which
+    are slots of the grid (:func:`kalman_arrays`): on each gap $b$ is linear,
+    $b(t_{k-1} + s) = b_{k-1} + \\beta s$, and
+    $u_k = \\int_0^h e^{A(h - s)} (b_{k-1} + \\beta s)\\, ds$ is the column
+    $n$ of $\\exp(M h)$ with
+    $M = \\begin{pmatrix} A & b_{k-1} & \\beta \\\\ 0 & 0 & 0 \\\\ 0 & 1 & 0\\end{pmatrix}$
+    (the augmented state $(x, 1, s)$). $b$ and $c$ are the drift and the
+    Normal observations' ``loc`` at $y = 0$, each series with its own
+    inputs."""
+    dtype = sys.A.dtype
+    n = sys.A.shape[0]
+    names = [o.name for o in model.info.observations]
+    zero = jnp.zeros((n,), dtype)
+
+    def at(t, a):
+        b = model.ito_drift(t, zero, a).astype(dtype)
+        moments = model.observation_moments(t, zero, a)
+        c = jnp.concatenate([jnp.reshape(moments[k][0], (-1,)).astype(dtype) for k in names] + [jnp.zeros((0,), dtype)])
+        return b, c
+
+    b, c = jax.vmap(lambda ts, a: jax.vmap(lambda t: at(t, a))(ts))(times, args)
+    before = jnp.concatenate([b[:, :1], b[:, :-1]], axis=1)
+    h = gaps[..., None]
+    slope = jnp.where(h > 0, (b - before) / jnp.where(h > 0, h, 1.0), 0.0)
+    S, T = gaps.shape
+    M = (
+        jnp.zeros((S * T, n + 2, n + 2), dtype)
+        .at[:, :n, :n].set(sys.A)
+        .at[:, :n, n].set(before.reshape(S * T, n))
+        .at[:, :n, n + 1].set(slope.reshape(S * T, n))
+        .at[:, n + 1, n].set(1.0)
+    )
+    u = _expm(M * gaps.reshape(S * T, 1, 1))[:, :n, n]
+    return u.reshape(S, T, n), c
+
+
 @eqx.filter_jit
-def _log_likelihood(model: AbstractModel, gaps, z, observed) -> Float[Array, " series"]:
-    sys = linear_gaussian_system(model)
+def _log_likelihood(model: AbstractModel, gaps, z, observed, times=None, args=None) -> Float[Array, " series"]:
+    sys = linear_gaussian_system(model, None if args is None else jax.tree_util.tree_map(lambda x: x[0], args))
     S, T = gaps.shape
     # every transition of the data set in one batch, outside the vmap over
     # series (so that _expm's loop bound is one number for all of them)
     trans = jax.tree_util.tree_map(lambda x: jnp.reshape(x, (S, T) + x.shape[1:]), _transitions(sys, gaps.reshape(-1)))
+    offsets = None
+    if times is not None:
+        u, offsets = _input_offsets(model, sys, gaps, times, args)
+        trans = (trans[0], u, trans[2])
     if S == 1:
         # one series: no vmap, whose batch axis of size 1 would turn every
         # scalar of the time loop into a (1,) array (slower on XLA:CPU)
-        first = jax.tree_util.tree_map(lambda x: x[0], (gaps, z, observed, trans))
+        first = jax.tree_util.tree_map(lambda x: x[0], (gaps, z, observed, trans, offsets))
         return _series_log_likelihood(sys, *first)[None]
-    return jax.vmap(_series_log_likelihood, in_axes=(None, 0, 0, 0, 0))(sys, gaps, z, observed, trans)
+    return jax.vmap(_series_log_likelihood, in_axes=(None, 0, 0, 0, 0, 0))(sys, gaps, z, observed, trans, offsets)
 
 
 def kalman_log_likelihood(model: AbstractModel, data: PaddedData) -> Scalar:
@@ -445,12 +503,16 @@ class KalmanArrays(NamedTuple):
     gaps: Array
     z: Array
     observed: Array | None
+    #: a model with inputs: each slot's time ``(S, T)``, and each series'
+    #: inputs as ``args`` stacked along a leading series axis
+    times: Array | None = None
+    args: Any = None
 
 
-def kalman_series_from_arrays(model: AbstractModel, gaps, z, observed) -> Float[Array, " series"]:
+def kalman_series_from_arrays(model: AbstractModel, gaps, z, observed, times=None, args=None) -> Float[Array, " series"]:
     """:func:`kalman_series_log_likelihood` of data given as
     :class:`KalmanArrays` (traceable in every argument)."""
-    return _log_likelihood(model, gaps, z, observed)
+    return _log_likelihood(model, gaps, z, observed, times, args)
 
 
 def kalman_arrays(model: AbstractModel, data: PaddedData) -> KalmanArrays:
@@ -467,6 +529,8 @@ def kalman_arrays(model: AbstractModel, data: PaddedData) -> KalmanArrays:
             hint="`dync check` says why; use the particle filter: `--likelihood particle` (Python: `likelihood=\"particle\"`)",
         )
     dtype = jnp.result_type(float)
+    if model.info.inputs:
+        data = _with_input_times(data)
     times = np.asarray(data.times, np.float64)
     present = np.asarray(data.present, bool)
     S, T = times.shape
@@ -484,4 +548,49 @@ def kalman_arrays(model: AbstractModel, data: PaddedData) -> KalmanArrays:
     z = np.where(observed, z, 0.0)
     # known here, not traced: with every value present the time loop needs no mask
     mask = None if observed.all() else jnp.asarray(observed)
-    return KalmanArrays(jnp.asarray(gaps, dtype), jnp.asarray(z, dtype), mask)
+    if not model.info.inputs:
+        return KalmanArrays(jnp.asarray(gaps, dtype), jnp.asarray(z, dtype), mask)
+    args = {"inputs": {}}
+    for name, shape in model.info.inputs:
+        if name not in data.inputs:
+            from ..errors import UsageError
+
+            raise UsageError(f"the data gives no values of the input `{name}`", hint=f"add a column `{name}` to the data file")
+        ts, vs = data.inputs[name]
+        size = int(np.prod(shape, dtype=np.int64))
+        args["inputs"][name] = LinearInput(
+            jnp.asarray(ts, dtype), jnp.asarray(np.reshape(vs, (S, ts.shape[1], size)), dtype), tuple(shape)
+        )
+    return KalmanArrays(jnp.asarray(gaps, dtype), jnp.asarray(z, dtype), mask, jnp.asarray(times, dtype), args)
+
+
+def _with_input_times(data: PaddedData) -> PaddedData:
+    """The data on a grid that also holds the inputs' given times inside
+    each series' observation span (slots observing nothing), so that the
+    inputs are linear between two slots (:func:`_input_offsets`). Times
+    before a series' first observation do not count: its initial law holds
+    there. A shorter series is padded as before (its last time repeated,
+    absent)."""
+    times = np.asarray(data.times, np.float64)
+    present = np.asarray(data.present, bool)
+    S = times.shape[0]
+    grids, where = [], []
+    for i in range(S):
+        obs = times[i][present[i]]
+        knots = np.concatenate([np.asarray(ts[i], np.float64) for ts, _ in data.inputs.values()] + [np.zeros(0)])
+        if obs.size:
+            knots = knots[(knots > obs[0]) & (knots < obs[-1])]
+        grid = np.union1d(obs, knots)
+        grids.append(grid)
+        where.append(np.searchsorted(grid, obs))
+    T = max(1, max(g.size for g in grids))
+    new_times = np.zeros((S, T))
+    new_present = np.zeros((S, T), bool)
+    values = {k: np.full((S, T) + np.shape(v)[2:], np.nan) for k, v in data.values.items()}
+    for i, (grid, idx) in enumerate(zip(grids, where)):
+        new_times[i, : grid.size] = grid
+        new_times[i, grid.size :] = grid[-1] if grid.size else 0.0
+        new_present[i, : grid.size] = True
+        for k, v in data.values.items():
+            values[k][i, idx] = np.asarray(v)[i][present[i]]
+    return PaddedData(new_times, values, new_present, new_present.sum(axis=1), data.inputs)

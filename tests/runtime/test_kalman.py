@@ -273,3 +273,90 @@ def test_one_series_takes_the_same_value_as_in_a_batch_of_series(x64):
         for i, s in enumerate(data.series):
             alone = float(kalman_log_likelihood(model, ObservationData((s,)).padded()))
             assert alone == pytest.approx(batched[i], abs=1e-10)
+
+
+# ---- models with inputs ----------------------------------------------------------
+
+DRIVEN_OU = """model driven
+param k = 1.3 : positive
+param s = 0.4 : positive
+param g = 0.7
+input u
+state x = 0
+dx = (g * u - k * x) dt + s dW
+observe y ~ Normal(x + 0.5 * u, 0.1)
+"""
+
+
+def _driven_ou_exact(series: Series, k=1.3, s=0.4, g=0.7) -> float:
+    """The driven OU's exact log-density: x = 0 at the first observation
+    time, mean the quadrature of $\\int e^{-k(t - r)} g\\,u(r)\\,dr$ (200,001
+    points plus the input's kinks), covariance $s^2/(2k)(e^{-k|t_i - t_j|} -
+    e^{-k(t_i + t_j)})$ from the first time, plus the observation noise."""
+    tk, uk = series.inputs["u"]
+    to, y = series.times, series.values["y"]
+    u = lambda t: np.interp(t, tk, uk)  # noqa: E731
+    mean = []
+    for t in to:
+        r = np.union1d(np.linspace(to[0], t, 200_001), tk[(tk > to[0]) & (tk < t)])
+        mean.append(np.trapezoid(np.exp(-k * (t - r)) * g * u(r), r) if t > to[0] else 0.0)
+    mean = np.array(mean) + 0.5 * u(to)
+    d = to - to[0]
+    cov = s**2 / (2 * k) * (np.exp(-k * np.abs(d[:, None] - d[None, :])) - np.exp(-k * (d[:, None] + d[None, :])))
+    return float(scipy.stats.multivariate_normal.logpdf(y, mean, cov + 0.01 * np.eye(to.size)))
+
+
+def test_an_input_in_the_drift_and_the_observations_is_filtered_exactly(x64):
+    """Inputs linear between their given times (which fall between and
+    outside the observation times) enter the drift and an observation's
+    loc: the filter equals the dense Gaussian of each series (two series of
+    different lengths, each with its own inputs) to 1e-7."""
+    model = dync.load("driven.dync", text=DRIVEN_OU)
+    assert model.info.linear_gaussian
+    rng = np.random.default_rng(0)
+    a = Series(np.array([0.1, 0.5, 0.9, 1.2, 2.0, 2.9, 3.4]), {"y": rng.normal(size=7)},
+               inputs={"u": (np.array([0.0, 0.3, 0.35, 1.1, 1.7, 2.5, 3.0]), 2 * rng.normal(size=7))})
+    b = Series(np.array([0.4, 0.6, 1.9]), {"y": rng.normal(size=3)},
+               inputs={"u": (np.array([0.5, 1.0, 2.2, 2.4]), 2 * rng.normal(size=4))})
+    data = ObservationData((a, b))
+    series = kalman_series_log_likelihood(model, data.padded())
+    np.testing.assert_allclose(np.asarray(series), [_driven_ou_exact(a), _driven_ou_exact(b)], rtol=1e-7)
+    grad = eqx.filter_grad(lambda m: kalman_log_likelihood(m, data.padded()))(model)
+    assert all(np.all(np.isfinite(np.asarray(g))) for g in jax.tree_util.tree_leaves(eqx.filter(grad, eqx.is_inexact_array)))
+
+
+DRIVEN_OSCILLATOR = OSCILLATOR.replace("param f = 0.3\n", "param f = 0.3\ninput u[2]\n").replace(
+    "dv = (f - k * x - gamma * v) dt", "dv = (f * u[0] - k * x - gamma * v) dt"
+).replace("observe pos ~ Normal(x, 0.2)", "observe pos ~ Normal(x + u[1] / 2, 0.2)")
+
+
+def test_a_constant_input_gives_the_likelihood_of_the_model_with_that_constant(x64):
+    """Two states, a vector input: a constant input (given at times with
+    extra points on the same line) filters as the model with the constant
+    written in, and points added on the line of a piecewise-linear input
+    change nothing."""
+    driven = dync.load("driven.dync", text=DRIVEN_OSCILLATOR)
+    assert driven.info.linear_gaussian
+    fixed = dync.load("fixed.dync", text=OSCILLATOR.replace("dv = (f - k", "dv = (f * 1.5 - k").replace(
+        "observe pos ~ Normal(x, 0.2)", "observe pos ~ Normal(x - 0.2, 0.2)"))
+    plain = oscillator_data()
+    constant = np.tile([1.5, -0.4], (4, 1))
+    with_inputs = ObservationData(tuple(
+        Series(s.times, s.values, inputs={"u": (np.array([-1.0, 0.7, 1.3, 9.0]), constant)}) for s in plain.series
+    ))  # fmt: skip
+    np.testing.assert_allclose(
+        np.asarray(kalman_series_log_likelihood(driven, with_inputs.padded())),
+        np.asarray(kalman_series_log_likelihood(fixed, plain.padded())), rtol=1e-9,
+    )  # fmt: skip
+    knots, values = np.array([-1.0, 1.0, 3.0, 9.0]), np.array([[1.0, 0.0], [2.0, 1.0], [-1.0, 0.5], [0.0, 0.0]])
+    between = np.array([2.0, 2.5, 5.0])
+    denser_knots = np.sort(np.concatenate([knots, between]))
+    denser = np.stack([np.interp(denser_knots, knots, values[:, j]) for j in range(2)], axis=1)
+    coarse, fine = (
+        ObservationData(tuple(Series(s.times, s.values, inputs={"u": (t, v)}) for s in plain.series))
+        for t, v in ((knots, values), (denser_knots, denser))
+    )
+    np.testing.assert_allclose(
+        np.asarray(kalman_series_log_likelihood(driven, coarse.padded())),
+        np.asarray(kalman_series_log_likelihood(driven, fine.padded())), rtol=1e-9,
+    )  # fmt: skip
