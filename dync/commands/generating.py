@@ -37,7 +37,7 @@ def generate_spec(
 
     Returns:
         An ``xarray.Dataset``: the samples (``x``, dims ``(sample,
-        x_dim_0, ...)``), and with ``loglik`` a variable ``loglik`` (nats)
+        x_dim0, ...)``, as dync simulate names them), and with ``loglik`` a variable ``loglik`` (nats)
         over the generated samples or over ``settings.data``'s points
         (dim ``point``); attributes say the method, steps, score
         evaluations per sample and the mean log-likelihood in nats and
@@ -85,7 +85,7 @@ def generate_spec(
             checkpoint_every=settings.checkpoint_every, progress=progress,
         )  # fmt: skip
     shape = model.info.state(state).shape
-    dims = ("sample",) + tuple(f"{state}_dim_{k}" for k in range(len(shape)))
+    dims = ("sample",) + tuple(f"{state}_dim{k}" for k in range(len(shape)))
     x = result.x.reshape((result.x.shape[0],) + tuple(shape))
     nfe = result.nfe if fk is None else float(2 * fk.n_models * settings.steps)
     attrs = {

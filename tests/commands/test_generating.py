@@ -67,6 +67,7 @@ def test_a_non_linear_forward_sde_without_terminal_samples_needs_a_prior(weights
     ds = _generate(GBM, GBM_TEXT, weights / "gbm.eqx", prior="LogNormal([0, 0.5], 0.5)", samples=50, steps=5,
                    reverse="ode", loglik=True)  # fmt: skip
     assert ds["x"].shape == (50, 2) and np.all(np.isfinite(ds["loglik"].values))  # a prior has a density
+    assert ds["x"].dims == ("sample", "x_dim0")  # component dims named as dync simulate names them
 
 
 def test_a_yaml_sample_section_gives_the_prior_located(tmp_path):

@@ -118,7 +118,7 @@ def _generated(tmp_path, dim: int, training_data=None) -> tuple:
                     + "\n".join(",".join(f"{v:.4f}" for v in row) for row in rng.standard_normal((200, dim))) + "\n")  # fmt: skip
     if training_data is not None:
         attrs["training_data"] = str(training_data(data))
-    ds = xr.Dataset({"x": (("sample", "x_dim_0"), x)}, attrs=attrs)
+    ds = xr.Dataset({"x": (("sample", "x_dim0"), x)}, attrs=attrs)
     path = tmp_path / "gen.nc"
     write_netcdf(ds, path)
     return path, data
