@@ -340,6 +340,21 @@ def test_diffrax_saves_between_steps_are_samples_not_interpolations(solver, adap
         np.testing.assert_array_equal(grid["x"].values[:, -1], final["x"].values[:, -1])
 
 
+@pytest.mark.parametrize("solver, adaptive", [("shark", False), ("heun_diffrax", True)])
+def test_brownian_tree_increments_between_close_save_times_are_exact(solver, adaptive):
+    """Save times 0.007 apart with dt 0.1 (and 0.001 apart, adaptive): the
+    Brownian tree resolves them (at its old dt / 4 both fell in one
+    interval of its finest level and shared its bridge draw: increment
+    variance 0.0031 instead of 0.007). Tolerance: 5 standard errors of a
+    variance, 5 sqrt(2 / 4000) relative."""
+    bm = dync.load("bm.dync", text="model bm\nstate x = 0\ndx = dW\n")
+    save = [0.333, 0.34, 0.5, 0.501]
+    ds = simulate(bm, seed=2, paths=4000, t1=1.0, dt=0.1, save=save, solver=solver, adaptive=adaptive)
+    x = ds["x"].values
+    gaps = np.var(x[:, [1, 3]] - x[:, [0, 2]], axis=0)
+    np.testing.assert_allclose(gaps, [0.007, 0.001], rtol=5 * np.sqrt(2 / 4000))
+
+
 def test_bad_arguments(ou):
     with pytest.raises(UsageError, match="paths"):
         simulate(ou, seed=0, paths=0, t1=1.0, dt=0.1)
