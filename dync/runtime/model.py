@@ -221,17 +221,18 @@ class AbstractModel(eqx.Module):
     def with_horizon(self, horizon: float, dt: float | None = None) -> "AbstractModel":
         """The model with its fractional-noise weights tuned to ``[0, horizon]``
         (the optimal Markov approximation depends on the time span) and, given
-        the step ``dt``, its fastest hidden component capped at ``1/dt`` so
-        that a fixed step is stable (see :mod:`dync.runtime.fractional`); a
+        the step ``dt``, its fastest hidden component capped at
+        ``STEP_CAP / dt`` (0.2 / dt) so that a fixed step resolves it (see
+        :mod:`dync.runtime.fractional`); a
         model without fractional noise is returned unchanged."""
         if self.fbm_horizon is None:
             return self
         dtype = jnp.result_type(float)
         out = eqx.tree_at(lambda m: m.fbm_horizon, self, jnp.asarray(horizon, dtype=dtype))
         if dt is not None and self.fbm_high is not None:
-            from .fractional import DEFAULT_GAMMA_HIGH
+            from .fractional import DEFAULT_GAMMA_HIGH, STEP_CAP
 
-            high = min(DEFAULT_GAMMA_HIGH, float(horizon) / float(dt))
+            high = min(DEFAULT_GAMMA_HIGH, STEP_CAP * float(horizon) / float(dt))
             out = eqx.tree_at(lambda m: m.fbm_high, out, jnp.asarray(high, dtype=dtype))
         return out
 
