@@ -121,7 +121,8 @@ def _posterior_table(posterior, sample_stats, seconds, max_rows) -> list[str]:
         )
     for rhat, ess_bulk, label in worst:
         if math.isfinite(rhat) and rhat > 1.01:
-            warnings_.append(f"R-hat of {label} is {rhat:.3f} > 1.01: the chains disagree; run longer")
+            shown = f"{rhat:.3f}" if round(rhat, 3) > 1.01 else f"{rhat:.4f}"  # not "1.010 > 1.01"
+            warnings_.append(f"R-hat of {label} is {shown} > 1.01: the chains disagree; run longer")
         if math.isfinite(ess_bulk) and ess_bulk < 100 * chains:
             warnings_.append(f"bulk ESS of {label} is {ess_bulk:.0f} < {100 * chains} (100 per chain)")
     if chains == 1:

@@ -132,11 +132,15 @@ class TestReport:
             where = f"  ({c.location})" if c.location else ""
             detail = f"  {c.detail}" if c.detail else ""
             lines.append(f"  {c.status:7s} {c.name:{width}s}{detail}{where}")
-        lines.append(
-            f"false alarms: alpha = {self.alpha:g} for the whole run, split over {self.tests} statistical "
-            f"comparisons (Bonferroni): a moment fails past |z| = {self.z_threshold:.2f}, a law below p = {self.p_threshold:.2g}"
-        )
-        if self.paths > 1:  # what a pass rules out: the smallest error these paths resolve
+        if self.tests == 0:
+            lines.append("false alarms: none possible: no check of this run is statistical (each holds or fails exactly)")
+        else:
+            lines.append(
+                f"false alarms: alpha = {self.alpha:g} for the whole run, split over {self.tests} statistical "
+                f"comparison{'s' if self.tests != 1 else ''} (Bonferroni): a moment fails past "
+                f"|z| = {self.z_threshold:.2f}, a law below p = {self.p_threshold:.2g}"
+            )
+        if self.paths > 1 and self.tests:  # what a pass rules out: the smallest error these paths resolve
             z, n = self.z_threshold, self.paths
             lines.append(
                 f"resolution: with {n} paths a mean off by more than about {z / math.sqrt(n):.2g} standard deviations "

@@ -86,7 +86,9 @@ class _Plan:
             elif e.kind == "stationary":
                 per_draw += k
         self.examples = settings.examples if n_drawn else 1
-        self.tests = max(1, self.examples * per_draw + once_tests)
+        #: the statistical comparisons made (0: every check is exact)
+        self.comparisons = self.examples * per_draw + once_tests
+        self.tests = max(1, self.comparisons)
         self.z = st.critical_z(settings.alpha, self.tests)
         self.p = settings.alpha / self.tests
         import jax.numpy as jnp
@@ -390,7 +392,7 @@ def run_model_tests(
         f"seed {settings.seed}" + (f", ranges {dict(settings.ranges)}" if settings.ranges else "")
     )
     return TestReport(
-        spec=str(spec_path), checks=checks, failures=failures, examples=drawn, tests=plan.tests,
+        spec=str(spec_path), checks=checks, failures=failures, examples=drawn, tests=plan.comparisons,
         alpha=settings.alpha, z_threshold=plan.z, p_threshold=plan.p, seconds=time.perf_counter() - started, settings=line,
         paths=settings.paths,
     )  # fmt: skip

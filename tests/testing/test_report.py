@@ -32,3 +32,18 @@ def test_array_values_print_on_one_line_and_reproduce_through_set():
     assert sets["k"] == "0.25" and sets["N"] == "3"
     big = {"W": np.zeros((10, 10))}
     assert "--set" not in reproduce_command("m.dync", [], big) and "\n" not in format_values(big)
+
+
+def test_a_run_with_no_statistical_comparison_says_no_false_alarm_is_possible():
+    """Only exact checks (`expect always`, the built-ins): no split of alpha
+    over "1 statistical comparisons", no resolution line."""
+    from dync.testing.report import CheckOutcome, TestReport
+
+    def report(tests: int) -> str:
+        return TestReport(spec="s.dync", checks=[CheckOutcome("always x > 0", "passed", "3 draws")], failures=[],
+                          examples=3, tests=tests, alpha=1e-3, z_threshold=3.29, p_threshold=1e-3, seconds=1.0,
+                          settings="300 paths", paths=300).to_text()  # fmt: skip
+
+    exact = report(0)
+    assert "false alarms: none possible" in exact and "resolution" not in exact and "Bonferroni" not in exact
+    assert "split over 1 statistical comparison (Bonferroni)" in report(1) and "resolution: with 300 paths" in report(1)
