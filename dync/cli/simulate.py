@@ -82,6 +82,7 @@ def register(app, run, SpecArg, SetOpt) -> None:
             Optional[Path],
             typer.Option("--inputs", help="CSV or NetCDF file with the model's `input` covariates over time (column `time`)"),
         ] = None,
+        x64: Annotated[Optional[bool], typer.Option("--x64/--x32", help="Compute in float64 (other numbers than float32 for the same seed)")] = None,
         distributed: Annotated[
             bool, typer.Option("--distributed", help="Shard paths over every process of a multi-process run (docs/scaling.md)")
         ] = False,
@@ -94,5 +95,5 @@ def register(app, run, SpecArg, SetOpt) -> None:
         """Simulate a spec and write the paths to a NetCDF file."""
         run(run_simulate, spec, output, sets=set_, sweep=sweep, progress=progress, paths=paths, t1=t1, dt=dt, t0=t0,
             save=save, save_every=save_every, solver=solver, seed=seed, adaptive=adaptive, chunk_size=chunk_size,
-            max_steps=max_steps, on_nonfinite=on_nonfinite, distributed=distributed, inputs=inputs,
+            max_steps=max_steps, on_nonfinite=on_nonfinite, distributed=distributed, inputs=inputs, x64=x64,
             cluster=(coordinator, num_processes, process_id))  # fmt: skip

@@ -50,6 +50,8 @@ def simulate_spec(
     from ..runtime.preflight import preflight_simulate
     from ..runtime.simulate import simulate
 
+    if settings.x64:
+        jax.config.update("jax_enable_x64", True)
     compiled = compile_ast(spec, settings.dims)
     info = describe_model(compiled.model)
     inputs = _read_inputs(info, inputs)

@@ -68,6 +68,7 @@ SIMULATE: tuple[SettingKey, ...] = (
     SettingKey("adaptive", (BOOL,), "`true` or `false`", False, "--adaptive"),
     SettingKey("max_steps", (), "an integer", None, "--max-steps"),
     SettingKey("on_nonfinite", (), "`raise`, `warn` or `keep`", "raise", "--on-nonfinite"),
+    SettingKey("x64", (BOOL,), "`true` or `false`", False, "--x64"),
 )
 
 FIT: tuple[SettingKey, ...] = (

@@ -25,6 +25,8 @@ class SimulateSettings:
             :func:`dync.simulate`.
         dims: dim overrides, for the compiler.
         params: parameter values, for the runtime.
+        x64: compute in float64 (JAX's ``jax_enable_x64``; the same seed then
+            draws other numbers than in float32).
         sweep: parameter name → the values swept (an array each).
     """
 
@@ -42,6 +44,7 @@ class SimulateSettings:
     dims: Mapping[str, int] = dataclasses.field(default_factory=dict)
     params: Mapping[str, float] = dataclasses.field(default_factory=dict)
     sweep: Mapping[str, Any] = dataclasses.field(default_factory=dict, compare=False)
+    x64: bool = False
 
     def run_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of :func:`dync.simulate` (all but the model,
@@ -131,7 +134,7 @@ def simulate_settings(
         **flags: any key of :data:`dync.dsl.sections.SIMULATE` (``paths``,
             ``t0``, ``t1``, ``dt``, ``save``, ``save_every``, ``solver``,
             ``seed``, ``chunk_size``, ``adaptive``, ``max_steps``,
-            ``on_nonfinite``); ``None`` means not given.
+            ``on_nonfinite``, ``x64``); ``None`` means not given.
 
     Raises:
         UsageError: a setting is missing (``t1``, ``dt``), out of range, or
@@ -176,4 +179,5 @@ def simulate_settings(
         dims=dims,
         params=params,
         sweep=sweeps,
+        x64=bool(v["x64"]),
     )

@@ -244,3 +244,23 @@ def test_simulate_reads_the_inputs_from_a_file(tmp_path, capsys):
     assert "no column for the input `u`" in capsys.readouterr().err
     assert main_exit_code("simulate", str(spec), *flags[:-1], str(tmp_path / "u.csv"), "--inputs", str(tmp_path / "u.csv")) == 2
     assert "would destroy the input" in capsys.readouterr().err
+
+
+def test_simulate_in_float64_and_a_warning_when_float32_blurs_the_times(tmp_path):
+    """`dy = cos(t) dt` from t = 1e6: float32 numbers there are 0.0625 apart,
+    six steps of 0.01, so the float32 run warns (and is 7 % off); --x64
+    gives sin(t1) - sin(t0) to 1e-9 (RK4, dt 0.01). A subprocess: --x64
+    switches JAX to float64 for the whole process."""
+    import xarray as xr
+
+    spec = tmp_path / "clock.dync"
+    spec.write_text("model clock\nstate y = 0\ndy = cos(t) dt\n")
+    flags = ["--t0", "1000000", "--t1", "1000010", "--dt", "0.01", "--solver", "rk4", "--paths", "1"]
+    r = dync("simulate", str(spec), *flags, "-o", str(tmp_path / "f32.nc"))
+    assert r.returncode == 0 and "float32 numbers near t = 1.00001e+06 are 0.0625 apart" in r.stderr, r.stderr
+    assert "--x64" in r.stderr
+    r = dync("simulate", str(spec), *flags, "--x64", "-o", str(tmp_path / "f64.nc"))
+    assert r.returncode == 0 and "float32" not in r.stderr, r.stderr
+    with xr.open_dataset(tmp_path / "f64.nc") as ds:
+        assert ds["y"].dtype == np.float64
+        assert abs(float(ds["y"].values[0, -1]) - (np.sin(1000010.0) - np.sin(1e6))) < 1e-9
