@@ -27,7 +27,9 @@ def run_check(spec: Path, sets: list[str] | None, format: str, pedantic: bool = 
         errors = section_errors(parsed)
         if errors:
             raise SpecErrors(errors)
-        if pedantic:
+        from ..settings.common import merge_section
+
+        if pedantic or merge_section(parsed, "check", {"pedantic": None})["pedantic"]:
             from ..compiler.pedantic import with_pedantic_warnings
 
             checked = with_pedantic_warnings(checked)

@@ -148,6 +148,11 @@ SAMPLE: tuple[SettingKey, ...] = (
     SettingKey("prior", (DIST,), "a distribution such as `Normal(0, 1)`", None, "--prior"),
 )
 
+#: ``check:`` — what ``dync check`` runs
+CHECK: tuple[SettingKey, ...] = (
+    SettingKey("pedantic", (BOOL,), "`true` or `false`", False, "--pedantic"),
+)
+
 #: ``train:`` — what ``dync train`` runs (LANGUAGE.md §10, docs/diffusion.md)
 TRAIN: tuple[SettingKey, ...] = (
     SettingKey("steps", (INT,), "an integer", 2000, "--steps"),
@@ -166,7 +171,7 @@ TRAIN: tuple[SettingKey, ...] = (
 SECTIONS: dict[str, tuple[SettingKey, ...] | None] = {
     "simulate": SIMULATE,
     "fit": FIT,
-    "check": None,
+    "check": CHECK,
     "test": TEST,
     "sample": SAMPLE,
     "train": TRAIN,

@@ -74,3 +74,16 @@ def test_pedantic_check_stays_on_the_fast_path(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "warning[W101]" in r.stdout
     assert r.stderr.strip().splitlines()[-1] == "[]", r.stderr
+
+
+def test_the_yaml_check_section_turns_pedantic_on_and_refuses_unknown_keys(tmp_path):
+    """`check: {pedantic: true}` is `--pedantic` (the section mirrors the
+    flags); an unknown key in it is a located E260, as in `simulate:`."""
+    spec = tmp_path / "m.yaml"
+    body = "model: m\nstates:\n  x: 0\nlet:\n  unused: 2\nequations:\n  - dx = -x dt + dW\n"
+    spec.write_text(body + "check: {pedantic: true}\n")
+    r = dync("check", str(spec))
+    assert r.returncode == 0 and "warning[W104]: `let unused` is never used" in r.stdout, r.stdout + r.stderr
+    spec.write_text(body + "check: {pedantic: true, strcit: 1}\n")
+    r = dync("check", str(spec))
+    assert r.returncode == 1 and f"{spec}:8:25: error[E260]: unknown key `strcit` in `check`" in r.stdout + r.stderr
