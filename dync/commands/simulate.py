@@ -58,8 +58,28 @@ def simulate_spec(
     # refuse what cannot fit before the model (its weights) is allocated
     preflight_simulate(info, **settings.run_kwargs())
     model = build_model(compiled, jax.random.key(settings.seed))
-    ds = simulate(model, progress=progress, distributed=distributed, inputs=inputs, **settings.run_kwargs())
+    run = settings.run_kwargs()
+    run["sweep"] = _each_value_fills(info, run["sweep"])
+    ds = simulate(model, progress=progress, distributed=distributed, inputs=inputs, **run)
     return _with_inputs(ds, inputs)
+
+
+def _each_value_fills(info, sweep: Any) -> Any:
+    """``--sweep a=1:2:2`` on a vector parameter ``a[2]``: 2 values, each
+    filling ``a`` (``(k,) + shape``). :func:`dync.simulate` reads a 1-d
+    array of the parameter's own shape as *one* value, so the command's
+    scalar values are broadcast here, where they are known to be scalars."""
+    if not sweep:
+        return sweep
+    import numpy as np
+
+    shapes = {p.name: tuple(p.shape) for p in info.params}
+    out = {}
+    for name, values in sweep.items():
+        v = np.asarray(values)
+        shape = shapes.get(name, ())
+        out[name] = np.broadcast_to(v.reshape((-1,) + (1,) * len(shape)), (v.size,) + shape) if shape and v.ndim == 1 else values
+    return out
 
 
 def _with_inputs(ds, inputs: Any):

@@ -1,0 +1,19 @@
+"""dync.commands.simulate: what `dync simulate` runs from a spec and its flags."""
+
+from __future__ import annotations
+
+
+import numpy as np
+
+import dync
+
+
+def test_a_command_line_sweep_of_n_values_on_a_vector_parameter_gives_n_runs(tmp_path):
+    """`--sweep a=1:2:2` on `param a[2]`: two runs, a = [1, 1] and [2, 2]
+    (a 1-d array of the parameter's own shape read as one value gave one
+    run with a = [1, 2])."""
+    spec = tmp_path / "v.dync"
+    spec.write_text("model v\nparam a[2] = 1\nstate x[2] = 0\ndx = -a * x dt + dW\n")
+    ds = dync.simulate_file(spec, paths=2, t1=0.1, dt=0.01, sweep=["a=1:2:2"])
+    assert ds.sizes["sweep"] == 2
+    np.testing.assert_array_equal(ds["a"].values, [[1.0, 1.0], [2.0, 2.0]])
