@@ -415,10 +415,36 @@ class _DatasetReader:
             series.append(Series(times, vals, input_series[i], self.labels[i]))
         return ObservationData(tuple(series), self.where)
 
+    def warn_if_written_by_another_model(self) -> None:
+        """A simulation of another model is fit data only by coincidence of
+        names: warn when the file says it was written by another model, and
+        when an observation's variable is a state there (``kind = state``)."""
+        import warnings
+
+        info, ds = self.info, self.ds
+        written_by = ds.attrs.get("model")
+        if not isinstance(written_by, str) or not written_by or written_by == info.name:
+            return
+        states = [o.name for o in info.observations if o.name in ds.variables and ds[o.name].attrs.get("kind") == "state"]
+        read_as = (
+            f"; its {', '.join(f'`{n}`' for n in states)} {'is a state' if len(states) == 1 else 'are states'} there, "
+            "read here as observations"
+            if states
+            else ""
+        )
+        warnings.warn(
+            f"{self.where}: the data was written by model `{written_by}`, and is fit with model `{info.name}`{read_as} "
+            "(if that is not meant, simulate the data from this spec)",
+            UserWarning,
+            stacklevel=2,
+        )
+
     def check_variables(self) -> None:
         info = self.info
         obs = [o.name for o in info.observations]
         known = set(obs) | {s.name for s in info.states} | {"time"} | {n for n, _ in info.inputs}
+        if not self.inputs_only:
+            self.warn_if_written_by_another_model()
         for name in obs:
             if name not in self.ds.variables:
                 hint = _close(name, [str(v) for v in self.ds.data_vars if str(v) not in known])

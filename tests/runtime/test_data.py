@@ -371,3 +371,22 @@ def test_a_model_without_inputs_reads_no_input_file(tmp_path):
 
     with pytest.raises(UsageError, match="declares no `input`"):
         read_input_series(tmp_path / "u.csv", make_info([("y", (), "Normal")]))
+
+
+def test_data_written_by_another_model_is_read_with_a_warning():
+    """A simulation of model `other` fit with model `obs_y`:
+    the file's `y` is a state there, read here as the observation `y`. Same
+    model name: no warning."""
+    import warnings
+
+    info = make_info((("y", (), "Normal"),), name="obs_y")
+    ds = xr.Dataset(
+        {"y": (("path", "time"), np.ones((2, 3)), {"kind": "state"})},
+        coords={"time": [0.0, 0.5, 1.0]},
+        attrs={"model": "other"},
+    )
+    with pytest.warns(UserWarning, match=r"written by model `other`, and is fit with model `obs_y`; its `y` is a state there"):
+        read_observations(ds, info)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_observations(ds.assign_attrs(model="obs_y"), info)
