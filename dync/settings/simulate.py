@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..dsl import ast
-from ..errors import UsageError
+from ..errors import UsageError, did_you_mean
 from .common import _number, as_items, located_in_section, merge_section, parse_sets, split_sets
 
 
@@ -90,6 +91,38 @@ def _save_plan(save_every, save):
         ) from None
 
 
+def _check_grid(t0: float, t1: float, dt: float, save: Any, solver: str, adaptive: bool) -> None:
+    """What the run would refuse, refused here, where a value from the YAML
+    section gets its line (``located_in_section``): an unknown solver, a
+    fixed step that does not divide the span (far from it: the runtime's own
+    tolerance, 1e-6 of a step, decides the rest), save times out of order
+    or outside ``[t0, t1]``."""
+    from ..info.solvers import SOLVERS
+
+    if solver != "auto" and solver not in SOLVERS:
+        raise UsageError(
+            f"--solver {solver}: unknown solver; the solvers are: {', '.join(sorted(SOLVERS))}",
+            hint=did_you_mean(solver, list(SOLVERS)) or "or `auto`, the model's choice",
+        )
+    steps = (t1 - t0) / dt
+    if not adaptive and abs(steps - round(steps)) > 1e-6 * max(1.0, steps):
+        n = max(1, math.ceil(steps - 1e-6))
+        raise UsageError(
+            f"--dt {dt:g}: t1 - t0 = {t1 - t0:g} is not a whole number of steps",
+            hint=f"use dt = {(t1 - t0) / n:.10g} ({n} step{'s' if n != 1 else ''})",
+        )
+    if isinstance(save, list):
+        times = [float(x) for x in save]
+        if any(not math.isfinite(x) for x in times) or any(b <= a for a, b in zip(times, times[1:])):
+            raise UsageError(f"--save {','.join(f'{x:g}' for x in times)}: save times must be finite and strictly increasing")
+        outside = [x for x in times if not t0 <= x <= t1]
+        if outside:
+            raise UsageError(
+                f"--save {','.join(f'{x:g}' for x in times)}: {outside[0]:g} lies outside [t0, t1] = [{t0:g}, {t1:g}]",
+                hint="save times lie between the start and the end time",
+            )
+
+
 def _parse_sweeps(sweep: Iterable[str] | Mapping[str, Any] | None) -> dict[str, Any]:
     if isinstance(sweep, Mapping):
         return dict(sweep)
@@ -162,6 +195,7 @@ def simulate_settings(
         raise UsageError(f"--dt {dt}: the step must be positive")
     if not float(t1) > t0:
         raise UsageError(f"--t1 {t1}: the end time must come after --t0 {t0}")
+    _check_grid(t0, float(t1), float(dt), save, str(v["solver"]), bool(v["adaptive"]))
     dims, params = split_sets(spec, parse_sets(sets))
     sweeps = _parse_sweeps(sweep)
     return SimulateSettings(

@@ -35,3 +35,20 @@ def test_what_a_flag_can_still_give_is_no_error_of_the_section():
         "m.yaml",
     )
     assert section_errors(spec) == []
+
+
+def test_what_the_run_would_refuse_is_located_in_the_section():
+    """An unknown solver, a step that does not divide the span, save times
+    out of order or outside [t0, t1]: each a located E261 at the section's
+    value (the runtime's own messages had no file:line)."""
+    cases = [
+        ("{t1: 1, dt: 0.01, solver: rk45}", "simulate.solver rk45: unknown solver", "did you mean `rk4`?"),
+        ("{t1: 1, dt: 0.3}", "simulate.dt 0.3: t1 - t0 = 1 is not a whole number of steps", "use dt = 0.25 (4 steps)"),
+        ("{t1: 1, dt: 0.1, save: [0.7, 0.3]}", "simulate.save 0.7,0.3: save times must be finite and strictly increasing", None),
+        ("{t1: 1, dt: 0.1, save: [0.5, 2.0]}", "simulate.save 0.5,2: 2 lies outside [t0, t1] = [0, 1]", "save times lie"),
+    ]
+    for section, message, hint in cases:
+        (error,) = section_errors(load_yaml_spec(HEAD + f"simulate: {section}\n", "m.yaml"))
+        assert error.code == "E261" and error.span.line == 8 and error.message.startswith(message), error.message
+        assert hint is None or error.hint.startswith(hint), error.hint
+    assert section_errors(load_yaml_spec(HEAD + "simulate: {t1: 1, dt: 0.3, adaptive: true, solver: shark}\n", "m.yaml")) == []
