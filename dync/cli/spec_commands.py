@@ -88,10 +88,17 @@ def register(app, run, SpecArg, SetOpt) -> None:
     turning its exit into typer's."""
     import typer
 
+    # check and compile take dims only (parameter values are a run's)
+    DimSetOpt = Annotated[
+        Optional[list[str]],
+        typer.Option("--set", help="Override a dim: NAME=VALUE (repeatable; parameter values are set when a command runs)",
+                     show_default=False),
+    ]  # fmt: skip
+
     @app.command()
     def check(
         spec: SpecArg,
-        set_: SetOpt = None,
+        set_: DimSetOpt = None,
         format: Annotated[str, typer.Option("--format", help="text or json")] = "text",
         pedantic: Annotated[bool, typer.Option("--pedantic", help="Also warn about what is legal but often a mistake")] = False,
     ) -> None:
@@ -102,7 +109,7 @@ def register(app, run, SpecArg, SetOpt) -> None:
     def compile_(
         spec: SpecArg,
         output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the module here (default: stdout)")] = None,
-        set_: SetOpt = None,
+        set_: DimSetOpt = None,
     ) -> None:
         """Compile a spec to a Python module defining an equinox Module `Model`."""
         run(run_compile, spec, output, set_)

@@ -264,3 +264,15 @@ def test_simulate_in_float64_and_a_warning_when_float32_blurs_the_times(tmp_path
     with xr.open_dataset(tmp_path / "f64.nc") as ds:
         assert ds["y"].dtype == np.float64
         assert abs(float(ds["y"].values[0, -1]) - (np.sin(1000010.0) - np.sin(1e6))) < 1e-9
+
+
+def test_check_and_compile_say_their_set_takes_dims_only():
+    """`dync check --set theta=2` is refused ("only dims can be set here"),
+    so its help does not promise parameters."""
+    from typer.testing import CliRunner
+
+    from dync.cli import app
+
+    for command in ("check", "compile"):
+        out = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"}).output
+        assert "Override a dim: NAME=VALUE" in out and "or a parameter" not in out, out
