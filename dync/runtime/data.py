@@ -771,7 +771,15 @@ class _CsvReader:
                     j,
                     hint="a matrix component is `y[0][1]` (or `\"y[0, 1]\"` in quotes: a comma splits cells)"
                     if "[" in cell and "]" not in cell
-                    else "columns are `time`, `series`, and `y` or `y[0]`, `y[1]`, ... per observed component",
+                    else next(
+                        (
+                            f"the cells look separated by {name}: dync reads comma-separated values; "
+                            f"save the file with commas (pandas: df.to_csv(path, index=False))"
+                            for sep, name in ((";", "`;`"), ("\t", "tabs"), ("|", "`|`"))
+                            if sep in cell
+                        ),
+                        "columns are `time`, `series`, and `y` or `y[0]`, `y[1]`, ... per observed component",
+                    ),
                 )
             else:
                 name, index = parsed
