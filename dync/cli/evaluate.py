@@ -37,12 +37,12 @@ def register(app, run, SpecArg, SetOpt) -> None:
     def evaluate(
         fit: Annotated[Path, typer.Argument(help="A `dync fit --method vi` file", show_default=False)],
         data: Annotated[Path, typer.Argument(help="Evaluation trials (NetCDF): held-out neurons missing", show_default=False)],
-        truth: Annotated[Path, typer.Option(help="Every trial's spikes, true rates and split (NetCDF)", show_default=False)],
+        truth: Annotated[Path, typer.Option(help="Every trial's counts (--name), true rates and split, by `series` label (NetCDF)", show_default=False)],
         output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the metrics as JSON")] = None,
         forward_bins: Annotated[int, typer.Option("--forward-bins", help="Last bins predicted forward (fp-bps; 0: skip)")] = 5,
         seed: Annotated[int, typer.Option(help="Random seed of the posterior paths")] = 0,
         samples: Annotated[int, typer.Option(help="Posterior paths per trial")] = 32,
-        name: Annotated[str, typer.Option(help="The observation of spike counts")] = "spikes",
+        name: Annotated[str, typer.Option(help="The observation of spike counts: its variable in DATA and TRUTH")] = "spikes",
     ) -> None:
         """Score a VI fit on held-out trials: bits per spike, co-smoothing, rate R², forward prediction."""
         run(run_evaluate, fit, data, truth=truth, output=output, forward_bins=forward_bins, seed=seed,
