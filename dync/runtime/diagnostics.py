@@ -18,6 +18,10 @@ import xarray as xr
 __all__ = ["coordinates", "fmt", "posterior_table", "table"]
 
 
+#: the most leapfrog steps of one NUTS draw (BlackJAX's 10 doublings)
+MAX_TREE_STEPS = 1023
+
+
 def fmt(x: float) -> str:
     """A number in 4 significant digits (``nan`` for a non-finite one)."""
     return "nan" if not math.isfinite(x) else f"{x:.4g}"
@@ -139,6 +143,15 @@ def _posterior_table(posterior, sample_stats, seconds, max_rows) -> list[str]:
                 warnings_.append(
                     f"{divergent} divergent transitions: the draws may be biased; "
                     "raise the target acceptance (e.g. 0.95), lower the step, or reparametrise"
+                )
+        if "n_steps" in sample_stats:
+            # BlackJAX's NUTS doubles its trajectory at most 10 times: 1023 steps
+            capped = int(np.sum(np.asarray(sample_stats["n_steps"].values) >= MAX_TREE_STEPS))
+            if capped > 0.1 * chains * draws:
+                warnings_.append(
+                    f"{capped} of {chains * draws} draws hit NUTS's limit of {MAX_TREE_STEPS} leapfrog steps: the step "
+                    "size is tiny for this posterior (a rough or badly scaled log-density: a particle-filter likelihood, "
+                    "very different parameter scales); the draws explore slowly, and the run is slow"
                 )
         if "step_size" in sample_stats:
             parts.append(f"step size {np.mean(sample_stats['step_size'].values):.3g}")

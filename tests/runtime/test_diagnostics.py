@@ -36,3 +36,15 @@ def test_one_chain_says_why_r_hat_is_nan():
     rng = np.random.default_rng(2)
     text = "\n".join(posterior_table(_posterior(a=rng.standard_normal((1, 400)))))
     assert "one chain: R-hat compares chains" in text
+
+
+def test_draws_at_the_tree_depth_limit_are_warned_about():
+    """NUTS on a particle-filter likelihood adapted a step of 1e-4 and nearly
+    every draw took the 1023-step limit, with no word about it."""
+    rng = np.random.default_rng(3)
+    stats = xr.Dataset({"n_steps": (("chain", "draw"), np.full((2, 100), 1023)),
+                        "step_size": (("chain", "draw"), np.full((2, 100), 1e-4))})  # fmt: skip
+    text = "\n".join(posterior_table(_posterior(a=rng.standard_normal((2, 100))), stats))
+    assert "200 of 200 draws hit NUTS's limit of 1023 leapfrog steps" in text
+    fine = stats.assign(n_steps=(("chain", "draw"), np.full((2, 100), 7)))
+    assert "leapfrog" not in "\n".join(posterior_table(_posterior(a=rng.standard_normal((2, 100))), fine))
