@@ -618,6 +618,22 @@ def _parse_tree(text: str, start: str, mapper: SpanMapper):
     return parser.parse(text, start=start)
 
 
+#: a YAML spec's first section line: `model: m`, `dync: 1.1`, `states:` ...
+_YAML_SECTION = re.compile(r"^(model|dync|params|states|equations|brownian|inputs|observe|let)\s*:(\s|$)")
+
+
+def _yaml_form_line(text: str) -> tuple[int, int] | None:
+    """Where a text that failed to parse as the text form starts as a YAML
+    spec does (its first line that is not blank or a comment is a section
+    key), or ``None``."""
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        return (number, 1) if _YAML_SECTION.match(line) else None
+    return None
+
+
 def parse_statements(text: str, path: str = "<string>") -> list:
     """Parse a whole ``.dync`` text into a list of declarations.
 
@@ -648,6 +664,14 @@ def parse_statements(text: str, path: str = "<string>") -> list:
             lines[blank] = " " * len(lines[blank])
             work = "\n".join(lines)
     if errors:
+        yaml_line = _yaml_form_line(text)
+        if yaml_line is not None:  # one error for the file, not one per line
+            line, column = yaml_line
+            raise SpecErrors([DyncSyntaxError(
+                "this is the YAML form of a spec (`model: NAME`, `states:` ...), read as the text form",
+                mapper.span(line, column, line, column + 5),
+                hint="rename the file to end in .yaml (or .yml), or write the text form: `model NAME`, `state x = 0`",
+            )])  # fmt: skip
         raise SpecErrors(errors)
     statements = _AstBuilder(mapper).transform(tree)
     deep = [e for e in map(_too_deep_arrays, statements) if e is not None]

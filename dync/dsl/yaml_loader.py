@@ -643,7 +643,15 @@ class _SpecReader:
         if root is None:
             return ast.Spec("", "", (), path=self.path, source=self.text, span=span)
         if not isinstance(root, MappingNode):
-            self.error(BadValue, f"a spec is a mapping of sections (`model:`, `params:`, ...), found {_describe(root)}", root)
+            text_form = isinstance(root, ScalarNode) and re.match(r"\s*model\s+[A-Za-z_]\w*(\s|$)", str(root.value))
+            self.error(
+                BadValue,
+                f"a spec is a mapping of sections (`model:`, `params:`, ...), found {_describe(root)}",
+                root,
+                hint="this is the text form of a spec (`model NAME`, `state x = 0`): rename the file to end in .dync"
+                if text_form
+                else None,
+            )
             return ast.Spec("", "", (), path=self.path, source=self.text, span=span)
         for node in _walk(root):
             if node.tag not in _STANDARD_TAGS:
