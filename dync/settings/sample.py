@@ -110,12 +110,12 @@ def sample_settings(
     if reverse is not None:
         _refuse_unused(flags, _MCMC_FLAGS, "an MCMC setting; --reverse generates from the trained score and does not use it")
         return _reverse_settings(spec, v, sets)
-    _refuse_unused(flags, _REVERSE_FLAGS, "a setting of --reverse (generating from a trained score)")
     for key in ("weights", "loglik", "anneal", "product", "guidance", "prior"):
         if v[key] not in (None, False):
             raise UsageError(
                 f"--{key} is for generating from a trained score", hint="add --reverse sde|heun|ode|pc (and --weights FILE)"
             )
+    _refuse_unused(flags, _REVERSE_FLAGS, "a setting of --reverse (generating from a trained score)", "or add --reverse sde|heun|ode|pc")
     method = str(v["method"])
     if method not in SAMPLE_METHODS:
         hint = did_you_mean(method, SAMPLE_METHODS) or "use one of " + ", ".join(SAMPLE_METHODS)
@@ -182,13 +182,13 @@ _MCMC_FLAGS = ("method", "chains", "warmup", "step", "thin", "friction", "mass",
 _REVERSE_FLAGS = ("steps", "snr", "corrector_steps")
 
 
-def _refuse_unused(flags: Mapping[str, Any], keys: tuple[str, ...], what: str) -> None:
+def _refuse_unused(flags: Mapping[str, Any], keys: tuple[str, ...], what: str, otherwise: str = "") -> None:
     """Refuse a flag given on the command line (not a YAML section's value,
     which may serve the other mode) that this run would ignore."""
     for key in keys:
         if flags.get(key) not in (None, False):
             flag = "--" + key.replace("_", "-")
-            raise UsageError(f"{flag} is {what}", hint=f"drop {flag}")
+            raise UsageError(f"{flag} is {what}", hint=f"drop {flag}" + (f", {otherwise}" if otherwise else ""))
 
 
 def _beside_spec(spec: ast.Spec, path: str) -> str:

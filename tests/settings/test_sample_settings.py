@@ -33,3 +33,14 @@ def test_the_flags_a_method_reads_are_accepted():
     assert (s.friction, s.mass) == (2.0, 0.5)
     assert sample_settings(SPEC, method="hmc", integration_steps=8, target_accept=0.9).integration_steps == 8
     assert sample_settings(SPEC, reverse="sde", weights="w.eqx", steps=30, samples=10).steps == 30
+
+
+def test_weights_without_reverse_name_the_missing_reverse_first():
+    """`dync sample SPEC --weights w.eqx --steps 30` (no --reverse) said
+    "--steps is a setting of --reverse", not that --reverse is missing."""
+    with pytest.raises(UsageError) as err:
+        sample_settings(SPEC, weights="w.eqx", steps=30)
+    assert err.value.message == "--weights is for generating from a trained score" and "add --reverse" in err.value.hint
+    with pytest.raises(UsageError) as err:
+        sample_settings(SPEC, method="nuts", steps=30)
+    assert err.value.hint == "drop --steps, or add --reverse sde|heun|ode|pc"
