@@ -272,10 +272,18 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """A hint naming the closest candidate, or ``None``."""
     candidates = sorted(set(candidates))
     close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
-    if not close:  # a slip of case: `U` for `u`, `di` for `dI` (difflib sees no likeness in one letter)
-        lower = {c.lower(): c for c in candidates}
-        close = [lower[m] for m in difflib.get_close_matches(name.lower(), sorted(lower), n=1, cutoff=0.8)]
+    lower = {c.lower(): c for c in candidates}
+    folded = [lower[m] for m in difflib.get_close_matches(name.lower(), sorted(lower), n=1, cutoff=0.6 if close else 0.8)]
+    if folded and (not close or _likeness(name, folded[0]) > _likeness(name, close[0])):
+        # a slip of case: `U` for `u`, `di` for `dI` (difflib sees no likeness
+        # in one letter), `norm` for `Normal` (closer than `Uniform` but for case)
+        close = folded
     return f"did you mean `{close[0]}`?" if close else None
+
+
+def _likeness(a: str, b: str) -> float:
+    """difflib's similarity of two names, ignoring case."""
+    return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio()
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

@@ -26,3 +26,14 @@ def test_did_you_mean_sees_a_slip_of_case():
     assert did_you_mean("di", ["dS", "dE", "dI", "dR"]) == "did you mean `dI`?"
     assert did_you_mean("thetta", ["theta"]) == "did you mean `theta`?"
     assert did_you_mean("q", ["u", "tau"]) is None
+
+
+def test_did_you_mean_prefers_the_match_that_is_closer_but_for_case():
+    """`state x ~ norm(0, 1)` suggested `Uniform` (closer to difflib, which
+    counts case), not `Normal`."""
+    from dync.errors import did_you_mean
+
+    laws = ["Beta", "Gamma", "LogNormal", "Normal", "Poisson", "Uniform"]
+    assert did_you_mean("norm", laws) == "did you mean `Normal`?"
+    assert did_you_mean("unifrom", laws) == "did you mean `Uniform`?"
+    assert did_you_mean("thetta", ["theta", "sigma"]) == "did you mean `theta`?"
