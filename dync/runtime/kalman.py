@@ -439,12 +439,18 @@ def _input_offsets(
 
 
 @eqx.filter_jit
-def _log_likelihood(model: AbstractModel, gaps, z, observed, times=None, args=None) -> Float[Array, " series"]:
+def _log_likelihood(
+    model: AbstractModel, gaps, z, observed, times=None, args=None, unique_gaps=None, gap_index=None
+) -> Float[Array, " series"]:
     sys = linear_gaussian_system(model, None if args is None else jax.tree_util.tree_map(lambda x: x[0], args))
     S, T = gaps.shape
     # every transition of the data set in one batch, outside the vmap over
-    # series (so that _expm's loop bound is one number for all of them)
-    trans = jax.tree_util.tree_map(lambda x: jnp.reshape(x, (S, T) + x.shape[1:]), _transitions(sys, gaps.reshape(-1)))
+    # series (so that _expm's loop bound is one number for all of them); one
+    # per distinct gap when those are known
+    if unique_gaps is not None:
+        trans = jax.tree_util.tree_map(lambda x: x[gap_index], _transitions(sys, unique_gaps))
+    else:
+        trans = jax.tree_util.tree_map(lambda x: jnp.reshape(x, (S, T) + x.shape[1:]), _transitions(sys, gaps.reshape(-1)))
     offsets = None
     if times is not None:
         u, offsets = _input_offsets(model, sys, gaps, times, args)
@@ -507,12 +513,19 @@ class KalmanArrays(NamedTuple):
     #: inputs as ``args`` stacked along a leading series axis
     times: Array | None = None
     args: Any = None
+    #: the distinct gaps ``(U,)`` and each slot's index among them ``(S, T)``:
+    #: regular data has one or two, so the transitions (a matrix exponential
+    #: and its gradient each) are computed U times, not S T times
+    unique_gaps: Array | None = None
+    gap_index: Array | None = None
 
 
-def kalman_series_from_arrays(model: AbstractModel, gaps, z, observed, times=None, args=None) -> Float[Array, " series"]:
+def kalman_series_from_arrays(
+    model: AbstractModel, gaps, z, observed, times=None, args=None, unique_gaps=None, gap_index=None
+) -> Float[Array, " series"]:
     """:func:`kalman_series_log_likelihood` of data given as
     :class:`KalmanArrays` (traceable in every argument)."""
-    return _log_likelihood(model, gaps, z, observed, times, args)
+    return _log_likelihood(model, gaps, z, observed, times, args, unique_gaps, gap_index)
 
 
 def kalman_arrays(model: AbstractModel, data: PaddedData) -> KalmanArrays:
@@ -548,8 +561,10 @@ def kalman_arrays(model: AbstractModel, data: PaddedData) -> KalmanArrays:
     z = np.where(observed, z, 0.0)
     # known here, not traced: with every value present the time loop needs no mask
     mask = None if observed.all() else jnp.asarray(observed)
+    unique, index = np.unique(gaps, return_inverse=True)
+    distinct = (jnp.asarray(unique, dtype), jnp.asarray(index.reshape(S, T), jnp.int32)) if unique.size < S * T else (None, None)
     if not model.info.inputs:
-        return KalmanArrays(jnp.asarray(gaps, dtype), jnp.asarray(z, dtype), mask)
+        return KalmanArrays(jnp.asarray(gaps, dtype), jnp.asarray(z, dtype), mask, None, None, *distinct)
     args = {"inputs": {}}
     for name, shape in model.info.inputs:
         if name not in data.inputs:
@@ -561,7 +576,7 @@ def kalman_arrays(model: AbstractModel, data: PaddedData) -> KalmanArrays:
         args["inputs"][name] = LinearInput(
             jnp.asarray(ts, dtype), jnp.asarray(np.reshape(vs, (S, ts.shape[1], size)), dtype), tuple(shape)
         )
-    return KalmanArrays(jnp.asarray(gaps, dtype), jnp.asarray(z, dtype), mask, jnp.asarray(times, dtype), args)
+    return KalmanArrays(jnp.asarray(gaps, dtype), jnp.asarray(z, dtype), mask, jnp.asarray(times, dtype), args, *distinct)
 
 
 def _with_input_times(data: PaddedData) -> PaddedData:

@@ -360,3 +360,25 @@ def test_a_constant_input_gives_the_likelihood_of_the_model_with_that_constant(x
         np.asarray(kalman_series_log_likelihood(driven, coarse.padded())),
         np.asarray(kalman_series_log_likelihood(driven, fine.padded())), rtol=1e-9,
     )  # fmt: skip
+
+
+def test_regular_gaps_compute_each_distinct_transition_once(x64):
+    """Regular observation times: the transitions are computed for the
+    distinct gaps only (one matrix exponential and its gradient instead of
+    one per slot: a 2-state fit's value and gradient went from 3.5 ms to
+    0.5 ms), with the same value as slot by slot."""
+    from dync.runtime.kalman import kalman_arrays, kalman_series_from_arrays
+
+    model = oscillator()
+    rng = np.random.default_rng(4)
+    times = np.arange(40) * 0.25
+    data = ObservationData(tuple(
+        Series(times, {"pos": rng.normal(size=40), "pair": rng.normal(size=(40, 2))}) for _ in range(3)
+    )).padded()  # fmt: skip
+    arrays = kalman_arrays(model, data)
+    assert arrays.unique_gaps is not None and arrays.unique_gaps.size <= 4
+    slot_by_slot = arrays._replace(unique_gaps=None, gap_index=None)
+    np.testing.assert_allclose(
+        np.asarray(kalman_series_from_arrays(model, *arrays)), np.asarray(kalman_series_from_arrays(model, *slot_by_slot)),
+        rtol=1e-12,
+    )  # fmt: skip
