@@ -256,6 +256,8 @@ UNUSED_NOISE = "W100"
 FLOAT32_RANGE = "W106"
 #: an implicit Brownian motion named like a misspelt `dt` (`dtt`, `dT`)
 TIME_LIKE_NOISE = "W107"
+#: a parameter with no value whose default lies outside its prior's support
+DEFAULT_OUTSIDE_PRIOR = "W109"
 
 
 def render_warning(warning: SpecWarning) -> str:

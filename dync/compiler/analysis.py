@@ -11,7 +11,9 @@ import numpy as np
 
 from . import ir
 from ..dsl import ast
-from ..errors import FLOAT32_RANGE, TIME_LIKE_NOISE, UNUSED_NOISE, SpecWarning
+from ..errors import DEFAULT_OUTSIDE_PRIOR, FLOAT32_RANGE, TIME_LIKE_NOISE, UNUSED_NOISE, SpecWarning
+from ..dsl.ast import free_names
+from .consteval import Budget, known_values
 from .dependencies import depends_on_state, reads_time
 
 _ELEMENTWISE = frozenset(
@@ -353,7 +355,44 @@ def spec_warnings(spec: ast.Spec, model: ir.ModelIR) -> tuple[SpecWarning, ...]:
         for b in spec.of_type(ast.Brownian)
         if b.name not in used
     )
-    return unused + _time_like_noise(spec) + _float32_warnings(spec, model)
+    return unused + _time_like_noise(spec) + _float32_warnings(spec, model) + _defaults_outside_priors(spec, model)
+
+
+def _defaults_outside_priors(spec: ast.Spec, model: ir.ModelIR) -> tuple[SpecWarning, ...]:
+    """`param a ~ Beta(2, 2)` (no value, no constraint): its default 0 lies
+    outside the prior's support, so a fit starts where the log-prior is
+    -inf. Legal (and a simulation runs), so a warning; a written value
+    outside the support is E240 (:mod:`.names`)."""
+    from ..dsl.format import format_expr
+    from .support import prior_support, support_constraint
+
+    params = {p.name: p for p in model.params}
+    out = []
+    for p in spec.of_type(ast.Param):
+        q = params.get(p.name)
+        if p.value is not None or p.prior is None or q is None or q.prior is None or q.value is None:
+            continue
+        known = {k: v.value for k, v in q.prior.args if isinstance(v, ir.Const)}
+        support = prior_support(q.prior.name, known)
+        if support is None:
+            continue
+        inside, words = support
+        try:
+            if np.all(inside(np.asarray(q.value))):
+                continue
+        except ValueError:
+            continue
+        fix = support_constraint(p.prior)
+        yaml = spec.path.endswith((".yaml", ".yml"))
+        written = (f"`constraint: {fix}`" if yaml else f"`: {fix}`") if fix else None
+        out.append(SpecWarning(
+            DEFAULT_OUTSIDE_PRIOR,
+            f"parameter `{p.name}` has no value, and its default {float(np.ravel(q.value)[0]):g} lies outside the support "
+            f"of its prior `{format_expr(p.prior)}` ({words}): a fit cannot start there",
+            p.name_span,
+            hint="give it a value inside the support" + (f", and the constraint {written}" if written else ""),
+        ))  # fmt: skip
+    return tuple(out)
 
 
 #: implicit Brownian names that read as a misspelt `dt`: `dtt`, `dT`, `dt2`, `dts`
@@ -382,32 +421,81 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _FLOAT32_TINY = float(np.finfo(np.float32).tiny)
 
 
+def _float32_problem(value) -> str | None:
+    """What float32 does to ``value`` when some element is beyond its
+    largest number or below its smallest normal one (0 excepted), or ``None``."""
+    magnitude = np.abs(np.asarray(value, np.float64))
+    nonzero = magnitude[(magnitude > 0) & np.isfinite(magnitude)]
+    if not nonzero.size:
+        return None
+    big, small = float(nonzero.max()), float(nonzero.min())
+    if big > _FLOAT32_MAX:
+        return f"{big:g} is beyond float32's largest number ({_FLOAT32_MAX:.3g}): it becomes infinite"
+    if small < _FLOAT32_TINY:
+        return f"{small:g} is below float32's smallest normal number ({_FLOAT32_TINY:.3g}): it becomes 0 or loses precision"
+    return None
+
+
+_FLOAT32_HINT = "change the model's units so that values lie within about 1e-30 to 1e30 (fits can run in float64 with --x64)"
+
+
 def _float32_warnings(spec: ast.Spec, model: ir.ModelIR) -> tuple[SpecWarning, ...]:
     """A parameter (or constant) whose value float32 rounds to infinity, or
-    to 0 or a subnormal: `param s = 1e-50 : positive` would run with s = 0."""
+    to 0 or a subnormal: `param s = 1e-50 : positive` would run with s = 0;
+    and the same of a state's initial value known at compile time
+    (`state x = 1e39`), unless it only repeats a parameter's warning."""
     values = {p.name: p.value for p in model.params if p.value is not None}
     out = []
+    warned: set[str] = set()
     for p in spec.of_type(ast.Param):
         value = values.get(p.name)
         if value is None or p.value is None:
             continue
-        magnitude = np.abs(np.asarray(value, np.float64))
-        nonzero = magnitude[magnitude > 0]
-        if not nonzero.size:
+        what = _float32_problem(value)
+        if what is None:
             continue
-        big, small = float(nonzero.max()), float(nonzero.min())
-        if big > _FLOAT32_MAX:
-            what = f"{big:g} is beyond float32's largest number ({_FLOAT32_MAX:.3g}): it becomes infinite"
-        elif small < _FLOAT32_TINY:
-            what = f"{small:g} is below float32's smallest normal number ({_FLOAT32_TINY:.3g}): it becomes 0 or loses precision"
-        else:
-            continue
-        out.append(
-            SpecWarning(
-                FLOAT32_RANGE,
-                f"`{p.name}` = {what} in float32, JAX's default float type",
-                p.value.span,
-                hint="change the model's units so that values lie within about 1e-30 to 1e30 (fits can run in float64 with --x64)",
+        warned.add(p.name)
+        out.append(SpecWarning(FLOAT32_RANGE, f"`{p.name}` = {what} in float32, JAX's default float type", p.value.span, hint=_FLOAT32_HINT))
+    return tuple(out) + _float32_state_warnings(spec, model, values, warned)
+
+
+def _float32_state_warnings(spec: ast.Spec, model: ir.ModelIR, params: dict, warned: set[str]) -> tuple[SpecWarning, ...]:
+    """W106 for initial values known at compile time (numbers, dims,
+    parameters' values and state-free lets), skipping those that read a
+    parameter in ``warned``."""
+    states = [s for s in spec.of_type(ast.State) if s.value is not None]
+    if not states:
+        return ()
+    let_nodes = {l.name: l for l in reversed(spec.of_type(ast.Let))}  # the first of a name
+    reads: dict[str, frozenset] = {}
+
+    def read(e) -> frozenset:
+        """The names ``e`` reads, through lets."""
+        out = set()
+        for n in free_names(e):
+            out.add(n)
+            if n in let_nodes:
+                if n not in reads:
+                    reads[n] = frozenset()  # a cycle was an error; stop on one anyway
+                    reads[n] = read(let_nodes[n].value)
+                out |= reads[n]
+        return frozenset(out)
+
+    env = {name: np.asarray(float(v)) for name, v in model.dims}
+    env.update((n, np.asarray(v, np.float64)) for n, v in params.items())
+    budget = Budget()
+    names = {s.name: read(s.value) for s in states}
+    lets = [(n, let_nodes[n].value) for n, _ in model.lets if n in let_nodes and any(n in r for r in names.values())]
+    known = known_values(lets, env, budget)
+    out = []
+    for s in states:
+        if names[s.name] & warned:
+            continue  # the parameter's warning says it
+        value = known_values([(s.name, s.value)], {**env, **known}, budget).get(s.name)
+        what = None if value is None else _float32_problem(value)
+        if what is not None:
+            out.append(
+                SpecWarning(FLOAT32_RANGE, f"state `{s.name}` = {what} in float32, JAX's default float type", s.value.span,
+                            hint=_FLOAT32_HINT)  # fmt: skip
             )
-        )
     return tuple(out)

@@ -24,6 +24,7 @@ from ..dsl import ast
 from ..errors import DyncError, Span, SpecErrors
 from . import ir
 from .analysis import analyse
+from .consteval import Budget
 from .equations import EquationChecks
 from .expressions import ExprChecker
 from .names import DeclarationChecks
@@ -64,6 +65,12 @@ class Checker(DeclarationChecks, EquationChecks, StatementChecks):
         #: checked initial values of states, so each is checked (and any
         #: error in it reported) once
         self._state_values: dict[str, object] = {}
+        #: the values of the state-free lets known at compile time (computed
+        #: when an initial value first reads a let)
+        self._constant_let_values: dict[str, np.ndarray] | None = None
+        #: the work those values and the initial values may take together
+        #: (past it, a value is left to the run time, never an error)
+        self._values_budget = Budget()
         #: why a let is not state-free (set by ``_check_constant_lets``)
         self._let_blocker: dict[str, str] = {}
         #: whether ``_check_constant_lets`` has run (a let still unknown after it is in a cycle)

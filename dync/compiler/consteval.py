@@ -13,7 +13,7 @@ exact integers by :func:`exact_int`, never through a float.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -183,6 +183,27 @@ def const_eval(expr: ast.Expr, env: Mapping[str, np.ndarray], budget: Budget | N
     ev = _Evaluator(env, budget if budget is not None else Budget())
     with np.errstate(all="ignore"):
         return np.asarray(ev.eval(expr), dtype=float)
+
+
+def known_values(named: Iterable[tuple[str, ast.Expr]], env: Mapping[str, np.ndarray], budget: Budget | None = None) -> dict[str, np.ndarray]:
+    """The values of the named expressions that are constants, evaluated in
+    order, each with ``env`` and the values found before it (state-free lets
+    in dependency order, then initial values).
+
+    An expression that reads something not constant, or that fails, is left
+    out: its own check reports it. Every evaluation spends from one
+    ``budget`` (a fresh one when ``None``), so the whole stays bounded.
+    """
+    budget = budget if budget is not None else Budget()
+    scope = dict(env)
+    out: dict[str, np.ndarray] = {}
+    for name, expr in named:
+        try:
+            value = const_eval(expr, scope, budget)
+        except (NotConstant, DyncError):
+            continue
+        scope[name] = out[name] = value
+    return out
 
 
 def _whole(v, span: Span | None, what: str) -> int:

@@ -444,9 +444,15 @@ class EquationChecks:
 
     # ------------------------------------------------------- distributions
 
-    def _dist(self, call: ast.Call, allow_states: bool, **hints):
+    def _dist(self, call: ast.Call, allow_states: bool, known: dict[str, np.ndarray] | None = None, **hints):
         """The checked law ``call``; ``hints`` (``time_hint``, ``state_hint``)
-        say why a time or a state may not stand in its arguments."""
+        say why a time or a state may not stand in its arguments.
+
+        An argument known at compile time (numbers, dims, consts, the values
+        of parameters) is checked against what the law allows (a positive
+        scale, a probability in [0, 1], ``low < high`` for ``Uniform``);
+        ``known``, when given, receives those values by parameter name.
+        """
         sig = DISTRIBUTIONS.get(call.func)
         if sig is None:
             if call.func in FUNCTIONS:
@@ -498,6 +504,7 @@ class EquationChecks:
                 hint=f"write `{call.func}({', '.join(chosen)})`",
             )
         args = []
+        values: dict[str, np.ndarray] = {}
         shape: tuple = ()
         for p in chosen:
             v = self._expr(bound[p], allow_states=allow_states, **hints)
@@ -508,29 +515,91 @@ class EquationChecks:
                 return self.err(ShapeMismatch, f"the arguments of `{call.func}` have shapes that do not broadcast: {fmt_shape(shape)} and {fmt_shape(v.shape)}", bound[p].span)
             shape = new
             args.append((p, v))
-            if self._not_positive(call.func, p, bound[p]):
-                return BAD
+            value = self._constant_arg(bound[p])
+            if value is not None:
+                if self._bad_law_arg(call.func, p, value, bound[p]):
+                    return BAD
+                values[p] = value
+        if call.func == "Uniform" and self._empty_uniform(call, values):
+            return BAD
+        if known is not None:
+            known.update(values)
         return ir.DistIR(call.func, tuple(args), shape)
 
-    def _not_positive(self, law: str, name: str, expr: ast.Expr) -> bool:
-        """Report a constant argument that must be positive and is not
-        (`Normal(x, -0.5)`); an argument that reads a parameter or a state is
-        checked when the model runs."""
-        if name not in _POSITIVE_ARGS or (law == "Poisson" and name == "rate"):
+    def _constant_arg(self, expr: ast.Expr) -> np.ndarray | None:
+        """The value of a law's argument known at compile time, or ``None``
+        (an argument that reads a state, the time or a drawn parameter is
+        checked when the model runs)."""
+        try:
+            return np.asarray(const_eval(expr, self.consts), np.float64)
+        except (NotConstant, DyncError):
+            return None
+
+    def _bad_law_arg(self, law: str, name: str, value: np.ndarray, expr: ast.Expr) -> bool:
+        """Report a constant argument the law does not allow: one that is not
+        finite, a scale that is not positive (`Normal(x, -0.5)`), a negative
+        rate or count, a probability outside [0, 1]."""
+        rule = _ARG_RULES.get((law, name)) or _ARG_RULES.get(("*", name))
+        finite = np.isfinite(value)
+        if not np.all(finite):
+            bad = _first(value, ~finite)
+            self.err(BadArguments, f"the `{name}` of `{law}` must be a finite number, got {bad:g}", expr.span,
+                     hint="1/0 and log(0) are infinite, and a literal beyond ±1.8e308 overflows: give a finite value")  # fmt: skip
+            return True
+        if rule is None:
+            return False
+        test, needs, hint = rule
+        ok = test(value)
+        if np.all(ok):
+            return False
+        bad = _first(value, ~ok)
+        self.err(BadArguments, f"the `{name}` of `{law}` must be {needs}, got {bad:g}", expr.span, hint=hint.format(law=law, name=name))
+        return True
+
+    def _empty_uniform(self, call: ast.Call, values: dict[str, np.ndarray]) -> bool:
+        """Report a ``Uniform(low, high)`` whose bounds are known (``values``)
+        and not ordered (`Uniform(1, 0)`): its density is nowhere defined."""
+        low, high = values.get("low"), values.get("high")
+        if low is None or high is None:
             return False
         try:
-            value = np.asarray(const_eval(expr, self.consts), np.float64)
-        except (NotConstant, DyncError):
+            low, high = np.broadcast_arrays(low, high)
+        except ValueError:  # pragma: no cover - the shapes were checked above
             return False
-        if np.all(value > 0):
+        bad = ~(low < high)
+        if not np.any(bad):
             return False
-        bad = float(value[~(value > 0)].flat[0]) if value.ndim else float(value)
-        self.err(BadArguments, f"the `{name}` of `{law}` must be positive, got {bad:g}", expr.span, hint=f"give `{law}` a positive `{name}`")
+        lo, hi = _first(low, bad), _first(high, bad)
+        where = "" if low.shape == () else " (in some component)"
+        self.err(
+            BadArguments,
+            f"`{call.func}(low, high)` needs `low` below `high`, but here low = {lo:g} and high = {hi:g}{where}: "
+            "the interval is empty",
+            call.span,
+            hint="swap the bounds" if lo > hi else "give the interval a width: `low < high`",
+        )
         return True
 
 
-#: the arguments of a law that must be positive (a Poisson rate may be 0)
-_POSITIVE_ARGS = ("scale", "rate", "df", "a", "b", "shape", "concentration")
+def _first(value: np.ndarray, mask: np.ndarray) -> float:
+    """The first element of ``value`` where ``mask`` holds, as a float."""
+    return float(value[mask].flat[0]) if value.ndim else float(value)
+
+
+#: what a law allows of its constant arguments, by ``(law, argument)``
+#: (``"*"``: any law): ``(test, what it must be, hint)``
+_ARG_RULES: dict[tuple[str, str], tuple] = {
+    **{("*", n): (lambda v: v > 0, "positive", "give `{law}` a positive `{name}`")
+       for n in ("scale", "rate", "df", "a", "b", "shape", "concentration")},  # fmt: skip
+    # a Poisson rate or a negative binomial mean may be 0 (every draw is 0)
+    ("Poisson", "rate"): (lambda v: v >= 0, "at least 0", "give `{law}` a `{name}` >= 0"),
+    ("NegativeBinomial", "mean"): (lambda v: v >= 0, "at least 0", "give `{law}` a `{name}` >= 0"),
+    ("Binomial", "n"): (lambda v: (v >= 0) & (v == np.floor(v)), "a whole number of at least 0",
+                        "`n` counts trials: 0, 1, 2, ..."),  # fmt: skip
+    ("Bernoulli", "p"): (lambda v: (v >= 0) & (v <= 1), "a probability in [0, 1]",
+                         "a value on the log-odds scale is written `Bernoulli(logits = ...)`"),  # fmt: skip
+    ("Binomial", "p"): (lambda v: (v >= 0) & (v <= 1), "a probability in [0, 1]", "give `{law}` a `{name}` between 0 and 1"),
+}
 
 
 def sum_terms(terms: list[ir.IExpr], shape) -> ir.IExpr | None:

@@ -33,9 +33,11 @@ from ..errors import (
 )
 from . import ir
 from ..dsl.limits import MAX_RANK, MAX_SIZE
-from .consteval import Budget, NotConstant, TooLarge, check_constant_size, const_eval, exact_int
+from .consteval import Budget, NotConstant, TooLarge, check_constant_size, const_eval, exact_int, known_values
 from .library import ACTIVATIONS, CALCULI, DISTRIBUTIONS, FUNCTIONS, NET_KEYWORDS, RESERVED
 from .shapes import BAD, Bad, broadcast, fmt_shape
+from .support import prior_support, support_constraint
+from ..dsl.format import format_expr
 from ..dsl.ast import free_names
 from .expressions import boolean_word_hint
 
@@ -390,21 +392,68 @@ class DeclarationChecks:
                     hint=f"give a value that is {constraint.explain()}",
                 )
                 continue
-            prior = self._dist(p.prior, allow_states=False) if p.prior is not None else None
+            prior_args: dict[str, np.ndarray] = {}
+            prior = self._dist(p.prior, allow_states=False, known=prior_args) if p.prior is not None else None
             init = self._dist(p.init, allow_states=False) if p.init is not None else None
             if prior is BAD or init is BAD:
                 continue
             if init is not None and not self._init_fits(init, constraint):
                 self._init_outside(what, init, constraint, p.init)
                 continue
+            given = value is not None
             if value is None and init is None:
                 if not self._constant_fits(shape, p.span, f"the default value of {what}", filled=True):
                     continue
                 value = np.full(shape, constraint.default_value())
+            # a written value outside the prior is an error; a default one is
+            # warning W109 (the spec is valid, and simulates; fitting cannot start)
+            if prior is not None and given and self._outside_prior(p, what, value, given, constraint, prior_args):
+                continue
             if value is not None:
                 self.consts[p.name] = value
             out.append(ir.ParamIR(p.name, self._attrs[p.name], shape, constraint, value, init, prior, p.fixed))
         return out
+
+    def _outside_prior(
+        self, p: ast.Param, what: str, value: np.ndarray, given: bool, constraint: AbstractConstraint, args: dict[str, np.ndarray]
+    ) -> bool:
+        """Report a parameter whose value (``given``, else its default) lies
+        outside the support of its prior (`param a = 5 ~ Uniform(0, 1)`):
+        its log-prior is $-\\infty$ there, and fitting fails at its first step."""
+        support = prior_support(p.prior.func, args)
+        if support is None:
+            return False
+        inside, words = support
+        try:
+            ok = np.asarray(inside(value))
+            value = np.broadcast_to(value, ok.shape)
+        except ValueError:  # a prior whose shape does not fit the parameter's: the runtime says so
+            return False
+        if np.all(ok):
+            return False
+        shown = f"{float(value[~ok].flat[0]) if value.ndim else float(value):g}"
+        law = format_expr(p.prior)
+        fix = support_constraint(p.prior)
+        yaml = self.spec.path.endswith((".yaml", ".yml"))
+        if given:
+            message = f"{what} = {shown} lies outside the support of its prior `{law}` ({words})"
+        else:
+            message = f"{what} has no value, and its default {shown} lies outside the support of its prior `{law}` ({words})"
+        if fix is not None and constraint.kind != fix.split("(")[0]:
+            written = f"`constraint: {fix}`" if yaml else f"the constraint `: {fix}`"
+            instead = "" if p.constraint is None else f" (instead of `{constraint.describe()}`)"
+            hint = f"give {'a value' if given else 'it a value'} inside the prior's support, and {written}{instead} so that fitting keeps it there"
+        elif given:
+            hint = "give a value inside the prior's support, or a prior whose support holds this value"
+        else:
+            hint = "give it a value inside the prior's support"
+        self.err(
+            ConstraintViolation,
+            message + ": its log-prior there is not finite, so fitting cannot start",
+            p.value.span if given else p.name_span,
+            hint=hint,
+        )
+        return True
 
     def _constant_fits(self, shape, span, what: str, filled: bool = False) -> bool:
         """Whether a constant array of ``shape`` may be built (within the
@@ -529,10 +578,33 @@ class DeclarationChecks:
 
     def _state_value(self, s: ast.State):
         """The checked initial value of a state (checked once: an error in it
-        is reported once however often the value is needed)."""
+        is reported once however often the value is needed). A value known
+        at compile time must be finite, as a parameter's must."""
         if s.name not in self._state_values:
-            self._state_values[s.name] = self._expr(s.value, allow_states=False)
+            value = self._state_values[s.name] = self._expr(s.value, allow_states=False)
+            if value is not BAD:
+                self._check_finite_initial_value(s)
         return self._state_values[s.name]
+
+    def _check_finite_initial_value(self, s: ast.State) -> None:
+        """E240 for `state x = log(0)` or `state x = 1e400`: a path that
+        starts at infinity or NaN (float32 overflow is warning W106, from
+        :mod:`.analysis`)."""
+        lets = [n for n in _names_and_calls(s.value)[0] if n in self.lets]
+        if lets and self._constant_let_values is None:
+            state_free = [(n, self._decl_nodes[n].value) for n in self.lets if n not in self._let_blocker]
+            self._constant_let_values = known_values(state_free, self.consts, self._values_budget)
+        env = dict(self.consts, **(self._constant_let_values or {})) if lets else self.consts
+        value = known_values([(s.name, s.value)], env, self._values_budget).get(s.name)
+        if value is None or np.all(np.isfinite(value)):
+            return
+        bad = float(value[~np.isfinite(value)].flat[0]) if value.ndim else float(value)
+        self.err(
+            ConstraintViolation,
+            f"state `{s.name}` = {bad:g}: the initial value is not a finite number",
+            s.value.span,
+            hint="a literal beyond ±1.8e308 overflows, and 1/0 or log(0) is infinite; give a finite value",
+        )
 
     # ---------------------------------------------------------------- nets
 

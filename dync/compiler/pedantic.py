@@ -9,6 +9,7 @@ W102  a parameter without a prior in a spec that has ``observe`` lines
 W103  a state that no noise reaches
 W104  a ``let`` that nothing uses
 W105  an ``observe`` whose law reads no state
+W108  a parameter whose prior has bounded support, with no constraint
 ====  ================================================================
 
 The warnings read the checked spec only (AST and IR), never run it.
@@ -24,6 +25,7 @@ from ..dsl.format import format_expr
 from ..errors import SpecWarning, Span
 from . import ir
 from .dependencies import depends_on_state
+from .support import support_constraint
 
 #: an implicit Brownian motion whose name suggests a count of events
 COUNTING_NOISE = "W101"
@@ -35,6 +37,8 @@ NOISELESS_STATE = "W103"
 UNUSED_LET = "W104"
 #: an observation that does not depend on the states
 STATE_FREE_OBSERVATION = "W105"
+#: a parameter that fitting may move outside its prior's support
+UNCONSTRAINED_PRIOR = "W108"
 
 #: names read as counting processes: ``N``, ``N1``, ``N_birth``, ``J2``
 #: (upper case: a lower-case ``n`` or ``j`` is usually an index), and words
@@ -61,6 +65,7 @@ def pedantic_warnings(spec: ast.Spec, model: ir.ModelIR) -> tuple[SpecWarning, .
         + _noiseless_states(spec, model)
         + _unused_lets(spec, yaml)
         + _state_free_observations(spec, model, yaml)
+        + _unconstrained_priors(spec, yaml)
     )
     return tuple(sorted(found, key=lambda w: w.span.sort_key() if w.span else ("", 0, 0)))
 
@@ -246,3 +251,30 @@ def _state_free_observations(spec: ast.Spec, model: ir.ModelIR, yaml: bool) -> l
         for o in spec.of_type(ast.Observe)
         if o.name in free
     ]
+
+
+# ------------------------------------------------------------------- W108
+
+
+def _unconstrained_priors(spec: ast.Spec, yaml: bool) -> list[SpecWarning]:
+    """Parameters with no constraint whose prior lives on part of the line
+    (`param s = 1 ~ HalfNormal(1)`): fitting moves them freely and may step
+    where the log-prior is $-\\infty$, and the fit fails there."""
+    out = []
+    for p in spec.of_type(ast.Param):
+        if p.fixed or p.prior is None or p.constraint is not None:
+            continue
+        fix = support_constraint(p.prior)
+        if fix is None:
+            continue
+        written = f"`constraint: {fix}`" if yaml else f"the constraint `: {fix}`"
+        out.append(
+            SpecWarning(
+                UNCONSTRAINED_PRIOR,
+                f"parameter `{p.name}` has the prior `{format_expr(p.prior)}` but no constraint: "
+                "fitting may move it outside the prior's support, where the log-prior is -inf and the fit fails",
+                p.name_span,
+                hint=f"add {written}, so that fitting keeps `{p.name}` inside the prior's support",
+            )
+        )
+    return out

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..dsl import ast
 from ..dsl.format import format_expectation, format_expr
 from ..errors import DuplicateDeclaration, ShapeMismatch, SpecError, UndefinedName, did_you_mean
 from . import ir
+from .consteval import known_values
 from .dependencies import depends_on_state
 from .shapes import BAD, broadcast, fmt_shape
 
@@ -67,6 +70,11 @@ class StatementChecks:
     """``target``, ``score`` and ``expect`` (a part of
     :class:`~dync.compiler.check.Checker`)."""
 
+    @property
+    def _yaml(self) -> bool:
+        """Whether the spec is in the YAML form (hints show that form)."""
+        return self.spec.path.endswith((".yaml", ".yml"))
+
     def _state_named(self, name: str, span, what: str, cls) -> bool:
         """Whether ``name`` is a checked state; reports why not."""
         if name in self.states:
@@ -107,6 +115,17 @@ class StatementChecks:
                 f"the target must be a scalar log-density, but this has shape {fmt_shape(value.shape)}",
                 span,
                 hint="sum it over the components: `target sum(...)`",
+            )
+            return None, None
+        if ir.is_condition(value, self.lets):
+            first = next(iter(self.states), "x")
+            normal = f"-{first}^2 / 2" if not self.state_shapes.get(first) else f"-sum({first}^2) / 2"
+            self.err(
+                BadTarget,
+                "the target is a condition (true or false), but a target is a log-density: a real number",
+                span,
+                hint=f"write the log-density itself, such as `target{':' if self._yaml else ''} -U` with a potential "
+                f"`{'let: {U: ...}' if self._yaml else 'let U = ...'}` (`target{':' if self._yaml else ''} {normal}` is a standard normal)",
             )
             return None, None
         if not depends_on_state(value, self.lets):
@@ -261,7 +280,22 @@ class StatementChecks:
                 return None
             return ir.ExpectationIR("always", lhs, None, None, "", format_expr(node.lhs), "", *where)
         rhs = self._expr(node.rhs, allow_states=False, allow_time=True, time_hint=_RHS_HINT, state_hint=_RHS_HINT)
+        if lhs is not BAD and not depends_on_state(lhs, self.lets):
+            # LANGUAGE.md §8: an ensemble mean or variance over paths; what reads
+            # no state is the same on every path and tests nothing of the model
+            shown = format_expr(node.lhs)
+            self.err(
+                BadExpectation,
+                f"`{node.kind}({shown if len(shown) <= 60 else '...'})` reads no state: it is the same on every path, "
+                "so this expectation tests nothing about the model",
+                node.lhs.span,
+                hint=f"take the {'mean' if node.kind == 'mean' else 'variance'} of an expression of the states, "
+                f"such as `{'' if self._yaml else 'expect '}{node.kind}({next(iter(self.states), 'x')}) = ...`",
+            )
+            return None
         if lhs is BAD or rhs is BAD:
+            return None
+        if node.kind == "var" and self._negative_variance(node.rhs):
             return None
         if broadcast(rhs.shape, lhs.shape) != tuple(lhs.shape):
             self.err(
@@ -271,3 +305,23 @@ class StatementChecks:
             )
             return None
         return ir.ExpectationIR(node.kind, lhs, rhs, None, "", format_expr(node.lhs), format_expr(node.rhs), *where)
+
+    def _negative_variance(self, rhs: ast.Expr) -> bool:
+        """Report `expect var(x) = -1`: a right side of numbers, dims and
+        consts (no parameter, which the tests vary, and no `t`) that is
+        negative somewhere."""
+        fixed = {
+            n: v for n, v in self.consts.items()
+            if isinstance(self._decl_nodes.get(n), ast.Dim) or getattr(self._decl_nodes.get(n), "fixed", False)
+        }  # fmt: skip
+        value = known_values([("rhs", rhs)], fixed).get("rhs")
+        if value is None or not np.any(value < 0):
+            return False
+        bad = float(value[value < 0].flat[0]) if value.ndim else float(value)
+        self.err(
+            BadExpectation,
+            f"a variance is never negative, but the right side is {bad:g}",
+            rhs.span,
+            hint="give the variance's exact value, 0 or more (a standard deviation s has variance s^2)",
+        )
+        return True
