@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import re
@@ -11,7 +12,7 @@ from typing import Any, TypeVar
 
 from ..dsl import ast
 from ..dsl.sections import SECTIONS, SettingKey
-from ..errors import BadValue, SpecErrors, UsageError, did_you_mean
+from ..errors import BadValue, Span, SpecErrors, UsageError, did_you_mean
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -195,6 +196,7 @@ def split_sets(spec: ast.Spec, sets: Mapping[str, str]) -> tuple[dict[str, int],
         else:
             params[name] = _parameter_value(value, f"--set {name}")
     _warn_about_stale_values(spec, params)
+    refuse_compile_time_parameters(spec, params, "--set")
     for name, brownian in _hurst_parameters(spec).items():
         if name in params and not all(0 < v < 1 for v in _flat(params[name])):
             raise UsageError(
@@ -203,6 +205,58 @@ def split_sets(spec: ast.Spec, sets: Mapping[str, str]) -> tuple[dict[str, int],
                 hint=f"give {name} a value strictly between 0 and 1",
             )
     return dims, params
+
+
+def refuse_compile_time_parameters(spec: ast.Spec, names: Iterable[str], flag: str) -> None:
+    """Refuse to set a parameter that an index or a declared shape reads
+    (`x[k]`, `state x[K]`): the compiler fixes those when the spec compiles,
+    so a new value would be silently ignored (`--set k=5` ran with `x[1]`).
+
+    Raises:
+        UsageError: naming the parameter, where it is read, and the fix.
+    """
+    declared = {p.name for p in spec.of_type(ast.Param)}
+    uses = compile_time_uses(spec)
+    for name in names:
+        if name in declared and name in uses:
+            span = uses[name]
+            raise UsageError(
+                f"`{flag} {name}=...`: parameter `{name}` is read as an index or a size (line {span.line}), "
+                "which is fixed when the spec compiles, so a new value would be ignored",
+                hint=f"change its value in the spec, or declare it `dim {name} = ...` (a dim may be set, and recompiles)",
+            )
+
+
+def compile_time_uses(spec: ast.Spec) -> dict[str, Span]:
+    """The names an index (`x[k]`, `x[0:k]`) or a declared shape
+    (`state x[K]`) reads, each with the first place that reads it."""
+    found: dict[str, Span] = {}
+
+    def note(expr) -> None:
+        if expr is not None:
+            for n in ast.free_names(expr):
+                found.setdefault(n, expr.span)
+
+    def visit(node) -> None:
+        if isinstance(node, (tuple, list)):
+            for x in node:
+                visit(x)
+            return
+        if not dataclasses.is_dataclass(node) or isinstance(node, (type, Span)):
+            return
+        if isinstance(node, ast.Index):
+            for item in node.items:
+                for part in (item.start, item.stop, item.step) if isinstance(item, ast.Slice) else (item,):
+                    note(part)
+        for field in dataclasses.fields(node):
+            value = getattr(node, field.name)
+            if field.name == "shape" and isinstance(value, tuple):
+                for e in value:
+                    note(e)
+            visit(value)
+
+    visit(list(spec.statements))
+    return found
 
 
 def _warn_about_stale_values(spec: ast.Spec, sets: Mapping[str, float]) -> None:

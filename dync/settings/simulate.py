@@ -9,7 +9,7 @@ from typing import Any
 
 from ..dsl import ast
 from ..errors import UsageError, did_you_mean
-from .common import _number, as_items, located_in_section, merge_section, parse_sets, split_sets
+from .common import _number, as_items, located_in_section, merge_section, parse_sets, refuse_compile_time_parameters, split_sets
 
 
 # -------------------------------------------------------------- simulate
@@ -198,6 +198,7 @@ def simulate_settings(
     _check_grid(t0, float(t1), float(dt), save, str(v["solver"]), bool(v["adaptive"]))
     dims, params = split_sets(spec, parse_sets(sets))
     sweeps = _parse_sweeps(sweep)
+    refuse_compile_time_parameters(spec, sweeps, "--sweep")
     return SimulateSettings(
         paths=paths,
         t0=t0,

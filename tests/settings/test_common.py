@@ -93,3 +93,20 @@ def test_one_string_is_one_item_not_its_characters():
     assert parse_sets("K=16") == {"K": "16"}
     assert _parse_ranges("k=1:2") == {"k": (1.0, 2.0)}
     assert list(_parse_sweeps("k=1:2:3")["k"]) == [1.0, 1.5, 2.0]
+
+
+def test_a_parameter_read_as_an_index_or_a_size_cannot_be_set():
+    """`dx = ... x[k] dW` with `--set k=5` ran with x[1] (the compiler fixes
+    indices and shapes); now the override is refused, naming the line and
+    the fix (a dim). Other parameters are set as before."""
+    from dync.settings import simulate_settings
+
+    spec = load_spec("m.dync", text="model m\nparam k = 1\nparam K = 3\nparam a = 1\nstate x[K] = 0\ndx = -a * x dt + x[k] dW\n")
+    for name, line in (("k", 6), ("K", 5)):
+        with pytest.raises(UsageError) as err:
+            simulate_settings(spec, t1=1.0, dt=0.1, sets=[f"{name}=2"])
+        assert f"parameter `{name}` is read as an index or a size (line {line})" in err.value.message
+        assert f"declare it `dim {name} = ...`" in err.value.hint
+    with pytest.raises(UsageError, match="`--sweep k=...`"):
+        simulate_settings(spec, t1=1.0, dt=0.1, sweep=["k=1:2:2"])
+    assert simulate_settings(spec, t1=1.0, dt=0.1, sets=["a=2"]).params == {"a": 2.0}
