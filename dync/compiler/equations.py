@@ -24,7 +24,7 @@ from ..errors import (
 )
 from . import ir
 from .consteval import NotConstant, const_eval
-from .library import DISTRIBUTIONS, FUNCTIONS
+from .library import DISTRIBUTIONS, FOREIGN_LAW_PARAMETERS, FUNCTIONS
 from .shapes import BAD, broadcast, fmt_shape, matmul_shape
 
 
@@ -474,7 +474,7 @@ class EquationChecks:
             allp = sorted({p for ps in options for p in ps})
             bad_kw = [k for k in call.kwargs if all(k.name not in ps for ps in options)]
             if bad_kw:
-                return self.err(BadArguments, f"`{call.func}` has no parameter `{bad_kw[0].name}`", bad_kw[0].span, hint=did_you_mean(bad_kw[0].name, allp) or f"its parameters are {', '.join(allp)}")
+                return self.err(BadArguments, f"`{call.func}` has no parameter `{bad_kw[0].name}`", bad_kw[0].span, hint=FOREIGN_LAW_PARAMETERS.get((call.func, bad_kw[0].name)) or did_you_mean(bad_kw[0].name, allp) or f"its parameters are {', '.join(allp)}")
             if len(options) > 1 and len(call.args) <= max(len(ps) for ps in options):
                 # each keyword is some form's, but no form has them all: `Bernoulli(logits = x, p = 0.3)`
                 forms = " or ".join(f"`{call.func}({', '.join(ps)})`" for ps in options)

@@ -69,6 +69,27 @@ class DistributionSig:
     alternatives: tuple[tuple[str, ...], ...] = ()  # e.g. Bernoulli(p) or (logits)
 
 
+#: parameter names of other libraries' parametrisations (scipy, NumPy,
+#: Stan, PyMC), and how to write them with dync's: for the hint of an
+#: unknown distribution keyword
+FOREIGN_LAW_PARAMETERS: dict[tuple[str, str], str] = {
+    ("Gamma", "scale"): "dync's Gamma takes `shape` and `rate`: write `rate = 1 / SCALE`",
+    ("Gamma", "alpha"): "dync's Gamma takes `shape` (alpha) and `rate` (beta)",
+    ("Gamma", "beta"): "dync's Gamma takes `shape` (alpha) and `rate` (beta)",
+    ("Exponential", "scale"): "dync's Exponential takes a `rate`: write `rate = 1 / SCALE`",
+    ("Exponential", "lam"): "dync's Exponential takes a `rate`",
+    ("Poisson", "lam"): "dync's Poisson takes a `rate`",
+    ("Poisson", "mu"): "dync's Poisson takes a `rate`",
+    **{(law, word): f"dync's {law} takes `loc` and `scale` (a standard deviation)"
+       for law in ("Normal", "LogNormal", "StudentT", "Cauchy", "Laplace")
+       for word in ("mu", "mean", "sigma", "sd", "std")},
+    **{("HalfNormal", word): "dync's HalfNormal takes a `scale` (a standard deviation)" for word in ("sigma", "sd", "std")},
+    ("Uniform", "lower"): "dync's Uniform takes `low` and `high`",
+    ("Uniform", "upper"): "dync's Uniform takes `low` and `high`",
+    ("Beta", "alpha"): "dync's Beta takes `a` and `b`",
+    ("Beta", "beta"): "dync's Beta takes `a` and `b`",
+}
+
 DISTRIBUTIONS: dict[str, DistributionSig] = {
     d.name: d
     for d in (

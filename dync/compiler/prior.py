@@ -21,7 +21,7 @@ from ..dsl import ast
 from ..errors import BadArguments, BadValue, DyncError, ShapeMismatch, SpecErrors, UnknownDistribution, did_you_mean
 from . import ir
 from .consteval import Budget, NotConstant, const_eval
-from .library import DISTRIBUTIONS, FUNCTIONS
+from .library import DISTRIBUTIONS, FOREIGN_LAW_PARAMETERS, FUNCTIONS
 from .shapes import fmt_shape
 
 __all__ = ["PriorLaw", "check_prior"]
@@ -71,7 +71,8 @@ def _bind(call: ast.Call) -> dict[str, ast.Expr]:
     for k in call.kwargs:
         if k.name not in params:
             _fail(BadArguments, f"`{call.func}` has no parameter `{k.name}`", k.span,
-                  hint=did_you_mean(k.name, params) or f"its parameters are {', '.join(params)}")  # fmt: skip
+                  hint=FOREIGN_LAW_PARAMETERS.get((call.func, k.name)) or did_you_mean(k.name, params)
+                  or f"its parameters are {', '.join(params)}")  # fmt: skip
         if k.name in bound:
             _fail(BadArguments, f"`{k.name}` is given twice", k.span)
         bound[k.name] = k.value
