@@ -223,10 +223,10 @@ class DeclarationChecks:
                     nc.span,
                     hint="order matters for dims and values: declare what a value uses above it",
                 )
-            if nc.name in FUNCTIONS or nc.name in self._decl_nodes:
+            if nc.name in FUNCTIONS or nc.name in self._decl_nodes or nc.name == "t":
                 return self.err(
                     cls,
-                    f"{what} must be a constant, but `{nc.name}` is known only at run time",
+                    f"{what} must be a constant, but `{nc.name}`{' (the time)' if nc.name == 't' else ''} is known only at run time",
                     nc.span,
                     hint="use numbers, dims and parameters declared above",
                 )
