@@ -364,7 +364,7 @@ def _defaults_outside_priors(spec: ast.Spec, model: ir.ModelIR) -> tuple[SpecWar
     -inf. Legal (and a simulation runs), so a warning; a written value
     outside the support is E240 (:mod:`.names`)."""
     from ..dsl.format import format_expr
-    from .support import prior_support, support_constraint
+    from .support import support_constraint, value_outside_prior
 
     params = {p.name: p for p in model.params}
     out = []
@@ -373,21 +373,15 @@ def _defaults_outside_priors(spec: ast.Spec, model: ir.ModelIR) -> tuple[SpecWar
         if p.value is not None or p.prior is None or q is None or q.prior is None or q.value is None:
             continue
         known = {k: v.value for k, v in q.prior.args if isinstance(v, ir.Const)}
-        support = prior_support(q.prior.name, known)
-        if support is None:
+        outside = value_outside_prior(q.prior.name, known, q.value)
+        if outside is None:
             continue
-        inside, words = support
-        try:
-            if np.all(inside(np.asarray(q.value))):
-                continue
-        except ValueError:
-            continue
+        shown, words = outside
         fix = support_constraint(p.prior)
-        yaml = spec.path.endswith((".yaml", ".yml"))
-        written = (f"`constraint: {fix}`" if yaml else f"`: {fix}`") if fix else None
+        written = (f"`constraint: {fix}`" if spec.path.endswith((".yaml", ".yml")) else f"`: {fix}`") if fix else None
         out.append(SpecWarning(
             DEFAULT_OUTSIDE_PRIOR,
-            f"parameter `{p.name}` has no value, and its default {float(np.ravel(q.value)[0]):g} lies outside the support "
+            f"parameter `{p.name}` has no value, and its default {shown} lies outside the support "
             f"of its prior `{format_expr(p.prior)}` ({words}): a fit cannot start there",
             p.name_span,
             hint="give it a value inside the support" + (f", and the constraint {written}" if written else ""),

@@ -36,7 +36,7 @@ from ..dsl.limits import MAX_RANK, MAX_SIZE
 from .consteval import Budget, NotConstant, TooLarge, check_constant_size, const_eval, exact_int, known_values
 from .library import ACTIVATIONS, CALCULI, DISTRIBUTIONS, FUNCTIONS, NET_KEYWORDS, RESERVED
 from .shapes import BAD, Bad, broadcast, fmt_shape
-from .support import prior_support, support_constraint
+from .support import support_constraint, value_outside_prior
 from ..dsl.format import format_expr
 from ..dsl.ast import free_names
 from .expressions import boolean_word_hint
@@ -407,7 +407,7 @@ class DeclarationChecks:
                 value = np.full(shape, constraint.default_value())
             # a written value outside the prior is an error; a default one is
             # warning W109 (the spec is valid, and simulates; fitting cannot start)
-            if prior is not None and given and self._outside_prior(p, what, value, given, constraint, prior_args):
+            if prior is not None and given and self._outside_prior(p, what, value, constraint, prior_args):
                 continue
             if value is not None:
                 self.consts[p.name] = value
@@ -415,42 +415,28 @@ class DeclarationChecks:
         return out
 
     def _outside_prior(
-        self, p: ast.Param, what: str, value: np.ndarray, given: bool, constraint: AbstractConstraint, args: dict[str, np.ndarray]
+        self, p: ast.Param, what: str, value: np.ndarray, constraint: AbstractConstraint, args: dict[str, np.ndarray]
     ) -> bool:
-        """Report a parameter whose value (``given``, else its default) lies
-        outside the support of its prior (`param a = 5 ~ Uniform(0, 1)`):
-        its log-prior is $-\\infty$ there, and fitting fails at its first step."""
-        support = prior_support(p.prior.func, args)
-        if support is None:
+        """Report a parameter whose written value lies outside the support
+        of its prior (`param a = 5 ~ Uniform(0, 1)`): its log-prior is
+        $-\\infty$ there, and fitting fails at its first step (a default
+        value there is warning W109, :mod:`.analysis`)."""
+        outside = value_outside_prior(p.prior.func, args, value)
+        if outside is None:
             return False
-        inside, words = support
-        try:
-            ok = np.asarray(inside(value))
-            value = np.broadcast_to(value, ok.shape)
-        except ValueError:  # a prior whose shape does not fit the parameter's: the runtime says so
-            return False
-        if np.all(ok):
-            return False
-        shown = f"{float(value[~ok].flat[0]) if value.ndim else float(value):g}"
-        law = format_expr(p.prior)
+        shown, words = outside
         fix = support_constraint(p.prior)
-        yaml = self.spec.path.endswith((".yaml", ".yml"))
-        if given:
-            message = f"{what} = {shown} lies outside the support of its prior `{law}` ({words})"
-        else:
-            message = f"{what} has no value, and its default {shown} lies outside the support of its prior `{law}` ({words})"
         if fix is not None and constraint.kind != fix.split("(")[0]:
-            written = f"`constraint: {fix}`" if yaml else f"the constraint `: {fix}`"
+            written = f"`constraint: {fix}`" if self.spec.path.endswith((".yaml", ".yml")) else f"the constraint `: {fix}`"
             instead = "" if p.constraint is None else f" (instead of `{constraint.describe()}`)"
-            hint = f"give {'a value' if given else 'it a value'} inside the prior's support, and {written}{instead} so that fitting keeps it there"
-        elif given:
-            hint = "give a value inside the prior's support, or a prior whose support holds this value"
+            hint = f"give a value inside the prior's support, and {written}{instead} so that fitting keeps it there"
         else:
-            hint = "give it a value inside the prior's support"
+            hint = "give a value inside the prior's support, or a prior whose support holds this value"
         self.err(
             ConstraintViolation,
-            message + ": its log-prior there is not finite, so fitting cannot start",
-            p.value.span if given else p.name_span,
+            f"{what} = {shown} lies outside the support of its prior `{format_expr(p.prior)}` ({words}): "
+            "its log-prior there is not finite, so fitting cannot start",
+            p.value.span,
             hint=hint,
         )
         return True

@@ -20,7 +20,7 @@ import numpy as np
 from ..dsl import ast
 from ..dsl.format import format_expr
 
-__all__ = ["prior_support", "support_constraint"]
+__all__ = ["prior_support", "support_constraint", "value_outside_prior"]
 
 #: continuous laws whose draws are positive: the constraint that fits them
 _POSITIVE_LAWS = ("HalfNormal", "LogNormal", "Exponential", "Gamma")
@@ -80,6 +80,25 @@ def prior_support(law: str, args: Mapping[str, np.ndarray]) -> tuple[Callable[[n
         n = _arg(args, "n", np.inf)
         return (lambda v: (v >= 0) & (v <= n) & _whole(v)), "whole numbers from 0 to n"
     return None
+
+
+def value_outside_prior(law: str, args: Mapping[str, np.ndarray], value: np.ndarray) -> tuple[str, str] | None:
+    """The first component of ``value`` outside the support of the prior
+    ``law`` (as text) and the words for that support; ``None`` when every
+    component is inside, the support is not known, or the prior's shape does
+    not fit the value's (the runtime says so)."""
+    support = prior_support(law, args)
+    if support is None:
+        return None
+    inside, words = support
+    try:
+        ok = np.asarray(inside(np.asarray(value)))
+        value = np.broadcast_to(value, ok.shape)
+    except ValueError:
+        return None
+    if np.all(ok):
+        return None
+    return f"{float(value[~ok].flat[0]) if value.ndim else float(value):g}", words
 
 
 def support_constraint(call: ast.Call) -> str | None:

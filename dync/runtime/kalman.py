@@ -114,19 +114,27 @@ def linear_gaussian_system(model: AbstractModel, args: Any = None) -> LinearGaus
         Qc = G @ G.T
     else:
         Qc = jnp.zeros((n, n), dtype)
-    names = [o.name for o in info.observations]
 
     def loc(y):
-        moments = model.observation_moments(t0, y, args)
-        return jnp.concatenate([jnp.reshape(moments[k][0], (-1,)).astype(dtype) for k in names] + [jnp.zeros((0,), dtype)])
+        return _observation_moments(model, t0, y, args, dtype)[0]
 
     H = jax.jacfwd(loc)(y0)
     c = loc(y0)
-    moments = model.observation_moments(t0, y0, args)
-    std = jnp.concatenate([jnp.reshape(moments[k][1], (-1,)).astype(dtype) for k in names] + [jnp.zeros((0,), dtype)])
+    std = _observation_moments(model, t0, y0, args, dtype)[1]
     mean0, std0 = model.initial_moments(args)
     mean0, std0 = jnp.asarray(mean0, dtype), jnp.asarray(std0, dtype)
     return LinearGaussianSystem(A, b, Qc, jnp.reshape(H, (c.shape[0], n)), c, std**2, mean0, jnp.diag(std0**2))
+
+
+def _observation_moments(model: AbstractModel, t, y, args: Any, dtype) -> tuple[Float[Array, " p"], Float[Array, " p"]]:
+    """The Normal observations' ``loc`` and ``scale`` at ``(t, y)``, every
+    observation flattened and concatenated in declaration order."""
+    moments = model.observation_moments(t, y, args)
+    names = [o.name for o in model.info.observations]
+    return tuple(
+        jnp.concatenate([jnp.reshape(moments[k][i], (-1,)).astype(dtype) for k in names] + [jnp.zeros((0,), dtype)])
+        for i in (0, 1)
+    )  # type: ignore[return-value]
 
 
 def _phi(x: Scalar) -> Scalar:
@@ -413,14 +421,10 @@ def _input_offsets(
     inputs."""
     dtype = sys.A.dtype
     n = sys.A.shape[0]
-    names = [o.name for o in model.info.observations]
     zero = jnp.zeros((n,), dtype)
 
     def at(t, a):
-        b = model.ito_drift(t, zero, a).astype(dtype)
-        moments = model.observation_moments(t, zero, a)
-        c = jnp.concatenate([jnp.reshape(moments[k][0], (-1,)).astype(dtype) for k in names] + [jnp.zeros((0,), dtype)])
-        return b, c
+        return model.ito_drift(t, zero, a).astype(dtype), _observation_moments(model, t, zero, a, dtype)[0]
 
     b, c = jax.vmap(lambda ts, a: jax.vmap(lambda t: at(t, a))(ts))(times, args)
     before = jnp.concatenate([b[:, :1], b[:, :-1]], axis=1)
