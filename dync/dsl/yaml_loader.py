@@ -451,6 +451,8 @@ class _SpecReader:
             foreign = foreign_section(name) if not where else None
             hint = (
                 (f"dync calls this section `{foreign}`" + _SECTION_NOTES.get(foreign, "") if foreign else None)
+                or ("a state's initial value or law is its `init` (`init: 0`, `init: Normal(0, 1)`)"
+                    if where.startswith("states.") and name in ("value", "initial", "x0", "start") and "init" in allowed else None)
                 or did_you_mean(name, allowed)
                 or "expected one of " + ", ".join(f"`{a}`" for a in allowed)
             )
