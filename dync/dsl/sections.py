@@ -72,15 +72,15 @@ SIMULATE: tuple[SettingKey, ...] = (
 )
 
 FIT: tuple[SettingKey, ...] = (
-    SettingKey("method", (STRING,), "`mle`, `map`, `nuts` or `vi`", "mle", "--method"),
+    SettingKey("method", (STRING,), "`mle`, `map`, `nuts`, `pmmh` or `vi`", "mle", "--method"),
     SettingKey("likelihood", (STRING,), "`auto`, `kalman` or `particle`", "auto", "--likelihood"),
     SettingKey("seed", (INT,), "an integer", 0, "--seed"),
     SettingKey("fix", (NAMED_NUMBERS,), "a mapping NAME: VALUE", None, "--fix"),
     # NUTS
     SettingKey("chains", (INT,), "an integer", 4, "--chains"),
-    SettingKey("warmup", (INT,), "an integer", 500, "--warmup"),
-    SettingKey("draws", (INT,), "an integer", 500, "--draws"),
-    SettingKey("target_accept", (INT, NUMBER), "a number", 0.8, "--target-accept"),
+    SettingKey("warmup", (INT,), "an integer", None, "--warmup"),
+    SettingKey("draws", (INT,), "an integer", None, "--draws"),
+    SettingKey("target_accept", (INT, NUMBER), "a number", None, "--target-accept"),
     # MLE / MAP
     SettingKey("steps", (INT,), "an integer", 2000, "--steps"),
     SettingKey("learning_rate", (INT, NUMBER), "a number", None, "--learning-rate"),

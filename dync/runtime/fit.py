@@ -1,10 +1,10 @@
-"""One call for every estimator: :func:`fit_model` runs MLE, MAP or NUTS and
+"""One call for every estimator: :func:`fit_model` runs MLE, MAP, NUTS, PMMH or VI and
 returns the whole result as an ArviZ ``InferenceData``; :func:`fit_summary`
 prints it as a table.
 
 The layout of the result (the groups, their variables and attributes) is
 given in :mod:`dync.runtime.inference_data` and ``docs/fitting.md``. The
-attributes of the main group (``posterior`` for NUTS, ``point_estimate`` for
+attributes of the main group (``posterior`` for NUTS and PMMH, ``point_estimate`` for
 MLE/MAP) make a fit file self-contained: ``spec_text`` and ``dims_json``
 rebuild the model (``dync plot fit.nc`` draws its paths against the data),
 ``fixed_json`` says what was held fixed, and ``method``, ``likelihood``,
@@ -35,7 +35,13 @@ from .posterior import sample_posterior
 __all__ = ["FIT_METHODS", "fit_model", "fit_summary", "main_group"]
 
 #: the estimators
-FIT_METHODS = ("mle", "map", "nuts", "vi")
+FIT_METHODS = ("mle", "map", "nuts", "pmmh", "vi")
+
+#: the samplers' defaults: warm-up steps, draws per chain, target acceptance
+#: (PMMH's ``None``: from the measured noise of the likelihood estimate,
+#: :func:`dync.runtime.pmmh.default_target_acceptance`); a random walk needs
+#: more steps than NUTS for the same effective sample size
+SAMPLER_DEFAULTS = {"nuts": (500, 500, 0.8), "pmmh": (1000, 2000, None)}
 
 
 def _json_value(v: Any) -> Any:
@@ -63,6 +69,8 @@ def _check_fit_numbers(**values: Any) -> None:
         if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not 0 < float(v) < math.inf:
             raise UsageError(f"{name}={v!r}: expected a positive, finite number")
     ta = values["target_accept"]
+    if ta is None:
+        return
     if isinstance(ta, bool) or not isinstance(ta, (int, float, np.integer, np.floating)) or not 0 < float(ta) < 1:
         raise UsageError(f"target_accept={ta!r}: expected a number strictly between 0 and 1")
 
@@ -80,9 +88,9 @@ def fit_model(
     seed: int = 0,
     fix: Mapping[str, Any] | None = None,
     chains: int = 4,
-    warmup: int = 500,
-    draws: int = 500,
-    target_accept: float = 0.8,
+    warmup: int | None = None,
+    draws: int | None = None,
+    target_accept: float | None = None,
     steps: int = 2000,
     learning_rate: float = 0.05,
     tolerance: float = 1e-3,
@@ -94,15 +102,17 @@ def fit_model(
     progress: bool | None = None,
     **vi_options: Any,
 ):
-    """Fit a compiled model to data: maximum likelihood, MAP, NUTS or
-    variational inference of latent paths (``vi``).
+    """Fit a compiled model to data: maximum likelihood, MAP, NUTS, particle
+    marginal Metropolis–Hastings (``pmmh``: exact for a particle-filter
+    likelihood) or variational inference of latent paths (``vi``).
 
     Args:
         model: a compiled model (``dync.load``); its current parameter values
             start the optimiser or the chains.
         data: a NetCDF or CSV path, an xarray Dataset, or data records
             (LANGUAGE.md §11).
-        method: ``"mle"``, ``"map"``, ``"nuts"`` or ``"vi"`` (amortised
+        method: ``"mle"``, ``"map"``, ``"nuts"``, ``"pmmh"``
+            (:func:`~dync.runtime.pmmh.sample_pmmh`) or ``"vi"`` (amortised
             variational inference, :func:`dync.runtime.latent.fit.fit_vi`,
             which takes ``vi_options``: ``samples``, ``batch_size``,
             ``kl_anneal``, ``hidden``, ``context``).
@@ -112,7 +122,8 @@ def fit_model(
             (common random numbers).
         fix: name → value of parameters held fixed.
         chains, warmup, draws, target_accept: NUTS (see
-            :func:`~dync.runtime.posterior.sample_posterior`).
+            :func:`~dync.runtime.posterior.sample_posterior`) and PMMH;
+            ``None`` takes the method's default (:data:`SAMPLER_DEFAULTS`).
         steps, learning_rate, tolerance: MLE/MAP (see
             :func:`~dync.runtime.estimate.fit_point`).
         particles, dt: the particle filter.
@@ -136,7 +147,7 @@ def fit_model(
         >>> print(fit_summary(idata))  # doctest: +SKIP
     """
     if method not in FIT_METHODS:
-        raise UsageError(f"unknown estimator `{method}`", hint=did_you_mean(method, FIT_METHODS) or "use mle, map, nuts or vi")
+        raise UsageError(f"unknown estimator `{method}`", hint=did_you_mean(method, FIT_METHODS) or "use mle, map, nuts, pmmh or vi")
     if not isinstance(model, AbstractModel):
         raise UsageError(f"fit needs a compiled dync model, got {type(model).__name__}")
     unknown = sorted(k for k in vi_options if k not in _VI_OPTIONS)
@@ -144,6 +155,10 @@ def fit_model(
         known = [*_VI_OPTIONS, "likelihood", "seed", "fix", "chains", "warmup", "draws", "target_accept", "steps",
                  "learning_rate", "tolerance", "particles", "dt", "pointwise", "checkpoint", "checkpoint_every", "progress"]  # fmt: skip
         raise UsageError(f"unknown fit setting `{unknown[0]}`", hint=did_you_mean(unknown[0], known) or "see help(dync.fit)")
+    default_warmup, default_draws, default_target = SAMPLER_DEFAULTS.get(method, SAMPLER_DEFAULTS["nuts"])
+    warmup = default_warmup if warmup is None else warmup
+    draws = default_draws if draws is None else draws
+    target_accept = default_target if target_accept is None else target_accept
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**63:
         raise UsageError(f"seed={seed!r}: a seed is a whole number from 0 to 2^63 - 1")
     _check_fit_numbers(chains=chains, warmup=warmup, draws=draws, target_accept=target_accept, steps=steps,
@@ -176,6 +191,18 @@ def fit_model(
         chosen = main.attrs["likelihood"]
         extra: dict[str, Any] = {"chains": int(chains), "warmup": int(warmup), "draws": int(draws),
                                  "target_accept": float(target_accept)}  # fmt: skip
+    elif method == "pmmh":
+        from .pmmh import sample_pmmh
+
+        idata = sample_pmmh(
+            model, records, key, chains=chains, warmup=warmup, draws=draws, target_accept=target_accept,
+            fix=fix, likelihood=likelihood, particles=particles, dt=dt, pointwise=pointwise,
+            checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=progress,
+        )  # fmt: skip
+        main = idata.posterior
+        chosen = main.attrs["likelihood"]
+        extra = {"chains": int(chains), "warmup": int(warmup), "draws": int(draws),
+                 "target_accept": float(main.attrs["target_accept"])}  # fmt: skip
     else:
         key_pf = jax.random.fold_in(key, 1)
         estimate = fit_point(
@@ -295,6 +322,10 @@ def fit_summary(idata) -> str:
             f"(after {main.attrs.get('warmup', '?')} warm-up steps)"
         )
         lines += posterior_table(idata.posterior, stats)
+        if method == "pmmh":
+            from .pmmh import pmmh_remarks
+
+            lines += pmmh_remarks(main.attrs)
     else:
         rows = []
         for name in main.data_vars:
@@ -333,7 +364,7 @@ def fit_summary(idata) -> str:
             lines.append(
                 "warning: the particle filter's log-likelihood is an estimate with fixed random numbers, and its "
                 "Hessian can be far sharper than the true one: these standard errors can be several times too small; "
-                "check them with more --particles, or with --method nuts"
+                "check them with more --particles, or with --method pmmh (exact posterior draws)"
             )
         lines.append(
             "standard errors: Laplace (inverse negative Hessian in the unconstrained space, delta method); "

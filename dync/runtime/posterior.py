@@ -6,8 +6,8 @@ log-Jacobians), and the likelihood is what
 :func:`~dync.runtime.likelihood.log_likelihood` computes: exact (Kalman) for a
 linear-Gaussian model, else a particle filter with a fixed key. With a
 particle filter the chain targets the posterior of that *fixed-key* estimate,
-which is not exact (pseudo-marginal MCMC would need a fresh key per step);
-the exact likelihood is the right one for NUTS, and a warning says so.
+which is not exact; :mod:`dync.runtime.pmmh` (a fresh key per proposal)
+samples the exact posterior, and a warning says so.
 
 Each chain runs BlackJAX's window adaptation (step size by dual averaging to
 ``target_accept``, a diagonal mass matrix) for ``warmup`` steps, then
@@ -156,7 +156,7 @@ def sample_posterior(
     if chosen == "particle":
         warnings.warn(
             "NUTS on a particle-filter likelihood with a fixed key targets an approximate posterior; "
-            "exact when the model is linear-Gaussian (Kalman)",
+            "--method pmmh samples the exact one (particle marginal Metropolis-Hastings)",
             UserWarning,
             stacklevel=2,
         )
@@ -182,7 +182,7 @@ def sample_posterior(
             )
             return value
 
-        density = _reuse_compiled(
+        density = reuse_compiled(
             identity + f" model={model_digest(model, key_pf)}", lambda: _ClosureDensity(model, split.held, loglik)
         )
     sampler = _NutsSampler(density, chains, warmup, float(target_accept))
@@ -365,7 +365,7 @@ _COMPILED: OrderedDict[str, Any] = OrderedDict()
 _KEEP = 4
 
 
-def _reuse_compiled(identity: str, build: Callable[[], Any]) -> Any:
+def reuse_compiled(identity: str, build: Callable[[], Any]) -> Any:
     """``build()``, or what an earlier call with the same ``identity`` built."""
     if identity in _COMPILED:
         _COMPILED.move_to_end(identity)

@@ -14,10 +14,10 @@ from .common import _number, _whole, as_items, located_in_section, merge_section
 # ------------------------------------------------------------------- fit
 
 #: the estimators of ``dync fit``
-FIT_METHODS = ("mle", "map", "nuts", "vi")
+FIT_METHODS = ("mle", "map", "nuts", "pmmh", "vi")
 
 #: Adam's default step size per method (a neural encoder wants a smaller one)
-DEFAULT_LEARNING_RATE = {"mle": 0.05, "map": 0.05, "nuts": 0.05, "vi": 0.01}
+DEFAULT_LEARNING_RATE = {"mle": 0.05, "map": 0.05, "nuts": 0.05, "pmmh": 0.05, "vi": 0.01}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,11 +25,12 @@ class FitSettings:
     """Everything ``dync fit`` (and :func:`dync.fit`) runs with.
 
     Attributes:
-        method: ``"mle"``, ``"map"``, ``"nuts"`` or ``"vi"``.
+        method: ``"mle"``, ``"map"``, ``"nuts"``, ``"pmmh"`` or ``"vi"``.
         likelihood: ``"auto"``, ``"kalman"`` or ``"particle"``.
         seed: the run's random seed (NUTS, the particle filter's fixed key).
         fix: name → value of parameters held fixed.
-        chains, warmup, draws, target_accept: NUTS.
+        chains, warmup, draws, target_accept: NUTS and PMMH (``None``: the
+            method's default, :data:`dync.runtime.fit.SAMPLER_DEFAULTS`).
         steps, learning_rate, tolerance: MLE/MAP (Adam in the unconstrained
             space; ``tolerance`` on the final gradient norm).
         particles, dt: the particle filter.
@@ -50,9 +51,9 @@ class FitSettings:
     seed: int = 0
     fix: Mapping[str, float] = dataclasses.field(default_factory=dict)
     chains: int = 4
-    warmup: int = 500
-    draws: int = 500
-    target_accept: float = 0.8
+    warmup: int | None = None
+    draws: int | None = None
+    target_accept: float | None = None
     steps: int = 2000
     learning_rate: float = 0.05
     tolerance: float = 1e-3
@@ -116,10 +117,10 @@ _METHOD_FLAGS = {
     "steps": ("mle", "map", "vi"),
     "learning_rate": ("mle", "map", "vi"),
     "tolerance": ("mle", "map"),
-    "chains": ("nuts",),
-    "warmup": ("nuts",),
-    "draws": ("nuts",),
-    "target_accept": ("nuts",),
+    "chains": ("nuts", "pmmh"),
+    "warmup": ("nuts", "pmmh"),
+    "draws": ("nuts", "pmmh"),
+    "target_accept": ("nuts", "pmmh"),
 }
 
 
@@ -153,7 +154,7 @@ def fit_settings(
     v = merge_section(spec, "fit", {k: val for k, val in flags.items()})
     method = str(v["method"])
     if method not in FIT_METHODS:
-        hint = did_you_mean(method, FIT_METHODS) or "use mle, map, nuts or vi"
+        hint = did_you_mean(method, FIT_METHODS) or "use mle, map, nuts, pmmh or vi"
         raise UsageError(f"--method {method}: unknown estimator", hint=hint)
     likelihood = str(v["likelihood"])
     if likelihood not in ("auto", "kalman", "particle"):
@@ -161,12 +162,12 @@ def fit_settings(
         raise UsageError(f"--likelihood {likelihood}: unknown likelihood", hint=hint)
     refuse_flags_of_other_methods(
         flags, _METHOD_FLAGS, method,
-        lambda flag, _: f"drop {flag}" + (" (NUTS runs --warmup steps, then --draws)" if method == "nuts" else ""),
+        lambda flag, _: f"drop {flag}" + (f" ({method.upper()} runs --warmup steps, then --draws)" if method in ("nuts", "pmmh") else ""),
     )  # fmt: skip
     fixed = parse_fix(spec.setting("fit").get("fix"))
     fixed.update(parse_fix(fix))
-    target = float(v["target_accept"])
-    if not 0.0 < target < 1.0:
+    target = None if v["target_accept"] is None else float(v["target_accept"])
+    if target is not None and not 0.0 < target < 1.0:
         raise UsageError(f"--target-accept {target:g}: must lie strictly between 0 and 1")
     rate = v["learning_rate"]
     learning_rate = float(DEFAULT_LEARNING_RATE[method] if rate is None else rate)
@@ -187,8 +188,8 @@ def fit_settings(
         seed=_whole(v["seed"], "--seed", 0),
         fix=fixed,
         chains=_whole(v["chains"], "--chains", 1),
-        warmup=_whole(v["warmup"], "--warmup", 0),
-        draws=_whole(v["draws"], "--draws", 1),
+        warmup=None if v["warmup"] is None else _whole(v["warmup"], "--warmup", 0),
+        draws=None if v["draws"] is None else _whole(v["draws"], "--draws", 1),
         target_accept=target,
         steps=_whole(v["steps"], "--steps", 1),
         learning_rate=learning_rate,

@@ -62,7 +62,9 @@ def test_fit_writes_a_fit_file_and_prints_the_table(data_file, tmp_path):
         (["--method", "nuts", "--target-accept", "1.5"], "--target-accept 1.5: must lie strictly between 0 and 1"),
         (["--likelihood", "kalmann"], "did you mean `kalman`"),
         (["--method", "nuts", "--steps", "5"], "--steps is a setting of --method mle / map / vi"),
-        (["--chains", "2"], "--chains is a setting of --method nuts; --method mle does not use it"),
+        (["--chains", "2"], "--chains is a setting of --method nuts / pmmh; --method mle does not use it"),
+        (["--method", "pmmh", "--steps", "5"], "drop --steps (PMMH runs --warmup steps, then --draws)"),
+        (["--method", "pmmh", "--target-accept", "0"], "--target-accept 0: must lie strictly between 0 and 1"),
     ],
 )
 def test_bad_flags_are_usage_errors(data_file, tmp_path, args, message):
@@ -149,3 +151,22 @@ def test_an_output_that_is_an_input_file_is_refused(data_file, tmp_path):
     before = data.read_bytes()
     r = dync("fit", "specs/ou.dync", str(data), "-o", str(data))
     assert r.returncode == 2 and "would destroy the input" in r.stderr and data.read_bytes() == before
+
+
+def test_pmmh_fit_from_the_command_line(tmp_path, capsys):
+    """`--method pmmh` runs with its own defaults and flags, and the fit
+    file says how it was made."""
+    import arviz as az
+
+    from tests.runtime.conjugate import DRIFT_SPEC, drift_case
+
+    spec, data, out = tmp_path / "drift.dync", tmp_path / "drift.nc", tmp_path / "post.nc"
+    spec.write_text(DRIFT_SPEC)
+    drift_case(observations=10).data.to_netcdf(data)
+    code = _main("fit", str(spec), str(data), "--method", "pmmh", "--likelihood", "particle", "--particles", "30",
+                 "--chains", "2", "--warmup", "20", "--draws", "30", "-o", str(out), "--no-progress")  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 0 and "PMMH with the particle likelihood" in printed and "log-likelihood estimate has sd" in printed
+    attrs = az.from_netcdf(out).posterior.attrs
+    assert (attrs["method"], attrs["warmup"], attrs["draws"], attrs["particles"]) == ("pmmh", 20, 30, 30)
+    assert 0.0 < attrs["target_accept"] < 0.45

@@ -1,0 +1,130 @@
+"""Particle marginal Metropolis–Hastings (`dync.runtime.pmmh`): with a
+particle filter's noisy likelihood it samples the *exact* posterior (a
+conjugate model, checked against its closed form); the same seed gives the
+same draws, through a checkpoint too; the target acceptance follows the
+measured noise; a noisy estimate and a bad start are named."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import jax
+import numpy as np
+import pytest
+
+import dync
+from dync.runtime.fit import fit_summary
+from dync.runtime.pmmh import default_target_acceptance, pmmh_remarks, sample_pmmh
+
+from .conjugate import DRIFT_SPEC, drift_case
+
+
+@pytest.fixture(scope="module")
+def drift(tmp_path_factory):
+    spec = tmp_path_factory.mktemp("pmmh") / "drift.dync"
+    spec.write_text(DRIFT_SPEC)
+    return dync.load(spec)
+
+
+def _agrees_with_the_exact_posterior(idata, mean: float, sd: float) -> None:
+    import arviz as az
+
+    draws = np.asarray(idata.posterior["b"]).ravel()
+    ess = float(az.ess(idata, var_names=["b"])["b"])
+    assert ess > 150, ess
+    # Monte Carlo tolerance: the mean within 4 MC standard errors (sd/sqrt(ESS)),
+    # the variance within 4 of its MC standard errors (~ sqrt(2/ESS) relative)
+    assert abs(draws.mean() - mean) < 4 * sd / math.sqrt(ess), (draws.mean(), mean, sd, ess)
+    assert abs(draws.var() / sd**2 - 1) < 4 * math.sqrt(2 / ess), (draws.var(), sd**2, ess)
+
+
+@pytest.mark.slow
+def test_pmmh_with_a_particle_filter_samples_the_exact_posterior(drift):
+    """The filter's estimate is noisy (sd ~0.7 here), yet the chain targets
+    the exact posterior: Euler steps are exact for this model, so the only
+    error left is Monte Carlo."""
+    case = drift_case()
+    idata = sample_pmmh(drift, case.data, jax.random.key(1), chains=4, warmup=300, draws=700,
+                        likelihood="particle", particles=100, progress=False, pointwise=True)  # fmt: skip
+    _agrees_with_the_exact_posterior(idata, case.mean, case.sd)
+    attrs = idata.posterior.attrs
+    assert 0.2 < attrs["loglik_noise_sd"] < 2.0 and attrs["likelihood"] == "particle"
+    assert attrs["target_accept"] == pytest.approx(default_target_acceptance(attrs["loglik_noise_sd_start"], 1))
+    # the warm-up drove the acceptance to its target (loosely: RAM's last steps are small)
+    assert abs(float(idata.sample_stats.acceptance_rate.mean()) - attrs["target_accept"]) < 0.1
+    # the pointwise group holds each draw's accepted estimate; they sum to the recorded one
+    per_series = idata.log_likelihood["series_log_likelihood"].values.sum(axis=-1)
+    np.testing.assert_allclose(per_series, idata.sample_stats.log_likelihood_estimate.values, rtol=1e-5)
+
+
+def test_pmmh_with_the_exact_likelihood_is_random_walk_metropolis(drift):
+    case = drift_case()
+    with pytest.warns(UserWarning, match="plain random-walk Metropolis"):
+        idata = sample_pmmh(drift, case.data, jax.random.key(0), chains=4, warmup=300, draws=700, progress=False)
+    _agrees_with_the_exact_posterior(idata, case.mean, case.sd)
+    # no noise: the target is the random-walk optimum in one dimension
+    assert idata.posterior.attrs["loglik_noise_sd_start"] == pytest.approx(0.0, abs=1e-3)
+    assert idata.posterior.attrs["target_accept"] == pytest.approx(0.441, abs=1e-3)
+
+
+def test_same_seed_same_draws_and_a_checkpointed_run_resumes_identically(drift, tmp_path):
+    case = drift_case(observations=12)
+    settings = dict(chains=2, warmup=30, draws=40, likelihood="particle", particles=30, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = sample_pmmh(drift, case.data, jax.random.key(5), **settings)
+        ckpt = str(tmp_path / "run.ckpt")
+        b = sample_pmmh(drift, case.data, jax.random.key(5), checkpoint=ckpt, checkpoint_every=10, **settings)
+        c = sample_pmmh(drift, case.data, jax.random.key(5), checkpoint=ckpt, checkpoint_every=10, **settings)
+        d = sample_pmmh(drift, case.data, jax.random.key(6), **settings)
+    for other in (b, c):
+        np.testing.assert_array_equal(a.posterior["b"].values, other.posterior["b"].values)
+        np.testing.assert_array_equal(a.sample_stats.lp.values, other.sample_stats.lp.values)
+    assert not np.array_equal(a.posterior["b"].values, d.posterior["b"].values)
+    # the chains start apart (one proposal-sized step each)
+    first = a.posterior["b"].values[:, 0]
+    assert len(set(first.tolist())) == 2
+
+
+def test_the_target_acceptance_falls_with_the_noise():
+    assert default_target_acceptance(0.0, 1) == pytest.approx(0.441)
+    assert default_target_acceptance(0.0, 50) == pytest.approx(0.234)
+    # 0.234 * 2 Phi(-1.2 / sqrt 2)
+    assert default_target_acceptance(1.2, 20) == pytest.approx(0.234 * 0.39614, rel=1e-3)
+    assert default_target_acceptance(10.0, 3) == 0.02 and default_target_acceptance(math.inf, 3) == 0.02
+
+
+def test_a_noisy_estimate_is_named_with_how_many_particles_to_use():
+    quiet = pmmh_remarks({"likelihood": "particle", "loglik_noise_sd": 1.1, "target_accept": 0.1, "particles": 200})
+    assert len(quiet) == 1 and "sd 1.1" in quiet[0]
+    noisy = pmmh_remarks({"likelihood": "particle", "loglik_noise_sd": 3.0, "target_accept": 0.02, "particles": 200})
+    assert "warning" in noisy[-1] and "raise --particles (about 1250)" in noisy[-1]
+    assert pmmh_remarks({"likelihood": "kalman", "loglik_noise_sd": 0.0}) == []
+
+
+def test_a_start_where_the_likelihood_is_not_finite_is_a_usage_error(tmp_path):
+    spec = tmp_path / "box.dync"
+    spec.write_text(
+        "model box\nparam r = 1.0 ~ LogNormal(0, 1)\nstate x = 0\ndx = -r * x dt + 0.1 dW\n"
+        "observe y ~ Uniform(x - 0.5, x + 0.5)\n"
+    )
+    import xarray as xr
+
+    # no particle comes near 50: every weight is 0, the estimate -inf
+    model = dync.load(spec)
+    data = xr.Dataset({"y": (("time",), np.array([0.0, 0.1, 50.0]))}, coords={"time": [0.0, 0.5, 1.0]})
+    with pytest.raises(dync.UsageError, match="not finite at the starting values"):
+        sample_pmmh(model, data, jax.random.key(0), chains=2, warmup=5, draws=5, particles=20, progress=False)
+
+
+def test_a_pmmh_fit_prints_its_table_and_the_noise(drift):
+    case = drift_case(observations=12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        idata = dync.fit(drift, case.data, method="pmmh", likelihood="particle", particles=50, chains=2,
+                         warmup=50, draws=60, progress=False)  # fmt: skip
+    text = fit_summary(idata)
+    assert "PMMH with the particle likelihood" in text and "2 chains x 60 draws" in text
+    assert "the log-likelihood estimate has sd" in text and "r_hat" in text
+    assert idata.posterior.attrs["method"] == "pmmh" and idata.posterior.attrs["particles"] == 50
