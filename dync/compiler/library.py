@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..dsl.vocabulary import COMPILE_TIME_ARGUMENTS
 from ..info.constraints import AbstractConstraint, Interval, Lower, Positive, Real, Unit
 
 
 @dataclasses.dataclass(frozen=True)
 class FunctionSig:
     """``params`` in order; ``variadic`` takes any number of positional arrays;
-    ``static`` names the arguments that must be compile-time integers."""
+    ``static`` names the arguments that must be compile-time integers (from
+    :data:`dync.dsl.vocabulary.COMPILE_TIME_ARGUMENTS`; the sizes of
+    ``zeros``/``ones``, all positional, are its ``*``)."""
 
     name: str
     params: tuple[str, ...]
@@ -39,19 +42,22 @@ def _sigs() -> dict[str, FunctionSig]:
     out["clip"] = FunctionSig("clip", ("x", "lo", "hi"), 1, "broadcast")
     out["where"] = FunctionSig("where", ("cond", "a", "b"), 3, "broadcast")
     for n in ("sum", "mean", "prod", "max", "min", "logsumexp", "norm"):
-        out[n] = FunctionSig(n, ("x", "axis"), 1, "reduction", static=("axis",))
+        out[n] = FunctionSig(n, ("x", "axis"), 1, "reduction")
     out["dot"] = FunctionSig("dot", ("a", "b"), 2, "special")
     out["outer"] = FunctionSig("outer", ("a", "b"), 2, "special")
-    out["roll"] = FunctionSig("roll", ("x", "shift", "axis"), 1, "special", static=("shift", "axis"))
-    out["concat"] = FunctionSig("concat", ("axis",), 0, "special", variadic=True, static=("axis",))
-    out["stack"] = FunctionSig("stack", ("axis",), 0, "special", variadic=True, static=("axis",))
+    out["roll"] = FunctionSig("roll", ("x", "shift", "axis"), 1, "special")
+    out["concat"] = FunctionSig("concat", ("axis",), 0, "special", variadic=True)
+    out["stack"] = FunctionSig("stack", ("axis",), 0, "special", variadic=True)
     out["diag"] = FunctionSig("diag", ("x",), 1, "special")
-    out["eye"] = FunctionSig("eye", ("n",), 1, "special", static=("n",))
+    out["eye"] = FunctionSig("eye", ("n",), 1, "special")
     out["zeros"] = FunctionSig("zeros", (), 0, "special", variadic=True)
     out["ones"] = FunctionSig("ones", (), 0, "special", variadic=True)
     out["transpose"] = FunctionSig("transpose", ("x",), 1, "special")
     out["grad"] = FunctionSig("grad", ("f", "x"), 2, "special")
-    return out
+    return {
+        n: dataclasses.replace(sig, static=tuple(a for a in COMPILE_TIME_ARGUMENTS.get(n, {}) if a != "*"))
+        for n, sig in out.items()
+    }
 
 
 FUNCTIONS: dict[str, FunctionSig] = _sigs()

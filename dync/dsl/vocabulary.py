@@ -78,6 +78,23 @@ FOREIGN_WORDS: dict[str, str] = {
     "observation": "observe", "obs": "observe", "network": "net", "nn": "net",
 }  # fmt: skip
 
+#: the library functions' arguments that the compiler must know when the spec
+#: compiles (an axis, a shift, a size): function -> {argument: its position
+#: when passed positionally, ``None`` if it is keyword-only}; ``*`` stands for
+#: every positional argument (the sizes of ``zeros(2, 3)``). The single source
+#: for the compiler's library (``FunctionSig.static``) and for ``--set``/
+#: ``--sweep``, which refuse a parameter read here (its new value would be
+#: ignored: the compiled model keeps the spec's)
+COMPILE_TIME_ARGUMENTS: dict[str, dict[str, int | None]] = {
+    **{f: {"axis": 1} for f in ("sum", "mean", "prod", "max", "min", "logsumexp", "norm")},
+    "roll": {"shift": 1, "axis": 2},
+    "concat": {"axis": None},
+    "stack": {"axis": None},
+    "eye": {"n": 0},
+    "zeros": {"*": None},
+    "ones": {"*": None},
+}  # fmt: skip
+
 #: the YAML section of each statement word
 STATEMENT_SECTIONS: dict[str, str] = {
     "dim": "dims", "param": "params", "const": "params", "input": "inputs", "brownian": "brownian",

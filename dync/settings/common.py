@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from ..dsl import ast
 from ..dsl.sections import SECTIONS, SettingKey
+from ..dsl.vocabulary import COMPILE_TIME_ARGUMENTS
 from ..errors import BadValue, Span, SpecErrors, UsageError, did_you_mean
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -208,9 +209,12 @@ def split_sets(spec: ast.Spec, sets: Mapping[str, str]) -> tuple[dict[str, int],
 
 
 def refuse_compile_time_parameters(spec: ast.Spec, names: Iterable[str], flag: str) -> None:
-    """Refuse to set a parameter that an index or a declared shape reads
-    (`x[k]`, `state x[K]`): the compiler fixes those when the spec compiles,
-    so a new value would be silently ignored (`--set k=5` ran with `x[1]`).
+    """Refuse to set a parameter that the compiler reads when the spec
+    compiles: an index or a declared shape (`x[k]`, `state x[K]`), a library
+    call's compile-time argument (`roll(x, k)`, `zeros(k)`, `sum(x, axis = k)`),
+    a network's size or a constraint's bound. The compiled model keeps the
+    spec's value, so a new one would be silently ignored (`--set k=5` ran with
+    `x[1]`).
 
     Raises:
         UsageError: naming the parameter, where it is read, and the fix.
@@ -219,23 +223,41 @@ def refuse_compile_time_parameters(spec: ast.Spec, names: Iterable[str], flag: s
     uses = compile_time_uses(spec)
     for name in names:
         if name in declared and name in uses:
-            span = uses[name]
+            span, what = uses[name]
             raise UsageError(
-                f"`{flag} {name}=...`: parameter `{name}` is read as an index or a size (line {span.line}), "
+                f"`{flag} {name}=...`: parameter `{name}` is read as {what} (line {span.line}), "
                 "which is fixed when the spec compiles, so a new value would be ignored",
-                hint=f"change its value in the spec, or declare it `dim {name} = ...` (a dim may be set, and recompiles)",
+                hint=f"change its value in the spec (a constraint's bounds are fixed when it compiles)"
+                if what.startswith("a bound of the constraint")
+                else f"change its value in the spec, or declare it `dim {name} = ...` (a dim may be set, and recompiles)",
             )
 
 
-def compile_time_uses(spec: ast.Spec) -> dict[str, Span]:
-    """The names an index (`x[k]`, `x[0:k]`) or a declared shape
-    (`state x[K]`) reads, each with the first place that reads it."""
-    found: dict[str, Span] = {}
+def compile_time_uses(spec: ast.Spec) -> dict[str, tuple[Span, str]]:
+    """The names the compiler reads when the spec compiles, each with the
+    first place that reads it and what reads it there: an index (`x[k]`,
+    `x[0:k]`) or a declared shape (`state x[K]`) ("an index or a size"), a
+    library call's compile-time argument (`roll(x, k)`: "the `shift` of
+    `roll`", per :data:`dync.dsl.vocabulary.COMPILE_TIME_ARGUMENTS`), a
+    network's option (`mlp(width = k)`) or a constraint's bound."""
+    found: dict[str, tuple[Span, str]] = {}
 
-    def note(expr) -> None:
+    def note(expr, what: str = "an index or a size") -> None:
         if expr is not None:
             for n in ast.free_names(expr):
-                found.setdefault(n, expr.span)
+                found.setdefault(n, (expr.span, what))
+
+    def call_arguments(call: ast.Call) -> None:
+        static = COMPILE_TIME_ARGUMENTS.get(call.func, {})
+        for a, position in static.items():
+            if a == "*":
+                for arg in call.args:
+                    note(arg, f"a size of `{call.func}`")
+            elif position is not None and position < len(call.args):
+                note(call.args[position], f"the `{a}` of `{call.func}`")
+        for kw in call.kwargs:
+            if kw.name in static:
+                note(kw.value, f"the `{kw.name}` of `{call.func}`")
 
     def visit(node) -> None:
         if isinstance(node, (tuple, list)):
@@ -248,6 +270,15 @@ def compile_time_uses(spec: ast.Spec) -> dict[str, Span]:
             for item in node.items:
                 for part in (item.start, item.stop, item.step) if isinstance(item, ast.Slice) else (item,):
                     note(part)
+        elif isinstance(node, ast.Call):
+            call_arguments(node)
+        elif isinstance(node, ast.Net):
+            for kw in node.call.kwargs:
+                if kw.name != "activation":
+                    note(kw.value, f"the `{kw.name}` of network `{node.name}`")
+        elif isinstance(node, ast.Param) and isinstance(node.constraint, ast.Call):
+            for arg in node.constraint.args:
+                note(arg, f"a bound of the constraint of `{node.name}`")
         for field in dataclasses.fields(node):
             value = getattr(node, field.name)
             if field.name == "shape" and isinstance(value, tuple):

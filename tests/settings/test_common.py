@@ -110,3 +110,62 @@ def test_a_parameter_read_as_an_index_or_a_size_cannot_be_set():
     with pytest.raises(UsageError, match="`--sweep k=...`"):
         simulate_settings(spec, t1=1.0, dt=0.1, sweep=["k=1:2:2"])
     assert simulate_settings(spec, t1=1.0, dt=0.1, sets=["a=2"]).params == {"a": 2.0}
+
+
+@pytest.mark.parametrize(
+    ("line", "what"),
+    [
+        ("dx = -roll(x, k) dt + dW", "the `shift` of `roll`"),
+        ("dx = -sum(x, axis = k) dt + dW", "the `axis` of `sum`"),
+        ("let z = zeros(k)\ndx = (sum(z) - x) dt + dW", "a size of `zeros`"),
+        ("let z = eye(k)\ndx = (sum(z) - x) dt + dW", "the `n` of `eye`"),
+        ("dx = -concat(x, x, axis = k)[0] dt + dW", "the `axis` of `concat`"),
+    ],
+)
+def test_a_parameter_read_as_a_compile_time_argument_cannot_be_set(line, what):
+    """`roll(x, k)`, `zeros(k)`: the compiler reads `k` once (the table of
+    compile-time arguments in dync/dsl/vocabulary.py), so `--set k=3` ran
+    with the spec's value; now it is refused like an index."""
+    from dync.settings import simulate_settings
+
+    spec = load_spec("m.dync", text=f"model m\nparam k = 0\nstate x[3] = 1\n{line}\n")
+    with pytest.raises(UsageError) as err:
+        simulate_settings(spec, t1=1.0, dt=0.1, sets=["k=2"])
+    assert f"parameter `k` is read as {what} (line 4)" in err.value.message
+    with pytest.raises(UsageError, match=r"`--sweep k=\.\.\.`"):
+        simulate_settings(spec, t1=1.0, dt=0.1, sweep=["k=1:2:2"])
+
+
+def test_a_network_size_or_a_constraint_bound_read_from_a_parameter_cannot_be_set():
+    from dync.settings import simulate_settings
+
+    spec = load_spec(
+        "m.dync",
+        text="model m\nparam w = 4\nparam lo = 0.5\nparam a = 1 : lower(lo)\n"
+        "net f = mlp(in = 1, out = 1, width = w, depth = 1, activation = tanh)\nstate x = 1\ndx = -a * f(x)[0] dt + dW\n",
+    )
+    with pytest.raises(UsageError, match=r"`w` is read as the `width` of network `f` \(line 5\)"):
+        simulate_settings(spec, t1=1.0, dt=0.1, sets=["w=3"])
+    with pytest.raises(UsageError, match=r"`lo` is read as a bound of the constraint of `a` \(line 4\)") as err:
+        simulate_settings(spec, t1=1.0, dt=0.1, sets=["lo=2"])
+    assert "dim" not in err.value.hint
+    assert simulate_settings(spec, t1=1.0, dt=0.1, sets=["a=2"]).params == {"a": 2.0}
+
+
+def test_the_library_reads_its_compile_time_arguments_from_the_vocabulary():
+    """One source of truth: each static argument of the compiler's library
+    is in the vocabulary's table, at the position the signature gives it."""
+    from dync.compiler.library import FUNCTIONS
+    from dync.dsl.vocabulary import COMPILE_TIME_ARGUMENTS
+
+    for name, args in COMPILE_TIME_ARGUMENTS.items():
+        sig = FUNCTIONS[name]
+        assert sig.static == tuple(a for a in args if a != "*")
+        for a, position in args.items():
+            if a == "*":
+                assert sig.variadic
+            elif position is None:
+                assert sig.variadic and a in sig.params
+            else:
+                assert sig.params.index(a) == position
+    assert {n for n, s in FUNCTIONS.items() if s.static} <= set(COMPILE_TIME_ARGUMENTS)
