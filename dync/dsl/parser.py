@@ -28,7 +28,7 @@ from lark.lexer import PatternStr
 from ..errors import DyncSyntaxError, InvalidSpec, Span, SpecErrors
 from . import ast
 from .limits import MAX_RANK
-from .vocabulary import FOREIGN_WORDS
+from .vocabulary import FOREIGN_WORDS, FUNCTION_NAMES
 
 _STARTS = ("start", "expr_only", "equation_only", "dist_only", "kind_only", "expectation_only")
 _OPEN = {"LPAR": "(", "LSQB": "["}
@@ -439,6 +439,12 @@ def _syntax_error(exc: lark.exceptions.LarkError, text: str, mapper: SpanMapper,
         width = len(first_word.rstrip(":"))
         return DyncSyntaxError("jump processes are not supported yet", mapper.span(line, start, line, start + width), hint=_JUMP_HINT)
 
+    tok_column = getattr(getattr(exc, "token", None), "column", None)
+    foreign = _foreign_idiom(lines[line - 1] if 0 < line <= len(lines) else "", tok_column or column)
+    if foreign is not None:
+        start, end, msg, foreign_hint = foreign
+        return DyncSyntaxError(msg, mapper.span(line, start, line, end), hint=foreign_hint)
+
     if isinstance(exc, lark.exceptions.UnexpectedCharacters):
         ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else "?"
         msg = f"unexpected character `{ch}`" if ch.isprintable() else f"unexpected character U+{ord(ch):04X}"
@@ -516,6 +522,10 @@ def _syntax_error(exc: lark.exceptions.LarkError, text: str, mapper: SpanMapper,
 
     if "EQUAL" in expected and tok is not None and tok.type not in ("_NL", "$END"):
         msg = f"expected `=` before {_describe_token(tok)}"
+        if str(tok) == "[" and first_word not in _STATEMENT_HINTS:  # `dx[i] = ...`
+            name = lines[line - 1][: column - 1].strip()
+            hint = (f"one equation covers the whole state: write `{name} = ...` once, with elementwise operations "
+                    f"(a component is `x[i]` on the right-hand side)")  # fmt: skip
         if hint is None and first_word not in _STATEMENT_HINTS:
             hint = "an equation reads `dx = DRIFT dt + NOISE dW`"
         return DyncSyntaxError(msg, span, hint=hint)
@@ -534,6 +544,110 @@ def _syntax_error(exc: lark.exceptions.LarkError, text: str, mapper: SpanMapper,
     if tok is not None and tok.type == "NAME" and first_word not in _STATEMENT_HINTS and "_NL" in expected:
         hint = hint or "two names side by side: is an operator (`*`) missing, or a differential misplaced?"
     return DyncSyntaxError(msg, span, hint=hint)
+
+
+#: a Stan declaration: `real<lower=0> a;`, `vector[K] mu;`, `int n = 3;`
+_STAN_DECLARATION = re.compile(
+    r"^(\s*)(real|int|vector|row_vector|matrix|simplex|ordered|positive_ordered|cov_matrix|corr_matrix)\b\s*"
+    r"(?:<(?P<bounds>[^>]*)>)?\s*(?:\[(?P<size>[^\]]*)\])?\s*(?P<name>[A-Za-z_]\w*)\s*(?:=\s*(?P<value>[^;]*?))?\s*;?\s*$"
+)
+#: a Python module's function: `np.exp(x)`, `math.sqrt`, `jnp.linalg.norm`
+_MODULE_ATTRIBUTE = re.compile(r"\b(np|numpy|jnp|jax|math|cmath|torch|scipy|sp|tf)((?:\.[A-Za-z_]\w*)+)")
+_FOR_LOOP = re.compile(r"^(\s*)(for)\b\s*(\(|[A-Za-z_]\w*\s+in\b)")
+_WHILE_LOOP = re.compile(r"^(\s*)(while)\b")
+_DEF = re.compile(r"^(\s*)(def)\s+[A-Za-z_]\w*\s*\(")
+_COMPOUND_ASSIGNMENT = re.compile(r"^(\s*)([A-Za-z_]\w*)(?:\[[^\]]*\])?\s*(\+|-|\*\*|\*|/|\^)=")
+_LAMBDA = re.compile(r"(?:^|[=(,+\-*/~]\s*)(lambda)(?:\s+[A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)?\s*:")
+#: a function name and its argument without parentheses, just before the
+#: failing token: `-exp x dt`
+_CALL_WITHOUT_PARENTHESES = re.compile(r"\b([A-Za-z_]\w*)\s+([A-Za-z_]\w*|\d[\w.]*)\s*$")
+
+#: NumPy / math names that are no dync function, and what to write instead
+_MODULE_NAMES = {"pi": "`pi`", "e": "`exp(1)`", "power": "`a ^ b`", "pow": "`a ^ b`", "arcsin": None,
+                 "fabs": "`abs(x)`", "absolute": "`abs(x)`", "matmul": "`A @ x`", "square": "`x ^ 2`",
+                 "concatenate": "`concat(a, b)`", "amax": "`max(x)`", "amin": "`min(x)`", "atan": "`arctan(x)`"}  # fmt: skip
+
+
+def _stan_constraint(bounds: str | None) -> str | None:
+    """dync's constraint for Stan's `<lower=L, upper=U>` (`None` for none)."""
+    if not bounds:
+        return None
+    found = dict(re.findall(r"(lower|upper)\s*=\s*([^,]+)", bounds))
+    lo, hi = (found.get(k, "").strip() or None for k in ("lower", "upper"))
+    if lo is not None and hi is not None:
+        return "unit" if (lo, hi) == ("0", "1") else f"interval({lo}, {hi})"
+    if lo is not None:
+        return "positive" if lo in ("0", "0.0") else f"lower({lo})"
+    if hi is not None:
+        return "negative" if hi in ("0", "0.0") else f"upper({hi})"
+    return None
+
+
+def _foreign_idiom(line: str, token_column: int) -> tuple[int, int, str, str] | None:
+    """``(start, end, message, hint)`` when the line that failed to parse
+    is written the way Stan or Python would write it (a typed declaration,
+    `np.exp`, a loop, a `def`, `+=`, a lambda, `exp x`): the parser alone
+    could only say which token it did not expect."""
+    code = line.split("#", 1)[0]
+    m = _STAN_DECLARATION.match(code)
+    if m is not None:
+        name, size, value = m.group("name"), m.group("size"), m.group("value")
+        constraint = _stan_constraint(m.group("bounds"))
+        written = f"param {name}" + (f"[{size.strip()}]" if size else "") + (f" = {value.strip()}" if value else "")
+        written += f" : {constraint}" if constraint else ""
+        start = len(m.group(1)) + 1
+        return (start, len(code.rstrip()) + 1, f"`{code.strip()}` is a Stan declaration",
+                f"dync declares a parameter as `param NAME[SHAPE] = VALUE : CONSTRAINT ~ PRIOR`, one a line and "
+                f"without `;`: here `{written}`" + ("" if value else " (or a state: `state NAME = VALUE`)"))  # fmt: skip
+    m = _MODULE_ATTRIBUTE.search(code)
+    if m is not None:
+        attribute = m.group(2).rsplit(".", 1)[1]
+        module = "NumPy" if m.group(1) in ("np", "numpy") else {"jnp": "JAX", "jax": "JAX", "math": "Python's math",
+                 "cmath": "Python's cmath", "torch": "PyTorch", "tf": "TensorFlow"}.get(m.group(1), "SciPy")  # fmt: skip
+        if ".random" in m.group(2):
+            hint = "a spec draws no random numbers itself: noise enters through `dW` terms, and distributions through `~ DIST`"
+        elif attribute in _MODULE_NAMES and _MODULE_NAMES[attribute]:
+            hint = f"write {_MODULE_NAMES[attribute]}: dync's functions and constants are written without a module"
+        else:
+            hint = f"write `{attribute}(...)`: dync's functions are called by their own name, without a module"
+        start = m.start() + 1
+        return start, m.end() + 1, f"`{m.group(0)}` is from {module}: a spec imports no modules", hint
+    m = _FOR_LOOP.match(code) or _WHILE_LOOP.match(code)
+    if m is not None:
+        start = len(m.group(1)) + 1
+        return (start, start + len(m.group(2)), f"a spec has no loops (`{m.group(2)}`)",
+                "a statement covers a whole array: declare `state x[N]` and write one equation `dx = ...` with "
+                "elementwise operations (couple components with `x[1:]`, `roll(x, 1)`, `sum(x)`, `C @ x`)")  # fmt: skip
+    m = _DEF.match(code)
+    if m is not None:
+        start = len(m.group(1)) + 1
+        return (start, start + 3, "a spec has no function definitions (`def`)",
+                "name an expression with `let NAME = EXPR` (it may read states, params and `t`); "
+                "a learnable function is `net NAME = mlp(in = ..., out = ..., width = 64, depth = 2)`")  # fmt: skip
+    m = _COMPOUND_ASSIGNMENT.match(code)
+    if m is not None:
+        op = m.group(3) + "="
+        start = m.start(3) + 1
+        return (start, start + len(op), f"`{op}` does not exist in a spec: its statements declare, they do not update",
+                f"a state changes only through its equation `d{m.group(2)} = DRIFT dt + NOISE dW`; "
+                f"a value computed from others is `let NAME = EXPR`")  # fmt: skip
+    m = _LAMBDA.search(code)
+    if m is not None:
+        return (m.start(1) + 1, m.end(1) + 1, "a spec has no `lambda` functions",
+                "write the expression itself, or name it with `let NAME = EXPR`; "
+                "a learnable function is `net NAME = mlp(...)`")  # fmt: skip
+    m = _CALL_WITHOUT_PARENTHESES.search(code[: max(token_column - 1, 0)])
+    if m is not None and m.group(1) in FUNCTION_NAMES:
+        func, arg = m.group(1), m.group(2)
+        sign = "-" if code[: m.start(1)].rstrip().endswith("-") else ""
+        differential = re.match(r"\s*(d[A-Za-z_]\w*)\b", code[max(token_column - 1, 0):])
+        written = f"{sign}{func}({arg})"
+        hint = f"write `{func}({arg})`"
+        if differential is not None:
+            d = differential.group(1)
+            hint += f": `{written} * {d}` (or `{written} {d}`, the same product)"
+        return (m.start(1) + 1, m.end(2) + 1, f"`{func} {arg}`: a function's argument goes in parentheses", hint)
+    return None
 
 
 #: the comparison operators, which do not chain

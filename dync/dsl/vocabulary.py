@@ -78,6 +78,15 @@ FOREIGN_WORDS: dict[str, str] = {
     "observation": "observe", "obs": "observe", "network": "net", "nn": "net",
 }  # fmt: skip
 
+#: the names of the library's functions (LANGUAGE.md §4; their signatures are
+#: :data:`dync.compiler.library.FUNCTIONS`, which a test keeps equal): the
+#: parser's hint for `exp x`, a call written without parentheses
+FUNCTION_NAMES: frozenset[str] = frozenset(
+    "exp log log1p expm1 sqrt abs sign sin cos tan tanh sinh cosh arctan sigmoid softplus relu erf "
+    "minimum maximum clip where sum mean prod max min logsumexp norm dot outer roll concat stack diag eye "
+    "zeros ones transpose grad".split()
+)
+
 #: the library functions' arguments that the compiler must know when the spec
 #: compiles (an axis, a shift, a size): function -> {argument: its position
 #: when passed positionally, ``None`` if it is keyword-only}; ``*`` stands for
