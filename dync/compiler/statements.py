@@ -227,6 +227,26 @@ class StatementChecks:
                 ),
             )
             return None
+        declared = self._decl_nodes.get(node.state)
+        if isinstance(declared, ast.State) and not declared.data:
+            # `dync train` learns the score from samples of the state's
+            # initial law and `dync sample --reverse` starts from their
+            # moments: without `~ data` neither can run (it failed there,
+            # unlocated)
+            dims = ", ".join(format_expr(e) for e in declared.shape or ())
+            if self._yaml:
+                written = f"{node.state}: {{{f'shape: [{dims}], ' if dims else ''}init: data}}"
+            else:
+                written = f"state {node.state}{f'[{dims}]' if dims else ''} ~ data"
+            self.err(
+                BadScore,
+                f"a score is learned from data, but the initial law of `{node.state}` is not a data set "
+                f"(line {declared.span.line})",
+                node.state_span,
+                hint=f"declare `{written}`, the samples `dync train SPEC DATA` reads "
+                "(LANGUAGE.md §10)",
+            )
+            return None
         return ir.ScoreIR(node.state, value, format_expr(node.value))
 
     # -------------------------------------------------------- expectations

@@ -135,7 +135,7 @@ def test_score_net_has_the_state_shape_and_zeros_elsewhere():
     assert model.info.data_states == ("x",)
     out = model.score(0.5, jnp.ones(2))
     assert out.shape == (2,) and bool(jnp.all(jnp.isfinite(out)))
-    two = _load("model m\nstate x[2] = 0\nstate v = 0\ndx = -x dt + dW\ndv = -v dt\nscore x = -x * exp(t)\n")
+    two = _load("model m\nstate x[2] ~ data\nstate v = 0\ndx = -x dt + dW\ndv = -v dt\nscore x = -x * exp(t)\n")
     np.testing.assert_allclose(two.score(0.0, jnp.asarray([1.0, 2.0, 3.0])), [-1.0, -2.0, 0.0])
 
 
