@@ -151,6 +151,18 @@ class DataError(UsageError):
 #: ``dync simulate`` writes
 SERIES_NAMES = ("series", "path")
 
+def _missing_input_hint(name: str, shape: tuple[int, ...], columns: list[str]) -> str:
+    """What to add for a declared input that a CSV file of observations
+    lacks: its columns, with its value at each row's time (an input is
+    known, not observed, so "empty cells where not observed" is wrong)."""
+    shown = ", ".join(f"`{c}`" for c in columns[:3]) + (", ..." if len(columns) > 3 else "")
+    return (
+        f"an input is known, not observed: add the column{'s' if len(columns) > 1 else ''} {shown} with the "
+        f"value of `{name}` on the rows (interpolated linearly between the rows that give it, held constant beyond "
+        "them); `dync fit` reads a model's inputs from its data file, by name"
+    )
+
+
 #: CSV cells that mean "missing" besides an empty cell (``float`` also reads ``nan``)
 _MISSING = ("", "na", "n/a")
 
@@ -467,8 +479,9 @@ class _DatasetReader:
                         f"no variable for the input `{name}`",
                         hint=f"add a variable `{name}` with dims (time, ...)"
                         if self.inputs_only
-                        else f"add a variable `{name}` with dims (series, time, ...), "
-                        "or read with inputs=False and give the input to the likelihood",
+                        else f"an input is known, not observed: add a variable `{name}` with dims ([series,] time, ...) "
+                        "holding its finite values (on the observation times or an axis of its own, interpolated "
+                        "linearly between them); `dync fit` reads a model's inputs from its data file, by name",
                     )
 
     def read_times(self) -> None:
@@ -841,15 +854,20 @@ class _CsvReader:
                     "(empty cells where not observed)"
                     if what == "observe"
                     else _rename_hint(name, header) if self.inputs_only
-                    else "add its columns, or read with inputs=False and give the input to the likelihood"
+                    else _missing_input_hint(name, shape, missing)
                 )
                 subject = f"`observe {name}`" if what == "observe" else f"the input `{name}`"
                 raise self.error(f"no column for {subject}", line, hint=hint)
             if missing:
                 raise self.error(
-                    f"missing column `{missing[0]}` of `{name}`, which has shape {tuple(shape)}",
+                    f"missing column `{missing[0]}` of {'the input ' if what == 'input' else ''}`{name}`, "
+                    f"which has shape {tuple(shape)}",
                     line,
-                    hint="add it with empty cells if that component was not observed",
+                    hint=f"an input is given whole: add {', '.join(f'`{c}`' for c in missing[:3])}"
+                    f"{', ...' if len(missing) > 3 else ''}, so that each row gives every component of `{name}` "
+                    "(or none: no input sample on that row)"
+                    if what == "input"
+                    else "add it with empty cells if that component was not observed",
                 )
         return columns
 

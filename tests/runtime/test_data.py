@@ -47,6 +47,8 @@ COUNTS = make_info((("counts", (2,), "Poisson"), ("y", (), "Normal")), name="cou
 LAWS = make_info((("b", (), "Bernoulli"), ("g", (), "Gamma"), ("p", (), "Beta")), name="laws")
 #: a scalar observation and a 2-vector input
 INPUT = make_info((("y", (), "Normal"),), inputs=(("u", (2,)),), name="with_input")
+#: the counts model driven by a scalar input (a NetCDF file that lacks it)
+COUNTS_AND_INPUT = make_info((("counts", (2,), "Poisson"), ("y", (), "Normal")), inputs=(("u", ()),), name="forced")
 #: a matrix observation
 MATRIX = make_info((("m", (2, 2), "Normal"),), name="matrix")
 
@@ -270,6 +272,7 @@ def _nc_cases() -> dict[str, xr.Dataset | bytes]:
             },
             coords={"time": t, "series": ["control", "treated"]},
         ),
+        "nc_input_missing": xr.Dataset({"counts": good_counts, "y": good_y}, coords={"time": t}),
         "nc_swept": xr.Dataset(
             {
                 "counts": (("sweep", "path", "time", "c"), np.ones((2, 2, 3, 2))),
@@ -292,7 +295,7 @@ def test_bad_netcdf_gives_its_golden_diagnostic(case: str, update_golden: bool, 
         Path(name).write_bytes(content)
     else:
         write_netcdf(content, name)
-    rendered = _diagnose(name, COUNTS)
+    rendered = _diagnose(name, COUNTS_AND_INPUT if case.startswith("nc_input_") else COUNTS)
     _check_golden(rendered, GOLDEN / f"{case}.nc.expected", update_golden)
 
 
