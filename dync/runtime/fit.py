@@ -328,6 +328,11 @@ def fit_summary(idata) -> str:
             lines += pmmh_remarks(main.attrs)
     else:
         rows = []
+        at_bound: list[tuple[str, float, float]] = []
+
+        def _end(x: float) -> str:  # an interval mapped to an unbounded end is infinite, not NaN
+            return ("inf" if x > 0 else "-inf") if math.isinf(x) else fmt(x)
+
         for name in main.data_vars:
             if name == "covariance" or any(
                 name.endswith(suffix) and name[: -len(suffix)] in main.data_vars for suffix in _POINT_SUFFIXES
@@ -345,7 +350,13 @@ def fit_summary(idata) -> str:
                     hi = float(uppers[label.replace(name, f"{name}_upper", 1)])
                 else:  # a file written before the intervals were stored
                     lo, hi = v - 1.96 * se, v + 1.96 * se
-                rows.append([label, fmt(v), fmt(se), fmt(lo), fmt(hi)])
+                # the end of its own 95 % interval within a tenth of a standard error (an interior
+                # estimate is about 1.96 se from each end): the optimiser ran to where the constraint's
+                # map saturates, which the Laplace approximation cannot describe
+                end = lo if abs(v - lo) <= abs(hi - v) else hi
+                if bounds and math.isfinite(end) and math.isfinite(se) and se > 0 and abs(v - end) < 0.1 * se:
+                    at_bound.append((label, v, end))
+                rows.append([label, fmt(v), fmt(se), _end(lo), _end(hi)])
         lines.append(table(["parameter", "estimate", "se", "2.5%", "97.5%"], rows))
         converged = bool(main.attrs.get("converged", 0))
         lines.append(
@@ -358,7 +369,16 @@ def fit_summary(idata) -> str:
         if any(r[2] == "nan" for r in rows):
             lines.append(
                 "warning: some standard errors are NaN: the negative Hessian is not positive definite "
-                "(not a maximum, or a flat direction)"
+                "(not a maximum, a flat direction, or an estimate on the boundary of its constraint, where the "
+                "Laplace standard error is undefined)"
+            )
+        for label, v, end in at_bound:
+            density = "posterior density" if method == "map" else "likelihood"
+            lines.append(
+                f"warning: `{label}` = {fmt(v)} is on the boundary of its constraint (at {fmt(end)}): the {density} "
+                "rises towards the bound, so the Laplace standard error and interval are undefined there (the "
+                "figures shown are not meaningful); the data favour the bound: hold it there with "
+                f"--fix {label.split('[')[0]}=... near the bound, or leave it out of the model"
             )
         if main.attrs.get("likelihood") == "particle":
             lines.append(
