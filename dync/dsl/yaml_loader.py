@@ -210,6 +210,74 @@ _INDENT_HINT = (
     "this line is indented differently from the lines above it: keys of one mapping start in the same column, "
     "and top-level sections (`params:`, `states:`, ...) in column 1"
 )
+_KEY_LINE = re.compile(r"^( *)([A-Za-z_][\w.-]*)\s*:(\s|$)")
+
+
+def _misindented_key(lines: list[str], line: int) -> tuple[int, int, str, list[tuple[int, int, str]]] | None:
+    """For a block key that YAML found indented between the mappings above
+    it: ``(line, its indent, the key, levels)``, ``levels`` the indents a key
+    there may have, nearest first, each ``(indent, line, key on that line)``;
+    ``None`` when the line is not a ``key:`` line."""
+    if not 0 < line <= len(lines):
+        return None
+    m = _KEY_LINE.match(lines[line - 1])
+    if m is None:
+        return None
+    indent = len(m.group(1))
+    levels: list[tuple[int, int, str]] = []
+    for number in range(line - 1, 0, -1):
+        above = _KEY_LINE.match(lines[number - 1])
+        if above is None:
+            continue  # a blank line, a comment, a list item, a continued value
+        level = len(above.group(1))
+        if not levels or level < levels[-1][0]:
+            levels.append((level, number, above.group(2)))
+        if level == 0:
+            break
+    if not levels or indent in {i for i, _, _ in levels}:
+        return None
+    return line, indent, m.group(2), levels
+
+
+def _deeper_key(lines: list[str], line: int) -> tuple[int, int, str, tuple[str, int, str, str | None]] | None:
+    """For a ``key:`` line indented deeper than the ``key: value`` line above
+    it (YAML reads it as more of that value, then refuses its colon):
+    ``(line, its indent, the key, (the key above, its line, its value, that
+    key's parent or None))``."""
+    if not 0 < line <= len(lines):
+        return None
+    m = _KEY_LINE.match(lines[line - 1])
+    if m is None:
+        return None
+    for number in range(line - 1, 0, -1):
+        above = _KEY_LINE.match(lines[number - 1])
+        if above is None:
+            if lines[number - 1].strip() and not lines[number - 1].lstrip().startswith("#"):
+                return None  # a list item or a continued value: not this case
+            continue
+        value = lines[number - 1][above.end():].split(" #", 1)[0].strip()
+        if len(above.group(1)) >= len(m.group(1)) or not value:
+            return None
+        outer = (_KEY_LINE.match(lines[k - 1]) for k in range(number - 1, 0, -1))
+        parent = next((o.group(2) for o in outer if o is not None and len(o.group(1)) < len(above.group(1))), None)
+        return line, len(m.group(1)), m.group(2), (above.group(2), number, value, parent)
+    return None
+
+
+def _with_parents(levels: list[tuple[int, int, str]], section: bool = False) -> list[tuple[int, int, str, str | None]]:
+    """Each level with the key its keys belong to (the next, shallower
+    level's), ``None`` for the top level; the nearest two only, the top
+    level first for a key that names a section (`equations:`)."""
+    out = [(i, at, key, levels[k + 1][2] if k + 1 < len(levels) else None) for k, (i, at, key) in enumerate(levels)]
+    if section and out[-1][3] is None:
+        out = [out[-1]] + out[:-1]
+    return out[:2]
+
+
+def _spaces(n: int) -> str:
+    return f"{n} space{'s' if n != 1 else ''}"
+
+
 _YAML_HINTS = {
     "found character '\\t' that cannot start any token": "indent with spaces: YAML does not allow tabs",
     "mapping values are not allowed here": "quote a value that contains `: `",
@@ -431,6 +499,29 @@ class _SpecReader:
                 )
                 continue
             first[name] = key
+            options = {"params": PARAM_KEYS, "states": STATE_KEYS}.get(where, ())
+            previous = entries[-1] if entries else None
+            if (
+                name in options
+                and previous is not None
+                and isinstance(previous[1], MappingNode)
+                and not previous[1].flow_style
+                and previous[1].value
+            ):
+                # `theta:` / `  value: 1` / `  constraint: positive` written one
+                # level too shallow: valid YAML, but a declaration named
+                # `constraint` (and an undefined name `positive`) follows
+                owner, inner = previous[2], previous[1].value[0][0]
+                line, _ = self.pos(inner.start_mark.index)
+                self.error(
+                    InvalidSpec,
+                    f"`{name}:` is lined up with `{owner}:`, so it is read as a {'parameter' if where == 'params' else 'state'} "
+                    f"of its own, not as a key of `{owner}`",
+                    key,
+                    hint=f"indent it like `{inner.value}:` (line {line}), {_spaces(inner.start_mark.column)}, "
+                    f"to make it a key of `{owner}`",
+                )
+                continue
             if where in SECTIONS and name in SECTIONS and _is_null(value):
                 self.error(
                     InvalidSpec,
@@ -444,13 +535,18 @@ class _SpecReader:
 
     def check_keys(self, entries, allowed: tuple[str, ...], where: str) -> dict[str, tuple[ScalarNode, Node]]:
         known: dict[str, tuple[ScalarNode, Node]] = {}
+        previous: tuple[ScalarNode, Node, str] | None = None
         for key, value, name in entries:
+            before, previous = previous, (key, value, name)
             if name in allowed:
                 known[name] = (key, value)
                 continue
             foreign = foreign_section(name) if not where else None
+            empty = before is not None and not where and before[2] in SECTIONS and _is_null(before[1])
             hint = (
-                (f"dync calls this section `{foreign}`" + _SECTION_NOTES.get(foreign, "") if foreign else None)
+                (f"`{before[2]}:` (line {self.pos(before[0].start_mark.index)[0]}) is empty: indent `{name}:` below "
+                 f"it (2 spaces) to make it an entry of `{before[2]}`" if empty and before is not None else None)
+                or (f"dync calls this section `{foreign}`" + _SECTION_NOTES.get(foreign, "") if foreign else None)
                 or ("a state's initial value or law is its `init` (`init: 0`, `init: Normal(0, 1)`)"
                     if where.startswith("states.") and name in ("value", "initial", "x0", "start") and "init" in allowed else None)
                 or did_you_mean(name, allowed)
@@ -636,8 +732,35 @@ class _SpecReader:
         if hint is None and exc.context and exc.context_mark is not None and exc.problem:
             line, column = self.pos(exc.context_mark.index)
             hint = f"{exc.context} at line {line}, column {column}"
+        if problem == "mapping values are not allowed here" and mark is not None:
+            deeper = _deeper_key(self.text.split("\n"), self.pos(mark.index)[0])
+            if deeper is not None:
+                line, indent, key, (above, at, value, parent) = deeper
+                column = _KEY_LINE.match(self.text.split("\n")[at - 1]).end(1) + 1  # type: ignore[union-attr]
+                return DyncSyntaxError(
+                    f"invalid YAML: `{key}:` is indented more than `{above}:` (line {at}), so it is read as the rest "
+                    f"of the value `{value}` of `{above}`",
+                    Span(self.path, line, indent + 1, line, indent + 1 + len(key), source=self.text),
+                    hint=(f"start it in column 1 like `{above}:`" if column == 1 else f"indent it {_spaces(column - 1)} like `{above}:`")
+                    + (f" to make it a key of `{parent}:`" if parent else " to make it a top-level section"),
+                )  # fmt: skip
         if hint is _INDENT_HINT:
             problem = "this line's indentation does not fit the lines above it"
+            if mark is not None:
+                misplaced = _misindented_key(self.text.split("\n"), self.pos(mark.index)[0])
+                if misplaced is not None:
+                    line, indent, key, levels = misplaced
+                    columns = [str(i) for i, _, _ in levels]
+                    shown = columns[0] if len(columns) == 1 else f"{', '.join(columns[:-1])} or {columns[-1]}"
+                    problem = (f"`{key}:` is indented {_spaces(indent)}, but the keys above it are indented {shown}: "
+                               "it belongs to none of their mappings")  # fmt: skip
+                    hint = ", or ".join(
+                        f"indent it {_spaces(i)} to make it a key of `{parent}:` like `{sibling}:` (line {at})"
+                        if parent else "start it in column 1 to make it a top-level section"
+                        for i, at, sibling, parent in _with_parents(levels, section=key in SECTIONS)
+                    )  # fmt: skip
+                    span = Span(self.path, line, indent + 1, line, indent + 1 + len(key), source=self.text)
+                    return DyncSyntaxError(f"invalid YAML: {problem}", span, hint=hint)
         return DyncSyntaxError(f"invalid YAML: {problem}", self.mark_span(mark), hint=hint)
 
     def spec(self, root: Node | None) -> ast.Spec:
@@ -669,6 +792,16 @@ class _SpecReader:
             ):
                 # a misspelt section (its E260 says so): no follow-on error for
                 # every state without an equation, or every equation without a state
+                self.incomplete.add(marker)
+            at = next((k for k, (_, _, n) in enumerate(entries) if n == meant), None)
+            if (
+                at is not None
+                and _is_null(entries[at][1])
+                and at + 1 < len(entries)
+                and entries[at + 1][2] not in SECTIONS
+            ):
+                # an empty section followed by an unknown key: its entries
+                # were not indented (the E260 says so), the same follow-ons
                 self.incomplete.add(marker)
 
         def section(name: str, build: Callable[[Node], list]) -> list:

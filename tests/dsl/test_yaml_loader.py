@@ -476,11 +476,11 @@ def test_duplicate_keys_are_reported_at_the_second():
 def test_yaml_syntax_error_is_located_at_the_problem_mark():
     assert rendered("model: m\nparams:\n  a: 1\n   b: 2\n") == textwrap.dedent(
         """\
-        spec.yaml:4:5: error[E100]: invalid YAML: mapping values are not allowed here
+        spec.yaml:4:4: error[E100]: invalid YAML: `b:` is indented more than `a:` (line 3), so it is read as the rest of the value `1` of `a`
           |
         4 |    b: 2
-          |     ^
-          = hint: quote a value that contains `: `"""
+          |    ^
+          = hint: indent it 2 spaces like `a:` to make it a key of `params:`"""
     )
     (err,) = errors_of("params: {a: 1\n")
     assert isinstance(err, DyncSyntaxError)
@@ -658,3 +658,47 @@ def test_exponent_numbers_without_a_dot_are_numbers_as_in_yaml_1_2():
     spec = load("model: m\nstates: {x: 1}\nequations: ['dx = -x dt']\ntest: {alpha: 1e-3, t1: 2E1}\nsimulate: {dt: 1e-2, t1: 1}\n")
     assert dict(spec.settings)["test"] == (("alpha", 0.001), ("t1", 20.0))
     assert dict(dict(spec.settings)["simulate"])["dt"] == 0.01
+
+
+# ------------------------------------------------- mis-indented keys
+
+
+def test_a_key_between_two_indentation_levels_is_named_with_both_fixes():
+    text = "model: m\nparams:\n  # the rates\n  k: 1.0\n\n s: 2.0\nstates:\n  x: 0\nequations:\n  - dx = -k * x dt + s dW\n"
+    (err,) = errors_of(text)
+    assert err.message == "invalid YAML: `s:` is indented 1 space, but the keys above it are indented 2 or 0: it belongs to none of their mappings"
+    assert (err.span.line, err.span.column, err.span.end_column) == (6, 2, 3)
+    assert "indent it 2 spaces to make it a key of `params:` like `k:` (line 4)" in err.hint
+
+
+def test_a_key_indented_more_than_the_one_above_is_read_as_its_value_and_says_so():
+    text = "model: m\nparams:\n  k: 1.0\n   s: 2.0\nstates:\n  x: 0\nequations:\n  - dx = -k * x dt + s dW\n"
+    (err,) = errors_of(text)
+    assert err.message == "invalid YAML: `s:` is indented more than `k:` (line 3), so it is read as the rest of the value `1.0` of `k`"
+    assert (err.span.line, err.span.column) == (4, 4)
+    assert err.hint == "indent it 2 spaces like `k:` to make it a key of `params:`"
+
+
+def test_an_option_lined_up_with_its_declaration_is_not_a_declaration():
+    """`shape:` one level too shallow is valid YAML: a state named `shape`,
+    then an E290 about its missing `init`; now one located error saying so."""
+    text = "model: m\nstates:\n  x:\n    init: 0\n  shape: [2]\nequations:\n  - dx = -x dt + dW\n"
+    (err,) = errors_of(text)
+    assert err.message == "`shape:` is lined up with `x:`, so it is read as a state of its own, not as a key of `x`"
+    assert err.hint == "indent it like `init:` (line 4), 4 spaces, to make it a key of `x`"
+
+
+def test_a_declaration_named_like_an_option_after_a_flow_mapping_is_still_a_declaration():
+    spec = load("model: m\nparams:\n  k: {value: 1.0}\n  value: 2.0\nstates:\n  x: 0\nequations:\n  - dx = -k * value * x dt\n")
+    assert [p.name for p in spec.of_type(ast.Param)] == ["k", "value"]
+
+
+def test_entries_of_an_empty_section_written_in_column_1_say_to_indent_them_without_follow_ons():
+    text = "model: m\nstates:\nx: 0\nequations:\n  - dx = -x dt + dW\n"
+    with pytest.raises(SpecErrors) as err:
+        from dync.compiler.driver import check_ast
+
+        check_ast(load_yaml_spec(text, "spec.yaml"))
+    (only,) = err.value.errors
+    assert only.message == "unknown key `x` at the top level"
+    assert only.hint == "`states:` (line 2) is empty: indent `x:` below it (2 spaces) to make it an entry of `states`"
