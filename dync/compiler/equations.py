@@ -19,6 +19,7 @@ from ..errors import (
     MissingDifferential,
     MissingEquation,
     ShapeMismatch,
+    Span,
     UnknownDistribution,
     did_you_mean,
 )
@@ -326,6 +327,19 @@ class EquationChecks:
         if diff[1:] in self.incomplete:
             return  # a Brownian motion that lost a misspelt key: that key is the error
         if diff != "dt" and not self._is_differential(diff):
+            func = coef.operand if isinstance(coef, ast.Unary) else coef
+            if isinstance(func, ast.Name) and func.id in FUNCTIONS and func.id not in self.symbols:
+                # `dx = -log x + 1 dt`: the function is read as the term's coefficient and its argument as
+                # the term's differential
+                self.err(
+                    BadDifferential,
+                    f"`{func.id} {diff}`: a function's argument goes in parentheses",
+                    Span(func.span.path, func.span.line, func.span.column, diff_span.end_line, diff_span.end_column,
+                         source=func.span.source),  # fmt: skip
+                    hint=f"write `{func.id}({diff})`, and end the term with `dt` or `dW`: "
+                    f"`{'-' if (sign < 0) != (isinstance(coef, ast.Unary) and coef.op == '-') else ''}{func.id}({diff}) * dt`",
+                )
+                return
             if diff.startswith("d") and diff[1:] in self.symbols:
                 kind = self.symbols[diff[1:]][0]
                 msg = f"`{diff}` is the differential of {kind} `{diff[1:]}`; only `dt` and Brownian differentials may close a term"

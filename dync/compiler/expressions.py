@@ -149,6 +149,13 @@ class ExprChecker:
             cands = [n for n, (k, _) in c.symbols.items() if k != "brownian"] + ["t", "pi"]
             if not self.allow_states:
                 cands = [n for n in cands if c.symbols.get(n, ("",))[0] not in ("state", "let")]
+            if e.id in FUNCTIONS:  # `dx = -exp dt`: a function without its argument
+                return self.err(
+                    UndefinedName,
+                    f"`{e.id}` is a function, used here as a value",
+                    e.span,
+                    hint=f"call it with its argument in parentheses: `{e.id}(x)`, as in `-{e.id}(x) * dt`",
+                )
             hint = boolean_word_hint(e.id) or did_you_mean(e.id, cands)
             return self.err(UndefinedName, f"undefined name `{e.id}`", e.span, hint=hint)
         kind, shape = sym

@@ -439,8 +439,12 @@ def _syntax_error(exc: lark.exceptions.LarkError, text: str, mapper: SpanMapper,
         width = len(first_word.rstrip(":"))
         return DyncSyntaxError("jump processes are not supported yet", mapper.span(line, start, line, start + width), hint=_JUMP_HINT)
 
-    tok_column = getattr(getattr(exc, "token", None), "column", None)
-    foreign = _foreign_idiom(lines[line - 1] if 0 < line <= len(lines) else "", tok_column or column)
+    failing = getattr(exc, "token", None)
+    foreign = _foreign_idiom(
+        lines[line - 1] if 0 < line <= len(lines) else "",
+        getattr(failing, "column", None) or column,
+        str(failing) if getattr(failing, "type", "") in ("NAME", "NUMBER") else "",
+    )
     if foreign is not None:
         start, end, msg, foreign_hint = foreign
         return DyncSyntaxError(msg, mapper.span(line, start, line, end), hint=foreign_hint)
@@ -583,7 +587,7 @@ def _stan_constraint(bounds: str | None) -> str | None:
     return None
 
 
-def _foreign_idiom(line: str, token_column: int) -> tuple[int, int, str, str] | None:
+def _foreign_idiom(line: str, token_column: int, token: str = "") -> tuple[int, int, str, str] | None:
     """``(start, end, message, hint)`` when the line that failed to parse
     is written the way Stan or Python would write it (a typed declaration,
     `np.exp`, a loop, a `def`, `+=`, a lambda, `exp x`): the parser alone
@@ -636,18 +640,25 @@ def _foreign_idiom(line: str, token_column: int) -> tuple[int, int, str, str] | 
         return (m.start(1) + 1, m.end(1) + 1, "a spec has no `lambda` functions",
                 "write the expression itself, or name it with `let NAME = EXPR`; "
                 "a learnable function is `net NAME = mlp(...)`")  # fmt: skip
-    m = _CALL_WITHOUT_PARENTHESES.search(code[: max(token_column - 1, 0)])
+    start = max(token_column - 1, 0)
+    before, after = code[:start], code[start:]
+    m = _CALL_WITHOUT_PARENTHESES.search(before)
     if m is not None and m.group(1) in FUNCTION_NAMES:
-        func, arg = m.group(1), m.group(2)
-        sign = "-" if code[: m.start(1)].rstrip().endswith("-") else ""
-        differential = re.match(r"\s*(d[A-Za-z_]\w*)\b", code[max(token_column - 1, 0):])
-        written = f"{sign}{func}({arg})"
-        hint = f"write `{func}({arg})`"
-        if differential is not None:
-            d = differential.group(1)
-            hint += f": `{written} * {d}` (or `{written} {d}`, the same product)"
-        return (m.start(1) + 1, m.end(2) + 1, f"`{func} {arg}`: a function's argument goes in parentheses", hint)
-    return None
+        func, arg, first, last = m.group(1), m.group(2), m.start(1), m.end(2)
+    else:  # `-sqrt 2 * x dt`: the argument is the token the parser refused
+        bare = re.search(r"\b([A-Za-z_]\w*)\s+$", before)
+        if not (token and bare is not None and bare.group(1) in FUNCTION_NAMES):
+            return None
+        func, arg, first, last = bare.group(1), token, bare.start(1), start + len(token)
+        after = code[last:]
+    sign = "-" if code[:first].rstrip().endswith("-") else ""
+    differential = re.match(r"\s*(d[A-Za-z_]\w*)\b", after)
+    written = f"{sign}{func}({arg})"
+    hint = f"write `{func}({arg})`"
+    if differential is not None:
+        d = differential.group(1)
+        hint += f": `{written} * {d}` (or `{written} {d}`, the same product)"
+    return first + 1, last + 1, f"`{func} {arg}`: a function's argument goes in parentheses", hint
 
 
 #: the comparison operators, which do not chain

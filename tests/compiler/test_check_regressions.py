@@ -442,3 +442,28 @@ def test_the_differential_of_a_param_name_is_an_implicit_noise():
     np.testing.assert_allclose(model.diffusion_diagonal(0.0, jnp.zeros(1)), [2.0])
     with pytest.raises(SpecErrors, match="differential of state"):
         dync.load("m.dync", text="model m\nstate x = 0\nstate y = 0\ndx = -x dt + dy\ndy = -y dt\n")
+
+
+@pytest.mark.parametrize(
+    ("equation", "code", "message", "hint", "columns"),
+    [
+        # `-exp dt`: the function is the term's coefficient, used as a value
+        ("dx = -exp dt + dW", "E201", "`exp` is a function, used here as a value", "`-exp(x) * dt`", (7, 10)),
+        # `-log x + 1 dt`: its argument `x` is read as the term's differential
+        ("dx = -log x + 1 dt + dW", "E214", "`log x`: a function's argument goes in parentheses", "`-log(x) * dt`", (7, 12)),
+        ("dx = -x dt + exp x", "E214", "`exp x`: a function's argument goes in parentheses", "`exp(x) * dt`", (14, 19)),
+    ],
+)
+def test_a_function_written_without_parentheses_is_told_to_take_them(equation, code, message, hint, columns):
+    (err,) = _errors("m.dync", f"model m\nstate x = 1\n{equation}\n")
+    assert (err.code, err.message) == (code, message)
+    assert hint in err.hint
+    assert (err.span.line, err.span.column, err.span.end_column) == (3, *columns)
+
+
+def test_a_declared_name_that_shadows_a_function_is_not_taken_for_one():
+    """`param exp = 2` may be used as a value (docs/language.md §17 item 9),
+    and `exp dW` closes a term with a declared Brownian's differential."""
+    compile_file("m.dync", text="model m\nparam exp = 2\nstate x = 1\ndx = -exp dt + dW\n")
+    (err,) = _errors("m.dync", "model m\nparam sigma = 2\nstate x = 1\ndx = -x dt + sigma y\n")
+    assert err.code == "E214" and err.message == "`y` is not a differential"

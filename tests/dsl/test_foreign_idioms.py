@@ -80,3 +80,13 @@ def test_the_vocabulary_names_every_library_function():
     from dync.dsl.vocabulary import FUNCTION_NAMES
 
     assert FUNCTION_NAMES == set(FUNCTIONS)
+
+
+def test_a_function_whose_argument_is_the_refused_token_gets_the_same_hint():
+    """`-sqrt 2 * x dt`: the parser stops at `2` itself."""
+    err = _error("dx = -sqrt 2 * x dt + dW")
+    assert err.message == "`sqrt 2`: a function's argument goes in parentheses"
+    assert err.hint == "write `sqrt(2)`"
+    assert (err.span.column, err.span.end_column) == (7, 13)
+    err = _error("dx = -x dt + sqrt 2 dW")
+    assert err.hint == "write `sqrt(2)`: `sqrt(2) * dW` (or `sqrt(2) dW`, the same product)"
