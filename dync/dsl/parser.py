@@ -561,11 +561,20 @@ _FOR_LOOP = re.compile(r"^(\s*)(for)\b\s*(\(|[A-Za-z_]\w*\s+in\b)")
 _WHILE_LOOP = re.compile(r"^(\s*)(while)\b")
 _DEF = re.compile(r"^(\s*)(def)\s+[A-Za-z_]\w*\s*\(")
 _COMPOUND_ASSIGNMENT = re.compile(r"^(\s*)([A-Za-z_]\w*)(?:\[[^\]]*\])?\s*(\+|-|\*\*|\*|/|\^)=")
+_IMPORT = re.compile(r"^(\s*)(import|from)\s+[A-Za-z_][\w.]*")
+#: a Stan sampling statement: `a ~ normal(0, 1);`
+_SAMPLING_STATEMENT = re.compile(r"^(\s*)([A-Za-z_]\w*)(?:\[[^\]]*\])?\s*~\s*([A-Za-z_]\w*)")
+#: Python's conditional expression: `a if c else b`
+_CONDITIONAL = re.compile(r"(?:=|^)\s*(?P<a>[^=]+?)\s+(?P<if>if)\s+(?P<c>.+?)\s+else\s+(?P<b>.+?)\s*$")
+#: a method call: `x.sum()`, `x.T`
+_METHOD = re.compile(r"\b([A-Za-z_]\w*)\.([A-Za-z_]\w*)")
 _LAMBDA = re.compile(r"(?:^|[=(,+\-*/~]\s*)(lambda)(?:\s+[A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)?\s*:")
 #: a function name and its argument without parentheses, just before the
 #: failing token: `-exp x dt`
 _CALL_WITHOUT_PARENTHESES = re.compile(r"\b([A-Za-z_]\w*)\s+([A-Za-z_]\w*|\d[\w.]*)\s*$")
 
+#: the module names `_MODULE_ATTRIBUTE` knows (`np.exp` is a module's function, `x.sum` a method)
+_MODULE_NAMES_OF = frozenset({"np", "numpy", "jnp", "jax", "math", "cmath", "torch", "scipy", "sp", "tf"})
 #: NumPy / math names that are no dync function, and what to write instead
 _MODULE_NAMES = {"pi": "`pi`", "e": "`exp(1)`", "power": "`a ^ b`", "pow": "`a ^ b`", "arcsin": None,
                  "fabs": "`abs(x)`", "absolute": "`abs(x)`", "matmul": "`A @ x`", "square": "`x ^ 2`",
@@ -628,6 +637,35 @@ def _foreign_idiom(line: str, token_column: int, token: str = "") -> tuple[int, 
         return (start, start + 3, "a spec has no function definitions (`def`)",
                 "name an expression with `let NAME = EXPR` (it may read states, params and `t`); "
                 "a learnable function is `net NAME = mlp(in = ..., out = ..., width = 64, depth = 2)`")  # fmt: skip
+    m = _IMPORT.match(code)
+    if m is not None:
+        start = len(m.group(1)) + 1
+        return (start, start + len(m.group(2)), f"a spec imports nothing (`{m.group(2)}`)",
+                "its functions (`exp`, `sqrt`, `sum`, ...) and distributions (`Normal`, ...) are built in: "
+                "call them by name")  # fmt: skip
+    m = _COMPOUND_ASSIGNMENT.match(code)
+    if m is not None and m.group(2) == "target":  # Stan's `target += normal_lpdf(...)`
+        start = m.start(3) + 1
+        return (start, start + len(m.group(3)) + 1, "`target +=` is Stan: dync's target is written once, whole",
+                "write `target EXPR`, the log-density itself (`target -U` with a potential `let U = ...`)")  # fmt: skip
+    m = _SAMPLING_STATEMENT.match(code)
+    if m is not None and m.group(2) not in _STATEMENT_WORDS:
+        name, law = m.group(2), m.group(3)
+        start = len(m.group(1)) + 1
+        law = law[:1].upper() + law[1:]
+        return (start, start + len(name), f"`{name} ~ ...` is a Stan sampling statement",
+                f"a prior goes on the declaration, `param {name} ~ {law}(...)`; data are `observe {name} ~ {law}(...)`; "
+                f"a state's initial law is `state {name} ~ {law}(...)`")  # fmt: skip
+    m = _CONDITIONAL.search(code)
+    if m is not None:
+        return (m.start("if") + 1, m.end("if") + 1, "`A if C else B` is Python: dync writes `where(C, A, B)`",
+                f"write `where({m.group('c')}, {m.group('a')}, {m.group('b')})`")  # fmt: skip
+    m = _METHOD.search(code)
+    if m is not None and m.group(1) not in _MODULE_NAMES_OF:
+        obj, attr = m.group(1), m.group(2)
+        written = f"transpose({obj})" if attr == "T" else f"{attr}({obj})"
+        return (m.start() + 1, m.end(2) + 1, f"`{obj}.{attr}`: a spec has no methods or attributes",
+                f"call the function on it: `{written}`")  # fmt: skip
     m = _COMPOUND_ASSIGNMENT.match(code)
     if m is not None:
         op = m.group(3) + "="

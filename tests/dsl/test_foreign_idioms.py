@@ -90,3 +90,21 @@ def test_a_function_whose_argument_is_the_refused_token_gets_the_same_hint():
     assert (err.span.column, err.span.end_column) == (7, 13)
     err = _error("dx = -x dt + sqrt 2 dW")
     assert err.hint == "write `sqrt(2)`: `sqrt(2) * dW` (or `sqrt(2) dW`, the same product)"
+
+
+@pytest.mark.parametrize(
+    ("line", "message", "hint"),
+    [
+        ("import numpy as np", "a spec imports nothing (`import`)", "built in"),
+        ("from math import exp", "a spec imports nothing (`from`)", "built in"),
+        ("let y = 1 if x > 0 else 2", "`A if C else B` is Python", "write `where(x > 0, 1, 2)`"),
+        ("a ~ normal(0, 1);", "`a ~ ...` is a Stan sampling statement", "`param a ~ Normal(...)`"),
+        ("target += normal_lpdf(x | 0, 1);", "`target +=` is Stan", "write `target EXPR`"),
+        ("let s = x.sum()", "`x.sum`: a spec has no methods or attributes", "`sum(x)`"),
+        ("let s = x.T @ x", "`x.T`: a spec has no methods or attributes", "`transpose(x)`"),
+    ],
+)
+def test_more_python_and_stan_habits(line, message, hint):
+    err = _error(line)
+    assert message in err.message
+    assert hint in err.hint
