@@ -555,8 +555,11 @@ _STAN_DECLARATION = re.compile(
     r"^(\s*)(real|int|vector|row_vector|matrix|simplex|ordered|positive_ordered|cov_matrix|corr_matrix)\b\s*"
     r"(?:<(?P<bounds>[^>]*)>)?\s*(?:\[(?P<size>[^\]]*)\])?\s*(?P<name>[A-Za-z_]\w*)\s*(?:=\s*(?P<value>[^;]*?))?\s*;?\s*$"
 )
+#: Python modules a spec might name, and what they are
+_PYTHON_MODULES = {"np": "NumPy", "numpy": "NumPy", "jnp": "JAX", "jax": "JAX", "math": "Python's math",
+                   "cmath": "Python's cmath", "torch": "PyTorch", "scipy": "SciPy", "sp": "SciPy", "tf": "TensorFlow"}  # fmt: skip
 #: a Python module's function: `np.exp(x)`, `math.sqrt`, `jnp.linalg.norm`
-_MODULE_ATTRIBUTE = re.compile(r"\b(np|numpy|jnp|jax|math|cmath|torch|scipy|sp|tf)((?:\.[A-Za-z_]\w*)+)")
+_MODULE_ATTRIBUTE = re.compile(r"\b(" + "|".join(_PYTHON_MODULES) + r")((?:\.[A-Za-z_]\w*)+)")
 _FOR_LOOP = re.compile(r"^(\s*)(for)\b\s*(\(|[A-Za-z_]\w*\s+in\b)")
 _WHILE_LOOP = re.compile(r"^(\s*)(while)\b")
 _DEF = re.compile(r"^(\s*)(def)\s+[A-Za-z_]\w*\s*\(")
@@ -573,10 +576,8 @@ _LAMBDA = re.compile(r"(?:^|[=(,+\-*/~]\s*)(lambda)(?:\s+[A-Za-z_]\w*(?:\s*,\s*[
 #: failing token: `-exp x dt`
 _CALL_WITHOUT_PARENTHESES = re.compile(r"\b([A-Za-z_]\w*)\s+([A-Za-z_]\w*|\d[\w.]*)\s*$")
 
-#: the module names `_MODULE_ATTRIBUTE` knows (`np.exp` is a module's function, `x.sum` a method)
-_MODULE_NAMES_OF = frozenset({"np", "numpy", "jnp", "jax", "math", "cmath", "torch", "scipy", "sp", "tf"})
 #: NumPy / math names that are no dync function, and what to write instead
-_MODULE_NAMES = {"pi": "`pi`", "e": "`exp(1)`", "power": "`a ^ b`", "pow": "`a ^ b`", "arcsin": None,
+_MODULE_NAMES = {"pi": "`pi`", "e": "`exp(1)`", "power": "`a ^ b`", "pow": "`a ^ b`",
                  "fabs": "`abs(x)`", "absolute": "`abs(x)`", "matmul": "`A @ x`", "square": "`x ^ 2`",
                  "concatenate": "`concat(a, b)`", "amax": "`max(x)`", "amin": "`min(x)`", "atan": "`arctan(x)`"}  # fmt: skip
 
@@ -615,11 +616,10 @@ def _foreign_idiom(line: str, token_column: int, token: str = "") -> tuple[int, 
     m = _MODULE_ATTRIBUTE.search(code)
     if m is not None:
         attribute = m.group(2).rsplit(".", 1)[1]
-        module = "NumPy" if m.group(1) in ("np", "numpy") else {"jnp": "JAX", "jax": "JAX", "math": "Python's math",
-                 "cmath": "Python's cmath", "torch": "PyTorch", "tf": "TensorFlow"}.get(m.group(1), "SciPy")  # fmt: skip
+        module = _PYTHON_MODULES[m.group(1)]
         if ".random" in m.group(2):
             hint = "a spec draws no random numbers itself: noise enters through `dW` terms, and distributions through `~ DIST`"
-        elif attribute in _MODULE_NAMES and _MODULE_NAMES[attribute]:
+        elif attribute in _MODULE_NAMES:
             hint = f"write {_MODULE_NAMES[attribute]}: dync's functions and constants are written without a module"
         else:
             hint = f"write `{attribute}(...)`: dync's functions are called by their own name, without a module"
@@ -661,7 +661,7 @@ def _foreign_idiom(line: str, token_column: int, token: str = "") -> tuple[int, 
         return (m.start("if") + 1, m.end("if") + 1, "`A if C else B` is Python: dync writes `where(C, A, B)`",
                 f"write `where({m.group('c')}, {m.group('a')}, {m.group('b')})`")  # fmt: skip
     m = _METHOD.search(code)
-    if m is not None and m.group(1) not in _MODULE_NAMES_OF:
+    if m is not None:
         obj, attr = m.group(1), m.group(2)
         written = f"transpose({obj})" if attr == "T" else f"{attr}({obj})"
         return (m.start() + 1, m.end(2) + 1, f"`{obj}.{attr}`: a spec has no methods or attributes",
