@@ -118,6 +118,7 @@ class _NoisyDensity(eqx.Module):
     loglik_fn: Callable = eqx.field(static=True)
 
     def model_at(self, flat):
+        """The model at the flat unconstrained ``flat``, the held parameters kept."""
         return with_unconstrained_params(self.model, {**self.held, **self.unravel(flat)})
 
     def __call__(self, flat, key: PRNGKeyArray):
@@ -139,6 +140,7 @@ class _PmmhSampler(eqx.Module):
     target: float = eqx.field(static=True)
 
     def step(self, key: PRNGKeyArray, c: PmmhChains):
+        """One step of every chain (the :class:`~dync.runtime.kernels.Kernel` step)."""
         chains = c.position.shape[0]
         step = jax.vmap(self._one, in_axes=(0, 0, 0, 0, 0, None))
         (position, lp, ll, scale), info = step(
@@ -147,6 +149,8 @@ class _PmmhSampler(eqx.Module):
         return PmmhChains(position, lp, ll, scale, c.step + 1), info
 
     def _one(self, key, position, lp, ll, scale, n):
+        """One chain's step: propose, filter with a fresh key, accept or
+        keep; then adapt the proposal if still warming up."""
         d = position.shape[0]
         k_move, k_filter, k_accept = jax.random.split(key, 3)
         z = jax.random.normal(k_move, (d,), position.dtype)
@@ -318,7 +322,7 @@ def sample_pmmh(
         return density, _Batch(density, max(NOISE_KEYS, 2 * d + 1, chains))
 
     density, batch = reuse_compiled(setup, build)
-    key_scale, key_noise, key_start, key_chain, key_end = jax.random.split(key, 5)
+    key_scale, key_noise, key_jitter, key_start, key_chain, key_end = jax.random.split(key, 6)
     mean_start, noise_start = _noise(batch, start, key_noise)
     if not math.isfinite(mean_start):
         raise UsageError(
@@ -327,7 +331,7 @@ def sample_pmmh(
         )
     target = default_target_acceptance(noise_start, d) if target_accept is None else float(target_accept)
     scale0 = _starting_scale(batch, start, key_scale)
-    jitter = jax.random.normal(key_start, (chains, d), start.dtype) @ jnp.asarray(scale0, start.dtype).T
+    jitter = jax.random.normal(key_jitter, (chains, d), start.dtype) @ jnp.asarray(scale0, start.dtype).T
     positions = start + jitter if chains > 1 else start[None]
     start_keys = jax.random.split(key_start, chains)
     lp0, ll0 = batch(positions, start_keys)
