@@ -391,7 +391,7 @@ def sample_pmmh(
         {
             "model": model.info.name, "likelihood": chosen, "warmup": warmup, "fixed": str(sorted(fixed)),
             "target_accept": float(target), "loglik_noise_sd_start": float(noise_start),
-            "loglik_noise_sd": float(noise_end),
+            "loglik_noise_sd": float(noise_end), **_stays(sample_stats["accepted"]),
         }
     )  # fmt: skip
     shapes = {o.name: tuple(o.shape) for o in model.info.observations}
@@ -399,6 +399,29 @@ def sample_pmmh(
     if pointwise:
         groups["log_likelihood"] = log_likelihood_group(chain_first(trace.log_likelihood), records)
     return combine_groups(idata, **groups)
+
+
+def _stays(accepted: np.ndarray) -> dict[str, int]:
+    """The longest run of draws that a chain stayed put (``longest_stay``,
+    in chain ``longest_stay_chain``) and the length that independent
+    acceptances at the observed mean rate would exceed with probability
+    only about 1 % in the whole run (``unlikely_stay``): a chain held far
+    longer sits on a lucky over-estimate of the likelihood."""
+    chains, draws = accepted.shape
+    longest, where = 0, 0
+    for c in range(chains):
+        run = 0
+        for moved in accepted[c]:
+            run = 0 if moved else run + 1
+            if run > longest:
+                longest, where = run, c
+    rate = float(np.mean(accepted))
+    if 0.0 < rate < 1.0:
+        unlikely = math.log(0.01 / (chains * draws * rate)) / math.log1p(-rate)
+    else:
+        unlikely = float(draws)
+    return {"longest_stay": int(longest), "longest_stay_chain": int(where),
+            "unlikely_stay": int(max(1, math.ceil(unlikely)))}  # fmt: skip
 
 
 def pmmh_remarks(attrs: Mapping[str, Any]) -> list[str]:
@@ -416,5 +439,12 @@ def pmmh_remarks(attrs: Mapping[str, Any]) -> list[str]:
         lines.append(
             f"warning: the log-likelihood estimate is noisy (sd {sd:.2g} > {STICKY_SD:g}): the chains stick, and "
             f"the ESS is low; raise --particles{more}"
+        )
+    stay, unlikely = int(attrs.get("longest_stay", 0)), int(attrs.get("unlikely_stay", 0) or 0)
+    if unlikely and stay > unlikely:
+        lines.append(
+            f"warning: chain {int(attrs.get('longest_stay_chain', 0))} kept one value for {stay} draws in a row (at "
+            f"the mean acceptance even {unlikely} would be unlikely): it sat on a lucky over-estimate of the "
+            "likelihood, so this run over-represents that value; raise --particles, or run longer"
         )
     return lines

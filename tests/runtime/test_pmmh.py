@@ -15,7 +15,7 @@ import pytest
 
 import dync
 from dync.runtime.fit import fit_summary
-from dync.runtime.pmmh import default_target_acceptance, pmmh_remarks, sample_pmmh
+from dync.runtime.pmmh import _stays, default_target_acceptance, pmmh_remarks, sample_pmmh
 
 from .conjugate import DRIFT_SPEC, drift_case
 
@@ -128,3 +128,18 @@ def test_a_pmmh_fit_prints_its_table_and_the_noise(drift):
     assert "PMMH with the particle likelihood" in text and "2 chains x 60 draws" in text
     assert "the log-likelihood estimate has sd" in text and "r_hat" in text
     assert idata.posterior.attrs["method"] == "pmmh" and idata.posterior.attrs["particles"] == 50
+
+
+def test_a_chain_held_far_longer_than_its_acceptance_explains_is_named():
+    rng = np.random.default_rng(0)
+    accepted = rng.uniform(size=(4, 2000)) < 0.2
+    calm = _stays(accepted)
+    # independent acceptances at 0.2: runs of 0.8^L; the longest of 1600 runs is ~35
+    assert calm["longest_stay"] < calm["unlikely_stay"] and 40 < calm["unlikely_stay"] < 60
+    attrs = {"likelihood": "particle", "loglik_noise_sd": 1.0, "target_accept": 0.1, "particles": 100}
+    assert len(pmmh_remarks({**attrs, **calm})) == 1
+    accepted[2, 500:900] = False
+    stuck = _stays(accepted)
+    assert stuck["longest_stay"] >= 400 and stuck["longest_stay_chain"] == 2
+    warning = pmmh_remarks({**attrs, **stuck})[-1]
+    assert "chain 2 kept one value for" in warning and "lucky over-estimate" in warning
