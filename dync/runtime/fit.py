@@ -181,28 +181,21 @@ def fit_model(
         raise UsageError(f"{', '.join(sorted(vi_options))}: settings of --method vi only")
     records = read_data(model, data)
     key = jax.random.key(int(seed))
-    if method == "nuts":
-        idata = sample_posterior(
-            model, records, key, chains=chains, warmup=warmup, draws=draws, target_accept=target_accept,
-            fix=fix, likelihood=likelihood, particles=particles, dt=dt, pointwise=pointwise,
-            checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=progress,
-        )  # fmt: skip
-        main = idata.posterior
-        chosen = main.attrs["likelihood"]
-        extra: dict[str, Any] = {"chains": int(chains), "warmup": int(warmup), "draws": int(draws),
-                                 "target_accept": float(target_accept)}  # fmt: skip
-    elif method == "pmmh":
+    if method in ("nuts", "pmmh"):
         from .pmmh import sample_pmmh
 
-        idata = sample_pmmh(
+        sampler = sample_posterior if method == "nuts" else sample_pmmh
+        idata = sampler(
             model, records, key, chains=chains, warmup=warmup, draws=draws, target_accept=target_accept,
             fix=fix, likelihood=likelihood, particles=particles, dt=dt, pointwise=pointwise,
             checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=progress,
         )  # fmt: skip
         main = idata.posterior
         chosen = main.attrs["likelihood"]
-        extra = {"chains": int(chains), "warmup": int(warmup), "draws": int(draws),
-                 "target_accept": float(main.attrs["target_accept"])}  # fmt: skip
+        # PMMH's default target comes from the noise it measured
+        target = main.attrs.get("target_accept", target_accept)
+        extra: dict[str, Any] = {"chains": int(chains), "warmup": int(warmup), "draws": int(draws),
+                                 "target_accept": float(target)}  # fmt: skip
     else:
         key_pf = jax.random.fold_in(key, 1)
         estimate = fit_point(

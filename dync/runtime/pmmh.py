@@ -53,8 +53,8 @@ from .kernels import Kernel, run_kernel
 from .keys import prng_key
 from .likelihood import choose_method, data_digest, log_likelihood_with_method, read_data
 from .model import AbstractModel
-from .params import hold_fixed, with_unconstrained_params
-from .posterior import model_digest, reuse_compiled
+from .params import with_unconstrained_params
+from .posterior import chain_sizes, constrained_draws, free_parameters, model_digest, reuse_compiled
 
 __all__ = ["PmmhChains", "sample_pmmh", "default_target_acceptance"]
 
@@ -277,10 +277,7 @@ def sample_pmmh(
 
     key = prng_key(key)
     az = import_arviz()
-    for what, n in (("chains", chains), ("warmup", warmup), ("draws", draws)):
-        if isinstance(n, bool) or int(n) != n or n < (0 if what == "warmup" else 1):
-            raise UsageError(f"{what} must be a positive whole number, got {n!r}")
-    chains, warmup, draws = int(chains), int(warmup), int(draws)
+    chains, warmup, draws = chain_sizes(chains, warmup, draws)
     chosen = choose_method(model, likelihood)
     if chosen == "kalman":
         warnings.warn(
@@ -289,16 +286,8 @@ def sample_pmmh(
             UserWarning,
             stacklevel=2,
         )
-    split = hold_fixed(model, fix, "sample")
+    split = free_parameters(model, fix)
     model, fixed, free = split.model, split.fixed, split.free
-    flat_prior = [n for n in free if not model.info.param(n).has_prior]
-    if flat_prior:
-        warnings.warn(
-            "improper flat prior (in user space) for parameter(s) " + ", ".join(f"`{n}`" for n in flat_prior)
-            + ": give each a prior (`~ DIST`) for a proper posterior",
-            UserWarning,
-            stacklevel=2,
-        )
     records = read_data(model, data)
 
     def loglik(m, k, per_series=False):
@@ -372,12 +361,7 @@ def sample_pmmh(
         return np.swapaxes(np.asarray(x), 0, 1)
 
     flat_draws = chain_first(trace.position)  # (chains, draws, d)
-    named = jax.vmap(jax.vmap(unravel))(jnp.asarray(flat_draws))
-    declared = [p.name for p in model.info.params]
-    posterior = {
-        name: np.asarray(model.info.param(name).constraint.forward(jnp.asarray(named[name])))
-        for name in sorted(named, key=lambda n: declared.index(n) if n in declared else len(declared))
-    }
+    posterior = constrained_draws(model, jax.vmap(jax.vmap(unravel))(jnp.asarray(flat_draws)))
     sample_stats = {
         "lp": chain_first(trace.log_density),
         "log_likelihood_estimate": chain_first(trace.log_likelihood).sum(axis=-1),

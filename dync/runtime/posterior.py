@@ -138,21 +138,10 @@ def sample_posterior(
     key = prng_key(key)  # an integer seed too
     az = import_arviz()
 
-    for what, n in (("chains", chains), ("warmup", warmup), ("draws", draws)):
-        if isinstance(n, bool) or int(n) != n or n < (0 if what == "warmup" else 1):
-            raise UsageError(f"{what} must be a positive whole number, got {n!r}")
-    chains, warmup, draws = int(chains), int(warmup), int(draws)
+    chains, warmup, draws = chain_sizes(chains, warmup, draws)
     chosen = choose_method(model, likelihood)
-    split = hold_fixed(model, fix, "sample")
+    split = free_parameters(model, fix)
     model, fixed, free = split.model, split.fixed, split.free
-    flat_prior = [n for n in free if not model.info.param(n).has_prior]
-    if flat_prior:
-        warnings.warn(
-            "improper flat prior (in user space) for parameter(s) " + ", ".join(f"`{n}`" for n in flat_prior)
-            + ": give each a prior (`~ DIST`) for a proper posterior",
-            UserWarning,
-            stacklevel=2,
-        )
     if chosen == "particle":
         warnings.warn(
             "NUTS on a particle-filter likelihood with a fixed key targets an approximate posterior; "
@@ -221,11 +210,7 @@ def sample_posterior(
     def chain_first(x):
         return np.swapaxes(np.asarray(x), 0, 1)
 
-    posterior = {}
-    declared = [p.name for p in model.info.params]  # the spec's order (a pytree's dict is sorted)
-    for name in sorted(trace.position, key=lambda n: declared.index(n) if n in declared else len(declared)):
-        u = trace.position[name]
-        posterior[name] = chain_first(model.info.param(name).constraint.forward(jnp.asarray(u)))
+    posterior = constrained_draws(model, {n: chain_first(u) for n, u in trace.position.items()})
     sample_stats = {
         "lp": chain_first(trace.log_density),
         "diverging": chain_first(trace.diverging),
@@ -247,6 +232,43 @@ def sample_posterior(
         values = np.asarray(per_draw).reshape(draws, chains, -1)
         groups["log_likelihood"] = log_likelihood_group(np.swapaxes(values, 0, 1), records)
     return combine_groups(idata, **groups)
+
+
+def chain_sizes(chains: Any, warmup: Any, draws: Any) -> tuple[int, int, int]:
+    """A sampler's chains, warm-up steps and draws, checked.
+
+    Raises:
+        UsageError: one is not a whole number (at least 1; 0 for warm-up).
+    """
+    for what, n in (("chains", chains), ("warmup", warmup), ("draws", draws)):
+        if isinstance(n, bool) or int(n) != n or n < (0 if what == "warmup" else 1):
+            raise UsageError(f"{what} must be a positive whole number, got {n!r}")
+    return int(chains), int(warmup), int(draws)
+
+
+def free_parameters(model: AbstractModel, fix: Mapping[str, Any] | None):
+    """:func:`~dync.runtime.params.hold_fixed` for a sampler, with a
+    ``UserWarning`` naming each free parameter without a prior (an improper
+    flat prior in user space)."""
+    split = hold_fixed(model, fix, "sample")
+    flat_prior = [n for n in split.free if not split.model.info.param(n).has_prior]
+    if flat_prior:
+        warnings.warn(
+            "improper flat prior (in user space) for parameter(s) " + ", ".join(f"`{n}`" for n in flat_prior)
+            + ": give each a prior (`~ DIST`) for a proper posterior",
+            UserWarning,
+            stacklevel=3,
+        )
+    return split
+
+
+def constrained_draws(model: AbstractModel, unconstrained: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Draws of unconstrained parameters (name → ``(chain, draw, ...)``)
+    mapped through their constraints, in the spec's order (a pytree's dict
+    is sorted)."""
+    declared = [p.name for p in model.info.params]
+    order = sorted(unconstrained, key=lambda n: declared.index(n) if n in declared else len(declared))
+    return {n: np.asarray(model.info.param(n).constraint.forward(jnp.asarray(unconstrained[n]))) for n in order}
 
 
 def _record_nuts(carry, info) -> NutsDraws:
