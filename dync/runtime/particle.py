@@ -232,9 +232,11 @@ def _filter_series(
     dtype = x.dtype
     log_n = jnp.log(jnp.asarray(particles, dtype))
     logw = jnp.full((particles,), -log_n, dtype)
-    missing = jnp.zeros(present.shape, bool)
+    # a slot is missing when every observation in it is NaN (one observed
+    # name is enough to weigh the particles: the others contribute 0)
+    missing = jnp.ones(present.shape, bool)
     for v in values.values():
-        missing = missing | jnp.all(jnp.isnan(v.reshape(v.shape[0], -1)), axis=1)
+        missing = missing & jnp.all(jnp.isnan(v.reshape(v.shape[0], -1)), axis=1)
     observed = present & ~missing
 
     def step(carry, slot):

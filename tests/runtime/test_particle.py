@@ -319,3 +319,30 @@ def test_log_likelihood_reads_datasets_and_files(ou, tmp_path):
     path.write_text("time,y\n" + "".join(rows))
     from_file = log_likelihood(ou, path, method="particle", key=key, particles=64, dt=DT)
     assert float(from_file) == float(value)
+
+
+def test_a_time_with_one_observation_of_two_is_weighed(tmp_path):
+    """A slot is skipped only when *every* observation is missing: asynchronous
+    streams (one name observed, the other NaN at that time) still weigh the
+    particles. (The filter skipped a slot when *any* name was all-NaN there,
+    so a count observed alongside a missing readout contributed nothing.)
+    With no noise and a fixed start every particle is the exact path
+    x(t) = exp(r t), so the estimate is the exact log-likelihood."""
+    from scipy import stats
+
+    import dync
+
+    spec = tmp_path / "two_streams.dync"
+    spec.write_text(
+        "model two_streams\nparam r = 0.3\nstate x = 1.0\ndx = r * x dt\n"
+        "observe counts ~ Poisson(3 * x)\nobserve width ~ Normal(x, 0.5)\n"
+    )
+    model = dync.load(str(spec))
+    times = np.array([0.0, 0.5, 1.3, 2.0])
+    counts = np.array([2.0, 4.0, 5.0, 1.0])
+    width = np.array([np.nan, 1.4, np.nan, np.nan])  # measured once
+    data = ObservationData((Series(times, {"counts": counts, "width": width}),))
+    value = float(log_likelihood(model, data, method="particle", particles=8, key=jax.random.key(0), dt=0.01))
+    x = np.exp(0.3 * times)
+    exact = stats.poisson.logpmf(counts, 3 * x).sum() + stats.norm.logpdf(1.4, x[1], 0.5)
+    assert value == pytest.approx(exact, abs=1e-3)
