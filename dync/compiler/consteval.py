@@ -19,7 +19,7 @@ import numpy as np
 
 from ..dsl import ast
 from ..dsl.limits import MAX_CONSTANT_ELEMENTS, MAX_CONSTANT_TOTAL, MAX_CONSTANT_WORK, MAX_FILLED_ELEMENTS, MAX_RANK
-from ..errors import DyncError, InvalidSpec, Span
+from ..errors import BadArguments, DyncError, InvalidSpec, Span
 from .shapes import broadcast, fmt_shape, matmul_shape
 
 
@@ -420,7 +420,31 @@ def _roll(ev: _Evaluator, e: ast.Call, f: str, args: list, kwargs: dict):
     return np.roll(args[0], shift, axis=axis)
 
 
+def bracketed_join(e: ast.Call) -> tuple[str, Span | None, str] | None:
+    """``(message, span, hint)`` when ``concat``/``stack`` is called as
+    NumPy's ``np.stack([a, b])`` is, with one bracketed literal of several
+    elements: here the brackets make one array, and joining one array is a
+    no-op (``concat``) or a new axis of size 1 (``stack``), never the intent.
+    ``None`` otherwise."""
+    if len(e.args) != 1 or not isinstance(e.args[0], ast.ArrayLit) or not e.args[0].elements:
+        return None
+    f = e.func
+    n = len(e.args[0].elements)
+    parts = ", ".join("…" for _ in range(min(n, 3))) + (", …" if n > 3 else "")
+    hint = f"drop the brackets: `{f}(a, b)`"
+    if f == "stack":
+        hint += "; a vector of scalars is the literal `[a, b]` alone"
+    return (
+        f"`{f}` takes its arrays as separate arguments; `{f}([{parts}])` is the {f} of one array, the bracketed literal",
+        e.args[0].span,
+        hint,
+    )
+
+
 def _join(ev: _Evaluator, e: ast.Call, f: str, args: list, kwargs: dict):
+    bracketed = bracketed_join(e)
+    if bracketed:
+        raise BadArguments(bracketed[0], bracketed[1], hint=bracketed[2])
     axis = _whole(kwargs.get("axis", 0), e.span, "`axis`")
     arrs = [np.atleast_1d(a) if f == "concat" else np.asarray(a) for a in args]
     total = sum(a.size for a in arrs)

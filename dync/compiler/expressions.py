@@ -25,7 +25,7 @@ from ..errors import (
 from ..dsl.limits import MAX_RANK, MAX_SIZE
 from ..errors import DyncError
 from . import ir
-from .consteval import check_constant_size
+from .consteval import bracketed_join, check_constant_size
 from .library import DISTRIBUTIONS, FUNCTIONS
 from .shapes import BAD, broadcast, fmt_shape, matmul_shape
 from .dependencies import depends_on_state, reads_time
@@ -396,6 +396,9 @@ class ExprChecker:
         if name in ("concat", "stack"):
             if not vargs:
                 return self.err(BadArguments, f"`{name}` needs at least one array", e.span)
+            bracketed = bracketed_join(e)
+            if bracketed:
+                return self.err(BadArguments, bracketed[0], bracketed[1], hint=bracketed[2])
             axis = static.get("axis", 0)
             shapes = [v.shape if (v.shape or name == "stack") else (1,) for v in vargs]
             if name == "stack":
