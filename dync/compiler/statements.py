@@ -219,8 +219,13 @@ class StatementChecks:
                 f"the score of `{node.state}` has shape {fmt_shape(value.shape)}, but the state has shape {fmt_shape(shape)}",
                 node.value.span,
                 hint=(
-                    f"a net's output is a vector even with `out = 1`: take its element, `score {node.state} = ...[0]`, "
-                    f"or declare `state {node.state}[1]`"
+                    (
+                        f"a net's output is a vector even with `out = 1`: take its element, `{node.state}: ...[0]` "
+                        f"under `score:`, or give the state `shape: [1]`"
+                        if self._yaml
+                        else f"a net's output is a vector even with `out = 1`: take its element, `score {node.state} = ...[0]`, "
+                        f"or declare `state {node.state}[1]`"
+                    )
                     if tuple(shape) == () and tuple(value.shape) == (1,)
                     else f"a score is the gradient of a log-density with respect to the state: it has the state's shape {fmt_shape(shape)}"
                     + (f" (a net giving it has `out = {math.prod(shape)}`)" if isinstance(node.value, ast.Call) else "")
