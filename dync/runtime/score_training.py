@@ -74,6 +74,17 @@ __all__ = [
 WEIGHTS_MAGIC = b"dync-score-weights 1"
 
 
+def _score_hint(info) -> str:
+    """What to add to a model without a ``score``, in the names of its own
+    (first) state."""
+    state = info.states[0] if info.states else None
+    x = state.name if state else "x"
+    size = state.size if state else 1
+    net = f"net s = mlp(in = {size + 1}, out = {size}, ...)"
+    element = "[0]" if state is not None and state.shape == () else ""  # a net's output is a vector
+    return f"add `score {x} = s({x}, t){element}` with a `{net}` and `state {x} ~ data` (LANGUAGE.md §10)"
+
+
 def score_state(model) -> str:
     """The state the model's ``score`` is for, checked to be trainable.
 
@@ -86,7 +97,7 @@ def score_state(model) -> str:
     if info.score_state is None:
         raise UsageError(
             f"model `{info.name}` has no `score` statement, so there is nothing to train",
-            hint="add `score x = s(x, t)` with a `net s = mlp(...)` (LANGUAGE.md §10)",
+            hint=_score_hint(info),
         )
     if len(info.states) != 1:
         names = ", ".join(s.name for s in info.states)

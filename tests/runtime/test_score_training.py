@@ -200,3 +200,19 @@ def test_likelihood_weighted_training_runs_and_resumes(small, tmp_path):
     np.testing.assert_array_equal(train_score(small, x, checkpoint=ckpt, **kw).loss, whole.loss)
     with pytest.raises(UsageError, match="weighting"):
         train_score(small, x, weighting="uniform")
+
+
+def test_a_model_without_score_is_told_what_to_add_in_its_own_names(tmp_path):
+    """The hint names the model's state and the net's sizes (was: always
+    `score x = s(x, t)`, whatever the state was called)."""
+    from dync.runtime.score_training import score_state
+
+    spec = tmp_path / "gbm.dync"
+    spec.write_text("model gbm\nstate S = 1.0\ndS = 0.1 * S dt + 0.2 * S dW\n")
+    with pytest.raises(UsageError) as e:
+        score_state(dync.load(str(spec)))
+    assert "`score S = s(S, t)[0]`" in e.value.hint and "in = 2, out = 1" in e.value.hint
+    spec.write_text("model v\nstate q[3] = 0\ndq = -q dt + dW\n")
+    with pytest.raises(UsageError) as e:
+        score_state(dync.load(str(spec)))
+    assert "`score q = s(q, t)`" in e.value.hint and "in = 4, out = 3" in e.value.hint
