@@ -296,7 +296,10 @@ def _milstein_step(model: AbstractModel, args: Any) -> Callable:
         def one_scalar(t, h, y, dw):
             e = jnp.ones((1,), y.dtype)
             g, g_lin = jax.linearize(lambda z: model.noise(t, z, e, args), y)
-            ggp = g_lin(g)
+            # where the noise vanishes, so does its correction: a guarded root
+            # `sqrt(maximum(r, 0))` has an infinite slope there and 0 * inf is
+            # NaN (as in `ito_correction`)
+            ggp = jnp.where((g == 0) & ~jnp.isfinite(ggp_raw := g_lin(g)), 0.0, ggp_raw)
             dw2 = dw[0] * dw[0] - h if ito else dw[0] * dw[0]
             return y + drift(t, y) * h + g * dw[0] + 0.5 * ggp * dw2
 
@@ -306,7 +309,8 @@ def _milstein_step(model: AbstractModel, args: Any) -> Callable:
         ones_m = jnp.ones((m,), y.dtype)
         g, dg = jax.jvp(lambda z: model.noise(t, z, ones_m, args), (y,), (jnp.ones((n,), y.dtype),))
         dw2 = dw * dw - h if ito else dw * dw
-        return y + drift(t, y) * h + g * dw + 0.5 * g * dg * dw2
+        ggp = jnp.where(g == 0, 0.0, g * dg)  # as above: no noise, no correction
+        return y + drift(t, y) * h + g * dw + 0.5 * ggp * dw2
 
     return _paths(one_diagonal, 2)
 
