@@ -867,9 +867,9 @@ def _run_dynamics(model, key, chains, warmup, samples, thin, step, progress):
     with the model's solver; one draw every ``thin`` steps after ``warmup``."""
     from .simulate import simulate
 
-    if not model.info.states or getattr(model.info, "target", None) and not _has_equations(model):
+    if not model.info.states or not _has_equations(model):
         raise UsageError(
-            f"model `{model.info.name}` has no equations to run",
+            f"model `{model.info.name}` has no equations to run: not every state has one",
             hint="--method dynamics runs the spec's SDE; use ula, mala, baoab, hmc or nuts for its target",
         )
     if step is None:
@@ -890,4 +890,6 @@ def _run_dynamics(model, key, chains, warmup, samples, thin, step, progress):
 
 
 def _has_equations(model) -> bool:
-    return bool(getattr(model.info, "has_equations", True))
+    """Whether every state has an equation (``ModelInfo.has_dynamics``; was
+    read as ``has_equations``, a field that does not exist, so always true)."""
+    return bool(getattr(model.info, "has_dynamics", True))

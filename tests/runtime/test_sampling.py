@@ -203,3 +203,17 @@ def test_a_second_run_does_not_trace_the_log_density_at_all():
     np.testing.assert_array_equal(first.positions, again.positions)
     sample_density(counted, jnp.zeros((2, 4)), jax.random.key(0), **kwargs)
     assert calls and all(shape == (4,) for shape in calls)
+
+
+def test_dynamics_on_a_target_without_equations_says_so_at_the_sampler():
+    """`--method dynamics` on a target-only model is refused by the sampler
+    with the samplers that do apply (it read a `has_equations` field that does
+    not exist, so fell through to simulate's "nothing to simulate ... draw its
+    states with `dync sample`", which the user was already running)."""
+    import dync
+    from dync.runtime.sampling import sample_model
+
+    model = dync.load("banana.dync", text="model banana\nstate q[2] = 0\ntarget -sum(q^2) / 2\n")
+    with pytest.raises(UsageError) as e:
+        sample_model(model, method="dynamics", step=0.01, chains=1, warmup=1, samples=1, progress=False)
+    assert "has no equations to run" in str(e.value) and "nuts" in e.value.hint
