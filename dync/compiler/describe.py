@@ -86,4 +86,7 @@ def _noise(model: ir.ModelIR, b: ir.NoiseBlock) -> NoiseInfo:
 def _param(p: ir.ParamIR) -> ParamInfo:
     prior = p.prior.name if p.prior is not None else ""
     attr = p.attr if p.attr != p.name else ""
-    return ParamInfo(p.name, tuple(p.shape), p.constraint, fixed=p.fixed, prior=prior, init=p.init is not None, attr=attr)
+    return ParamInfo(
+        p.name, tuple(p.shape), p.constraint, fixed=p.fixed, prior=prior, init=p.init is not None, attr=attr,
+        compile_time=p.compile_time,
+    )

@@ -107,6 +107,9 @@ class ParamIR:
     init: DistIR | None
     prior: DistIR | None
     fixed: bool
+    #: what reads it when the spec compiles ("an index or a size (line 6)"),
+    #: "" if nothing: the compiled code keeps its spec value
+    compile_time: str = ""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

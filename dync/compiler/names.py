@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from ..dsl.vocabulary import OPERATOR_WORDS
+from ..dsl.compile_time import compile_time_uses
 from ..info.constraints import AbstractConstraint, CONSTRAINTS, Real, make_constraint
 from ..dsl import ast
 from ..errors import (
@@ -339,6 +340,7 @@ class DeclarationChecks:
 
     def _check_params(self) -> list[ir.ParamIR]:
         out: list[ir.ParamIR] = []
+        static_uses = compile_time_uses(self.spec)
         for p in self.spec.of_type(ast.Param):
             if self._decl_nodes.get(p.name) is not p:
                 continue
@@ -411,7 +413,9 @@ class DeclarationChecks:
                 continue
             if value is not None:
                 self.consts[p.name] = value
-            out.append(ir.ParamIR(p.name, self._attrs[p.name], shape, constraint, value, init, prior, p.fixed))
+            read = static_uses.get(p.name)
+            compile_time = f"{read[1]} (line {read[0].line})" if read is not None else ""
+            out.append(ir.ParamIR(p.name, self._attrs[p.name], shape, constraint, value, init, prior, p.fixed, compile_time))
         return out
 
     def _outside_prior(

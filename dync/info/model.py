@@ -74,6 +74,12 @@ class ParamInfo:
     #: attribute of the module holding the unconstrained value ("" = same as name;
     #: differs when the name is a Python keyword such as ``lambda``)
     attr: str = ""
+    #: what reads it when the spec compiles, "" if nothing: an index or a
+    #: shape, a library call's static argument (``roll(x, k)``), a network's
+    #: size, a constraint's bound ("an index or a size (line 6)"). The
+    #: compiled code keeps its spec value, so no value given at run time
+    #: reaches it: it is never fitted, drawn or set to another value
+    compile_time: str = ""
 
     @property
     def field(self) -> str:

@@ -21,6 +21,13 @@ writes those fields by parameter name:
 ``const`` declarations are parameters with ``fixed=True``: they are array
 fields too, but no position ever contains them and no fitting changes them.
 
+A parameter that the compiler reads when the spec compiles (an index or a
+shape, ``roll(x, k)``, a network's size, a constraint's bound;
+``ParamInfo.compile_time`` says where) keeps its spec value in the compiled
+code whatever its field holds. So no position contains it either,
+:func:`with_params` refuses another value for it, and :func:`hold_fixed`
+refuses to fit it unless it is held at its value.
+
 Every function here is pure and returns new values; the ones that take
 unconstrained values work on traced values (under ``jit``, ``grad``, ``vmap``).
 """
@@ -41,7 +48,10 @@ from ..info.constraints import Real, from_tuple
 from .model import AbstractModel, ModelInfo, ParamInfo
 
 __all__ = [
+    "check_compile_time_held",
+    "check_compile_time_value",
     "checked_value",
+    "compile_time_refusal",
     "constrain",
     "hold_fixed",
     "learnable_filter",
@@ -139,6 +149,48 @@ def checked_value(p: ParamInfo, value: ArrayLike, what: str) -> np.ndarray | Arr
     return v
 
 
+def _shown(value: Any) -> str:
+    v = np.asarray(value, dtype=float)
+    return f"{v.item():g}" if v.ndim == 0 else str(v.tolist())
+
+
+def compile_time_refusal(model: AbstractModel, p: ParamInfo, what: str, given: Any = None) -> UsageError:
+    """The error for giving parameter ``p``, read when the spec compiles, a
+    value the compiled code would not see (``given``: that value; ``None``:
+    a value to vary, as a sweep or a fit would)."""
+    value = _shown(model.constrained_params()[p.name])
+    if given is None:
+        what_then = "it cannot be fitted, sampled or varied"
+        hint = f"declare it `const {p.name} = {value}`, or hold it at {value} (dync fit --fix {p.name}={value})"
+    else:
+        what_then = f"the value given ({_shown(given)}) would be ignored"
+        hint = (f"to use another value, change it in the spec (or, if it is a size, declare it `dim {p.name} = ...`: "
+                "--set recompiles a dim)")  # fmt: skip
+    return UsageError(
+        f"{what}: parameter `{p.name}` is read as {p.compile_time} when the spec compiles, so model "
+        f"`{model.info.name}` keeps its value {value}: {what_then}",
+        hint=hint,
+    )
+
+
+def check_compile_time_value(model: AbstractModel, p: ParamInfo, value: Any, what: str) -> None:
+    """Refuse ``value`` (constrained, checked) for a parameter read when the
+    spec compiles unless it is the value compiled in; a traced value cannot
+    be compared, and is refused too.
+
+    Raises:
+        UsageError: naming the parameter, what reads it, and the fix.
+    """
+    if not p.compile_time:
+        return
+    if isinstance(value, jax.core.Tracer):
+        raise compile_time_refusal(model, p, what)
+    current = np.asarray(model.constrained_params()[p.name], dtype=float)
+    given = np.asarray(value, dtype=float)
+    if not np.allclose(given, current, rtol=1e-6, atol=0.0):
+        raise compile_time_refusal(model, p, what, given)
+
+
 def set_param(model: AbstractModel, p: ParamInfo, value: np.ndarray | Array) -> AbstractModel:
     """Store the constrained ``value`` as the model's unconstrained leaf.
 
@@ -179,9 +231,14 @@ def with_params(model: AbstractModel, params: Mapping[str, ArrayLike]) -> Abstra
     Returns:
         The updated model.
 
+    A parameter read when the spec compiles (``ParamInfo.compile_time``:
+    an index, a shape, ``roll(x, k)``...) keeps its spec value in the
+    compiled code: giving it that value is accepted, another is refused.
+
     Raises:
         UsageError: an unknown parameter name (with a did-you-mean hint), a
-            value of the wrong shape, or a value outside the constraint.
+            value of the wrong shape, or a value outside the constraint, or
+            a new value for a parameter read when the spec compiles.
 
     Example:
         >>> faster = with_params(ou, {"theta": 2.0})  # doctest: +SKIP
@@ -196,7 +253,9 @@ def with_params(model: AbstractModel, params: Mapping[str, ArrayLike]) -> Abstra
     info = model.info
     for name, value in params.items():
         p = lookup_param(info, name, "params")
-        model = set_param(model, p, checked_value(p, value, "params"))
+        value = checked_value(p, value, "params")
+        check_compile_time_value(model, p, value, "params")
+        model = set_param(model, p, value)
     return model
 
 
@@ -220,6 +279,8 @@ def _free_param(model: AbstractModel, name: str, what: str) -> ParamInfo:
             f"{what}: parameter `{name}` of model `{model.info.name}` is compiled in as a constant",
             hint="declare it as a (non-fixed) parameter in the spec",
         )
+    if p.compile_time:
+        raise compile_time_refusal(model, p, what)
     return p
 
 
@@ -228,7 +289,9 @@ def unconstrained_params(model: AbstractModel) -> dict[str, Array]:
 
     This is the default *position* of a parameter log-density: a dict
     ``name -> array`` of the parameter's declared shape, in declaration order.
-    ``const`` declarations (``fixed=True``) are left out.
+    ``const`` declarations (``fixed=True``) are left out, and so are the
+    parameters read when the spec compiles (``ParamInfo.compile_time``),
+    whose field the compiled code never reads.
 
     Example:
         >>> unconstrained_params(ou)  # doctest: +SKIP
@@ -237,7 +300,7 @@ def unconstrained_params(model: AbstractModel) -> dict[str, Array]:
     return {
         p.name: getattr(model, p.field)
         for p in model.info.params
-        if not p.fixed and eqx.is_array(getattr(model, p.field, None))
+        if not p.fixed and not p.compile_time and eqx.is_array(getattr(model, p.field, None))
     }
 
 
@@ -353,17 +416,40 @@ class HeldFixed(NamedTuple):
         return with_unconstrained_params(self.model, {**self.held, **position})
 
 
+def check_compile_time_held(model: AbstractModel, fix: Mapping[str, Any], purpose: str) -> None:
+    """Refuse a fit or a sampler that would move a parameter read when the
+    spec compiles: one that ``fix`` leaves free, or gives another value.
+
+    Raises:
+        UsageError: a name in ``fix`` is no parameter, or such a parameter
+            is left free or held at another value than the compiled one.
+    """
+    for name in fix:
+        p = lookup_param(model.info, name, "fix")
+        if p.compile_time and not isinstance(fix[name], jax.core.Tracer):
+            check_compile_time_value(model, p, checked_value(p, fix[name], "fix"), "fix")
+    for p in model.info.params:
+        if p.compile_time and not p.fixed and p.name not in fix:
+            raise compile_time_refusal(model, p, purpose)
+
+
 def hold_fixed(model: AbstractModel, fix: Mapping[str, Any] | None, purpose: str) -> HeldFixed:
     """Set the parameters of ``fix`` (constrained values) and split the
     non-fixed parameters into the held and the free (what estimators move).
 
+    A parameter read when the spec compiles (``ParamInfo.compile_time``)
+    cannot move, so it must be held, at the value compiled in: it is refused
+    when ``fix`` leaves it free (say so, rather than report an estimate the
+    model never saw) or gives it another value.
+
     Raises:
-        UsageError: a name in ``fix`` is no parameter, or nothing is left free
-            (``purpose`` says what: ``"estimate"``, ``"sample"``).
+        UsageError: a name in ``fix`` is no parameter, a parameter read when
+            the spec compiles is left free or given another value, or
+            nothing is left free (``purpose`` says what: ``"estimate"``,
+            ``"sample"``).
     """
     fixed = dict(fix or {})
-    for name in fixed:
-        lookup_param(model.info, name, "fix")
+    check_compile_time_held(model, fixed, purpose)
     model = with_params(model, fixed) if fixed else model
     start = unconstrained_params(model)
     held = {n: v for n, v in start.items() if n in fixed}

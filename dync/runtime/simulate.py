@@ -75,7 +75,7 @@ from .output import (
     nonfinite_message,
     scan_nonfinite,
 )
-from .params import checked_value, lookup_param, param_infos, set_param, with_params
+from .params import checked_value, compile_time_refusal, lookup_param, param_infos, set_param, with_params
 from .preflight import preflight_simulate
 from .progress import progress_bar, show_progress
 from .schedule import save_schedule
@@ -313,6 +313,9 @@ def simulate(
     model = model.with_horizon(t1 - t0, dt)
     if params:
         model = with_params(model, params)
+    for name in sweep or {}:
+        if lookup_param(info, name, "sweep").compile_time:  # its values would never reach the compiled code
+            raise compile_time_refusal(model, param_infos(info)[name], "sweep", np.asarray(sweep[name], dtype=float))
     swept = _check_sweep(info, sweep, params)
     args = make_args(info, inputs)
     choice = choose_solver(info, solver, adaptive)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 import re
@@ -12,8 +11,8 @@ from typing import Any, TypeVar
 
 from ..dsl import ast
 from ..dsl.sections import SECTIONS, SettingKey
-from ..dsl.vocabulary import COMPILE_TIME_ARGUMENTS
-from ..errors import BadValue, Span, SpecErrors, UsageError, did_you_mean
+from ..dsl.compile_time import compile_time_uses as compile_time_uses
+from ..errors import BadValue, InvalidSpec, SpecErrors, UsageError, did_you_mean
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -233,61 +232,38 @@ def refuse_compile_time_parameters(spec: ast.Spec, names: Iterable[str], flag: s
             )
 
 
-def compile_time_uses(spec: ast.Spec) -> dict[str, tuple[Span, str]]:
-    """The names the compiler reads when the spec compiles, each with the
-    first place that reads it and what reads it there: an index (`x[k]`,
-    `x[0:k]`) or a declared shape (`state x[K]`) ("an index or a size"), a
-    library call's compile-time argument (`roll(x, k)`: "the `shift` of
-    `roll`", per :data:`dync.dsl.vocabulary.COMPILE_TIME_ARGUMENTS`), a
-    network's option (`mlp(width = k)`) or a constraint's bound."""
-    found: dict[str, tuple[Span, str]] = {}
+def refuse_fitting_compile_time_parameters(spec: ast.Spec, fixed: Iterable[str], command: str) -> None:
+    """Refuse to fit (or sample the posterior of) a parameter that the
+    compiler reads when the spec compiles (``x[k]``, ``state x[K]``,
+    ``roll(x, k)``...): the compiled code keeps its spec value, so its
+    gradient is zero and its "estimate" is whatever the estimator leaves it
+    at. A ``const``, or a parameter held with ``--fix``, is not fitted.
 
-    def note(expr, what: str = "an index or a size") -> None:
-        if expr is not None:
-            for n in ast.free_names(expr):
-                found.setdefault(n, (expr.span, what))
+    Raises:
+        SpecErrors: one error per such parameter, at its declaration, naming
+            what reads it and the two ways out.
+    """
+    from ..dsl.format import format_expr
 
-    def call_arguments(call: ast.Call) -> None:
-        static = COMPILE_TIME_ARGUMENTS.get(call.func, {})
-        for a, position in static.items():
-            if a == "*":
-                for arg in call.args:
-                    note(arg, f"a size of `{call.func}`")
-            elif position is not None and position < len(call.args):
-                note(call.args[position], f"the `{a}` of `{call.func}`")
-        for kw in call.kwargs:
-            if kw.name in static:
-                note(kw.value, f"the `{kw.name}` of `{call.func}`")
-
-    def visit(node) -> None:
-        if isinstance(node, (tuple, list)):
-            for x in node:
-                visit(x)
-            return
-        if not dataclasses.is_dataclass(node) or isinstance(node, (type, Span)):
-            return
-        if isinstance(node, ast.Index):
-            for item in node.items:
-                for part in (item.start, item.stop, item.step) if isinstance(item, ast.Slice) else (item,):
-                    note(part)
-        elif isinstance(node, ast.Call):
-            call_arguments(node)
-        elif isinstance(node, ast.Net):
-            for kw in node.call.kwargs:
-                if kw.name != "activation":
-                    note(kw.value, f"the `{kw.name}` of network `{node.name}`")
-        elif isinstance(node, ast.Param) and isinstance(node.constraint, ast.Call):
-            for arg in node.constraint.args:
-                note(arg, f"a bound of the constraint of `{node.name}`")
-        for field in dataclasses.fields(node):
-            value = getattr(node, field.name)
-            if field.name == "shape" and isinstance(value, tuple):
-                for e in value:
-                    note(e)
-            visit(value)
-
-    visit(list(spec.statements))
-    return found
+    uses = compile_time_uses(spec)
+    held = set(fixed)
+    errors = []
+    for p in spec.of_type(ast.Param):
+        if p.fixed or p.name in held or p.name not in uses:
+            continue
+        span, what = uses[p.name]
+        value = format_expr(p.value) if p.value is not None else "VALUE"
+        errors.append(
+            InvalidSpec(
+                f"parameter `{p.name}` is read as {what} (line {span.line}) when the spec compiles, "
+                f"so the compiled model keeps its value and {command} cannot fit it",
+                p.name_span if p.name_span.line else p.span,
+                hint=f"declare it `const {p.name} = {value}`, or hold it with --fix {p.name}={value}"
+                + (f" (YAML: `{command.split()[-1]}: {{fix: {{{p.name}: {value}}}}}`)" if spec.path.endswith((".yaml", ".yml")) else ""),
+            )
+        )
+    if errors:
+        raise SpecErrors(errors)
 
 
 def _warn_about_stale_values(spec: ast.Spec, sets: Mapping[str, float]) -> None:

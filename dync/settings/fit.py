@@ -8,7 +8,17 @@ from typing import Any
 
 from ..dsl import ast
 from ..errors import UsageError, did_you_mean
-from .common import _number, _whole, as_items, located_in_section, merge_section, parse_sets, refuse_flags_of_other_methods, split_sets
+from .common import (
+    _number,
+    _whole,
+    as_items,
+    located_in_section,
+    merge_section,
+    parse_sets,
+    refuse_fitting_compile_time_parameters,
+    refuse_flags_of_other_methods,
+    split_sets,
+)
 
 
 # ------------------------------------------------------------------- fit
@@ -166,6 +176,7 @@ def fit_settings(
     )  # fmt: skip
     fixed = parse_fix(spec.setting("fit").get("fix"))
     fixed.update(parse_fix(fix))
+    refuse_fitting_compile_time_parameters(spec, fixed, "dync fit")
     target = None if v["target_accept"] is None else float(v["target_accept"])
     if target is not None and not 0.0 < target < 1.0:
         raise UsageError(f"--target-accept {target:g}: must lie strictly between 0 and 1")

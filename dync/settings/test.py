@@ -9,7 +9,7 @@ from typing import Any
 
 from ..dsl import ast
 from ..errors import BadValue, SpecErrors, UsageError, did_you_mean
-from .common import _number, _whole, as_items, located_in_section, merge_section, parse_sets, split_sets
+from .common import _number, _whole, as_items, compile_time_uses, located_in_section, merge_section, parse_sets, split_sets
 
 #: the built-in checks ``dync test`` runs on every model (``--skip`` names them)
 BUILTIN_CHECKS = ("finite", "shapes", "reproducible", "forms", "stratonovich", "gradients")
@@ -113,7 +113,34 @@ def _section_ranges(spec: ast.Spec, ranges: Any) -> dict[str, tuple[float, float
         if name not in known and span is not None:
             hint = did_you_mean(name, known) or ("the parameters are " + ", ".join(f"`{k}`" for k in known) if known else None)
             raise SpecErrors([BadValue(f"test.ranges: the spec has no parameter or dim `{name}`", span, hint=hint)])
+    if span is not None:
+        try:
+            _refuse_compile_time_ranges(spec, chosen, "test.ranges")
+        except UsageError as err:
+            raise SpecErrors([BadValue(err.message, span, hint=err.hint)]) from None
     return chosen
+
+
+def _refuse_compile_time_ranges(spec: ast.Spec, ranges: Mapping[str, Any], what: str) -> None:
+    """Refuse a range for a parameter the compiler reads when the spec
+    compiles (`x[k]`, `state x[K]`, `roll(x, k)`): its drawn values would
+    never reach the compiled model, so the draws would claim a coverage the
+    run does not have. Such a parameter is held at its spec value.
+
+    Raises:
+        UsageError: the first such range, naming what reads the parameter.
+    """
+    uses = compile_time_uses(spec)
+    declared = {p.name for p in spec.of_type(ast.Param)}
+    for name in ranges:
+        if name in declared and name in uses:
+            use, read_as = uses[name]
+            raise UsageError(
+                f"{f'`--range {name}=...`' if what == '--range' else what}: parameter `{name}` is read as {read_as} (line {use.line}) when the spec compiles, so a drawn "
+                "value would never reach the compiled model; dync test holds it at its spec value",
+                hint=f"drop its range; to test other values, change it in the spec, or declare it `dim {name} = ...` "
+                f"and give the dim a range (each size drawn compiles once)",
+            )
 
 
 def _parse_skip(skip: Iterable[str] | str | None) -> tuple[str, ...]:
@@ -177,7 +204,11 @@ def test_settings(
     if not 0 < alpha < 1:
         raise UsageError(f"--alpha {alpha:g}: the false-alarm rate must lie in (0, 1)", hint="the default is 1e-3")
     dims, params = split_sets(spec, parse_sets(sets))
-    chosen = _parse_ranges(ranges) if ranges else _section_ranges(spec, v["ranges"])
+    if ranges:
+        chosen = _parse_ranges(ranges)
+        _refuse_compile_time_ranges(spec, chosen, "--range")
+    else:
+        chosen = _section_ranges(spec, v["ranges"])
     dim_names = {d.name for d in spec.of_type(ast.Dim)}
     dim_ranges = {}
     for name in [n for n in chosen if n in dim_names]:

@@ -130,10 +130,20 @@ def param_regions(
     # a value held by --set wins over a range (the reproducing command of a
     # failure holds every drawn value, whatever the spec's test: ranges say)
     ranges = {k: v for k, v in (ranges or {}).items() if k not in fixed}
-    drawable = {p.name: p for p in info.params if not p.fixed and not p.init and p.name not in fixed}
+    # a parameter the compiler reads (an index, a shape, roll(x, k)) keeps its
+    # spec value in the compiled code: a drawn value would never reach it
+    drawable = {p.name: p for p in info.params if not p.fixed and not p.init and not p.compile_time and p.name not in fixed}
     for name in ranges:
         if name not in drawable:
             known = [p.name for p in info.params]
+            read = info.param(name).compile_time if name in known else ""
+            if read:
+                raise UsageError(
+                    f"range of `{name}`: the parameter is read as {read} when the spec compiles, so a drawn value "
+                    "would never reach the compiled model; it is held at its spec value",
+                    hint=f"drop its range; to test other values, change it in the spec, or declare it `dim {name} = ...` "
+                    "and give the dim a range",
+                )
             if name in known:
                 raise UsageError(f"range of `{name}`: the parameter is not drawn: it is a const or drawn at construction (~ init)")
             hint = did_you_mean(name, known) or ("the parameters are " + ", ".join(known) if known else "the model has no parameters")

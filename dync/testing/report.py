@@ -105,6 +105,9 @@ class TestReport:
         p_threshold: the p-value a law check must fall below to fail.
         seconds: wall time of the run.
         settings: the settings line (paths, t1, dt, seed, ...).
+        paths: paths in each ensemble.
+        notes: what the run did not vary and why (a parameter the compiler
+            reads, held at its spec value), one line each.
     """
 
     __test__ = False
@@ -120,6 +123,7 @@ class TestReport:
     seconds: float
     settings: str
     paths: int = 0
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -127,6 +131,7 @@ class TestReport:
 
     def to_text(self) -> str:
         lines = [f"dync test {self.spec}: {self.settings}"]
+        lines += [f"note: {n}" for n in self.notes]
         width = max((len(c.name) for c in self.checks), default=0)
         for c in self.checks:
             where = f"  ({c.location})" if c.location else ""

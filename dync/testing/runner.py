@@ -43,7 +43,7 @@ from . import ensemble as ens
 from . import statistics as st
 from .model_strategies import in_prior_support, regions_strategy, spec_values
 from .region import param_regions
-from .report import CheckOutcome, Failure, TestReport, reproduce_command
+from .report import CheckOutcome, Failure, TestReport, format_values, reproduce_command
 
 __all__ = ["MOMENT_TIMES", "run_model_tests"]
 
@@ -394,8 +394,21 @@ def run_model_tests(
     return TestReport(
         spec=str(spec_path), checks=checks, failures=failures, examples=drawn, tests=plan.comparisons,
         alpha=settings.alpha, z_threshold=plan.z, p_threshold=plan.p, seconds=time.perf_counter() - started, settings=line,
-        paths=settings.paths,
+        paths=settings.paths, notes=_held_compile_time(model, settings),
     )  # fmt: skip
+
+
+def _held_compile_time(model: Any, settings: TestSettings) -> tuple[str, ...]:
+    """A note for each parameter held at its spec value because the compiler
+    reads it (an index, a shape, ``roll(x, k)``): the draws never vary it, and
+    the report says so rather than claim coverage of its range."""
+    values = spec_values(model)
+    out = []
+    for p in model.info.params:
+        if p.compile_time and not p.fixed and not p.init and p.name not in settings.params:
+            held = format_values({p.name: values[p.name]})
+            out.append(f"{held} is held at its spec value, not drawn: it is read as {p.compile_time} when the spec compiles")
+    return tuple(out)
 
 
 def _draws(n: int) -> str:

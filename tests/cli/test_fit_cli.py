@@ -170,3 +170,17 @@ def test_pmmh_fit_from_the_command_line(tmp_path, capsys):
     attrs = az.from_netcdf(out).posterior.attrs
     assert (attrs["method"], attrs["warmup"], attrs["draws"], attrs["particles"]) == ("pmmh", 20, 30, 30)
     assert 0.0 < attrs["target_accept"] < 0.45
+
+
+def test_fitting_a_parameter_read_when_the_spec_compiles_is_a_located_error(tmp_path, capsys):
+    """`dync fit` fitted `k` of `x[k]` (a zero gradient, NaN standard errors
+    for every parameter); now it stops at k's declaration, before reading the
+    data, and says to declare it const or hold it with --fix."""
+    spec = tmp_path / "k.dync"
+    spec.write_text("model m\nparam k = 1\nparam a = 1 : positive\nstate x[3] = 1\ndx = -a * x dt + 0.1 * x[k] dW\n"
+                    "observe y ~ Normal(x[0], 0.1)\n")  # fmt: skip
+    assert _main("fit", str(spec), str(tmp_path / "none.nc"), "-o", str(tmp_path / "f.nc")) == 1
+    err = capsys.readouterr().err
+    assert f"{spec}:2:7: error[E290]: parameter `k` is read as an index or a size (line 5)" in err
+    assert "2 | param k = 1" in err and "hint: declare it `const k = 1`, or hold it with --fix k=1" in err
+    assert "Traceback" not in err

@@ -93,3 +93,14 @@ def test_a_model_with_inputs_is_tested_with_inputs_from_a_file(tmp_path, capsys)
     assert main_exit_code("test", str(wrong), *SMALL, "--skip", "forms,gradients,reproducible", "--inputs", str(inputs)) == 1
     out = capsys.readouterr().out
     assert "FAILED" in out and f"--inputs {inputs}" in out
+
+
+def test_a_parameter_read_when_the_spec_compiles_is_held_and_its_range_refused(tmp_path, capsys):
+    spec = tmp_path / "k.dync"
+    spec.write_text("model m\nparam k = 1\nparam a = 1 : positive\nstate x[3] = 1\ndx = -a * x dt + 0.1 * x[k] dW\n")
+    assert main_exit_code("test", str(spec), "--range", "k=0:2", *SMALL) == 2
+    err = capsys.readouterr().err
+    assert "`--range k=...`: parameter `k` is read as an index or a size (line 5)" in err and "Traceback" not in err
+    small = ["--paths", "20", "--examples", "1", "--t1", "0.1", "--dt", "0.05", "--no-progress"]
+    assert main_exit_code("test", str(spec), *small, "--skip", "forms,gradients,reproducible") == 0
+    assert "note: k = 1.0 is held at its spec value, not drawn" in capsys.readouterr().out

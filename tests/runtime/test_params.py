@@ -116,3 +116,68 @@ def test_bad_shape_and_value_outside_constraint(ou):
         unconstrain(ou, {"sigma": -0.5})
     with pytest.raises(UsageError, match="violates"):
         unconstrain(ou, {"mu": np.inf})
+
+
+# --------------------------------------------- parameters read when the spec compiles
+
+#: `k` is an index: the compiled code reads x[1] whatever the model's field `k` holds
+_INDEXED = "model m\nparam k = 1\nparam a = 1 : positive\nstate x[3] = 1\ndx = -a * x dt + 0.1 * x[k] dW\n"
+
+
+@pytest.fixture(scope="module")
+def indexed():
+    import dync
+
+    return dync.load("m.dync", text=_INDEXED)
+
+
+def test_the_model_records_what_reads_a_parameter_when_the_spec_compiles(indexed):
+    assert indexed.info.param("k").compile_time == "an index or a size (line 5)"
+    assert indexed.info.param("a").compile_time == ""
+
+
+def test_a_parameter_read_when_the_spec_compiles_is_no_part_of_a_position(indexed):
+    """Its gradient is zero and its value never reaches the compiled code:
+    optimisers, samplers and the gradient check leave it out."""
+    assert list(unconstrained_params(indexed)) == ["a"]
+    assert list(constrain(indexed, unconstrained_params(indexed))) == ["a"]
+    with pytest.raises(UsageError, match=r"parameter `k` is read as an index or a size \(line 5\)"):
+        constrain(indexed, {"k": 0.0})
+
+
+def test_with_params_refuses_a_value_the_compiled_model_would_ignore(indexed):
+    """`dync.with_params(model, {"k": 2})` returned a model that still read
+    x[1]; now it is refused. Its own value is accepted (a no-op)."""
+    with pytest.raises(UsageError) as err:
+        with_params(indexed, {"k": 2})
+    assert err.value.message == (
+        "params: parameter `k` is read as an index or a size (line 5) when the spec compiles, so model `m` keeps "
+        "its value 1: the value given (2) would be ignored"
+    )
+    assert "change it in the spec" in err.value.hint
+    same = with_params(indexed, {"k": 1.0, "a": 2.0})
+    assert float(same.constrained_params()["a"]) == pytest.approx(2.0)
+    with pytest.raises(UsageError, match="parameter `k` is read as"):
+        jax.grad(lambda v: with_params(indexed, {"k": v}).constrained_params()["a"])(1.0)
+
+
+def test_a_fit_must_hold_it_at_its_value(indexed):
+    from dync.runtime.params import hold_fixed
+
+    with pytest.raises(UsageError) as err:
+        hold_fixed(indexed, None, "estimate")
+    assert "it cannot be fitted, sampled or varied" in err.value.message
+    assert err.value.hint == "declare it `const k = 1`, or hold it at 1 (dync fit --fix k=1)"
+    with pytest.raises(UsageError, match=r"fix: parameter `k` .* the value given \(0\) would be ignored"):
+        hold_fixed(indexed, {"k": 0}, "estimate")
+    split = hold_fixed(indexed, {"k": 1}, "estimate")
+    assert list(split.free) == ["a"] and split.held == {}
+
+
+def test_a_sweep_of_it_is_refused(indexed):
+    import dync
+
+    with pytest.raises(UsageError, match=r"sweep: parameter `k` is read as an index or a size \(line 5\)"):
+        dync.simulate(indexed, seed=0, paths=2, t1=0.2, dt=0.1, sweep={"k": [0, 1]})
+    with pytest.raises(UsageError, match=r"params: parameter `k`"):
+        dync.simulate(indexed, seed=0, paths=2, t1=0.2, dt=0.1, params={"k": 2})

@@ -63,3 +63,27 @@ def test_a_range_of_a_dim_draws_sizes():
     assert settings_of(spec, ranges=["K=2:5"], sets=["K=3"]).dim_ranges == {}  # --set wins
     with pytest.raises(UsageError, match="whole numbers of at least 1"):
         settings_of(spec, ranges=["K=0.5:2"])
+
+
+def test_a_range_of_a_parameter_read_when_the_spec_compiles_is_refused():
+    """`--range k=0:2` for `x[k]`: the compiled model keeps k = 1, so the
+    draws would claim coverage they do not have. A flag is a usage error; a
+    `test: ranges:` entry is located at the section."""
+    from dync.errors import SpecErrors
+
+    text = "model m\nparam k = 1\nparam a = 1 : positive\nstate x[3] = 1\ndx = -a * x dt + 0.1 * x[k] dW\n"
+    with pytest.raises(UsageError) as err:
+        settings_of(_spec(text), ranges=["k=0:2"])
+    assert err.value.message.startswith("`--range k=...`: parameter `k` is read as an index or a size (line 5)")
+    assert "dync test holds it at its spec value" in err.value.message
+    assert "declare it `dim k = ...`" in err.value.hint
+    assert settings_of(_spec(text), ranges=["a=0.5:2"]).ranges == {"a": (0.5, 2.0)}
+    yaml = (
+        "model: m\nparams:\n  k: 1\n  a: {value: 1, constraint: positive}\nstates:\n  x: [1, 1, 1]\n"
+        "equations:\n  - dx = -a * x dt + 0.1 * x[k] dW\ntest:\n  ranges: {k: [0, 2]}\n"
+    )
+    with pytest.raises(SpecErrors) as located:
+        settings_of(_spec(yaml, "m.yaml"))
+    e = located.value.errors[0]
+    assert (e.code, e.span.line) == ("E261", 10)
+    assert e.message.startswith("test.ranges: parameter `k` is read as an index or a size (line 8)")

@@ -52,3 +52,14 @@ def test_a_large_array_moves_as_one_scalar():
     assert v.mode == "elementwise"
     np.testing.assert_allclose(v.low, [-0.5, 1.5])
     np.testing.assert_allclose(v.high, [0.5, 4.5])
+
+
+def test_a_parameter_read_when_the_spec_compiles_is_held_not_drawn():
+    """`x[k]`: the compiled code keeps k's spec value, so drawing k claimed
+    coverage the run did not have; it is held, and a range of it refused."""
+    info = _info(ParamInfo("k", (), Real(), compile_time="an index or a size (line 5)"), ParamInfo("a", (), Positive()))
+    values = {"k": np.asarray(1.0), "a": np.asarray(1.0)}
+    assert [r.name for r in param_regions(info, values)] == ["a"]
+    with pytest.raises(UsageError, match=r"range of `k`: the parameter is read as an index or a size \(line 5\)") as err:
+        param_regions(info, values, {"k": (0.0, 2.0)})
+    assert "held at its spec value" in err.value.message and "dim k" in err.value.hint

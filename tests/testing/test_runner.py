@@ -132,3 +132,16 @@ def test_an_observation_law_outside_its_support_fails_finite():
     assert f.check == "finite" and "non-finite log-likelihood" in f.message
     good = run_dync_test("obs.dync", text=text.replace("Normal(x, x)", "Normal(x, 0.2)"), skip="forms,gradients,reproducible", **SMALL)
     assert good.ok, good.to_text()
+
+
+def test_a_parameter_read_when_the_spec_compiles_is_held_and_the_report_says_so():
+    """`x[k]` keeps k's spec value in the compiled code: dync test drew k
+    (from its box) and reported "passed" over draws the model never saw. Now
+    k is held, and the report names it and why."""
+    text = "model m\nparam k = 1\nparam a = 1 : positive\nstate x[3] = 1\ndx = -a * x dt + 0.1 * x[k] dW\nexpect always x[0] > -10\n"
+    report = run_dync_test("m.dync", text=text, skip="forms,gradients,reproducible", paths=20, examples=2, t1=0.2, dt=0.05, progress=False)
+    assert report.ok, report.to_text()
+    assert report.notes == (
+        "k = 1.0 is held at its spec value, not drawn: it is read as an index or a size (line 5) when the spec compiles",
+    )
+    assert "\nnote: k = 1.0 is held at its spec value" in report.to_text()

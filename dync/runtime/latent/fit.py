@@ -38,7 +38,7 @@ from ..kernels import run_kernel
 from ..likelihood import data_digest, read_data
 from ..model import AbstractModel
 from ..posterior import model_digest
-from ..params import HeldFixed, hold_fixed, learnable_filter, lookup_param, param_infos, unconstrained_params, with_params
+from ..params import HeldFixed, check_compile_time_held, hold_fixed, learnable_filter, lookup_param, param_infos, unconstrained_params, with_params
 from .encoder import Encoder, FeatureMap, encoder_features, feature_map
 from .outputs import posterior_summary, summary_groups, weights_bytes, weights_from_bytes
 from .posterior import Controller, driven_noise
@@ -277,6 +277,7 @@ def _hold(model: AbstractModel, fix: Mapping[str, Any] | None):
     model may have none (a neural SDE whose drift and readout are nets): the
     encoder and the nets are still learned."""
     fix = dict(fix or {})
+    check_compile_time_held(model, fix, "fit")
     if set(fix) >= set(unconstrained_params(model)):
         for name in fix:
             lookup_param(model.info, name, "fix")
