@@ -61,12 +61,16 @@ def fit_spec(
     if settings.x64:
         jax.config.update("jax_enable_x64", True)
     from ..runtime.fit import fit_model
-    from ..runtime.params import with_params
+    from ..runtime.params import check_compile_time_value, with_params
 
     compiled = compile_ast(spec, settings.dims)
     model = build_model(compiled, jax.random.key(settings.seed))
     if settings.params:
         model = with_params(model, settings.params)
+    for name, value in settings.fix.items():  # a value the compiled code would ignore, named as the flag
+        p = next((q for q in model.info.params if q.name == name), None)
+        if p is not None and p.compile_time:
+            check_compile_time_value(model, p, value, f"`--fix {name}={value:g}`")
     return fit_model(
         model, os.fspath(data) if isinstance(data, os.PathLike) else data, checkpoint=None if checkpoint is None
         else os.fspath(checkpoint), progress=progress, **settings.run_kwargs(),

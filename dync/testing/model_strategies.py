@@ -57,7 +57,9 @@ def params(
     fixed: Mapping[str, object] | None = None,
 ) -> st.SearchStrategy[dict[str, np.ndarray]]:
     """Parameter values of ``model``: a dict name → value for every drawn
-    parameter (``const``, ``~ init`` and ``fixed`` ones are left out).
+    parameter (``const``, ``~ init`` and ``fixed`` ones are left out, and so
+    are those the compiler reads when the spec compiles, ``x[k]``, whose
+    spec value the compiled model keeps).
 
     Values outside the prior's support (where the model's log prior is
     -inf) are filtered out.

@@ -987,6 +987,10 @@ def param_values(info: Any, *, include_fixed: bool = False, margin: float = 1e-2
             ``.info``) or an iterable of :class:`~dync.runtime.model.ParamInfo`.
         include_fixed: also draw values for constants.
 
+    A parameter the compiler reads when the spec compiles
+    (``ParamInfo.compile_time``: an index, a shape, ``roll(x, k)``) is never
+    drawn: the compiled model keeps its spec value.
+
     Returns:
         A strategy of ``{name: float64 array of the parameter's shape}``.
 
@@ -997,7 +1001,9 @@ def param_values(info: Any, *, include_fixed: bool = False, margin: float = 1e-2
     if hasattr(info, "info") and not hasattr(info, "params"):
         info = info.info
     params: Iterable = info.params if hasattr(info, "params") else info
-    chosen = [p for p in params if include_fixed or not p.fixed]
+    # a parameter the compiler reads (x[k], state x[K]) keeps its spec value:
+    # a drawn one would never reach the model (and with_params refuses it)
+    chosen = [p for p in params if (include_fixed or not p.fixed) and not getattr(p, "compile_time", "")]
     return st.fixed_dictionaries({
         p.name: hnp.arrays(np.float64, tuple(p.shape), elements=_elements_inside(from_tuple(p.constraint), margin, scale))
         for p in chosen

@@ -172,7 +172,7 @@ def test_pmmh_fit_from_the_command_line(tmp_path, capsys):
     assert 0.0 < attrs["target_accept"] < 0.45
 
 
-def test_fitting_a_parameter_read_when_the_spec_compiles_is_a_located_error(tmp_path, capsys):
+def test_fitting_a_parameter_read_when_the_spec_compiles_is_a_located_error(data_file, tmp_path, capsys):
     """`dync fit` fitted `k` of `x[k]` (a zero gradient, NaN standard errors
     for every parameter); now it stops at k's declaration, before reading the
     data, and says to declare it const or hold it with --fix."""
@@ -184,3 +184,8 @@ def test_fitting_a_parameter_read_when_the_spec_compiles_is_a_located_error(tmp_
     assert f"{spec}:2:7: error[E290]: parameter `k` is read as an index or a size (line 5)" in err
     assert "2 | param k = 1" in err and "hint: declare it `const k = 1`, or hold it with --fix k=1" in err
     assert "Traceback" not in err
+    # held at another value than the compiled one: the model would ignore it
+    assert _main("fit", str(spec), str(data_file), "--fix", "k=2", "-o", str(tmp_path / "f.nc"), "--no-progress") == 2
+    err = capsys.readouterr().err
+    assert "`--fix k=2`: parameter `k` is read as an index or a size (line 5) when the spec compiles" in err
+    assert "the value given (2) would be ignored" in err and "Traceback" not in err
