@@ -492,6 +492,10 @@ _STRING = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 #: the AST, so only names, numbers, operators and brackets, never a quote, a
 #: backslash, a line break or a comment
 _EXPR_TEXT = re.compile(r"^[A-Za-z0-9_ .+\-*/@^()\[\],:<>=!~]*$")
+#: a description the compiler writes (``ParamInfo.compile_time``: "the
+#: `shift` of `roll` (line 9)"): words, validated names in backticks and a
+#: line number; a backtick, like a space, is inert inside a Python string
+_DESCRIPTION = re.compile(r"^[A-Za-z0-9_ .,()`]*$")
 
 
 def _literal(value) -> str:
@@ -504,7 +508,7 @@ def _literal(value) -> str:
     if isinstance(value, float):
         return _num(value)
     if isinstance(value, str):
-        if value and not (_STRING.match(value) or _EXPR_TEXT.match(value)):
+        if value and not (_STRING.match(value) or _EXPR_TEXT.match(value) or _DESCRIPTION.match(value)):
             raise ValueError(f"invalid name in code generation: {value!r}")
         return f'"{value}"'
     if isinstance(value, AbstractConstraint):

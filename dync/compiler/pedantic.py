@@ -10,6 +10,7 @@ W103  a state that no noise reaches
 W104  a ``let`` that nothing uses
 W105  an ``observe`` whose law reads no state
 W108  a parameter whose prior has bounded support, with no constraint
+W110  a ``param`` the compiler reads (``x[k]``, ``state x[K]``): never fitted
 ====  ================================================================
 
 The warnings read the checked spec only (AST and IR), never run it.
@@ -21,6 +22,7 @@ import dataclasses
 import re
 
 from ..dsl import ast
+from ..dsl.compile_time import compile_time_uses
 from ..dsl.format import format_expr
 from ..errors import SpecWarning, Span
 from . import ir
@@ -39,6 +41,8 @@ UNUSED_LET = "W104"
 STATE_FREE_OBSERVATION = "W105"
 #: a parameter that fitting may move outside its prior's support
 UNCONSTRAINED_PRIOR = "W108"
+#: a parameter whose spec value is built into the compiled code
+COMPILE_TIME_PARAM = "W110"
 
 #: names read as counting processes: ``N``, ``N1``, ``N_birth``, ``J2``
 #: (upper case: a lower-case ``n`` or ``j`` is usually an index), and words
@@ -66,6 +70,7 @@ def pedantic_warnings(spec: ast.Spec, model: ir.ModelIR) -> tuple[SpecWarning, .
         + _unused_lets(spec, yaml)
         + _state_free_observations(spec, model, yaml)
         + _unconstrained_priors(spec, yaml)
+        + _compile_time_params(spec, yaml)
     )
     return tuple(sorted(found, key=lambda w: w.span.sort_key() if w.span else ("", 0, 0)))
 
@@ -275,6 +280,34 @@ def _unconstrained_priors(spec: ast.Spec, yaml: bool) -> list[SpecWarning]:
                 "fitting may move it outside the prior's support, where the log-prior is -inf and the fit fails",
                 p.name_span,
                 hint=f"add {written}, so that fitting keeps `{p.name}` inside the prior's support",
+            )
+        )
+    return out
+
+
+# ------------------------------------------------------------------- W110
+
+
+def _compile_time_params(spec: ast.Spec, yaml: bool) -> list[SpecWarning]:
+    """A ``param`` (not a ``const``) that the compiler reads when the spec
+    compiles (an index, a shape, ``roll(x, k)``, a network's size, a
+    constraint's bound): its spec value is built into the code, so nothing
+    varies it, although ``param`` says it may (docs/language.md §2.3)."""
+    uses = compile_time_uses(spec)
+    out = []
+    for p in spec.of_type(ast.Param):
+        if p.fixed or p.name not in uses:
+            continue
+        span, what = uses[p.name]
+        value = format_expr(p.value) if p.value is not None else "..."
+        const = f"`{p.name}: {{value: {value}, fixed: true}}`" if yaml else f"`const {p.name} = {value}`"
+        out.append(
+            SpecWarning(
+                COMPILE_TIME_PARAM,
+                f"parameter `{p.name}` is read as {what} (line {span.line}) when the spec compiles, so the compiled "
+                "model keeps its value: dync fit refuses to fit it, dync test does not draw it, and --set cannot change it",
+                p.name_span,
+                hint=f"declare it {const}; a size to vary is a `dim`, which --set recompiles",
             )
         )
     return out

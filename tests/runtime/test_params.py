@@ -181,3 +181,26 @@ def test_a_sweep_of_it_is_refused(indexed):
         dync.simulate(indexed, seed=0, paths=2, t1=0.2, dt=0.1, sweep={"k": [0, 1]})
     with pytest.raises(UsageError, match=r"params: parameter `k`"):
         dync.simulate(indexed, seed=0, paths=2, t1=0.2, dt=0.1, params={"k": 2})
+
+
+def test_every_kind_of_compile_time_read_is_recorded_in_the_compiled_model():
+    """The description goes into the generated module (a backtick is inert
+    in its string): a library call's static argument, a network's size and a
+    constraint's bound, as well as an index."""
+    import dync
+
+    model = dync.load(
+        "m.dync",
+        jax.random.key(0),
+        text="model m\nparam s = 1\nparam n = 2\nparam w = 4\nparam lo = 0.5\nparam a = 1 : lower(lo)\n"
+        "net f = mlp(in = 1, out = 1, width = w, depth = 1, activation = tanh)\nstate x[3] = 1\n"
+        "let z = zeros(n)\ndx = -a * roll(x, s) dt + (f(x[0:1])[0] + sum(z)) dW\n",
+    )
+    assert {p.name: p.compile_time for p in model.info.params} == {
+        "s": "the `shift` of `roll` (line 10)",
+        "n": "a size of `zeros` (line 9)",
+        "w": "the `width` of network `f` (line 7)",
+        "lo": "a bound of the constraint of `a` (line 6)",
+        "a": "",
+    }
+    assert list(unconstrained_params(model)) == ["a"]
