@@ -134,6 +134,8 @@ def run_sbc(model: Any, settings: TestSettings, replications: int, *, progress: 
     if not info.observations:
         raise UsageError(f"--sbc: model `{info.name}` has no `observe` line, so there is nothing to fit", hint="drop --sbc")
     free = unconstrained_params(model)
+    # a parameter the compiler reads (x[k]) keeps its spec value: held, as the draws hold it
+    compiled_in = {p.name: model.constrained_params()[p.name] for p in info.params if p.compile_time and not p.fixed}
     flat_prior = [n for n in free if not info.param(n).has_prior]
     if flat_prior:
         raise UsageError(
@@ -166,7 +168,7 @@ def run_sbc(model: Any, settings: TestSettings, replications: int, *, progress: 
                 warnings.simplefilter("ignore")
                 idata = sample_posterior(
                     model, observed, jax.random.key(settings.seed + 10_000 + r), chains=chains, warmup=300,
-                    draws=per_chain, progress=False,
+                    draws=per_chain, progress=False, fix=compiled_in or None,
                 )  # fmt: skip
             post = idata.posterior
             column = 0

@@ -56,3 +56,28 @@ def test_a_calibrated_fit_passes_and_a_planted_prior_mismatch_fails(monkeypatch)
     monkeypatch.setattr(params, "with_params", lambda m, v: real(m, {**v, "sigma": 2 * np.asarray(v["sigma"])}))
     shifted = sbc.run_sbc(model, settings, 20)  # 4 bins: 20 replications can reach p < 1e-3
     assert shifted.pvalues[2] < 1e-3 / 3 and np.median(shifted.ranks[:, 2]) < 10, shifted.ranks[:, 2]
+
+
+def test_a_parameter_the_compiler_reads_is_held_at_its_value_in_every_fit(monkeypatch):
+    """`x[k]`: the compiled model keeps k = 1, so SBC neither draws it nor
+    fits it (sample_posterior would refuse a free k): each fit holds it."""
+    import dync.runtime.posterior as posterior
+
+    model = dync.load(
+        "m.dync", jax.random.key(0),
+        text="model m\nparam k = 1\nparam a = 1 : positive ~ LogNormal(0, 0.3)\nstate x[3] = 1\n"
+        "dx = -a * x dt + 0.1 * x[k] dW\nobserve y ~ Normal(x[0], 0.1)\n",
+    )  # fmt: skip
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_sample_posterior(model, data, key, **kwargs):
+        seen.append(kwargs.get("fix"))
+        raise Stop
+
+    monkeypatch.setattr(posterior, "sample_posterior", fake_sample_posterior)
+    with pytest.raises(Stop):
+        sbc.run_sbc(model, TestSettings(t1=0.5, dt=0.05), 10)
+    assert list(seen[0]) == ["k"] and float(seen[0]["k"]) == 1.0

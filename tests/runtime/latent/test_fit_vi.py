@@ -171,3 +171,20 @@ def test_a_spec_whose_only_learnables_are_nets_fits(data_file, tmp_path):
     idata = az.from_netcdf(out)
     assert np.all(np.isfinite(idata.elbo_trace.elbo.values))
     assert idata.rates["y"].shape == (8, 21, 3)
+
+
+def test_vi_holds_a_parameter_the_compiler_reads_only_at_its_value():
+    """VI may fix every parameter (the nets are still learned), but a
+    parameter the compiler reads (`x[k]`) left free, or held at another
+    value, is refused as for the other methods; the fit file's `fix` holds
+    it at its value when `dync evaluate` rebuilds the model."""
+    from dync.errors import UsageError
+    from dync.runtime.latent.fit import _hold
+
+    m = dync.load("m.dync", text="model m\nparam k = 1\nparam a = 1 : positive\nstate x[3] = 1\n"
+                  "dx = -a * x dt + 0.1 * x[k] dW\nobserve y ~ Normal(x[0], 0.1)\n")  # fmt: skip
+    with pytest.raises(UsageError, match=r"fit: parameter `k` is read as an index or a size \(line 5\)"):
+        _hold(m, {"a": 1.0})
+    with pytest.raises(UsageError, match=r"the value given \(2\) would be ignored"):
+        _hold(m, {"a": 1.0, "k": 2.0})
+    assert set(_hold(m, {"a": 1.0, "k": 1.0}).fixed) == {"a", "k"}
