@@ -232,27 +232,52 @@ def refuse_compile_time_parameters(spec: ast.Spec, names: Iterable[str], flag: s
             )
 
 
-def refuse_fitting_compile_time_parameters(spec: ast.Spec, fixed: Iterable[str], command: str) -> None:
+def refuse_fitting_compile_time_parameters(
+    spec: ast.Spec, fixed: Mapping[str, float], command: str, flagged: Iterable[str] = ()
+) -> None:
     """Refuse to fit (or sample the posterior of) a parameter that the
     compiler reads when the spec compiles (``x[k]``, ``state x[K]``,
     ``roll(x, k)``...): the compiled code keeps its spec value, so its
     gradient is zero and its "estimate" is whatever the estimator leaves it
-    at. A ``const``, or a parameter held with ``--fix``, is not fitted.
+    at. A ``const``, or a parameter held with ``--fix`` at its value, is not
+    fitted.
+
+    Args:
+        spec: the parsed spec.
+        fixed: the held values (``--fix`` over the section's ``fix:``).
+        command: ``"dync fit"``, for the message.
+        flagged: the names ``--fix`` gave (the others came from the
+            section, and an error about them points at it).
 
     Raises:
-        SpecErrors: one error per such parameter, at its declaration, naming
-            what reads it and the two ways out.
+        SpecErrors: one error per such parameter left free, at its
+            declaration, naming what reads it and the two ways out; a
+            section's ``fix:`` at another value than a literal spec value.
+        UsageError: ``--fix`` at another value than a literal spec value (a
+            computed one is compared when the model is built).
     """
     from ..dsl.format import format_expr
 
     uses = compile_time_uses(spec)
-    held = set(fixed)
+    flagged = set(flagged)
     errors = []
     for p in spec.of_type(ast.Param):
-        if p.fixed or p.name in held or p.name not in uses:
+        if p.fixed or p.name not in uses:
             continue
         span, what = uses[p.name]
         value = format_expr(p.value) if p.value is not None else "VALUE"
+        if p.name in fixed:
+            literal = _literal_number(p.value)
+            if literal is None or math.isclose(fixed[p.name], literal, rel_tol=1e-6):
+                continue
+            message = (f"parameter `{p.name}` is read as {what} (line {span.line}) when the spec compiles, so the "
+                       f"compiled model keeps its value {value}: the value given ({fixed[p.name]:g}) would be ignored")  # fmt: skip
+            hint = f"hold it at {value}, or change its value in the spec"
+            section = spec.setting_span("fit", "fix")
+            if p.name in flagged or section is None:
+                raise UsageError(f"`--fix {p.name}={fixed[p.name]:g}`: {message}", hint=hint)
+            errors.append(BadValue(f"fit.fix: {message}", section, hint=hint))
+            continue
         errors.append(
             InvalidSpec(
                 f"parameter `{p.name}` is read as {what} (line {span.line}) when the spec compiles, "
@@ -264,6 +289,15 @@ def refuse_fitting_compile_time_parameters(spec: ast.Spec, fixed: Iterable[str],
         )
     if errors:
         raise SpecErrors(errors)
+
+
+def _literal_number(expr: ast.Expr | None) -> float | None:
+    """The number a literal value writes (``1``, ``-2.5``), else ``None``."""
+    if isinstance(expr, ast.Number):
+        return float(expr.value)
+    if isinstance(expr, ast.Unary) and expr.op in "+-" and isinstance(expr.operand, ast.Number):
+        return float(expr.operand.value) * (-1.0 if expr.op == "-" else 1.0)
+    return None
 
 
 def _warn_about_stale_values(spec: ast.Spec, sets: Mapping[str, float]) -> None:

@@ -175,8 +175,9 @@ def fit_settings(
         lambda flag, _: f"drop {flag}" + (f" ({method.upper()} runs --warmup steps, then --draws)" if method in ("nuts", "pmmh") else ""),
     )  # fmt: skip
     fixed = parse_fix(spec.setting("fit").get("fix"))
-    fixed.update(parse_fix(fix))
-    refuse_fitting_compile_time_parameters(spec, fixed, "dync fit")
+    flagged = parse_fix(fix)
+    fixed.update(flagged)
+    refuse_fitting_compile_time_parameters(spec, fixed, "dync fit", flagged)
     target = None if v["target_accept"] is None else float(v["target_accept"])
     if target is not None and not 0.0 < target < 1.0:
         raise UsageError(f"--target-accept {target:g}: must lie strictly between 0 and 1")

@@ -54,3 +54,24 @@ def test_a_yaml_fit_section_may_hold_it_and_the_hint_says_how():
     assert "(YAML: `fit: {fix: {k: 1}}`)" in err.value.errors[0].hint
     held = load_spec("m.yaml", text=text + "fit:\n  fix: {k: 1}\n")
     assert fit_settings(held).fix == {"k": 1.0}
+
+
+def test_holding_it_at_another_value_is_refused_as_the_flag_or_at_the_section():
+    """The compiled model would ignore `--fix k=2`: a usage error naming the
+    flag; from a YAML `fit: fix:` it points at the section (a computed spec
+    value is compared when the model is built, dync/runtime/params.py)."""
+    from dync.errors import UsageError
+
+    with pytest.raises(UsageError) as err:
+        fit_settings(load_spec("m.dync", text=SPEC), fix=["k=2", "K=3", "w=4"])
+    assert err.value.message.startswith("`--fix k=2`: parameter `k` is read as an index or a size (line 8)")
+    assert "keeps its value 1: the value given (2) would be ignored" in err.value.message
+    text = (
+        "model: m\nparams:\n  k: -1\n  a: {value: 1, constraint: positive}\nstates:\n  x: [0, 0, 0]\n"
+        "equations:\n  - dx = -a * x dt + x[k] dW\nobserve:\n  y: Normal(x[0], 0.1)\nfit:\n  fix: {k: 0}\n"
+    )
+    with pytest.raises(SpecErrors) as located:
+        fit_settings(load_spec("m.yaml", text=text))
+    e = located.value.errors[0]
+    assert (e.code, e.span.line) == ("E261", 12) and e.message.startswith("fit.fix: parameter `k`")
+    assert fit_settings(load_spec("m.yaml", text=text.replace("{k: 0}", "{k: -1}"))).fix == {"k": -1.0}
