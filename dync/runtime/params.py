@@ -161,7 +161,7 @@ def compile_time_refusal(model: AbstractModel, p: ParamInfo, what: str, given: A
     value = _shown(model.constrained_params()[p.name])
     if given is None:
         what_then = "it cannot be fitted, sampled or varied"
-        hint = f"declare it `const {p.name} = {value}`, or hold it at {value} (dync fit --fix {p.name}={value})"
+        hint = f"declare it `const {p.name} = {value}`, or hold it at {value} (`--fix {p.name}={value}`; in Python `fix={{\"{p.name}\": {value}}}`)"
     else:
         what_then = f"the value given ({_shown(given)}) would be ignored"
         hint = (f"to use another value, change it in the spec (or, if it is a size, declare it `dim {p.name} = ...`: "
@@ -224,16 +224,16 @@ def with_params(model: AbstractModel, params: Mapping[str, ArrayLike]) -> Abstra
     structure (no recompilation). Values may be traced (``jax.grad`` with
     respect to a parameter, ``jit``, ``vmap``); those are not checked.
 
+    A parameter read when the spec compiles (``ParamInfo.compile_time``:
+    an index, a shape, ``roll(x, k)``...) keeps its spec value in the
+    compiled code: giving it that value is accepted, another is refused.
+
     Args:
         model: a compiled model.
         params: parameter name → value (broadcast to the parameter's shape).
 
     Returns:
         The updated model.
-
-    A parameter read when the spec compiles (``ParamInfo.compile_time``:
-    an index, a shape, ``roll(x, k)``...) keeps its spec value in the
-    compiled code: giving it that value is accepted, another is refused.
 
     Raises:
         UsageError: an unknown parameter name (with a did-you-mean hint), a
@@ -455,6 +455,14 @@ def hold_fixed(model: AbstractModel, fix: Mapping[str, Any] | None, purpose: str
     held = {n: v for n, v in start.items() if n in fixed}
     free = {n: v for n, v in start.items() if n not in fixed}
     if not free:
+        compiled_in = [p.name for p in model.info.params if p.compile_time and not p.fixed]
+        if compiled_in and set(fixed) <= set(compiled_in):  # held only what cannot move anyway
+            names = ", ".join(f"`{n}`" for n in compiled_in)
+            raise UsageError(
+                f"model `{model.info.name}` has no parameter to {purpose}: {names} "
+                f"{'is' if len(compiled_in) == 1 else 'are'} read when the spec compiles, and the rest are `const`s",
+                hint="declare what should be fitted with `param NAME = VALUE`, read only at run time",
+            )
         if not fixed:  # nothing was fixed by the user: the spec has only constants
             raise UsageError(
                 f"model `{model.info.name}` has no free parameter (only `const`s): nothing to {purpose}",

@@ -162,16 +162,20 @@ def test_with_params_refuses_a_value_the_compiled_model_would_ignore(indexed):
 
 
 def test_a_fit_must_hold_it_at_its_value(indexed):
+    import dync
     from dync.runtime.params import hold_fixed
 
     with pytest.raises(UsageError) as err:
         hold_fixed(indexed, None, "estimate")
     assert "it cannot be fitted, sampled or varied" in err.value.message
-    assert err.value.hint == "declare it `const k = 1`, or hold it at 1 (dync fit --fix k=1)"
+    assert err.value.hint == 'declare it `const k = 1`, or hold it at 1 (`--fix k=1`; in Python `fix={"k": 1}`)'
     with pytest.raises(UsageError, match=r"fix: parameter `k` .* the value given \(0\) would be ignored"):
         hold_fixed(indexed, {"k": 0}, "estimate")
     split = hold_fixed(indexed, {"k": 1}, "estimate")
     assert list(split.free) == ["a"] and split.held == {}
+    only_k = dync.load("m.dync", text=_INDEXED.replace("param a = 1 : positive", "const a = 1"))
+    with pytest.raises(UsageError, match=r"model `m` has no parameter to estimate: `k` is read when the spec compiles"):
+        hold_fixed(only_k, {"k": 1}, "estimate")
 
 
 def test_a_sweep_of_it_is_refused(indexed):
