@@ -797,6 +797,44 @@ def _yaml_form_line(text: str) -> tuple[int, int] | None:
     return None
 
 
+def _failing_line(exc: lark.exceptions.LarkError) -> int | None:
+    """The line of the token (or character) where the parser stopped."""
+    tok = getattr(exc, "token", None)
+    line = getattr(tok, "line", None) if tok is not None and getattr(tok, "type", "") != "$END" else None
+    return line or getattr(exc, "line", None) or None
+
+
+def _statement_lines(lines: list[str], index: int, fail: int | None) -> tuple[int, int]:
+    """The first and last line (0-based) of the statement that line ``index``
+    belongs to: a statement runs on inside an open bracket and after a
+    trailing backslash, as the grammar reads it. Blanking the whole statement
+    after a syntax error keeps its other lines from being reported again as
+    errors of their own (an orphaned `x)` after `let g = (a + ?`).
+
+    A bracket that never closes would make the rest of the file one
+    statement; the statement then ends before line ``fail``, where the parser
+    stopped, so the statements after it are still checked."""
+    depth = 0
+    continues: list[bool] = []
+    for line in lines:
+        code = line.split("#", 1)[0]
+        for ch in code:
+            if ch in "([":
+                depth += 1
+            elif ch in ")]":
+                depth = max(depth - 1, 0)
+        continues.append(depth > 0 or code.rstrip(" \t\f").endswith("\\"))
+    first = index
+    while first > 0 and continues[first - 1]:
+        first -= 1
+    last = index
+    while last < len(lines) - 1 and continues[last]:
+        last += 1
+    if continues[last]:  # runs to the end of the file: a bracket never closes
+        last = max(index, fail - 1) if fail is not None and fail > index else index
+    return first, last
+
+
 def parse_statements(text: str, path: str = "<string>") -> list:
     """Parse a whole ``.dync`` text into a list of declarations.
 
@@ -824,7 +862,10 @@ def parse_statements(text: str, path: str = "<string>") -> list:
             blank = err.span.line - 1
             if not 0 <= blank < len(lines) or not lines[blank].strip():
                 break
-            lines[blank] = " " * len(lines[blank])
+            fail = _failing_line(exc)
+            first, last = _statement_lines(lines, blank, None if fail is None else fail - 1)
+            for i in range(first, last + 1):
+                lines[i] = " " * len(lines[i])
             work = "\n".join(lines)
     if errors:
         yaml_line = _yaml_form_line(text)
