@@ -75,6 +75,7 @@ class Checker(DeclarationChecks, EquationChecks, StatementChecks):
         self._let_blocker: dict[str, str] = {}
         #: whether ``_check_constant_lets`` has run (a let still unknown after it is in a cycle)
         self._constant_lets_checked = False
+        self._drawing: str | None = None  # the parameter whose `~ init` draw is being checked
         #: the dims' values (with overrides), once names are resolved
         self.dims: dict[str, int] = {}
 

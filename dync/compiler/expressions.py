@@ -145,6 +145,22 @@ class ExprChecker:
                     return self.err(InvalidSpec, f"`{e.id}` depends on {c._let_blocker[e.id]} and is not known here", e.span, hint=self.state_hint or "initial values may use numbers, dims, parameters, constants and lets that read only these")
                 if not self.allow_states and isinstance(node, ast.Let) and e.id not in c.symbols and not c._constant_lets_checked:
                     return self.err(InvalidSpec, f"`let {e.id}` is not known here", e.span, hint="parameter values and priors may use numbers, dims, parameters and constants only; write the expression out, or make it a `param`/`const`")
+                if isinstance(node, ast.Param) and e.id == c._drawing:
+                    return self.err(
+                        InvalidSpec,
+                        f"the `~ init` draw of parameter `{e.id}` uses `{e.id}` itself",
+                        e.span,
+                        hint="a drawn value cannot depend on itself: use numbers, dims and parameters declared above",
+                    )
+                if isinstance(node, ast.Param) and (node.span.line, node.span.column) > (e.span.line, e.span.column):
+                    # only a `~ init` draw reads parameters before all are declared
+                    kind = "constant" if node.fixed else "parameter"
+                    return self.err(
+                        InvalidSpec,
+                        f"{kind} `{e.id}` is declared below (line {node.span.line}), so it is not known here",
+                        e.span,
+                        hint="a `~ init` draw is made in order: declare the parameters it uses above it",
+                    )
                 return BAD  # declared but failed its own check
             cands = [n for n, (k, _) in c.symbols.items() if k != "brownian"] + ["t", "pi"]
             if not self.allow_states:

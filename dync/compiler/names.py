@@ -341,6 +341,7 @@ class DeclarationChecks:
     def _check_params(self) -> list[ir.ParamIR]:
         out: list[ir.ParamIR] = []
         static_uses = compile_time_uses(self.spec)
+        with_prior: list[tuple[int, ast.Param, str, AbstractConstraint, bool]] = []
         for p in self.spec.of_type(ast.Param):
             if self._decl_nodes.get(p.name) is not p:
                 continue
@@ -394,10 +395,15 @@ class DeclarationChecks:
                     hint=f"give a value that is {constraint.explain()}",
                 )
                 continue
-            prior_args: dict[str, np.ndarray] = {}
-            prior = self._dist(p.prior, allow_states=False, known=prior_args) if p.prior is not None else None
-            init = self._dist(p.init, allow_states=False) if p.init is not None else None
-            if prior is BAD or init is BAD:
+            init = None
+            if p.init is not None:
+                # the draw is made before the parameter exists: it cannot read it
+                own = self.symbols.pop(p.name)
+                self._drawing = p.name
+                init = self._dist(p.init, allow_states=False)
+                self._drawing = None
+                self.symbols[p.name] = own
+            if init is BAD:
                 continue
             if init is not None and not self._init_fits(init, constraint):
                 self._init_outside(what, init, constraint, p.init)
@@ -407,16 +413,27 @@ class DeclarationChecks:
                 if not self._constant_fits(shape, p.span, f"the default value of {what}", filled=True):
                     continue
                 value = np.full(shape, constraint.default_value())
-            # a written value outside the prior is an error; a default one is
-            # warning W109 (the spec is valid, and simulates; fitting cannot start)
-            if prior is not None and given and self._outside_prior(p, what, value, constraint, prior_args):
-                continue
             if value is not None:
                 self.consts[p.name] = value
             read = static_uses.get(p.name)
             compile_time = f"{read[1]} (line {read[0].line})" if read is not None else ""
-            out.append(ir.ParamIR(p.name, self._attrs[p.name], shape, constraint, value, init, prior, p.fixed, compile_time))
-        return out
+            out.append(ir.ParamIR(p.name, self._attrs[p.name], shape, constraint, value, init, None, p.fixed, compile_time))
+            if p.prior is not None:
+                with_prior.append((len(out) - 1, p, what, constraint, given))
+        # Priors are order-free (hierarchical priors may name a parameter
+        # declared below): they are densities evaluated with every parameter
+        # known, so they are checked once all parameters are declared.
+        dropped: set[int] = set()
+        for i, p, what, constraint, given in with_prior:
+            prior_args: dict[str, np.ndarray] = {}
+            prior = self._dist(p.prior, allow_states=False, known=prior_args)
+            # a written value outside the prior is an error; a default one is
+            # warning W109 (the spec is valid, and simulates; fitting cannot start)
+            if prior is BAD or (given and self._outside_prior(p, what, out[i].value, constraint, prior_args)):
+                dropped.add(i)
+                continue
+            out[i] = dataclasses.replace(out[i], prior=prior)
+        return [q for i, q in enumerate(out) if i not in dropped]
 
     def _outside_prior(
         self, p: ast.Param, what: str, value: np.ndarray, constraint: AbstractConstraint, args: dict[str, np.ndarray]
