@@ -545,6 +545,11 @@ def _syntax_error(exc: lark.exceptions.LarkError, text: str, mapper: SpanMapper,
         before = lines[line - 1][: max(column - 1, 0)]
         if re.search(r"(<=|>=|==|!=|<|>)", before.split("(")[-1] if "(" in before else before):
             hint = "comparisons do not chain: write `0 < x and x < 2` for `0 < x < 2`"
+    if tok is not None and tok.type == "LSQB" and 0 < line <= len(lines):
+        differential = re.search(r"(?<![A-Za-z0-9_])(d[A-Za-z_][A-Za-z0-9_]*)\s*$", lines[line - 1][: max(column - 1, 0)])
+        if differential is not None:  # `x dW[0]`: one component of a declared Brownian motion
+            name = differential.group(1)
+            hint = f"a differential cannot be indexed: pick components with a matrix or a vector, `[1, 0] @ {name}`"
     if tok is not None and tok.type == "NAME" and first_word not in _STATEMENT_HINTS and "_NL" in expected:
         hint = hint or "two names side by side: is an operator (`*`) missing, or a differential misplaced?"
     return DyncSyntaxError(msg, span, hint=hint)
