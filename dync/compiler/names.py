@@ -622,9 +622,11 @@ class DeclarationChecks:
             call = n.call
             if call.func != "mlp":
                 self.err(UnknownFunction, f"unknown network type `{call.func}`", call.func_span, hint=did_you_mean(call.func, ("mlp",)) or "use `mlp(...)`")
+                self.symbols[n.name] = ("net", None)  # its calls are not errors of their own
                 continue
             if call.args:
                 self.err(BadArguments, "mlp takes keyword arguments only", call.args[0].span, hint="write `mlp(in = 4, out = 1, width = 64, depth = 2)`")
+                self.symbols[n.name] = ("net", None)
                 continue
             values: dict[str, object] = {}
             ok = True
