@@ -338,6 +338,81 @@ class DeclarationChecks:
     def _contains(constraint: AbstractConstraint, value: np.ndarray) -> bool:
         return bool(np.all(constraint.contains(value)))
 
+    def _check_param(self, p: ast.Param) -> tuple[ir.ParamIR, bool] | None:
+        """One parameter without its prior (checked once all are declared), and
+        whether its value was written; ``None`` after reporting its error."""
+        what = f"{'constant' if p.fixed else 'parameter'} `{p.name}`"
+        shape = self._shape(p.shape, what)
+        if shape is None and p.shape is not None:
+            self.failed.add(p.name)  # as for a state: the size's error is the one to report
+        constraint = self._constraint(p.constraint)
+        value = None
+        if p.value is not None:
+            v = self._const(p.value, f"the value of {what}")
+            if v is BAD or v is None:
+                self.symbols[p.name] = ("param", shape if shape is not None else ())
+                self.failed.add(p.name)
+                return None
+            value = np.asarray(v, dtype=float)
+            if shape is None:
+                shape = value.shape
+            elif broadcast(value.shape, shape) != tuple(shape):
+                self.err(
+                    ShapeMismatch,
+                    f"the value of {what} has shape {fmt_shape(value.shape)}, "
+                    f"which does not fit its declared shape {fmt_shape(shape)}",
+                    p.value.span,
+                    hint="give a value of the declared shape, or a scalar (it fills every entry)",
+                )
+                return None
+            if not self._constant_fits(shape, p.value.span, f"the value of {what}", filled=value.size == 1):
+                return None
+            value = np.broadcast_to(value, shape).copy()
+        shape = tuple(shape) if shape is not None else ()
+        self.symbols[p.name] = ("param", shape)
+        if constraint is BAD:
+            return None
+        if value is not None and not np.all(np.isfinite(value)):
+            bad = float(value[~np.isfinite(value)].flat[0])
+            self.err(
+                ConstraintViolation,
+                f"{what} = {bad:g}: the value is not a finite number",
+                p.value.span,
+                hint="a literal beyond ±1.8e308 overflows, and 1/0 or log(0) is infinite; give a finite value",
+            )
+            return None
+        if value is not None and not self._contains(constraint, value):
+            bad = value if value.shape == () else value[~np.vectorize(lambda x: self._contains(constraint, x))(value)]
+            shown = f"{float(bad):g}" if np.asarray(bad).shape == () else f"{float(np.asarray(bad).flat[0]):g}"
+            self.err(
+                ConstraintViolation,
+                f"{what} = {shown} breaks its constraint `{constraint.describe()}`",
+                p.value.span,
+                hint=f"give a value that is {constraint.explain()}",
+            )
+            return None
+        init = None
+        if p.init is not None:
+            # the draw is made before the parameter exists: it cannot read it
+            own = self.symbols.pop(p.name)
+            self._drawing = p.name
+            init = self._dist(p.init, allow_states=False)
+            self._drawing = None
+            self.symbols[p.name] = own
+        if init is BAD:
+            return None
+        if init is not None and not self._init_fits(init, constraint):
+            self._init_outside(what, init, constraint, p.init)
+            return None
+        given = value is not None
+        if value is None and init is None:
+            if not self._constant_fits(shape, p.span, f"the default value of {what}", filled=True):
+                return None
+            value = np.full(shape, constraint.default_value())
+        if value is not None:
+            self.consts[p.name] = value
+        return ir.ParamIR(p.name, self._attrs[p.name], shape, constraint, value, init, None, p.fixed), given
+
     def _check_params(self) -> list[ir.ParamIR]:
         out: list[ir.ParamIR] = []
         static_uses = compile_time_uses(self.spec)
@@ -345,81 +420,18 @@ class DeclarationChecks:
         for p in self.spec.of_type(ast.Param):
             if self._decl_nodes.get(p.name) is not p:
                 continue
-            what = f"{'constant' if p.fixed else 'parameter'} `{p.name}`"
-            shape = self._shape(p.shape, what)
-            if shape is None and p.shape is not None:
-                self.failed.add(p.name)  # as for a state: the size's error is the one to report
-            constraint = self._constraint(p.constraint)
-            value = None
-            if p.value is not None:
-                v = self._const(p.value, f"the value of {what}")
-                if v is BAD or v is None:
-                    self.symbols[p.name] = ("param", shape if shape is not None else ())
-                    self.failed.add(p.name)
-                    continue
-                value = np.asarray(v, dtype=float)
-                if shape is None:
-                    shape = value.shape
-                elif broadcast(value.shape, shape) != tuple(shape):
-                    self.err(
-                        ShapeMismatch,
-                        f"the value of {what} has shape {fmt_shape(value.shape)}, "
-                        f"which does not fit its declared shape {fmt_shape(shape)}",
-                        p.value.span,
-                        hint="give a value of the declared shape, or a scalar (it fills every entry)",
-                    )
-                    continue
-                if not self._constant_fits(shape, p.value.span, f"the value of {what}", filled=value.size == 1):
-                    continue
-                value = np.broadcast_to(value, shape).copy()
-            shape = tuple(shape) if shape is not None else ()
-            self.symbols[p.name] = ("param", shape)
-            if constraint is BAD:
+            checked = self._check_param(p)
+            if checked is None:
+                # its own error is the one to report: a value that reads it is not another
+                self.failed.add(p.name)
                 continue
-            if value is not None and not np.all(np.isfinite(value)):
-                bad = float(value[~np.isfinite(value)].flat[0])
-                self.err(
-                    ConstraintViolation,
-                    f"{what} = {bad:g}: the value is not a finite number",
-                    p.value.span,
-                    hint="a literal beyond ±1.8e308 overflows, and 1/0 or log(0) is infinite; give a finite value",
-                )
-                continue
-            if value is not None and not self._contains(constraint, value):
-                bad = value if value.shape == () else value[~np.vectorize(lambda x: self._contains(constraint, x))(value)]
-                shown = f"{float(bad):g}" if np.asarray(bad).shape == () else f"{float(np.asarray(bad).flat[0]):g}"
-                self.err(
-                    ConstraintViolation,
-                    f"{what} = {shown} breaks its constraint `{constraint.describe()}`",
-                    p.value.span,
-                    hint=f"give a value that is {constraint.explain()}",
-                )
-                continue
-            init = None
-            if p.init is not None:
-                # the draw is made before the parameter exists: it cannot read it
-                own = self.symbols.pop(p.name)
-                self._drawing = p.name
-                init = self._dist(p.init, allow_states=False)
-                self._drawing = None
-                self.symbols[p.name] = own
-            if init is BAD:
-                continue
-            if init is not None and not self._init_fits(init, constraint):
-                self._init_outside(what, init, constraint, p.init)
-                continue
-            given = value is not None
-            if value is None and init is None:
-                if not self._constant_fits(shape, p.span, f"the default value of {what}", filled=True):
-                    continue
-                value = np.full(shape, constraint.default_value())
-            if value is not None:
-                self.consts[p.name] = value
+            param, given = checked
             read = static_uses.get(p.name)
-            compile_time = f"{read[1]} (line {read[0].line})" if read is not None else ""
-            out.append(ir.ParamIR(p.name, self._attrs[p.name], shape, constraint, value, init, None, p.fixed, compile_time))
+            if read is not None:  # read when the spec compiles (an index, a shape, a static argument)
+                param = dataclasses.replace(param, compile_time=f"{read[1]} (line {read[0].line})")
+            out.append(param)
             if p.prior is not None:
-                with_prior.append((len(out) - 1, p, what, constraint, given))
+                with_prior.append((len(out) - 1, p, f"{'constant' if p.fixed else 'parameter'} `{p.name}`", param.constraint, given))
         # Priors are order-free (hierarchical priors may name a parameter
         # declared below): they are densities evaluated with every parameter
         # known, so they are checked once all parameters are declared.
