@@ -40,7 +40,10 @@ class EquationChecks:
         for b in self.spec.of_type(ast.Brownian):
             if self._decl_nodes.get(b.name) is not b:
                 continue
-            shape = self._shape(b.shape, f"Brownian motion `{b.name}`") or ()
+            shape = self._shape(b.shape, f"Brownian motion `{b.name}`")
+            if shape is None and b.shape is not None:
+                self.failed.add(b.name)  # the size's error is the one to report, not each use
+            shape = shape or ()
             self.brownians[b.name] = b
             self.brownian_shapes[b.name] = shape
             self.symbols[b.name] = ("brownian", shape)
@@ -324,8 +327,8 @@ class EquationChecks:
                     hint="end every term with `dt` or a noise `dW`; a sum needs parentheses: `(mu - x) dt`",
                 )
                 return
-        if diff[1:] in self.incomplete:
-            return  # a Brownian motion that lost a misspelt key: that key is the error
+        if diff[1:] in self.incomplete or (diff[1:] in self.brownians and diff[1:] in self.failed):
+            return  # a Brownian motion that lost a misspelt key or its size: that is the error
         if diff != "dt" and not self._is_differential(diff):
             func = coef.operand if isinstance(coef, ast.Unary) else coef
             if isinstance(func, ast.Name) and func.id in FUNCTIONS and func.id not in self.symbols:
