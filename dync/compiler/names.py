@@ -67,6 +67,14 @@ def _shown_size(n: int) -> str:
     return text if len(text) <= 40 else f"a number of {len(text)} digits"
 
 
+
+def _within(inner, outer) -> bool:
+    """Whether span ``inner`` lies inside span ``outer`` (same file)."""
+    if inner is None or outer is None:
+        return False
+    end = (outer.end_line or outer.line, outer.end_column or outer.column)
+    return (outer.line, outer.column) <= (inner.line, inner.column) < end
+
 class DeclarationChecks:
     """The declarations of a spec: names, dims, params and their constraints,
     inputs, states, nets and lets (a part of :class:`~dync.compiler.check.Checker`)."""
@@ -215,6 +223,14 @@ class DeclarationChecks:
             if nc.name in self.failed:
                 return BAD
             node = self._decl_nodes.get(nc.name)
+            if isinstance(node, (ast.Dim, ast.Param)) and nc.name not in self.consts and _within(nc.span, node.span):
+                kind = "dim" if isinstance(node, ast.Dim) else ("constant" if node.fixed else "parameter")
+                return self.err(
+                    cls,
+                    f"{what} uses {kind} `{nc.name}` itself",
+                    nc.span,
+                    hint=f"a {kind}'s own declaration cannot read it: use numbers, dims and parameters declared above",
+                )
             if isinstance(node, (ast.Dim, ast.Param)) and nc.name not in self.consts and (
                 node.span.line, node.span.column) > (nc.span.line, nc.span.column):  # fmt: skip
                 kind = "dim" if isinstance(node, ast.Dim) else ("constant" if node.fixed else "parameter")
