@@ -145,6 +145,13 @@ class ExprChecker:
                     return self.err(InvalidSpec, f"`{e.id}` depends on {c._let_blocker[e.id]} and is not known here", e.span, hint=self.state_hint or "initial values may use numbers, dims, parameters, constants and lets that read only these")
                 if not self.allow_states and isinstance(node, ast.Let) and e.id not in c.symbols and not c._constant_lets_checked:
                     return self.err(InvalidSpec, f"`let {e.id}` is not known here", e.span, hint="parameter values and priors may use numbers, dims, parameters and constants only; write the expression out, or make it a `param`/`const`")
+                if isinstance(node, ast.Observe):
+                    return self.err(
+                        InvalidSpec,
+                        f"`{e.id}` is an observation: it names data, not a value the model computes",
+                        e.span,
+                        hint=f"use the expression it observes (give it a `let` to share it), not `{e.id}`",
+                    )
                 if isinstance(node, ast.Param) and e.id == c._drawing:
                     return self.err(
                         InvalidSpec,

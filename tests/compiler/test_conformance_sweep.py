@@ -85,3 +85,19 @@ def test_an_init_draw_may_read_a_drawn_parameter_above():
     text = "model m\nparam a : positive ~ init HalfNormal(1)\nparam b ~ init Normal(a, 1)\nstate x = 0\ndx = -a * x dt\n"
     model = dync.load("m.dync", 0, text=text)
     assert np.isfinite(float(model.constrained_params()["b"]))
+
+
+# ---- an observation's name is data, not a value -------------------------------
+# (was: `dx = -y dt` with `observe y ~ ...` compiled, silently, to a zero drift)
+
+@pytest.mark.parametrize(
+    "path, text, where",
+    [
+        ("m.dync", "model m\nstate x = 1\ndx = -y dt\nobserve y ~ Normal(x, 1)\n", "3:7"),
+        ("m.yaml", "model: m\nstates: {x: 1}\nequations: [dx = -y dt]\nobserve: {y: Normal(x, 1)}\n", "3:19"),
+        ("m.dync", "model m\nstate x = 1\ndx = -y2 dt\nobserve y ~ Normal(x, 1)\nlet y2 = 2 * y\n", "5:14"),
+    ],
+)
+def test_an_observation_read_as_a_value_is_an_error(path, text, where):
+    (message,) = _messages(path, text)
+    assert message.startswith(f"{where} E290 `y` is an observation")
