@@ -21,7 +21,7 @@ import numpy as np
 
 from .._deep import deepest_statement, run_deep
 from ..dsl import ast
-from ..errors import DyncError, Span, SpecErrors
+from ..errors import DyncError, InvalidSpec, Span, SpecErrors
 from . import ir
 from .analysis import analyse
 from .consteval import Budget
@@ -76,6 +76,8 @@ class Checker(DeclarationChecks, EquationChecks, StatementChecks):
         #: whether ``_check_constant_lets`` has run (a let still unknown after it is in a cycle)
         self._constant_lets_checked = False
         self._drawing: str | None = None  # the parameter whose `~ init` draw is being checked
+        #: the first expression that failed before any error was reported (see check_model)
+        self.silently_bad: Span | None = None
         #: the dims' values (with overrides), once names are resolved
         self.dims: dict[str, int] = {}
 
@@ -174,6 +176,15 @@ def check_model(scope: Checker) -> CheckedModel:
     data_dim = scope._check_data_inputs()
     score = scope._check_score()
     expectations = scope._check_expectations()
+    if not scope.errors and not scope.incomplete and scope.silently_bad is not None:
+        # an expression failed with no error to show for it: never compile
+        # such a spec (a dropped term would silently change the model)
+        scope.err(
+            InvalidSpec,
+            "dync could not check this expression, yet found no error in it",
+            scope.silently_bad,
+            hint="this is a bug in dync: please report it with the spec",
+        )
     if scope.errors:
         raise SpecErrors(scope.errors)
     return CheckedModel(

@@ -80,6 +80,8 @@ class ExprChecker:
     def check(self, e):
         method = getattr(self, f"_{type(e).__name__.lower()}")
         out = method(e)
+        if out is BAD and not self.c.errors and self.c.silently_bad is None:
+            self.c.silently_bad = getattr(e, "span", None)
         shape = getattr(out, "shape", None)
         if out is not BAD and shape is not None:
             if len(shape) > MAX_RANK:

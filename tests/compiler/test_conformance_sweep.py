@@ -101,3 +101,21 @@ def test_an_init_draw_may_read_a_drawn_parameter_above():
 def test_an_observation_read_as_a_value_is_an_error(path, text, where):
     (message,) = _messages(path, text)
     assert message.startswith(f"{where} E290 `y` is an observation")
+
+
+# ---- a safety net: an expression that fails with no error never compiles ------
+
+def test_an_expression_that_fails_without_an_error_is_refused(monkeypatch):
+    """Were a future checker path to return BAD without reporting, the term
+    would vanish from the model; the spec is refused instead, located."""
+    from dync.compiler import expressions
+    from dync.compiler.shapes import BAD
+
+    real = expressions.ExprChecker._number
+
+    def silent(self, e):
+        return BAD if float(e.value) == 7 else real(self, e)
+
+    monkeypatch.setattr(expressions.ExprChecker, "_number", silent)
+    (message,) = _messages("m.dync", "model m\nstate x = 1\ndx = -x dt + 7 dW\n")
+    assert message == "3:14 E290 dync could not check this expression, yet found no error in it"
