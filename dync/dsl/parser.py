@@ -49,7 +49,15 @@ class _BracketNewlines(lark.lark.PostLex):
     def process(self, stream):
         depth = 0
         last_was_newline = False
+        previous = None
         for tok in stream:
+            if (
+                tok.type == "NAME" and tok.value[:1] in "eE" and previous is not None
+                and previous.type == "NUMBER" and previous.end_pos == tok.start_pos
+            ):  # fmt: skip
+                # `1e`, `2.5e-3x`: an exponent without digits, not a number times a name
+                raise lark.exceptions.UnexpectedToken(tok, set())
+            previous = tok
             if tok.type in _OPEN:
                 depth += 1
             elif tok.type in _CLOSE:
@@ -483,6 +491,20 @@ def _syntax_error(exc: lark.exceptions.LarkError, text: str, mapper: SpanMapper,
     expected = sorted(getattr(exc, "expected", set()) or getattr(exc, "accepts", set()) or set())
     at_end = tok is None or tok.type in ("$END", "_NL")
     bracket = _bracket_problem(text)
+    if (
+        tok is not None and tok.type == "NAME" and str(tok)[:1] in "eE" and tok.start_pos
+        and (text[tok.start_pos - 1].isdigit() or text[tok.start_pos - 1] == ".") and tok.line is not None
+    ):  # fmt: skip
+        start = tok.start_pos
+        while start > 0 and (text[start - 1].isdigit() or text[start - 1] == "."):
+            start -= 1
+        end = tok.end_pos + (1 if tok.end_pos < len(text) and text[tok.end_pos] in "+-" else 0)
+        col = tok.column - (tok.start_pos - start)
+        return DyncSyntaxError(
+            f"malformed number `{text[start:end]}`",
+            mapper.span(tok.line, col, tok.line, col + end - start),
+            hint="an exponent needs digits, like `1e3` or `2.5e-4`",
+        )
     if tok is not None and tok.type == "NUMBER" and tok.start_pos is not None and tok.start_pos > 0:
         before = text[tok.start_pos - 1]
         if before.isdigit() or before == ".":
