@@ -567,6 +567,10 @@ def _syntax_error(exc: lark.exceptions.LarkError, text: str, mapper: SpanMapper,
         before = lines[line - 1][: max(column - 1, 0)]
         if re.search(r"(<=|>=|==|!=|<|>)", before.split("(")[-1] if "(" in before else before):
             hint = "comparisons do not chain: write `0 < x and x < 2` for `0 < x < 2`"
+    if tok is not None and str(tok) in ("*", "/", "^", "**", "@") and 0 < line <= len(lines):
+        closed = re.search(r"(?<![A-Za-z0-9_])(d[A-Za-z_][A-Za-z0-9_]*)\s*$", lines[line - 1][: max(column - 1, 0)])
+        if closed is not None:  # `-x dt * 2`: a factor after the differential
+            hint = f"`{closed.group(1)}` closes its term: put every factor before it, as in `2 * x {closed.group(1)}`"
     if tok is not None and tok.type == "LSQB" and 0 < line <= len(lines):
         differential = re.search(r"(?<![A-Za-z0-9_])(d[A-Za-z_][A-Za-z0-9_]*)\s*$", lines[line - 1][: max(column - 1, 0)])
         if differential is not None:  # `x dW[0]`: one component of a declared Brownian motion
