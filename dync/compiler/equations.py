@@ -396,7 +396,7 @@ class EquationChecks:
         if matrix:
             out = matmul_shape(c.shape, bshape)
             if out != shape:
-                self._matrix_noise_mismatch(c.shape, base, tuple(bshape), state, tuple(shape), out, term.span)
+                self._matrix_noise_mismatch(c.shape, base, tuple(bshape), state, tuple(shape), out, term.span, implicit)
                 return
         elif (inner := broadcast(c.shape, bshape)) is None or broadcast(inner, shape) != tuple(shape):
             self.err(
@@ -410,7 +410,7 @@ class EquationChecks:
         used_blocks[block] = (bshape, implicit, base)
         noise_terms[state].append((c, block, matrix))
 
-    def _matrix_noise_mismatch(self, cshape, base: str, bshape, state: str, shape, out, span) -> None:
+    def _matrix_noise_mismatch(self, cshape, base: str, bshape, state: str, shape, out, span, implicit: bool = False) -> None:
         """E230 for a matrix noise term ``L @ dB`` whose shapes do not fit."""
         if not cshape or not bshape:
             scalars = [w for w, s in (("the coefficient", cshape), (f"`d{base}`", bshape)) if not s]
@@ -432,6 +432,12 @@ class EquationChecks:
         if len(bshape) == 1:
             need = tuple(shape) + bshape
             hint = f"the coefficient needs shape {fmt_shape(need)}"
+            if implicit and len(cshape) == 2 and len(shape) == 1 and cshape[0] == shape[0]:
+                # `L @ dW` with L of shape (n, m): the user meant m driving noises
+                hint += (
+                    f"; an undeclared `d{base}` is shaped like the state, so for {cshape[1]} driving noises "
+                    f"declare `brownian {base}[{cshape[1]}]`"
+                )
         self.err(ShapeMismatch, message, span, hint=hint)
 
     # -------------------------------------------------------- observations

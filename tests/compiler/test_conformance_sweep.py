@@ -119,3 +119,20 @@ def test_an_expression_that_fails_without_an_error_is_refused(monkeypatch):
     monkeypatch.setattr(expressions.ExprChecker, "_number", silent)
     (message,) = _messages("m.dync", "model m\nstate x = 1\ndx = -x dt + 7 dW\n")
     assert message == "3:14 E290 dync could not check this expression, yet found no error in it"
+
+
+# ---- `L @ dW` with an undeclared `dW` and more columns than the state ----------
+
+@pytest.mark.parametrize(
+    "path, text",
+    [
+        ("m.dync", "model m\nstate x[2] = 1\ndx = -x dt + [[1, 0, 1], [0.5, 1, 1]] @ dW\n"),
+        ("m.yaml", "model: m\nstates: {x: [1, 1]}\nequations: ['dx = -x dt + [[1, 0, 1], [0.5, 1, 1]] @ dW']\n"),
+    ],
+)
+def test_a_wide_matrix_on_an_implicit_noise_suggests_declaring_it(path, text):
+    with pytest.raises(SpecErrors) as info:
+        compile_file(path, text=text)
+    (error,) = info.value.errors
+    assert error.code == "E230"
+    assert error.hint.endswith("for 3 driving noises declare `brownian W[3]`")
