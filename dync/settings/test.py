@@ -9,6 +9,7 @@ from typing import Any
 
 from ..dsl import ast
 from ..errors import BadValue, SpecErrors, UsageError, did_you_mean
+from ..info.constraints import AbstractConstraint, make_constraint
 from .common import _number, _whole, as_items, compile_time_uses, located_in_section, merge_section, parse_sets, split_sets
 
 #: the built-in checks ``dync test`` runs on every model (``--skip`` names them)
@@ -109,10 +110,20 @@ def _section_ranges(spec: ast.Spec, ranges: Any) -> dict[str, tuple[float, float
             raise
         raise SpecErrors([BadValue(f"test.ranges: {err.message}", span, hint=err.hint)]) from None
     known = [p.name for p in spec.of_type(ast.Param)] + [d.name for d in spec.of_type(ast.Dim)]
-    for name in chosen:
+    params = {p.name: p for p in spec.of_type(ast.Param)}
+    for name, (lo, hi) in chosen.items():
         if name not in known and span is not None:
             hint = did_you_mean(name, known) or ("the parameters are " + ", ".join(f"`{k}`" for k in known) if known else None)
             raise SpecErrors([BadValue(f"test.ranges: the spec has no parameter or dim `{name}`", span, hint=hint)])
+        constraint = _literal_constraint(params[name].constraint) if name in params else None
+        if constraint is not None and span is not None:
+            clo, chi = constraint.bounds()
+            if lo < clo or hi > chi:
+                raise SpecErrors([BadValue(
+                    f"test.ranges: the range of `{name}` is [{lo:g}, {hi:g}], outside its constraint `{constraint.describe()}`",
+                    span,
+                    hint=f"give a range inside ({clo:g}, {chi:g})",
+                )])  # fmt: skip
     if span is not None:
         try:
             _refuse_compile_time_ranges(spec, chosen, "test.ranges")
@@ -141,6 +152,29 @@ def _refuse_compile_time_ranges(spec: ast.Spec, ranges: Mapping[str, Any], what:
                 hint=f"drop its range; to test other values, change it in the spec, or declare it `dim {name} = ...` "
                 f"and give the dim a range (each size drawn compiles once)",
             )
+
+
+def _literal_constraint(node: ast.Name | ast.Call | None) -> AbstractConstraint | None:
+    """A parameter's constraint when its bounds are written as numbers (a
+    bound that is an expression is checked when the model is built)."""
+    if node is None:
+        return None
+
+    def number(e: ast.Expr) -> float | None:
+        if isinstance(e, ast.Number):
+            return float(e.value)
+        if isinstance(e, ast.Unary) and e.op in "+-" and isinstance(e.operand, ast.Number):
+            return float(e.operand.value) * (-1 if e.op == "-" else 1)
+        return None
+
+    kind, args = (node.id, []) if isinstance(node, ast.Name) else (node.func, list(node.args))
+    bounds = [number(a) for a in args]
+    if any(b is None for b in bounds):
+        return None
+    try:
+        return make_constraint(kind, *bounds)
+    except ValueError:  # an unknown or malformed constraint: the checker reports it
+        return None
 
 
 def _parse_skip(skip: Iterable[str] | str | None) -> tuple[str, ...]:
