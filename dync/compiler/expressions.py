@@ -306,6 +306,15 @@ class ExprChecker:
         if sig is None:
             if name in DISTRIBUTIONS:
                 return self.err(UnknownFunction, f"`{name}` is a distribution; it can only follow `~`", e.func_span, hint="distributions appear in `~ DIST` of params, states and observations")
+            node = c._decl_nodes.get(name)
+            if sym is None and node is not None:  # declared, not yet in scope here (a state read by a let)
+                kind = {ast.State: "state", ast.Input: "input", ast.Let: "let", ast.Observe: "observation",
+                        ast.Brownian: "brownian", ast.Dim: "dim"}.get(type(node))  # fmt: skip
+                if kind is not None:
+                    return self.err(UnknownFunction, f"`{name}` is a {kind}, not a function", e.func_span)
+            if sym is None and name in ("t", "pi"):
+                what = "the time" if name == "t" else "a number"
+                return self.err(UnknownFunction, f"`{name}` is {what}, not a function", e.func_span, hint="is an operator (`*`) missing?")
             if sym is not None:
                 return self.err(UnknownFunction, f"`{name}` is a {sym[0]}, not a function", e.func_span)
             if name in ("not", "and", "or"):

@@ -136,3 +136,18 @@ def test_a_wide_matrix_on_an_implicit_noise_suggests_declaring_it(path, text):
     (error,) = info.value.errors
     assert error.code == "E230"
     assert error.hint.endswith("for 3 driving noises declare `brownian W[3]`")
+
+
+# ---- a state or the time called like a function -------------------------------
+# (was: "unknown function `x`" for a declared state read by a let)
+
+@pytest.mark.parametrize(
+    "path, text, expected",
+    [
+        ("m.dync", "model m\nstate x = 1\nlet E = x(2)\ndx = -E dt\n", ["3:9 E220 `x` is a state, not a function"]),
+        ("m.yaml", "model: m\nstates: {x: 1}\nlet: {E: x(2) * t(2)}\nequations: [dx = -E dt]\n",
+         ["3:10 E220 `x` is a state, not a function", "3:17 E220 `t` is the time, not a function"]),
+    ],
+)
+def test_a_state_or_the_time_called_as_a_function_says_what_it_is(path, text, expected):
+    assert _messages(path, text) == expected
