@@ -52,10 +52,11 @@ class _BracketNewlines(lark.lark.PostLex):
         previous = None
         for tok in stream:
             if (
-                tok.type == "NAME" and tok.value[:1] in "eE" and previous is not None
-                and previous.type == "NUMBER" and previous.end_pos == tok.start_pos
+                tok.type == "NAME" and previous is not None and previous.type == "NUMBER"
+                and previous.end_pos == tok.start_pos
+                and (tok.value[:1] in "eE_" or (previous.value == "0" and tok.value[:1] in "xXoObB"))
             ):  # fmt: skip
-                # `1e`, `2.5e-3x`: an exponent without digits, not a number times a name
+                # `1e`, `1_000`, `0x1F`: a malformed number, not a number times a name
                 raise lark.exceptions.UnexpectedToken(tok, set())
             previous = tok
             if tok.type in _OPEN:
@@ -492,7 +493,7 @@ def _syntax_error(exc: lark.exceptions.LarkError, text: str, mapper: SpanMapper,
     at_end = tok is None or tok.type in ("$END", "_NL")
     bracket = _bracket_problem(text)
     if (
-        tok is not None and tok.type == "NAME" and str(tok)[:1] in "eE" and tok.start_pos
+        tok is not None and tok.type == "NAME" and str(tok)[:1] in "eE_xXoObB" and tok.start_pos
         and (text[tok.start_pos - 1].isdigit() or text[tok.start_pos - 1] == ".") and tok.line is not None
     ):  # fmt: skip
         start = tok.start_pos
@@ -503,7 +504,9 @@ def _syntax_error(exc: lark.exceptions.LarkError, text: str, mapper: SpanMapper,
         return DyncSyntaxError(
             f"malformed number `{text[start:end]}`",
             mapper.span(tok.line, col, tok.line, col + end - start),
-            hint="an exponent needs digits, like `1e3` or `2.5e-4`",
+            hint={"_": "write a number without `_`, like `1000`", "e": "an exponent needs digits, like `1e3` or `2.5e-4`"}.get(
+                str(tok)[:1].lower(), "write a number in decimal, like `16` or `0.5`"
+            ),
         )
     if tok is not None and tok.type == "NUMBER" and tok.start_pos is not None and tok.start_pos > 0:
         before = text[tok.start_pos - 1]
