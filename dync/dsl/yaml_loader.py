@@ -1222,6 +1222,8 @@ def _name_hint(name: str, what: str) -> str:
         rest = _SHAPED_CONTENT[what]
         inner = f"shape: [{shape}]" + (f", {rest}" if rest else "")
         return f"in YAML the shape is a key of its own: write `{base}: {{{inner}}}`"
+    if not name.isascii():  # `σ`: a letter, but not one a name may hold
+        return "a name starts with a letter or `_` and has only letters, digits and `_`, all ASCII (write `sigma` for `σ`, `theta` for `θ`)"
     return "a name starts with a letter or `_` and has only letters, digits and `_`"
 
 
