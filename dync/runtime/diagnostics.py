@@ -52,11 +52,16 @@ def coordinates(ds: xr.Dataset, name: str, sample_dims: tuple[str, ...]):
     return out
 
 
+#: the remedy for a chain that never moved, for a gradient-based sampler
+STUCK_ADVICE = "see its step size; start elsewhere, reparametrise, or use a smoother likelihood"
+
+
 def posterior_table(
     posterior: xr.Dataset,
     sample_stats: xr.Dataset | None = None,
     seconds: float | None = None,
     max_rows: int = 40,
+    stuck_advice: str = STUCK_ADVICE,
 ) -> list[str]:
     """The lines of the diagnostics table of ``posterior`` (dims ``chain,
     draw, ...``) and the summary of ``sample_stats``.
@@ -68,6 +73,8 @@ def posterior_table(
         seconds: the sampling time, for the ESS-per-second column.
         max_rows: coordinates shown (the rest are summarised in one line:
             the worst R-hat and the smallest ESS).
+        stuck_advice: what the warning about a chain that never moved
+            advises (the sampler's own remedy).
     """
     import warnings
 
@@ -76,10 +83,10 @@ def posterior_table(
     # say what is wrong, so numpy's own warnings would only be noise
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return _posterior_table(posterior, sample_stats, seconds, max_rows)
+        return _posterior_table(posterior, sample_stats, seconds, max_rows, stuck_advice)
 
 
-def _posterior_table(posterior, sample_stats, seconds, max_rows) -> list[str]:
+def _posterior_table(posterior, sample_stats, seconds, max_rows, stuck_advice) -> list[str]:
     from .arviz_import import import_arviz
 
     az = import_arviz()
@@ -101,8 +108,8 @@ def _posterior_table(posterior, sample_stats, seconds, max_rows) -> list[str]:
                 ess_bulk = ess_tail = float("nan")
                 stuck.append(
                     f"the draws of {label} never move in chain{'s' if len(frozen) > 1 else ''} "
-                    f"{', '.join(map(str, frozen[:8]))}: the sampler is stuck there (see its step size), so its "
-                    "numbers in this table mean nothing; start elsewhere, reparametrise, or use a smoother likelihood"
+                    f"{', '.join(map(str, frozen[:8]))}: the sampler is stuck there, so its numbers in this table "
+                    f"mean nothing; {stuck_advice}"
                 )
             worst.append((rhat, ess_bulk, label))
             if len(rows) < max_rows:

@@ -314,7 +314,8 @@ def fit_summary(idata) -> str:
             f"{idata.posterior.sizes['chain']} chains x {idata.posterior.sizes['draw']} draws "
             f"(after {main.attrs.get('warmup', '?')} warm-up steps)"
         )
-        lines += posterior_table(idata.posterior, stats)
+        advice = {"stuck_advice": "a noisy likelihood estimate holds it: raise --particles"} if method == "pmmh" else {}
+        lines += posterior_table(idata.posterior, stats, **advice)
         if method == "pmmh":
             from .pmmh import pmmh_remarks
 

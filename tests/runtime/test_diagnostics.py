@@ -30,6 +30,10 @@ def test_a_chain_that_never_moves_is_named_and_its_ess_is_not_shown():
     assert "the draws of s never move in chain 1" in text
     row = next(line for line in text.splitlines() if line.startswith("s "))
     assert row.split()[5:7] == ["nan", "nan"], row
+    assert "see its step size" in text
+    # a random walk has no step size: its remedy is its own
+    text = "\n".join(posterior_table(_posterior(s=s), stuck_advice="raise --particles"))
+    assert "mean nothing; raise --particles" in text and "step size" not in text
 
 
 def test_one_chain_says_why_r_hat_is_nan():
