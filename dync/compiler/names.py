@@ -21,6 +21,7 @@ from ..errors import (
     BadArguments,
     BadConstraint,
     BadDim,
+    BadValue,
     ConstraintViolation,
     DuplicateDeclaration,
     DyncError,
@@ -209,7 +210,7 @@ class DeclarationChecks:
         for c in self.spec.of_type(ast.Calculus):
             if c.value not in CALCULI:
                 self.err(
-                    InvalidSpec,
+                    BadValue,  # E261, as YAML's `calculus: Ito`
                     f"unknown calculus `{c.value}`",
                     c.span,
                     hint=did_you_mean(c.value, CALCULI) or "write `ito` or `stratonovich`",

@@ -855,8 +855,12 @@ class _SpecReader:
     def calculus(self, node: Node) -> list:
         if isinstance(node, ScalarNode) and node.value in CALCULI and node.tag == _STR:
             return [ast.Calculus(node.value, self.span(node))]
-        hint = did_you_mean(node.value, CALCULI) if isinstance(node, ScalarNode) else None
-        self.expected("calculus", "`ito` or `stratonovich`", node, hint)
+        if isinstance(node, ScalarNode) and node.tag == _STR and node.value:
+            # the text form's message and code (E261) for `calculus Ito`
+            hint = did_you_mean(node.value, CALCULI) or "write `ito` or `stratonovich`"
+            self.error(BadValue, f"unknown calculus `{node.value}`", node, hint)
+            return []
+        self.expected("calculus", "`ito` or `stratonovich`", node)
         return []
 
     def dims(self, node: Node) -> list:
