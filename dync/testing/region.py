@@ -93,12 +93,24 @@ def _element_box(value: float, c: AbstractConstraint) -> tuple[float, float]:
     return value - half, value + half
 
 
+def _bounds_in_words(lo: float, hi: float) -> str:
+    """What a constraint's open bounds allow, without repeating its name:
+    ``> 0`` for ``positive``, ``strictly between -1 and 1`` for ``interval(-1, 1)``."""
+    if math.isfinite(lo) and math.isfinite(hi):
+        return f"strictly between {lo:g} and {hi:g}"
+    if math.isfinite(lo):
+        return f"> {lo:g}"
+    if math.isfinite(hi):
+        return f"< {hi:g}"
+    return "any finite number"
+
+
 def _within(name: str, box: tuple[float, float], c: AbstractConstraint) -> tuple[float, float]:
     lo, hi = box
     clo, chi = c.bounds()
     if lo < clo or hi > chi:
         raise UsageError(
-            f"range of `{name}` is [{lo:g}, {hi:g}], outside its constraint {c.describe()} ({c.explain()})",
+            f"range of `{name}` is [{lo:g}, {hi:g}], outside its constraint `{c.describe()}` ({_bounds_in_words(clo, chi)})",
             hint=f"give a range inside ({clo:g}, {chi:g})",
         )
     span = hi - lo

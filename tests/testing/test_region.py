@@ -32,7 +32,7 @@ def test_ranges_replace_the_box_and_must_fit_the_constraint():
     values = {"theta": np.asarray(1.0)}
     (r,) = param_regions(info, values, {"theta": (0.5, 3.0)})
     assert (float(r.low), float(r.high)) == (0.5, 3.0)
-    with pytest.raises(UsageError, match="outside its constraint positive"):
+    with pytest.raises(UsageError, match=r"outside its constraint `positive` \(> 0\)\n"):
         param_regions(info, values, {"theta": (-1.0, 1.0)})
     with pytest.raises(UsageError, match="did you mean `theta`"):
         param_regions(info, values, {"thetta": (0.5, 1.0)})
@@ -63,3 +63,16 @@ def test_a_parameter_read_when_the_spec_compiles_is_held_not_drawn():
     with pytest.raises(UsageError, match=r"range of `k`: the parameter is read as an index or a size \(line 5\)") as err:
         param_regions(info, values, {"k": (0.0, 2.0)})
     assert "held at its spec value" in err.value.message and "dim k" in err.value.hint
+
+
+def test_a_range_outside_its_constraint_names_the_constraint_once():
+    # the message once said "outside its constraint positive (positive (> 0))"
+    for constraint, bounds_in_words in ((Positive(), "> 0"), (Interval(-1.0, 1.0), "strictly between -1 and 1")):
+        info = _info(ParamInfo("theta", (), constraint))
+        with pytest.raises(UsageError) as err:
+            param_regions(info, {"theta": np.asarray(0.5)}, {"theta": (-2.0, 0.9)})
+        written = constraint.describe()
+        assert err.value.message == (
+            f"range of `theta` is [-2, 0.9], outside its constraint `{written}` ({bounds_in_words})"
+        )
+        assert err.value.message.count(written.split("(")[0]) == 1
