@@ -110,6 +110,16 @@ def _warn_if_float32_blurs_the_times(t0: float, t1: float, dt: float) -> None:
         )
 
 
+def _only_compiled_value(values: np.ndarray, compiled: ArrayLike) -> bool:
+    """Whether every swept value is the value compiled in: a sweep of a
+    parameter read when the spec compiles changes nothing only then."""
+    compiled = np.asarray(compiled, dtype=float)
+    try:
+        return values.size > 0 and bool(np.allclose(values, compiled, rtol=1e-6, atol=0.0))
+    except ValueError:  # shapes that do not broadcast: `_check_sweep` says what is wrong
+        return False
+
+
 def _check_sweep(info: ModelInfo, sweep: Mapping[str, ArrayLike] | None, params: Mapping | None) -> dict[str, np.ndarray]:
     """Swept name → checked values ``(k,) + shape``; every name with the same ``k``."""
     if not sweep:
@@ -315,7 +325,9 @@ def simulate(
         model = with_params(model, params)
     for name in sweep or {}:
         if lookup_param(info, name, "sweep").compile_time:  # its values would never reach the compiled code
-            raise compile_time_refusal(model, param_infos(info)[name], "sweep", np.asarray(sweep[name], dtype=float))
+            values = np.asarray(sweep[name], dtype=float)
+            if not _only_compiled_value(values, model.constrained_params()[name]):
+                raise compile_time_refusal(model, param_infos(info)[name], "sweep", values)
     swept = _check_sweep(info, sweep, params)
     args = make_args(info, inputs)
     choice = choose_solver(info, solver, adaptive)

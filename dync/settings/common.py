@@ -207,7 +207,7 @@ def split_sets(spec: ast.Spec, sets: Mapping[str, str]) -> tuple[dict[str, int],
     return dims, params
 
 
-def refuse_compile_time_parameters(spec: ast.Spec, names: Iterable[str], flag: str) -> None:
+def refuse_compile_time_parameters(spec: ast.Spec, values: Mapping[str, Any] | Iterable[str], flag: str) -> None:
     """Refuse to set a parameter that the compiler reads when the spec
     compiles: an index or a declared shape (`x[k]`, `state x[K]`), a library
     call's compile-time argument (`roll(x, k)`, `zeros(k)`, `sum(x, axis = k)`),
@@ -215,13 +215,24 @@ def refuse_compile_time_parameters(spec: ast.Spec, names: Iterable[str], flag: s
     spec's value, so a new one would be silently ignored (`--set k=5` ran with
     `x[1]`).
 
+    Args:
+        spec: the parsed spec.
+        values: name → the value given (a number, a list, the values of a
+            sweep); a value equal to the spec's literal value changes nothing
+            and is accepted (`--set k=1` for `param k = 1`). Names alone are
+            all refused.
+        flag: ``"--set"`` or ``"--sweep"``, for the message.
+
     Raises:
         UsageError: naming the parameter, where it is read, and the fix.
     """
-    declared = {p.name for p in spec.of_type(ast.Param)}
+    declared = {p.name: p for p in spec.of_type(ast.Param)}
     uses = compile_time_uses(spec)
-    for name in names:
+    given = values if isinstance(values, Mapping) else dict.fromkeys(values)
+    for name, value in given.items():
         if name in declared and name in uses:
+            if value is not None and _is_spec_value(declared[name].value, value):
+                continue
             span, what = uses[name]
             raise UsageError(
                 f"`{flag} {name}=...`: parameter `{name}` is read as {what} (line {span.line}), "
@@ -291,6 +302,21 @@ def refuse_fitting_compile_time_parameters(
         raise SpecErrors(errors)
 
 
+def _is_spec_value(expr: ast.Expr | None, value: Any) -> bool:
+    """Whether ``value`` (a number, a nested list of numbers or an array of
+    them) is, element by element, the number the spec writes as ``expr``
+    (within the tolerance the runtime compares a held value with); ``False``
+    for a value the spec computes (`2 * j`), which only the compiled model
+    knows."""
+    literal = _literal_number(expr)
+    if literal is None:
+        return False
+    numbers = _flat(value.tolist() if hasattr(value, "tolist") else value)
+    return bool(numbers) and all(
+        isinstance(v, (int, float)) and math.isclose(float(v), literal, rel_tol=1e-6) for v in numbers
+    )
+
+
 def _literal_number(expr: ast.Expr | None) -> float | None:
     """The number a literal value writes (``1``, ``-2.5``), else ``None``."""
     if isinstance(expr, ast.Number):
@@ -306,10 +332,13 @@ def _warn_about_stale_values(spec: ast.Spec, sets: Mapping[str, float]) -> None:
     evaluated once, with the spec's values, so `b` stays 2 unless set too."""
     import warnings
 
+    declared = {p.name: p.value for p in spec.of_type(ast.Param)}
+    # a parameter set to its own spec value changes nothing computed from it
+    changed = {name for name, value in sets.items() if not _is_spec_value(declared.get(name), value)}
     for stmt in spec.of_type(ast.Param):
         if stmt.name in sets or stmt.value is None:
             continue
-        used = sorted(ast.free_names(stmt.value) & set(sets))
+        used = sorted(ast.free_names(stmt.value) & changed)
         if used:
             names = ", ".join(f"`{n}`" for n in used)
             warnings.warn(

@@ -208,3 +208,17 @@ def test_every_kind_of_compile_time_read_is_recorded_in_the_compiled_model():
         "a": "",
     }
     assert list(unconstrained_params(model)) == ["a"]
+
+
+def test_a_sweep_of_it_at_its_own_value_runs(indexed):
+    """Sweeping `k` (read as an index) over its compiled value alone changes
+    nothing, so it runs (was refused like any sweep of it), path for path
+    the run without the sweep."""
+    import dync
+
+    swept = dync.simulate(indexed, seed=0, paths=2, t1=0.2, dt=0.1, sweep={"k": [1.0, 1.0]})
+    plain = dync.simulate(indexed, seed=0, paths=2, t1=0.2, dt=0.1)
+    assert swept.sizes["sweep"] == 2 and list(swept["k"].values) == [1.0, 1.0]
+    np.testing.assert_array_equal(swept["x"].values[0], plain["x"].values)  # same seed, same model
+    with pytest.raises(UsageError, match=r"sweep: parameter `k` .* the value given \(\[1\.0, 2\.0\]\) would be ignored"):
+        dync.simulate(indexed, seed=0, paths=2, t1=0.2, dt=0.1, sweep={"k": [1.0, 2.0]})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
 from dync.dsl.loading import load_spec
@@ -169,3 +171,28 @@ def test_the_library_reads_its_compile_time_arguments_from_the_vocabulary():
             else:
                 assert sig.params.index(a) == position
     assert {n for n, s in FUNCTIONS.items() if s.static} <= set(COMPILE_TIME_ARGUMENTS)
+
+
+def test_a_compile_time_parameter_may_be_given_its_own_spec_value():
+    """`--set k=1` for `param k = 1` read as an index changes nothing: it is
+    accepted (was refused like any other value); another value, or a value
+    the spec computes (`param K = 2 * k`), is still refused, and so is a
+    sweep that reaches another value."""
+    from dync.settings import simulate_settings
+
+    spec = load_spec(
+        "m.dync",
+        text="model m\nparam k = 1\nparam n = -2\nparam K = 2 * k\nparam a = 1\nstate x[3] = 0\n"
+        "dx = -a * roll(x, n) dt + x[k] * x[K] dW\n",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nor is `K = 2 * k` stale
+        assert simulate_settings(spec, t1=1.0, dt=0.1, sets=["k=1"]).params == {"k": 1.0}
+    assert simulate_settings(spec, t1=1.0, dt=0.1, sets=["k=1.0", "n=-2"]).params == {"k": 1.0, "n": -2.0}
+    for refused in ("k=2", "n=2", "K=2"):
+        with warnings.catch_warnings(), pytest.raises(UsageError, match=rf"`--set {refused[0]}=\.\.\.`: parameter `{refused[0]}` is read as"):
+            warnings.simplefilter("ignore")  # `K = 2 * k` would be stale
+            simulate_settings(spec, t1=1.0, dt=0.1, sets=[refused])
+    assert list(simulate_settings(spec, t1=1.0, dt=0.1, sweep=["k=1:1:3"]).sweep["k"]) == [1.0, 1.0, 1.0]
+    with pytest.raises(UsageError, match=r"`--sweep k=\.\.\.`"):
+        simulate_settings(spec, t1=1.0, dt=0.1, sweep=["k=1:2:2"])
