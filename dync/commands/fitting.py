@@ -61,7 +61,7 @@ def fit_spec(
     if settings.x64:
         jax.config.update("jax_enable_x64", True)
     from ..runtime.fit import fit_model
-    from ..runtime.params import check_compile_time_value, with_params
+    from ..runtime.params import with_params
 
     compiled = compile_ast(spec, settings.dims)
     model = build_model(compiled, jax.random.key(settings.seed))
@@ -70,11 +70,37 @@ def fit_spec(
     for name, value in settings.fix.items():  # a value the compiled code would ignore, named as the flag
         p = next((q for q in model.info.params if q.name == name), None)
         if p is not None and p.compile_time:
-            check_compile_time_value(model, p, value, f"`--fix {name}={value:g}`")
+            _check_held_value(spec, model, p, value, flagged=name in settings.fix_flagged)
     return fit_model(
         model, os.fspath(data) if isinstance(data, os.PathLike) else data, checkpoint=None if checkpoint is None
         else os.fspath(checkpoint), progress=progress, **settings.run_kwargs(),
     )  # fmt: skip
+
+
+def _check_held_value(spec: ast.Spec, model: Any, p: Any, value: float, *, flagged: bool) -> None:
+    """Refuse to hold ``p``, read when the spec compiles, at another value than
+    the compiled one (a spec value computed as `2 * j`, which the settings
+    could not compare): named as the flag, or located at the YAML spec's
+    ``fit: fix:`` entry when the value came from there.
+
+    Raises:
+        UsageError: the value came from ``--fix``.
+        SpecErrors: it came from ``fit: fix:`` (E261 at the entry).
+    """
+    import numpy as np
+
+    from ..errors import BadValue, SpecErrors, UsageError
+    from ..runtime.params import check_compile_time_value
+
+    span = None if flagged else spec.setting_span("fit", f"fix.{p.name}") or spec.setting_span("fit", "fix")
+    try:
+        check_compile_time_value(model, p, value, "fit.fix" if span is not None else f"`--fix {p.name}={value:g}`")
+    except UsageError as err:
+        if span is None:
+            raise
+        compiled = np.asarray(model.constrained_params()[p.name], dtype=float)
+        shown = f"{compiled.item():g}" if compiled.ndim == 0 else str(compiled.tolist())
+        raise SpecErrors([BadValue(err.message, span, hint=f"hold it at {shown}, or change its value in the spec")]) from None
 
 
 def fit_file(

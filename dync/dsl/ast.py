@@ -319,7 +319,8 @@ class Spec:
         return [s for s in self.statements if isinstance(s, kind)]
 
     def setting_span(self, section: str, key: str) -> Span | None:
-        """Where the YAML spec gives ``section.key`` (``None``: not given)."""
+        """Where the YAML spec gives ``section.key`` (``None``: not given);
+        ``key`` may name an entry of a mapping-valued setting, ``fix.k``."""
         for sec, name, span in self.setting_spans:
             if sec == section and name == key:
                 return span

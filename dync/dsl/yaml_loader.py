@@ -1150,6 +1150,10 @@ class _SpecReader:
         entries = self.mapping(node, section)
         for _key, value, name in entries:
             self.setting_spans.append((section, name, self.span(value)))
+            if isinstance(value, MappingNode):  # `fix: {k: 3}`: each entry, `fix.k`, for an error about it
+                for k, v in value.value:
+                    if isinstance(k, ScalarNode):
+                        self.setting_spans.append((section, f"{name}.{k.value}", self.span(k, v)))
         out = []
         keys = sections.yaml_keys(section)
         if keys is not None:

@@ -284,7 +284,7 @@ def refuse_fitting_compile_time_parameters(
             message = (f"parameter `{p.name}` is read as {what} (line {span.line}) when the spec compiles, so the "
                        f"compiled model keeps its value {value}: the value given ({fixed[p.name]:g}) would be ignored")  # fmt: skip
             hint = f"hold it at {value}, or change its value in the spec"
-            section = spec.setting_span("fit", "fix")
+            section = spec.setting_span("fit", f"fix.{p.name}") or spec.setting_span("fit", "fix")
             if p.name in flagged or section is None:
                 raise UsageError(f"`--fix {p.name}={fixed[p.name]:g}`: {message}", hint=hint)
             errors.append(BadValue(f"fit.fix: {message}", section, hint=hint))

@@ -39,6 +39,9 @@ class FitSettings:
         likelihood: ``"auto"``, ``"kalman"`` or ``"particle"``.
         seed: the run's random seed (NUTS, the particle filter's fixed key).
         fix: name → value of parameters held fixed.
+        fix_flagged: the names of ``fix`` that ``--fix`` gave (the others
+            came from the YAML ``fit: fix:`` section, and an error about one
+            points there).
         chains, warmup, draws, target_accept: NUTS and PMMH (``None``: the
             method's default, :data:`dync.runtime.fit.SAMPLER_DEFAULTS`).
         steps, learning_rate, tolerance: MLE/MAP (Adam in the unconstrained
@@ -60,6 +63,7 @@ class FitSettings:
     likelihood: str = "auto"
     seed: int = 0
     fix: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    fix_flagged: frozenset[str] = frozenset()
     chains: int = 4
     warmup: int | None = None
     draws: int | None = None
@@ -199,6 +203,7 @@ def fit_settings(
         likelihood=likelihood,
         seed=_whole(v["seed"], "--seed", 0),
         fix=fixed,
+        fix_flagged=frozenset(flagged),
         chains=_whole(v["chains"], "--chains", 1),
         warmup=None if v["warmup"] is None else _whole(v["warmup"], "--warmup", 0),
         draws=None if v["draws"] is None else _whole(v["draws"], "--draws", 1),
