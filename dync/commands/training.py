@@ -177,4 +177,23 @@ def train_summary(result) -> str:
         f"t in [{m['t_min']:g}, {m['t1']:g}]",
         f"loss: {head:.4g} (first 5%) -> {m['final_loss']:.4g} (last 5%)"
         + (" (sliced score matching: noisy, negative at the optimum)" if m.get("objective") == "ssm" else ""),
+        *_data_moments(m),
     ])  # fmt: skip
+
+
+def _data_moments(meta) -> list[str]:
+    """The data's mean and standard deviation per component (what a
+    preconditioned score's ``sigma_data`` is set from, docs/diffusion.md)."""
+    import numpy as np
+
+    if "data_mean" not in meta:
+        return []
+    mean = np.ravel(meta["data_mean"])
+    sd = np.sqrt(np.clip(np.diag(np.atleast_2d(meta["data_cov"])), 0.0, None))
+
+    def shown(v) -> str:
+        if v.size <= 4:
+            return ", ".join(f"{x:.3g}" for x in v)
+        return f"{v.min():.3g} to {v.max():.3g} over {v.size} components"
+
+    return [f"data: mean {shown(mean)}; std {shown(sd)} (overall {float(np.sqrt(np.mean(sd**2))):.3g})"]
