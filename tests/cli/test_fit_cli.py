@@ -189,3 +189,25 @@ def test_fitting_a_parameter_read_when_the_spec_compiles_is_a_located_error(data
     err = capsys.readouterr().err
     assert "`--fix k=2`: parameter `k` is read as an index or a size (line 5) when the spec compiles" in err
     assert "the value given (2) would be ignored" in err and "Traceback" not in err
+
+
+def test_interrupted_pmmh_fit_resumes_bit_identically(tmp_path, capsys):
+    import arviz as az
+
+    from tests.runtime.conjugate import DRIFT_SPEC, drift_case
+
+    spec, data = tmp_path / "drift.dync", tmp_path / "drift.nc"
+    spec.write_text(DRIFT_SPEC)
+    drift_case(observations=10).data.to_netcdf(data)
+    flags = ["--method", "pmmh", "--likelihood", "particle", "--particles", "20", "--chains", "2", "--warmup", "20",
+             "--draws", "40", "--checkpoint-every", "10", "--no-progress", "--seed", "4"]  # fmt: skip
+    whole, part = tmp_path / "whole.nc", tmp_path / "part.nc"
+    assert _main("fit", str(spec), str(data), "-o", str(whole), *flags) == 0
+    with ctrl_c_after(3):
+        code = _main("fit", str(spec), str(data), "-o", str(part), *flags)
+    assert code == 130 and "--resume" in capsys.readouterr().err and Path(f"{part}.ckpt").exists()
+    assert _main("fit", str(spec), str(data), "-o", str(part), *flags, "--resume") == 0
+    assert "resuming from" in capsys.readouterr().err
+    a, b = az.from_netcdf(whole), az.from_netcdf(part)
+    np.testing.assert_array_equal(a.posterior["b"].values, b.posterior["b"].values)
+    np.testing.assert_array_equal(a.sample_stats.lp.values, b.sample_stats.lp.values)
