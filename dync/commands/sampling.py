@@ -133,4 +133,10 @@ def sample_summary(idata) -> str:
     ]
     stats = idata.sample_stats if "sample_stats" in idata.groups() else None
     lines += posterior_table(post, stats, seconds=a.get("sampling_seconds"))
+    if a.get("not_finite_near"):
+        lines.append(
+            f"warning: the target is not finite close to the draws (at {a['not_finite_near']}): a support bound "
+            "(`log(q)` needs q > 0) makes trajectories that cross it diverge, and the draws near it are biased; "
+            "sample an unbounded variable instead, e.g. `q = exp(u)` with the log-Jacobian `+ u` added to the target"
+        )
     return "\n".join(lines)

@@ -761,6 +761,8 @@ def sample_model(
             "n_steps": np.asarray(run.info.n_steps),
         }
         steps = run.step_size
+        edge = _edge_near_draws(logdensity, np.asarray(run.positions), key_init, describe) if np.any(
+            run.info.diverging) else None  # fmt: skip
     seconds = time.perf_counter() - start
     dims = {n: [f"{n}_dim{i}" for i in range(v.ndim - 2)] for n, v in posterior.items()}
     idata = az.InferenceData(posterior=draws_dataset(posterior, dims), sample_stats=draws_dataset(stats))
@@ -782,9 +784,33 @@ def sample_model(
                 "decay_steps": float(decay_steps)} if split is not None else {}),
             "sampling_seconds": float(seconds),
             "dync_version": __version__,
+            **({"not_finite_near": edge} if method != "dynamics" and edge else {}),
         }
     )
     return idata
+
+
+#: draws probed for a support bound near them, and how far (in posterior sds)
+EDGE_PROBES = 256
+EDGE_REACH = 3.0
+
+
+def _edge_near_draws(logdensity, positions: np.ndarray, key: PRNGKeyArray, describe) -> str:
+    """Where the target is not finite close to the draws, if anywhere: the
+    usual cause of divergences is a support bound (``log(q)`` needs q > 0)
+    that the sampler's trajectories cross. Probes up to
+    :data:`EDGE_PROBES` draws moved by ``N(0, (EDGE_REACH sd)^2)`` per
+    coordinate; returns one such point, described (``""`` if none)."""
+    flat = positions.reshape(-1, positions.shape[-1]).astype(np.float64)
+    if flat.shape[0] < 2:
+        return ""
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel()[-1].item())
+    chosen = flat[rng.choice(flat.shape[0], size=min(EDGE_PROBES, flat.shape[0]), replace=False)]
+    sd = flat.std(axis=0)
+    probes = chosen + EDGE_REACH * sd * rng.standard_normal(chosen.shape)
+    values = np.asarray(jax.jit(jax.vmap(logdensity))(jnp.asarray(probes, positions.dtype)))
+    bad = np.nonzero(~np.isfinite(values))[0]
+    return describe(probes[bad[0]]) if bad.size else ""
 
 
 @eqx.filter_jit
