@@ -739,9 +739,11 @@ def sample_model(
         logdensity, split, data_note = _target_density(model, method, data, initial)
 
         def describe(y):
-            parts = [f"{name} = {np.array2string(np.asarray(v), threshold=8)}"
-                     for name, v in _states_posterior(model, np.asarray(y)[None, None]).items()]  # fmt: skip
-            return ", ".join(p.replace("[[", "[").replace("]]", "]") for p in parts)
+            def shown(v):
+                v = np.asarray(v)[0, 0]  # one chain, one draw
+                return f"{float(v):.4g}" if v.ndim == 0 else np.array2string(v, threshold=8, precision=4)
+
+            return ", ".join(f"{name} = {shown(v)}" for name, v in _states_posterior(model, np.asarray(y)[None, None]).items())
 
         run = sample_density(
             logdensity, initial, key_run, method=method,
