@@ -22,7 +22,7 @@ import dataclasses
 import re
 
 from ..dsl import ast
-from ..dsl.compile_time import compile_time_uses
+from ..dsl.compile_time import compile_time_params, read_when_compiling
 from ..dsl.format import format_expr
 from ..errors import SpecWarning, Span
 from . import ir
@@ -293,18 +293,14 @@ def _compile_time_params(spec: ast.Spec, yaml: bool) -> list[SpecWarning]:
     compiles (an index, a shape, ``roll(x, k)``, a network's size, a
     constraint's bound): its spec value is built into the code, so nothing
     varies it, although ``param`` says it may (docs/language.md §2.3)."""
-    uses = compile_time_uses(spec)
     out = []
-    for p in spec.of_type(ast.Param):
-        if p.fixed or p.name not in uses:
-            continue
-        span, what = uses[p.name]
+    for p, span, what in compile_time_params(spec).values():
         value = format_expr(p.value) if p.value is not None else "..."
         const = f"`{p.name}: {{value: {value}, fixed: true}}`" if yaml else f"`const {p.name} = {value}`"
         out.append(
             SpecWarning(
                 COMPILE_TIME_PARAM,
-                f"parameter `{p.name}` is read as {what} (line {span.line}) when the spec compiles, so the compiled "
+                f"{read_when_compiling(p.name, span, what)}, so the compiled "
                 "model keeps its value: dync fit refuses to fit it, dync test does not draw it, and --set cannot change it",
                 p.name_span,
                 hint=f"declare it {const}; a size to vary is a `dim`, which --set recompiles",

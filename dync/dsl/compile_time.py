@@ -11,7 +11,7 @@ from ..errors import Span
 from . import ast
 from .vocabulary import COMPILE_TIME_ARGUMENTS
 
-__all__ = ["compile_time_uses"]
+__all__ = ["compile_time_params", "compile_time_uses", "read_when_compiling"]
 
 
 def compile_time_uses(spec: ast.Spec) -> dict[str, tuple[Span, str]]:
@@ -69,3 +69,17 @@ def compile_time_uses(spec: ast.Spec) -> dict[str, tuple[Span, str]]:
 
     visit(list(spec.statements))
     return found
+
+
+def compile_time_params(spec: ast.Spec, *, consts: bool = False) -> dict[str, tuple[ast.Param, Span, str]]:
+    """The ``param``s (and with ``consts`` the ``const``s) that the compiler
+    reads when the spec compiles, by name in declaration order: the
+    declaration, and where and as what it is first read
+    (:func:`compile_time_uses`)."""
+    uses = compile_time_uses(spec)
+    return {p.name: (p, *uses[p.name]) for p in spec.of_type(ast.Param) if (consts or not p.fixed) and p.name in uses}
+
+
+def read_when_compiling(name: str, span: Span, what: str) -> str:
+    """The start of every message about such a parameter."""
+    return f"parameter `{name}` is read as {what} (line {span.line}) when the spec compiles"

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from ..dsl import ast
 from ..dsl.sections import SECTIONS, SettingKey
-from ..dsl.compile_time import compile_time_uses as compile_time_uses
+from ..dsl.compile_time import compile_time_params, read_when_compiling
 from ..errors import BadValue, InvalidSpec, SpecErrors, UsageError, did_you_mean
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -226,17 +226,15 @@ def refuse_compile_time_parameters(spec: ast.Spec, values: Mapping[str, Any] | I
     Raises:
         UsageError: naming the parameter, where it is read, and the fix.
     """
-    declared = {p.name: p for p in spec.of_type(ast.Param)}
-    uses = compile_time_uses(spec)
+    read = compile_time_params(spec, consts=True)
     given = values if isinstance(values, Mapping) else dict.fromkeys(values)
     for name, value in given.items():
-        if name in declared and name in uses:
-            if value is not None and _is_spec_value(declared[name].value, value):
+        if name in read:
+            param, span, what = read[name]
+            if value is not None and _is_spec_value(param.value, value):
                 continue
-            span, what = uses[name]
             raise UsageError(
-                f"`{flag} {name}=...`: parameter `{name}` is read as {what} (line {span.line}), "
-                "which is fixed when the spec compiles, so a new value would be ignored",
+                f"`{flag} {name}=...`: {read_when_compiling(name, span, what)}, so a new value would be ignored",
                 hint=f"change its value in the spec (a constraint's bounds are fixed when it compiles)"
                 if what.startswith("a bound of the constraint")
                 else f"change its value in the spec, or declare it `dim {name} = ...` (a dim may be set, and recompiles)",
@@ -269,20 +267,16 @@ def refuse_fitting_compile_time_parameters(
     """
     from ..dsl.format import format_expr
 
-    uses = compile_time_uses(spec)
     flagged = set(flagged)
     errors = []
-    for p in spec.of_type(ast.Param):
-        if p.fixed or p.name not in uses:
-            continue
-        span, what = uses[p.name]
+    for p, span, what in compile_time_params(spec).values():
         value = format_expr(p.value) if p.value is not None else "VALUE"
         if p.name in fixed:
             literal = _literal_number(p.value)
             if literal is None or math.isclose(fixed[p.name], literal, rel_tol=1e-6):
                 continue
-            message = (f"parameter `{p.name}` is read as {what} (line {span.line}) when the spec compiles, so the "
-                       f"compiled model keeps its value {value}: the value given ({fixed[p.name]:g}) would be ignored")  # fmt: skip
+            message = (f"{read_when_compiling(p.name, span, what)}, so the compiled model keeps its value {value}: "
+                       f"the value given ({fixed[p.name]:g}) would be ignored")  # fmt: skip
             hint = f"hold it at {value}, or change its value in the spec"
             section = spec.setting_span("fit", f"fix.{p.name}") or spec.setting_span("fit", "fix")
             if p.name in flagged or section is None:
@@ -291,8 +285,8 @@ def refuse_fitting_compile_time_parameters(
             continue
         errors.append(
             InvalidSpec(
-                f"parameter `{p.name}` is read as {what} (line {span.line}) when the spec compiles, "
-                f"so the compiled model keeps its value and {command} cannot fit it",
+                f"{read_when_compiling(p.name, span, what)}, so the compiled model keeps its value and {command} "
+                "cannot fit it",
                 p.name_span if p.name_span.line else p.span,
                 hint=f"declare it `const {p.name} = {value}`, or hold it with --fix {p.name}={value}"
                 + (f" (YAML: `{command.split()[-1]}: {{fix: {{{p.name}: {value}}}}}`)" if spec.path.endswith((".yaml", ".yml")) else ""),

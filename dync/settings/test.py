@@ -10,7 +10,8 @@ from typing import Any
 from ..dsl import ast
 from ..errors import BadValue, SpecErrors, UsageError, did_you_mean
 from ..info.constraints import AbstractConstraint, make_constraint
-from .common import _number, _whole, as_items, compile_time_uses, located_in_section, merge_section, parse_sets, split_sets
+from ..dsl.compile_time import compile_time_params, read_when_compiling
+from .common import _number, _whole, as_items, located_in_section, merge_section, parse_sets, split_sets
 
 #: the built-in checks ``dync test`` runs on every model (``--skip`` names them)
 BUILTIN_CHECKS = ("finite", "shapes", "reproducible", "forms", "stratonovich", "gradients")
@@ -141,14 +142,13 @@ def _refuse_compile_time_ranges(spec: ast.Spec, ranges: Mapping[str, Any], what:
     Raises:
         UsageError: the first such range, naming what reads the parameter.
     """
-    uses = compile_time_uses(spec)
-    declared = {p.name for p in spec.of_type(ast.Param)}
+    read = compile_time_params(spec)
     for name in ranges:
-        if name in declared and name in uses:
-            use, read_as = uses[name]
+        if name in read:
+            _, use, read_as = read[name]
             raise UsageError(
-                f"{f'`--range {name}=...`' if what == '--range' else what}: parameter `{name}` is read as {read_as} (line {use.line}) when the spec compiles, so a drawn "
-                "value would never reach the compiled model; dync test holds it at its spec value",
+                f"{f'`--range {name}=...`' if what == '--range' else what}: {read_when_compiling(name, use, read_as)}, "
+                "so a drawn value would never reach the compiled model; dync test holds it at its spec value",
                 hint=f"drop its range; to test other values, change it in the spec, or declare it `dim {name} = ...` "
                 f"and give the dim a range (each size drawn compiles once)",
             )
