@@ -27,7 +27,9 @@ estimate of standard deviation ``sigma`` even a proposal that stays put is
 accepted with probability only about ``2 Phi(-sigma / sqrt 2)``. The default
 target acceptance is therefore the random-walk optimum (0.44 for one
 parameter, falling to 0.234 for many) times ``2 Phi(-sigma / sqrt 2)``,
-with ``sigma`` measured at the start (16 fresh keys), and the summary reports
+with ``sigma`` measured at the start (16 fresh keys) and again half-way
+through the warm-up at the chains' mean (the start may be far from the
+posterior, where the estimate is noisier), and the summary reports
 ``sigma`` at the posterior mean: Doucet, Pitt, Deligiannidis & Kohn (2015)
 advise about 1.2, and above about 2 the chain sticks (raise ``--particles``;
 ``sigma`` falls as ``1 / sqrt(particles)``).
@@ -43,6 +45,7 @@ from typing import Any, NamedTuple
 import equinox as eqx
 import jax
 import jax.flatten_util
+import jax.scipy.special
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
@@ -76,14 +79,15 @@ class PmmhChains(NamedTuple):
     """Every chain's state (chains first): the unconstrained position (flat),
     the log-posterior and each series' log-likelihood *estimates* it was
     accepted with,
-    the proposal's Cholesky factor, and the steps taken (which says whether
-    the warm-up is over)."""
+    the proposal's Cholesky factor, the steps taken (which says whether
+    the warm-up is over), and the acceptance rate the warm-up adapts to."""
 
     position: Float[Array, "chains d"]
     log_density: Float[Array, " chains"]
     log_likelihood: Float[Array, "chains series"]
     scale: Float[Array, "chains d d"]
     step: Any
+    target: Float[Array, ""]
 
 
 class PmmhStep(NamedTuple):
@@ -106,6 +110,12 @@ def default_target_acceptance(noise_sd: float, dimension: int) -> float:
         return 0.02
     ceiling = math.erfc(noise_sd / 2.0)  # 2 Phi(-s / sqrt 2) = erfc(s / 2)
     return max(0.02, RWM_ACCEPTANCE.get(dimension, RWM_ACCEPTANCE_HIGH_DIMENSION) * ceiling)
+
+
+def _target_for(noise_sd: Float[Array, ""], dimension: int) -> Float[Array, ""]:
+    """:func:`default_target_acceptance` of a traced, finite ``noise_sd``."""
+    ceiling = jax.scipy.special.erfc(noise_sd / 2.0)
+    return jnp.maximum(0.02, RWM_ACCEPTANCE.get(dimension, RWM_ACCEPTANCE_HIGH_DIMENSION) * ceiling)
 
 
 class _NoisyDensity(eqx.Module):
@@ -137,18 +147,32 @@ class _PmmhSampler(eqx.Module):
 
     density: _NoisyDensity
     warmup: int = eqx.field(static=True)
-    target: float = eqx.field(static=True)
+    #: the step at which the noise is measured again and the target reset
+    #: (-1: never, for a target the user gave)
+    retarget_at: int = eqx.field(static=True)
 
     def step(self, key: PRNGKeyArray, c: PmmhChains):
         """One step of every chain (the :class:`~dync.runtime.kernels.Kernel` step)."""
         chains = c.position.shape[0]
-        step = jax.vmap(self._one, in_axes=(0, 0, 0, 0, 0, None))
+        key, k_noise = jax.random.split(key)
+        if self.retarget_at >= 0:
+            c = jax.lax.cond(c.step == self.retarget_at, lambda k, c: self._retarget(k, c), lambda k, c: c, k_noise, c)
+        step = jax.vmap(self._one, in_axes=(0, 0, 0, 0, 0, None, None))
         (position, lp, ll, scale), info = step(
-            jax.random.split(key, chains), c.position, c.log_density, c.log_likelihood, c.scale, c.step
+            jax.random.split(key, chains), c.position, c.log_density, c.log_likelihood, c.scale, c.step, c.target
         )
-        return PmmhChains(position, lp, ll, scale, c.step + 1), info
+        return PmmhChains(position, lp, ll, scale, c.step + 1, c.target), info
 
-    def _one(self, key, position, lp, ll, scale, n):
+    def _retarget(self, key: PRNGKeyArray, c: PmmhChains) -> PmmhChains:
+        """The target acceptance from the noise of :data:`NOISE_KEYS`
+        estimates at the chains' mean (kept if one is not finite)."""
+        mean = jnp.mean(c.position, axis=0)
+        _, series = jax.vmap(self.density, in_axes=(None, 0))(mean, jax.random.split(key, NOISE_KEYS))
+        values = jnp.sum(series, axis=-1)
+        target = _target_for(jnp.std(values, ddof=1), mean.shape[0]).astype(c.target.dtype)
+        return c._replace(target=jnp.where(jnp.all(jnp.isfinite(values)), target, c.target))
+
+    def _one(self, key, position, lp, ll, scale, n, target):
         """One chain's step: propose, filter with a fresh key, accept or
         keep; then adapt the proposal if still warming up."""
         d = position.shape[0]
@@ -164,7 +188,7 @@ class _PmmhSampler(eqx.Module):
         # robust adaptive Metropolis (Vihola 2012), during the warm-up only
         eta = jnp.minimum(1.0, d * (n + 1.0) ** (-2.0 / 3.0))
         u = z / jnp.maximum(jnp.linalg.norm(z), 1e-30)
-        middle = jnp.eye(d, dtype=position.dtype) + eta * (alpha - self.target) * jnp.outer(u, u)
+        middle = jnp.eye(d, dtype=position.dtype) + eta * (alpha - target) * jnp.outer(u, u)
         adapted = jnp.linalg.cholesky(scale @ middle @ scale.T)
         usable = (n < self.warmup) & jnp.all(jnp.isfinite(adapted))
         scale = jnp.where(usable, adapted, scale)
@@ -246,7 +270,8 @@ def sample_pmmh(
         warmup: adaptive steps per chain (not kept).
         draws: kept steps per chain.
         target_accept: the acceptance rate the warm-up adapts to; by default
-            :func:`default_target_acceptance` of the measured noise.
+            :func:`default_target_acceptance` of the noise measured at the
+            start, then again half-way through the warm-up.
         fix: name → constrained value of parameters held fixed.
         likelihood: ``"auto"``, ``"particle"`` or ``"kalman"`` (an exact
             likelihood makes this a plain random-walk Metropolis, which NUTS
@@ -332,10 +357,13 @@ def sample_pmmh(
     state = PmmhChains(
         positions, lp0, ll0,
         jnp.broadcast_to(jnp.asarray(scale0, start.dtype), (chains, d, d)), jnp.zeros((), jnp.int32),
+        jnp.asarray(target, start.dtype),
     )  # fmt: skip
-    sampler = _PmmhSampler(density, warmup, target)
+    # a target the user gave is kept; the default one is measured again
+    # half-way through the warm-up, nearer the posterior than the start
+    sampler = _PmmhSampler(density, warmup, warmup // 2 if target_accept is None and warmup >= 20 else -1)
     identity = (
-        f"pmmh chains={chains} warmup={warmup} target={target} fix={sorted(fixed.items())} likelihood={chosen} "
+        f"pmmh chains={chains} warmup={warmup} target={target_accept or 'auto'} fix={sorted(fixed.items())} likelihood={chosen} "
         f"particles={particles} dt={dt} data={data_digest(records)}"
     )
     accepted = [0, 0]
@@ -374,7 +402,7 @@ def sample_pmmh(
     idata.posterior.attrs.update(
         {
             "model": model.info.name, "likelihood": chosen, "warmup": warmup, "fixed": str(sorted(fixed)),
-            "target_accept": float(target), "loglik_noise_sd_start": float(noise_start),
+            "target_accept": float(run.state.target), "loglik_noise_sd_start": float(noise_start),
             "loglik_noise_sd": float(noise_end), **_stays(sample_stats["accepted"]),
         }
     )  # fmt: skip

@@ -50,7 +50,9 @@ def test_pmmh_with_a_particle_filter_samples_the_exact_posterior(drift):
     _agrees_with_the_exact_posterior(idata, case.mean, case.sd)
     attrs = idata.posterior.attrs
     assert 0.2 < attrs["loglik_noise_sd"] < 2.0 and attrs["likelihood"] == "particle"
-    assert attrs["target_accept"] == pytest.approx(default_target_acceptance(attrs["loglik_noise_sd_start"], 1))
+    # the target was measured again half-way through the warm-up, nearer the posterior than the start
+    assert 0.02 <= attrs["target_accept"] <= 0.441
+    assert attrs["target_accept"] != pytest.approx(default_target_acceptance(attrs["loglik_noise_sd_start"], 1))
     # the warm-up drove the acceptance to its target (loosely: RAM's last steps are small)
     assert abs(float(idata.sample_stats.acceptance_rate.mean()) - attrs["target_accept"]) < 0.1
     # the pointwise group holds each draw's accepted estimate; they sum to the recorded one
