@@ -403,7 +403,7 @@ def sample_pmmh(
         {
             "model": model.info.name, "likelihood": chosen, "warmup": warmup, "fixed": str(sorted(fixed)),
             "target_accept": float(run.state.target), "loglik_noise_sd_start": float(noise_start),
-            "loglik_noise_sd": float(noise_end), **_stays(sample_stats["accepted"]),
+            "loglik_noise_sd": float(noise_end), **_stays(sample_stats["accepted"], noise_end),
         }
     )  # fmt: skip
     shapes = {o.name: tuple(o.shape) for o in model.info.observations}
@@ -413,12 +413,22 @@ def sample_pmmh(
     return combine_groups(idata, **groups)
 
 
-def _stays(accepted: np.ndarray) -> dict[str, int]:
+def _stays(accepted: np.ndarray, noise_sd: float = 0.0) -> dict[str, int]:
     """The longest run of draws that a chain stayed put (``longest_stay``,
-    in chain ``longest_stay_chain``) and the length that independent
-    acceptances at the observed mean rate would exceed with probability
-    only about 1 % in the whole run (``unlikely_stay``): a chain held far
-    longer sits on a lucky over-estimate of the likelihood."""
+    in chain ``longest_stay_chain``) and the length that a correct PMMH
+    chain at the observed mean acceptance would exceed with probability only
+    about 1 % in the whole run (``unlikely_stay``): a chain held far longer
+    sits on a lucky over-estimate of the likelihood.
+
+    A noisy likelihood estimate makes long stays part of a correct chain:
+    a chain holds the value it accepted with a high estimate for long. With
+    a log-likelihood estimate of standard deviation ``noise_sd`` (Gaussian,
+    so the held estimate is ``N(+s^2/2, s^2)`` and a fresh one ``N(-s^2/2,
+    s^2)``, Doucet et al. 2015), a chain holding ``W`` moves with probability
+    ``a(W) = p E[min(1, exp(W' - W))]``, ``p`` set so that the mean is the
+    observed rate, and a stay starting at ``W`` (density ``pi(W) a(W)``)
+    lasts at least ``L`` with probability ``(1 - a(W))^L``. With
+    ``noise_sd = 0`` this is independent acceptances at the mean rate."""
     chains, draws = accepted.shape
     longest, where = 0, 0
     for c in range(chains):
@@ -429,11 +439,41 @@ def _stays(accepted: np.ndarray) -> dict[str, int]:
                 longest, where = run, c
     rate = float(np.mean(accepted))
     if 0.0 < rate < 1.0:
-        unlikely = math.log(0.01 / (chains * draws * rate)) / math.log1p(-rate)
+        unlikely = _unlikely_stay(rate, chains * draws, noise_sd)
     else:
         unlikely = float(draws)
     return {"longest_stay": int(longest), "longest_stay_chain": int(where),
             "unlikely_stay": int(max(1, math.ceil(unlikely)))}  # fmt: skip
+
+
+def _unlikely_stay(rate: float, steps: int, noise_sd: float) -> float:
+    """The stay length that ``steps`` steps of a PMMH chain with mean
+    acceptance ``rate`` and log-likelihood noise ``noise_sd`` reach with
+    probability about 1 % (see :func:`_stays`)."""
+    s = float(noise_sd) if math.isfinite(noise_sd) and noise_sd > 0 else 0.0
+    if s == 0.0:
+        return math.log(0.01 / (steps * rate)) / math.log1p(-rate)
+    from scipy.special import ndtr
+
+    w = np.linspace(s * s / 2 - 8 * s, s * s / 2 + 8 * s, 4001)
+    held = np.exp(-0.5 * ((w - s * s / 2) / s) ** 2)  # the held estimate's law
+    m = -s * s / 2 - w  # the log ratio of a fresh to the held estimate: N(m, s^2)
+    g = ndtr(m / s) + np.exp(np.minimum(m + s * s / 2, 50.0)) * ndtr(-m / s - s)
+    g = np.clip(g, 0.0, 1.0)
+    p = min(1.0, rate / float(np.sum(held * g) / np.sum(held)))
+    a = np.clip(p * g, 1e-300, 1.0)
+    start = held * a / np.sum(held * a)  # where stays start
+
+    def expected(length: float) -> float:
+        return steps * rate * float(np.sum(start * np.exp(length * np.log1p(-np.minimum(a, 1 - 1e-16)))))
+
+    lo, hi = 1.0, 1.0
+    while expected(hi) > 0.01 and hi < 1e9:
+        hi *= 2.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if expected(mid) > 0.01 else (lo, mid)
+    return hi
 
 
 def pmmh_remarks(attrs: Mapping[str, Any]) -> list[str]:
