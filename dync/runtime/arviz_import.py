@@ -32,17 +32,28 @@ def import_arviz() -> ModuleType:
     """
     module = sys.modules.get("arviz")
     if module is not None:
+        _quiet(module)
         return module
     for attempt in range(_ATTEMPTS):
         try:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=r"\s*ArviZ is undergoing", category=FutureWarning)
                 module = importlib.import_module("arviz")
-            # ArviZ logs "Shape validation failed" for one chain or a few
-            # draws; dync's own table says what those diagnostics lack
-            logging.getLogger("arviz").setLevel(logging.ERROR)
+            _quiet(module)
             return module
         except FileNotFoundError as error:
             if "daily_warning" not in str(error) or attempt == _ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _quiet(module: ModuleType) -> None:
+    """Silence ArviZ's "Shape validation failed" log for one chain or a few
+    draws (dync's own table says what those diagnostics lack). ArviZ 0.23
+    logs it through ``arviz._log``, a ``logging.Logger("arviz")`` built
+    directly rather than by ``logging.getLogger``, so the registered
+    ``arviz`` logger's level does not reach it: both are set."""
+    logging.getLogger("arviz").setLevel(logging.ERROR)
+    own = getattr(module, "_log", None)
+    if isinstance(own, logging.Logger):
+        own.setLevel(logging.ERROR)

@@ -52,3 +52,17 @@ def test_imported_once_and_quietly(recwarn):
 
     assert arviz_import.import_arviz() is arviz
     assert not [w for w in recwarn if "ArviZ is undergoing" in str(w.message)]
+
+
+def test_a_one_chain_summary_logs_no_shape_warning(capfd):
+    # ArviZ logs through arviz._log, a Logger("arviz") built outside
+    # logging.getLogger: `dync fit --chains 1` printed
+    # "arviz - WARNING - Shape validation failed" above its own table
+    import numpy as np
+
+    from dync.runtime.arviz_import import import_arviz
+
+    az = import_arviz()
+    az.summary(az.from_dict(posterior={"a": np.random.default_rng(0).normal(size=(1, 50))}))
+    captured = capfd.readouterr()
+    assert "Shape validation" not in captured.err + captured.out
