@@ -63,6 +63,9 @@ def test_a_one_chain_summary_logs_no_shape_warning(capfd):
     from dync.runtime.arviz_import import import_arviz
 
     az = import_arviz()
+    import logging
+
+    assert not az._log.isEnabledFor(logging.WARNING)
     az.summary(az.from_dict(posterior={"a": np.random.default_rng(0).normal(size=(1, 50))}))
     captured = capfd.readouterr()
     assert "Shape validation" not in captured.err + captured.out
