@@ -81,6 +81,8 @@ def _interrupted(ckpt: Path | None, warm: Path | None) -> None:
     where = ""
     if ckpt is not None and (ckpt.exists() or (warm is not None and warm.exists())):
         where = f"; the checkpoint {ckpt} holds the run so far: rerun with --resume to continue"
+    elif ckpt is not None:
+        where = " before the first checkpoint, so there is nothing to resume: rerun without --resume to start again"
     _echo(f"interrupted{where}", err=True)
     raise _Exit(130)
 

@@ -211,3 +211,19 @@ def test_interrupted_pmmh_fit_resumes_bit_identically(tmp_path, capsys):
     a, b = az.from_netcdf(whole), az.from_netcdf(part)
     np.testing.assert_array_equal(a.posterior["b"].values, b.posterior["b"].values)
     np.testing.assert_array_equal(a.sample_stats.lp.values, b.sample_stats.lp.values)
+
+
+def test_ctrl_c_before_the_first_checkpoint_says_there_is_nothing_to_resume(tmp_path, capsys):
+    # was a bare "interrupted", and the docs promised that --resume would
+    # rerun from the start; --resume is refused ("no checkpoint")
+    from dync.cli.common import _Exit, _interrupted
+
+    ckpt, warm = tmp_path / "f.nc.ckpt", tmp_path / "f.nc.ckpt.warmup"
+    with pytest.raises(_Exit) as exit_:
+        _interrupted(ckpt, warm)
+    assert exit_.value.code == 130
+    assert "nothing to resume: rerun without --resume" in capsys.readouterr().err
+    ckpt.write_bytes(b"x")
+    with pytest.raises(_Exit):
+        _interrupted(ckpt, warm)
+    assert "rerun with --resume to continue" in capsys.readouterr().err
