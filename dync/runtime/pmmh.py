@@ -481,10 +481,13 @@ def pmmh_remarks(attrs: Mapping[str, Any]) -> list[str]:
     sd = float(attrs.get("loglik_noise_sd", float("nan")))
     if attrs.get("likelihood") != "particle" or not math.isfinite(sd):
         return []
-    lines = [
-        f"PMMH: the log-likelihood estimate has sd {sd:.2g} at the posterior mean "
-        f"(target acceptance {float(attrs.get('target_accept', float('nan'))):.3f}); about 1.2 is efficient"
-    ]
+    # with no warm-up nothing adapted to the target: the proposal kept its starting scale
+    tuned = (
+        "no warm-up, so the proposal kept its starting scale"
+        if int(attrs.get("warmup", 1) or 0) == 0
+        else f"target acceptance {float(attrs.get('target_accept', float('nan'))):.3f}"
+    )
+    lines = [f"PMMH: the log-likelihood estimate has sd {sd:.2g} at the posterior mean ({tuned}); about 1.2 is efficient"]
     if sd > STICKY_SD:
         particles = int(attrs.get("particles", 0) or 0)
         more = f" (about {int(math.ceil(particles * (sd / 1.2) ** 2))})" if particles else ""

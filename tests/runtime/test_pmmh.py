@@ -181,3 +181,11 @@ def test_the_long_stays_of_a_correct_chain_with_a_noisy_estimate_are_not_named()
     assert stuck["longest_stay"] > stuck["unlikely_stay"] and stuck["longest_stay_chain"] == 1
     # no noise: the rule is independent acceptances at the mean rate, as before
     assert _stays(accepted, 0.0)["unlikely_stay"] == _stays(accepted)["unlikely_stay"]
+
+
+def test_with_no_warm_up_the_summary_names_no_target_acceptance():
+    # --warmup 0: nothing adapted towards the target, so printing it misled
+    attrs = {"likelihood": "particle", "loglik_noise_sd": 1.0, "target_accept": 0.108, "particles": 100}
+    assert "target acceptance 0.108" in pmmh_remarks({**attrs, "warmup": 500})[0]
+    line = pmmh_remarks({**attrs, "warmup": 0})[0]
+    assert "target acceptance" not in line and "no warm-up" in line
