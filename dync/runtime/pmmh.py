@@ -498,8 +498,8 @@ def pmmh_remarks(attrs: Mapping[str, Any]) -> list[str]:
     stay, unlikely = int(attrs.get("longest_stay", 0)), int(attrs.get("unlikely_stay", 0) or 0)
     if unlikely and stay > unlikely:
         lines.append(
-            f"warning: chain {int(attrs.get('longest_stay_chain', 0))} kept one value for {stay} draws in a row (at "
-            f"the mean acceptance even {unlikely} would be unlikely): it sat on a lucky over-estimate of the "
+            f"warning: chain {int(attrs.get('longest_stay_chain', 0))} kept one value for {stay} draws in a row (a "
+            f"correct chain with this noise and mean acceptance stays {unlikely} in about 1 % of runs): it sat on a lucky over-estimate of the "
             "likelihood, so this run over-represents that value; raise --particles, or run longer"
         )
     return lines
