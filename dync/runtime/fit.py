@@ -358,7 +358,16 @@ def fit_summary(idata) -> str:
             f"{'converged' if converged else 'NOT converged'} (gradient norm {main.attrs.get('grad_norm', float('nan')):.2g}"
             f" after {main.attrs.get('steps', '?')} steps)"
         )
-        if not converged:
+        if not converged and main.attrs.get("likelihood") == "particle":
+            # the particle filter's gradient is a noisy estimate (stop-gradient resampling), and a
+            # discontinuous function of the parameters: near the optimum its norm stays above the
+            # tolerance however long Adam and Newton run
+            lines.append(
+                "warning: the optimiser did not converge: with the particle likelihood the gradient is a noisy "
+                "estimate, so its norm often stays above --tolerance even at the optimum, and more --steps "
+                "rarely help; check the estimates with another --seed or more --particles, or use --method pmmh"
+            )
+        elif not converged:
             lines.append("warning: the optimiser did not converge: raise --steps or lower --learning-rate")
         if any(r[2] == "nan" for r in rows):
             lines.append(

@@ -72,3 +72,16 @@ def test_a_real_fit_that_runs_to_a_bound_says_so(tmp_path):
     text = fit_summary(fit_model(model, data, method="mle", steps=1500, progress=False))
     assert "`c` = " in text and "is on the boundary of its constraint (at 0)" in text, text
     assert "`theta` =" not in text
+
+
+def test_an_unconverged_particle_filter_mle_does_not_ask_for_more_steps():
+    # a logistic-growth Poisson-count MLE (200 particles) ended at gradient
+    # norm 22 after 2000 steps and identically after 6000: the particle
+    # filter's gradient is a noisy estimate, so "raise --steps" misled
+    fit = _point({"r": (0.76, np.nan, np.nan, np.nan)})
+    fit.point_estimate.attrs.update(likelihood="particle", converged=0, grad_norm=22.0, steps=2000)
+    text = fit_summary(fit)
+    assert "raise --steps" not in text and "more --steps rarely help" in text and "--method pmmh" in text
+    exact = _point({"r": (0.76, 0.1, 0.6, 0.9)})
+    exact.point_estimate.attrs.update(converged=0, grad_norm=0.5)
+    assert "raise --steps or lower --learning-rate" in fit_summary(exact)
