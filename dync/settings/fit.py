@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..dsl import ast
 from ..errors import UsageError, did_you_mean
 from .common import (
-    _number,
+    _parameter_value,
     _whole,
     as_items,
     located_in_section,
@@ -97,11 +98,12 @@ class FitSettings:
         )  # fmt: skip
 
 
-def parse_fix(fix: Iterable[str] | Mapping[str, object] | None) -> dict[str, float]:
+def parse_fix(fix: Iterable[str] | Mapping[str, object] | None) -> dict[str, float | list]:
     """``--fix NAME=VALUE`` items (or a mapping) as ``{name: value}``.
 
     Raises:
-        UsageError: an item is not ``NAME=VALUE`` with a number.
+        UsageError: an item is not ``NAME=VALUE`` with a number (or, for a
+            vector parameter, a bracketed list of numbers).
     """
     if fix is None:
         return {}
@@ -121,7 +123,9 @@ def parse_fix(fix: Iterable[str] | Mapping[str, object] | None) -> dict[str, flo
             raise UsageError(f"`--fix {name}={value}`: `{name}` is not a name")
         if isinstance(value, bool):
             raise UsageError(f"`--fix {name}={value}`: expected a number")
-        out[name] = _number(str(value), f"--fix {name}")
+        # a vector parameter takes a list, as with --set (`--fix mu=[1, 2]`; YAML `fix: {mu: [1, 2]}`)
+        text = json.dumps(value) if isinstance(value, (list, tuple)) else str(value)
+        out[name] = _parameter_value(text, f"--fix {name}")
     return out
 
 

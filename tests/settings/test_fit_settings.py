@@ -75,3 +75,15 @@ def test_holding_it_at_another_value_is_refused_as_the_flag_or_at_the_section():
     e = located.value.errors[0]
     assert (e.code, e.span.line) == ("E261", 12) and e.message.startswith("fit.fix: parameter `k`")
     assert fit_settings(load_spec("m.yaml", text=text.replace("{k: 0}", "{k: -1}"))).fix == {"k": -1.0}
+
+
+def test_a_vector_parameter_can_be_fixed_with_a_list_as_it_can_be_set():
+    # `--fix mu=[1.0, 2.0]` was "`[1.0, 2.0]` is not a number", though
+    # `--set mu=[1.0, 2.0]` worked and the runtime holds a vector fixed
+    from dync.errors import UsageError
+    from dync.settings import parse_fix
+
+    assert parse_fix(["mu=[1.0, 2.0]", "s=0.5"]) == {"mu": [1.0, 2.0], "s": 0.5}
+    assert parse_fix({"mu": [1, 2]}) == {"mu": [1, 2]}  # a YAML `fit: fix:` list
+    with pytest.raises(UsageError, match="not a number or a list of numbers"):
+        parse_fix(["mu=[1, x]"])
