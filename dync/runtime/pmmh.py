@@ -487,7 +487,10 @@ def pmmh_remarks(attrs: Mapping[str, Any]) -> list[str]:
         if int(attrs.get("warmup", 1) or 0) == 0
         else f"target acceptance {float(attrs.get('target_accept', float('nan'))):.3f}"
     )
-    lines = [f"PMMH: the log-likelihood estimate has sd {sd:.2g} at the posterior mean ({tuned}); about 1.2 is efficient"]
+    lines = [
+        f"PMMH: the log-likelihood estimate has sd {sd:.2g} at the posterior mean ({tuned}); "
+        "about 1.2 is efficient"
+    ]
     if sd > STICKY_SD:
         particles = int(attrs.get("particles", 0) or 0)
         more = f" (about {int(math.ceil(particles * (sd / 1.2) ** 2))})" if particles else ""
@@ -499,7 +502,8 @@ def pmmh_remarks(attrs: Mapping[str, Any]) -> list[str]:
     if unlikely and stay > unlikely:
         lines.append(
             f"warning: chain {int(attrs.get('longest_stay_chain', 0))} kept one value for {stay} draws in a row (a "
-            f"correct chain with this noise and mean acceptance stays {unlikely} in about 1 % of runs): it sat on a lucky over-estimate of the "
-            "likelihood, so this run over-represents that value; raise --particles, or run longer"
+            f"correct chain with this noise and mean acceptance stays {unlikely} in about 1 % of runs): it sat on a "
+            "lucky over-estimate of the likelihood, so this run over-represents that value; raise --particles, or "
+            "run longer"
         )
     return lines
