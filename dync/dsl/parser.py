@@ -599,6 +599,21 @@ _WHILE_LOOP = re.compile(r"^(\s*)(while)\b")
 _DEF = re.compile(r"^(\s*)(def)\s+[A-Za-z_]\w*\s*\(")
 _COMPOUND_ASSIGNMENT = re.compile(r"^(\s*)([A-Za-z_]\w*)(?:\[[^\]]*\])?\s*(\+|-|\*\*|\*|/|\^)=")
 _IMPORT = re.compile(r"^(\s*)(import|from)\s+[A-Za-z_][\w.]*")
+#: Python statements led by a keyword (group 2): the message (``{}`` is the
+#: keyword) and the dync way
+_LOOP_HINT = (
+    "a statement covers a whole array: declare `state x[N]` and write one equation `dx = ...` with "
+    "elementwise operations (couple components with `x[1:]`, `roll(x, 1)`, `sum(x)`, `C @ x`)"
+)
+_KEYWORD_HABITS = (
+    (_FOR_LOOP, "a spec has no loops (`{}`)", _LOOP_HINT),
+    (_WHILE_LOOP, "a spec has no loops (`{}`)", _LOOP_HINT),
+    (_DEF, "a spec has no function definitions (`{}`)",
+     "name an expression with `let NAME = EXPR` (it may read states, params and `t`); "
+     "a learnable function is `net NAME = mlp(in = ..., out = ..., width = 64, depth = 2)`"),
+    (_IMPORT, "a spec imports nothing (`{}`)",
+     "its functions (`exp`, `sqrt`, `sum`, ...) and distributions (`Normal`, ...) are built in: call them by name"),
+)  # fmt: skip
 #: a Stan sampling statement: `a ~ normal(0, 1);`
 _SAMPLING_STATEMENT = re.compile(r"^(\s*)([A-Za-z_]\w*)(?:\[[^\]]*\])?\s*~\s*([A-Za-z_]\w*)")
 #: Python's conditional expression: `a if c else b`
@@ -659,24 +674,11 @@ def _foreign_idiom(line: str, token_column: int, token: str = "") -> tuple[int, 
             hint = f"write `{attribute}(...)`: dync's functions are called by their own name, without a module"
         start = m.start() + 1
         return start, m.end() + 1, f"`{m.group(0)}` is from {module}: a spec imports no modules", hint
-    m = _FOR_LOOP.match(code) or _WHILE_LOOP.match(code)
-    if m is not None:
-        start = len(m.group(1)) + 1
-        return (start, start + len(m.group(2)), f"a spec has no loops (`{m.group(2)}`)",
-                "a statement covers a whole array: declare `state x[N]` and write one equation `dx = ...` with "
-                "elementwise operations (couple components with `x[1:]`, `roll(x, 1)`, `sum(x)`, `C @ x`)")  # fmt: skip
-    m = _DEF.match(code)
-    if m is not None:
-        start = len(m.group(1)) + 1
-        return (start, start + 3, "a spec has no function definitions (`def`)",
-                "name an expression with `let NAME = EXPR` (it may read states, params and `t`); "
-                "a learnable function is `net NAME = mlp(in = ..., out = ..., width = 64, depth = 2)`")  # fmt: skip
-    m = _IMPORT.match(code)
-    if m is not None:
-        start = len(m.group(1)) + 1
-        return (start, start + len(m.group(2)), f"a spec imports nothing (`{m.group(2)}`)",
-                "its functions (`exp`, `sqrt`, `sum`, ...) and distributions (`Normal`, ...) are built in: "
-                "call them by name")  # fmt: skip
+    for pattern, message, hint in _KEYWORD_HABITS:
+        m = pattern.match(code)
+        if m is not None:
+            start = len(m.group(1)) + 1
+            return start, start + len(m.group(2)), message.format(m.group(2)), hint
     m = _COMPOUND_ASSIGNMENT.match(code)
     if m is not None and m.group(2) == "target":  # Stan's `target += normal_lpdf(...)`
         start = m.start(3) + 1
