@@ -28,7 +28,7 @@ import xarray as xr
 
 from .data import ObservationData, PaddedData
 
-__all__ = ["LOG_LIKELIHOOD_VAR", "combine_groups", "data_groups", "draws_dataset", "log_likelihood_group", "observed_data_group"]
+__all__ = ["LOG_LIKELIHOOD_VAR", "chain_first", "combine_groups", "data_groups", "draws_dataset", "log_likelihood_group", "observed_data_group"]
 
 #: the variable of the ``log_likelihood`` group
 LOG_LIKELIHOOD_VAR = "series_log_likelihood"
@@ -87,6 +87,12 @@ def data_groups(records: ObservationData | PaddedData, shapes: Mapping[str, tupl
             coords[f"{name}_time"] = (("series", f"{name}_step"), np.asarray(times, np.float64))
         groups["constant_data"] = xr.Dataset(variables, coords=coords)
     return groups
+
+
+def chain_first(x: Any) -> np.ndarray:
+    """A sampler's records, stacked steps first ``(draws, chains, ...)``, as
+    ArviZ lays them out: ``(chains, draws, ...)``."""
+    return np.swapaxes(np.asarray(x), 0, 1)
 
 
 def draws_dataset(values: Mapping[str, Any], dims: Mapping[str, list[str]] | None = None) -> xr.Dataset:

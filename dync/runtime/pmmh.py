@@ -51,7 +51,7 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ..errors import UsageError
-from .inference_data import combine_groups, data_groups, log_likelihood_group
+from .inference_data import chain_first, combine_groups, data_groups, log_likelihood_group
 from .kernels import Kernel, run_kernel
 from .keys import prng_key
 from .likelihood import choose_method, data_digest, log_likelihood_with_method, read_data
@@ -326,10 +326,11 @@ def sample_pmmh(
     # the filter reads its data on the host (a closure, compiled anew for
     # each new closure): the same density asked again in this process (same
     # model values, data and settings) reuses the one built, and its programs
-    setup = (
+    settings = (
         f"pmmh likelihood={chosen} particles={particles} dt={dt} chains={chains} fix={sorted(fixed.items())} "
-        f"data={data_digest(records)} model={model_digest(model)}"
+        f"data={data_digest(records)}"
     )
+    setup = f"{settings} model={model_digest(model)}"
 
     def build():
         density = _NoisyDensity(model, split.held, unravel, loglik)
@@ -362,10 +363,7 @@ def sample_pmmh(
     # a target the user gave is kept; the default one is measured again
     # half-way through the warm-up, nearer the posterior than the start
     sampler = _PmmhSampler(density, warmup, warmup // 2 if target_accept is None and warmup >= 20 else -1)
-    identity = (
-        f"pmmh chains={chains} warmup={warmup} target={target_accept or 'auto'} fix={sorted(fixed.items())} likelihood={chosen} "
-        f"particles={particles} dt={dt} data={data_digest(records)}"
-    )
+    identity = f"{settings} warmup={warmup} target={target_accept or 'auto'}"
     accepted = [0, 0]
 
     def status(chunk, done):
@@ -384,9 +382,6 @@ def sample_pmmh(
         identity=identity, status_fn=status,
     )  # fmt: skip
     trace = jax.tree_util.tree_map(lambda x: np.asarray(x)[warmup:], run.info)
-
-    def chain_first(x):
-        return np.swapaxes(np.asarray(x), 0, 1)
 
     flat_draws = chain_first(trace.position)  # (chains, draws, d)
     posterior = constrained_draws(model, jax.vmap(jax.vmap(unravel))(jnp.asarray(flat_draws)))

@@ -39,7 +39,7 @@ from jaxtyping import PRNGKeyArray
 
 from ..atomic import atomic_path
 from ..errors import UsageError
-from .inference_data import combine_groups, data_groups, log_likelihood_group
+from .inference_data import chain_first, combine_groups, data_groups, log_likelihood_group
 from .kernels import Kernel, run_kernel, save_result
 from .likelihood import choose_method, data_digest, log_likelihood_with_method, read_data
 from .keys import prng_key
@@ -206,9 +206,6 @@ def sample_posterior(
         trace_fn=_record_nuts, identity=identity, status_fn=status, prepare=sampler.prepare, on_state=keep_warmup,
     )  # fmt: skip
     trace = run.info  # leaves (draws, chains, ...)
-
-    def chain_first(x):
-        return np.swapaxes(np.asarray(x), 0, 1)
 
     posterior = constrained_draws(model, {n: chain_first(u) for n, u in trace.position.items()})
     sample_stats = {

@@ -46,6 +46,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from ..errors import DyncRuntimeError, UsageError, did_you_mean
 from . import samplers
+from .inference_data import chain_first
 from .kernels import Kernel, run_kernel, save_result
 from .samplers import SumOverData
 
@@ -515,9 +516,6 @@ def sample_density(
         on_chunk=stop_if_not_finite, prepare=sampler.prepare, on_state=keep_warmup,
     )  # fmt: skip
     trace = run.info.unpack()  # (samples, chains, ...)
-
-    def chain_first(x):
-        return np.swapaxes(np.asarray(x), 0, 1)
 
     info = jax.tree_util.tree_map(chain_first, trace.info)
     return SampleRun(chain_first(trace.position), chain_first(trace.logdensity), info,
