@@ -16,6 +16,11 @@ settings.register_profile("ci", derandomize=True)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+# The commands turn on JAX's persistent compilation cache; in the suite it
+# would fill the user's ~/.cache and be shared by the parallel workers (one
+# loading a program from disk while another writes it), so it stays off.
+os.environ["DYNC_CACHE_DIR"] = "off"
+
 # ArviZ's first import of a day writes a stamp file through a fixed temporary
 # name, and pytest-xdist workers importing it at once race on that file; import
 # it here, once per worker, through dync's race-tolerant import.

@@ -132,7 +132,19 @@ def default_cache_dir() -> Path:
     return root / "dync" / "jax"
 
 
-def enable_compilation_cache(path: str | os.PathLike | None = None, *, min_compile_time_secs: float = 0.0) -> Path:
+#: ``DYNC_CACHE_DIR`` values that turn the persistent cache off
+CACHE_OFF = frozenset({"off", "none", "0"})
+
+
+def cache_disabled() -> bool:
+    """Whether ``$DYNC_CACHE_DIR`` turns the persistent cache off (``off``,
+    ``none`` or ``0``): for a machine whose cache should stay empty, and the
+    test suite, whose parallel workers must not share one (a program loaded
+    from disk by one worker while another writes it)."""
+    return os.environ.get("DYNC_CACHE_DIR", "").strip().lower() in CACHE_OFF
+
+
+def enable_compilation_cache(path: str | os.PathLike | None = None, *, min_compile_time_secs: float = 0.0) -> Path | None:
     """Turn on JAX's persistent compilation cache.
 
     Every compiled XLA program that took at least ``min_compile_time_secs`` to
@@ -150,8 +162,11 @@ def enable_compilation_cache(path: str | os.PathLike | None = None, *, min_compi
             most dync kernels).
 
     Returns:
-        The cache directory.
+        The cache directory, or ``None`` when ``path`` is not given and
+        ``$DYNC_CACHE_DIR`` is ``off`` (:func:`cache_disabled`).
     """
+    if path is None and cache_disabled():
+        return None
     import jax
 
     directory = Path(path).expanduser() if path is not None else default_cache_dir()

@@ -145,11 +145,25 @@ CACHE_SCRIPT = """
 """
 
 
-def test_compilation_cache_is_written(tmp_path):
+def test_compilation_cache_is_written(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     _run(CACHE_SCRIPT, {"JAX_PLATFORMS": "cpu"}, str(cache))
     assert any(cache.iterdir())
-    assert dev.default_cache_dir().parts[-2:] == ("dync", "jax")
+    monkeypatch.delenv("DYNC_CACHE_DIR", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    assert dev.default_cache_dir().parts[-2:] == ("dync", "jax") and not dev.cache_disabled()
+    monkeypatch.setenv("DYNC_CACHE_DIR", str(tmp_path / "mine"))
+    assert dev.default_cache_dir() == tmp_path / "mine"
+
+
+@pytest.mark.parametrize("value", ["off", "OFF", "none", "0"])
+def test_dync_cache_dir_off_leaves_the_cache_off(monkeypatch, value):
+    import jax
+
+    monkeypatch.setenv("DYNC_CACHE_DIR", value)
+    before = jax.config.jax_compilation_cache_dir
+    assert dev.cache_disabled() and dev.enable_compilation_cache() is None
+    assert jax.config.jax_compilation_cache_dir == before
 
 
 # ---------------------------------------------------------------------------
