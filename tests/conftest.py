@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,25 +15,6 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-
-# The commands turn on JAX's persistent compilation cache (in the suite, once
-# a worker has run one in-process). It goes to a directory of this run's own,
-# shared by its parallel workers (a program one compiled, the other loads:
-# the suite takes half the time) and removed at the end, never the user's
-# ~/.cache. DYNC_CACHE_DIR=off in the environment runs the suite without it.
-if "DYNC_TEST_CACHE" not in os.environ:  # the controller (workers inherit it), or a run without xdist
-    os.environ["DYNC_TEST_CACHE"] = str(Path(tempfile.gettempdir()) / f"dync-test-cache-{os.getpid()}")
-_TEST_CACHE = Path(os.environ["DYNC_TEST_CACHE"])
-if os.environ.get("DYNC_CACHE_DIR", "").strip().lower() not in ("off", "none", "0"):
-    os.environ["DYNC_CACHE_DIR"] = str(_TEST_CACHE)
-
-
-def pytest_sessionfinish(session):
-    """The run's cache goes with the run (removed by the controller, after
-    its workers; or by the one process of a run without xdist)."""
-    if not hasattr(session.config, "workerinput"):
-        shutil.rmtree(_TEST_CACHE, ignore_errors=True)
-
 
 # ArviZ's first import of a day writes a stamp file through a fixed temporary
 # name, and pytest-xdist workers importing it at once race on that file; import
