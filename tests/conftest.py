@@ -41,34 +41,17 @@ def update_golden(request) -> bool:
     return bool(request.config.getoption("--update-golden")) or os.environ.get("DYNC_UPDATE_GOLDEN") == "1"
 
 
-#: a worker's count of memory mappings above which the jit caches are cleared
-#: after a test: every compiled XLA CPU program maps a few regions and the
-#: caches keep them all, so a worker running the whole suite passed 55,000
-#: mappings, near Linux's default limit (vm.max_map_count = 65,530), where the
-#: next compilation's mmap fails and LLVM crashes the worker (SIGSEGV)
-MAP_COUNT_CEILING = 20_000
-
-
-def _map_count() -> int:
-    try:
-        with open("/proc/self/maps", "rb") as maps:
-            return maps.read().count(b"\n")
-    except OSError:  # not Linux
-        return 0
-
-
 @pytest.fixture(autouse=True)
 def _bounded_memory_mappings():
-    """Clear JAX's caches after a test once the worker holds too many
-    mappings (the next use recompiles; the shared models stay)."""
+    """After each test, clear JAX's caches once the worker holds too many
+    memory mappings (a worker running the whole suite passed 55,000, near
+    the kernel's limit, where the next compilation crashes it: see
+    :mod:`dync.runtime.memory_maps`). The shared models stay; the next use
+    recompiles."""
     yield
-    if _map_count() > MAP_COUNT_CEILING:
-        import gc
+    from dync.runtime.memory_maps import relieve_mappings
 
-        import jax
-
-        jax.clear_caches()
-        gc.collect()
+    relieve_mappings()
 
 
 @pytest.fixture

@@ -91,6 +91,10 @@ class DyncSpecItem(pytest.Item):
             report = test_spec(spec, test_settings(spec, **options), path=shown, progress=False)
         except DyncError as err:
             raise DyncTestFailure(err.render()) from None
+        finally:
+            from ..runtime.memory_maps import relieve_mappings
+
+            relieve_mappings()  # a session over many specs stays clear of the kernel's mapping limit
         self.user_properties.append(("dync_report", report.to_text()))
         if not report.ok:
             raise DyncTestFailure(report.to_text())
