@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .precision import float64_if
 from ..compiler.driver import build_model, compile_ast, read_spec
 from ..dsl import ast
 from ..settings import FitSettings, fit_settings
@@ -58,23 +59,22 @@ def fit_spec(
     """
     import jax
 
-    if settings.x64:
-        jax.config.update("jax_enable_x64", True)
     from ..runtime.fit import fit_model
     from ..runtime.params import with_params
 
-    compiled = compile_ast(spec, settings.dims)
-    model = build_model(compiled, jax.random.key(settings.seed))
-    if settings.params:
-        model = with_params(model, settings.params)
-    for name, value in settings.fix.items():  # a value the compiled code would ignore, named as the flag
-        p = next((q for q in model.info.params if q.name == name), None)
-        if p is not None and p.compile_time:
-            _check_held_value(spec, model, p, value, flagged=name in settings.fix_flagged)
-    return fit_model(
-        model, os.fspath(data) if isinstance(data, os.PathLike) else data, checkpoint=None if checkpoint is None
-        else os.fspath(checkpoint), progress=progress, **settings.run_kwargs(),
-    )  # fmt: skip
+    with float64_if(settings.x64):
+        compiled = compile_ast(spec, settings.dims)
+        model = build_model(compiled, jax.random.key(settings.seed))
+        if settings.params:
+            model = with_params(model, settings.params)
+        for name, value in settings.fix.items():  # a value the compiled code would ignore, named as the flag
+            p = next((q for q in model.info.params if q.name == name), None)
+            if p is not None and p.compile_time:
+                _check_held_value(spec, model, p, value, flagged=name in settings.fix_flagged)
+        return fit_model(
+            model, os.fspath(data) if isinstance(data, os.PathLike) else data, checkpoint=None if checkpoint is None
+            else os.fspath(checkpoint), progress=progress, **settings.run_kwargs(),
+        )  # fmt: skip
 
 
 def _check_held_value(spec: ast.Spec, model: Any, p: Any, value: float, *, flagged: bool) -> None:

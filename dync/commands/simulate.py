@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .precision import float64_if
 from ..compiler.driver import build_model, compile_ast, read_spec
 from ..dsl import ast
 from ..settings import SimulateSettings, simulate_settings
@@ -50,18 +51,17 @@ def simulate_spec(
     from ..runtime.preflight import preflight_simulate
     from ..runtime.simulate import simulate
 
-    if settings.x64:
-        jax.config.update("jax_enable_x64", True)
-    compiled = compile_ast(spec, settings.dims)
-    info = describe_model(compiled.model)
-    inputs = _read_inputs(info, inputs)
-    # refuse what cannot fit before the model (its weights) is allocated
-    preflight_simulate(info, **settings.run_kwargs())
-    model = build_model(compiled, jax.random.key(settings.seed))
-    run = settings.run_kwargs()
-    run["sweep"] = _each_value_fills(info, run["sweep"])
-    ds = simulate(model, progress=progress, distributed=distributed, inputs=inputs, **run)
-    return _with_inputs(ds, inputs)
+    with float64_if(settings.x64):
+        compiled = compile_ast(spec, settings.dims)
+        info = describe_model(compiled.model)
+        inputs = _read_inputs(info, inputs)
+        # refuse what cannot fit before the model (its weights) is allocated
+        preflight_simulate(info, **settings.run_kwargs())
+        model = build_model(compiled, jax.random.key(settings.seed))
+        run = settings.run_kwargs()
+        run["sweep"] = _each_value_fills(info, run["sweep"])
+        ds = simulate(model, progress=progress, distributed=distributed, inputs=inputs, **run)
+        return _with_inputs(ds, inputs)
 
 
 def _each_value_fills(info, sweep: Any) -> Any:

@@ -17,3 +17,18 @@ def test_a_command_line_sweep_of_n_values_on_a_vector_parameter_gives_n_runs(tmp
     ds = dync.simulate_file(spec, paths=2, t1=0.1, dt=0.01, sweep=["a=1:2:2"])
     assert ds.sizes["sweep"] == 2
     np.testing.assert_array_equal(ds["a"].values, [[1.0, 1.0], [2.0, 2.0]])
+
+
+def test_x64_computes_in_float64_for_the_run_only(tmp_path):
+    """`x64=True` (the `--x64` flag) holds float64 for the run; the process
+    is back in float32 afterwards, so a model built next is not silently
+    float64."""
+    import jax
+
+    spec = tmp_path / "o.dync"
+    spec.write_text("model o\nparam a = 1 : positive\nstate x = 1\ndx = -a * x dt + 0.1 dW\n")
+    assert not jax.config.jax_enable_x64
+    ds = dync.simulate_file(spec, paths=2, t1=0.1, dt=0.01, x64=True)
+    assert ds["x"].dtype == np.float64
+    assert not jax.config.jax_enable_x64
+    assert dync.simulate_file(spec, paths=2, t1=0.1, dt=0.01)["x"].dtype == np.float32
