@@ -64,6 +64,7 @@ from jaxtyping import Array, PRNGKeyArray, PyTree, Scalar
 from ..atomic import write_bytes_atomic
 from ..errors import UsageError
 from .gc_pause import gc_paused
+from .memory_maps import relieve_mappings
 from .logdensity import LogDensity, Position
 from .progress import progress_bar, show_progress
 
@@ -617,6 +618,7 @@ def run_kernel(
         >>> run = run_kernel(kernel, kernel.init(), jax.random.key(0), 1000,
         ...                  checkpoint="fit.ckpt", checkpoint_every=100)  # doctest: +SKIP
     """
+    relieve_mappings()  # a session of many fits compiles program after program
     num_steps = int(num_steps)
     if num_steps < 0:
         raise UsageError(f"run_kernel: num_steps must be non-negative, got {num_steps}")

@@ -64,6 +64,7 @@ from .layout import BLOCK_PATHS as BLOCK_PATHS
 from .layout import CHUNK_BYTES as CHUNK_BYTES
 from .layout import plan_layout, replicate
 from .keys import resolve_key
+from .memory_maps import relieve_mappings
 from .model import AbstractModel, ModelInfo
 from .output import (
     NONFINITE_MODES,
@@ -285,6 +286,7 @@ def simulate(
 
     if not isinstance(model, AbstractModel):
         raise UsageError(f"simulate needs a compiled dync model, got {type(model).__name__}")
+    relieve_mappings()  # a session of many runs compiles program after program
     info = model.info
     _require_dynamics(info)
     key, seed_attr = resolve_key(key, seed)

@@ -35,3 +35,20 @@ def test_without_proc_the_guard_does_nothing(monkeypatch):
     assert memory_maps.mapping_count() == 0
     assert memory_maps.mapping_limit() == memory_maps.DEFAULT_LIMIT
     assert not memory_maps.relieve_mappings()
+
+
+def test_every_run_first_relieves_the_mappings(monkeypatch):
+    """`simulate` and `run_kernel` (every fit and sampler) call the guard
+    before compiling: a session fitting hundreds of data sets stays clear of
+    the limit."""
+    import dync.runtime.kernels as kernels
+    import dync.runtime.simulate as simulate_module
+    from tests.runtime.test_simulate import OU
+
+    calls = []
+    monkeypatch.setattr(kernels, "relieve_mappings", lambda: calls.append("kernel"))
+    monkeypatch.setattr(simulate_module, "relieve_mappings", lambda: calls.append("simulate"))
+    simulate_module.simulate(OU.make(theta=1.0, mu=0.0, sigma=0.5), seed=0, paths=4, t1=0.05, dt=0.01)
+    kernel = kernels.Kernel(lambda: jnp.zeros(()), lambda key, s: (s + 1, s))
+    kernels.run_kernel(kernel, kernel.init(), jax.random.key(0), 3, progress=False)
+    assert calls == ["simulate", "kernel"]
