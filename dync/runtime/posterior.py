@@ -46,6 +46,7 @@ from .keys import prng_key
 from .model import AbstractModel
 from .kalman import KalmanArrays, kalman_arrays, kalman_series_from_arrays
 from .params import hold_fixed, with_unconstrained_params
+from .window_adaptation import warmup_step_key, window_adaptation, window_schedule
 
 __all__ = ["NutsDraws", "sample_posterior", "write_inference_data"]
 
@@ -62,15 +63,18 @@ class NutsDraws(NamedTuple):
 
 
 class _NutsChains(NamedTuple):
-    """What the draws carry from chunk to chunk: every chain's NUTS state and
-    adapted parameters (step size, inverse mass matrix), and the warm-up's
-    input (its key, the starting position) with a flag saying whether it has
-    run."""
+    """What the chains carry from step to step, warm-up and draws alike:
+    every chain's NUTS state, its window adaptation's state and the adapted
+    parameters the draws use (step size, inverse mass matrix), the steps
+    taken so far, and the warm-up's input (its key, the starting position)
+    with a flag saying whether the first states have been built from it."""
 
-    warmed: Any
+    started: Any
+    step: Any
     key: PRNGKeyArray
     start: Any
     states: Any
+    adaptation: Any
     params: Any
 
 
@@ -175,37 +179,40 @@ def sample_posterior(
             identity + f" model={model_digest(model, key_pf)}", lambda: _ClosureDensity(model, split.held, loglik)
         )
     sampler = _NutsSampler(density, chains, warmup, float(target_accept))
-    placeholders = eqx.filter_eval_shape(sampler.unwarmed, free)
-    start = _NutsChains(np.zeros((), bool), key_warmup, free,
-                        *jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), placeholders))  # fmt: skip
+    start = sampler.first(key_warmup, free)
 
     warm_file = None if checkpoint is None else f"{checkpoint}.warmup"
 
     def keep_warmup(state: _NutsChains, done: int) -> None:
-        # the adapted state (step sizes, mass matrices, first positions),
-        # written once beside the draws' checkpoint for inspection
-        if warm_file is not None and not os.path.exists(warm_file):
+        # the adapted state (step sizes, mass matrices, the chains' states),
+        # written once beside the draws' checkpoint, after the warm-up's
+        # last chunk, for inspection
+        if warm_file is not None and done >= warmup and not os.path.exists(warm_file):
             save_result(warm_file, key_warmup, free, (state.states, state.params), identity="warmup " + identity)
 
     divergent = [0]
 
     def status(chunk, done):
-        divergent[0] += int(np.sum(chunk.diverging))
+        # the chunk's steps are [done - n, done): warm-up while below `warmup`
+        n = len(chunk.step_size)
+        drawn = np.arange(done - n, done) >= warmup
+        step = f"step {np.mean(chunk.step_size[-1]):.3g}"
+        if not drawn[-1]:
+            return f"warm-up {done}/{warmup}  {step}  accept {np.mean(chunk.acceptance_rate):.2f}"
+        divergent[0] += int(np.sum(np.asarray(chunk.diverging)[drawn]))
         lp = np.asarray(chunk.log_density)[-1]
-        return (
-            f"draw {done}  lp {np.mean(lp):.4g}  step {np.mean(chunk.step_size[-1]):.3g}  divergences {divergent[0]}"
-        )
+        return f"draw {done - warmup}  lp {np.mean(lp):.4g}  {step}  divergences {divergent[0]}"
 
-    # the warm-up runs inside the first chunk's program (run_kernel's
-    # `prepare`): window adaptation and the draws compile as one program,
-    # as a hand-written BlackJAX loop does
+    # warm-up and draws are the steps of one run (one compiled chunk, one
+    # progress bar, one checkpoint); the first chunk's `prepare` builds the
+    # chains' first states inside that chunk's program
     run = run_kernel(
-        Kernel(lambda s: s, sampler.step), start, key_draws, draws, checkpoint=checkpoint,
+        Kernel(lambda s: s, sampler.step), start, key_draws, warmup + draws, checkpoint=checkpoint,
         checkpoint_every=checkpoint_every, progress=progress,
-        description=f"nuts {model.info.name} ({warmup} warm-up steps in the first chunk)",
+        description=f"nuts {model.info.name} ({warmup} warm-up steps, then {draws} draws)",
         trace_fn=_record_nuts, identity=identity, status_fn=status, prepare=sampler.prepare, on_state=keep_warmup,
     )  # fmt: skip
-    trace = run.info  # leaves (draws, chains, ...)
+    trace = jax.tree_util.tree_map(lambda x: x[warmup:], run.info)  # leaves (draws, chains, ...)
 
     posterior = constrained_draws(model, {n: chain_first(u) for n, u in trace.position.items()})
     sample_stats = {
@@ -269,14 +276,14 @@ def constrained_draws(model: AbstractModel, unconstrained: Mapping[str, Any]) ->
 
 
 def _record_nuts(carry, info) -> NutsDraws:
-    """What a NUTS step records (module level: one function for every run, so
-    the compiled chunk of a run is reused by the next)."""
+    """What a NUTS step records, warm-up or draw (module level: one function
+    for every run, so the compiled chunk of a run is reused by the next)."""
+    info, step_size = info
     state = carry.states
     return NutsDraws(state.position, state.logdensity, info.is_divergent, info.acceptance_rate,
-                     info.num_integration_steps, carry.params["step_size"])
+                     info.num_integration_steps, step_size)
 
 
-#: recently built NUTS functions, by what they close over (a few: each holds
 class _Density(eqx.Module):
     """The posterior log-density over the free unconstrained parameters, as
     a module: its arrays (model values, data) are traced arguments of the
@@ -319,7 +326,17 @@ class _ClosureDensity(_Density):
 
 
 class _NutsSampler(eqx.Module):
-    """Every chain's window adaptation and NUTS step, over one density.
+    """Every chain's window adaptation and NUTS draws, over one density, as
+    one step function: steps ``0 .. warmup - 1`` adapt, the later ones draw.
+
+    The warm-up is BlackJAX's window adaptation taken one step at a time
+    (:mod:`dync.runtime.window_adaptation`): the same schedule, the same
+    ``init``/``update``/``final``, each chain's step ``i`` with the key
+    ``window_adaptation(...).run`` would give it, so it adapts as ``run``
+    does; but it runs inside :func:`~dync.runtime.kernels.run_kernel`'s
+    chunks, so it shows progress and is checkpointed and resumed like the
+    draws. A warm-up step and a draw are one NUTS step (traced once) whose
+    key and parameters are chosen by the step's index.
 
     An equinox module: the density's arrays (model values, data) are traced
     leaves and the settings static, so that the compiled chunk of
@@ -331,46 +348,86 @@ class _NutsSampler(eqx.Module):
     warmup: int = eqx.field(static=True)
     target_accept: float = eqx.field(static=True)
 
-    def warm(self, key: PRNGKeyArray, position):
-        """Window adaptation of every chain from ``position``: the states and
-        the adapted parameters."""
-        adaptation = blackjax.window_adaptation(blackjax.nuts, self.density, target_acceptance_rate=self.target_accept)
+    def first(self, key: PRNGKeyArray, position) -> _NutsChains:
+        """The chains before their first step: placeholders of the right
+        structure, shapes and dtypes (nothing traced through the density);
+        :meth:`prepare` builds the real first states inside the first
+        chunk's program."""
+        shapes = eqx.filter_eval_shape(self._started, position)
+        zeros = jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), shapes)
+        return _NutsChains(np.zeros((), bool), np.zeros((), np.int32), key, position, *zeros)
 
-        def adapt(k1):
-            (state, parameters), _ = adaptation.run(k1, position, num_steps=self.warmup)
-            return state, parameters
-
-        return jax.vmap(adapt)(jax.random.split(key, self.chains))
-
-    def unwarmed(self, position):
-        """Placeholders of what :meth:`warm` returns (its structure, shapes
-        and dtypes), without tracing the adaptation."""
-        flat, _ = jax.flatten_util.ravel_pytree(position)
-        n, dtype = flat.size, flat.dtype
-        init = blackjax.nuts(self.density, jnp.ones((), dtype), jnp.ones(n, dtype)).init
-        one = init(position)
-        states = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (self.chains, *jnp.shape(a))), one)
-        params = {"step_size": jnp.zeros((self.chains,), dtype), "inverse_mass_matrix": jnp.zeros((self.chains, n), dtype)}
-        return states, params
+    def _started(self, position):
+        """Every chain's first NUTS state, first adaptation state, and the
+        parameters that a run without warm-up uses (BlackJAX's: step size
+        1, identity mass matrix)."""
+        adaptation = window_adaptation(self.target_accept)
+        one = blackjax.nuts.init(position, self.density)
+        adapt = adaptation.init(position, 1.0)
+        step_size, inverse_mass = adaptation.final(adapt)
+        params = {"step_size": jnp.asarray(step_size), "inverse_mass_matrix": jnp.asarray(inverse_mass)}
+        return jax.tree_util.tree_map(
+            lambda a: jnp.broadcast_to(jnp.asarray(a), (self.chains, *jnp.shape(a))), (one, adapt, params)
+        )
 
     def prepare(self, c: _NutsChains) -> _NutsChains:
-        """The warm-up, once: run when ``c.warmed`` is false."""
+        """The chains' first states, once: built when ``c.started`` is false
+        (a ``lax.cond`` on the flag, free in later chunks)."""
 
-        def run(c: _NutsChains) -> _NutsChains:
-            warmed = self.warm(c.key, c.start)
-            states, params = jax.tree_util.tree_map(lambda a, b: a.astype(b.dtype), warmed, (c.states, c.params))
-            return c._replace(warmed=jnp.ones((), bool), states=states, params=params)
+        def build(c: _NutsChains) -> _NutsChains:
+            built = self._started(c.start)
+            states, adapt, params = jax.tree_util.tree_map(
+                lambda a, b: a.astype(b.dtype), built, (c.states, c.adaptation, c.params)
+            )
+            return c._replace(started=jnp.ones((), bool), states=states, adaptation=adapt, params=params)
 
-        return jax.lax.cond(c.warmed, lambda c: c, run, c)
+        return jax.lax.cond(c.started, lambda c: c, build, c)
 
     def step(self, k: PRNGKeyArray, c: _NutsChains):
-        """One NUTS step of every chain."""
+        """One NUTS step of every chain: a warm-up step (adapting) while
+        ``c.step < warmup``, else a draw with the adapted parameters. The
+        info is NUTS's, with the step size the step used."""
+        nuts = blackjax.nuts.build_kernel()
 
-        def one(k1, state, p):
-            return blackjax.nuts(self.density, **p).step(k1, state)
+        def one(k1, state, step_size, inverse_mass):
+            return nuts(k1, state, self.density, step_size, inverse_mass)
 
-        new_states, info = jax.vmap(one)(jax.random.split(k, self.chains), c.states, c.params)
-        return c._replace(states=new_states), info
+        if self.warmup == 0:
+            keys = jax.random.split(k, self.chains)
+            step_size, inverse_mass = c.params["step_size"], c.params["inverse_mass_matrix"]
+            new_states, info = jax.vmap(one)(keys, c.states, step_size, inverse_mass)
+            return c._replace(states=new_states, step=c.step + 1), (info, step_size)
+
+        adaptation = window_adaptation(self.target_accept)
+        schedule = jnp.asarray(window_schedule(self.warmup))
+        warming = c.step < self.warmup
+        i = jnp.minimum(c.step, self.warmup - 1)
+        keys = jax.lax.cond(
+            warming,
+            lambda: jax.vmap(lambda kc: warmup_step_key(kc, self.warmup, i))(jax.random.split(c.key, self.chains)),
+            lambda: jax.random.split(k, self.chains),
+        )
+        step_size = jnp.where(warming, c.adaptation.step_size, c.params["step_size"])
+        inverse_mass = jnp.where(warming, c.adaptation.inverse_mass_matrix, c.params["inverse_mass_matrix"])
+        new_states, info = jax.vmap(one)(keys, c.states, step_size, inverse_mass)
+
+        def adapt(a):
+            stage = (schedule[i, 0], schedule[i, 1])
+            new = jax.vmap(lambda a1, p, acc: adaptation.update(a1, stage, p, acc))(
+                a, new_states.position, info.acceptance_rate
+            )
+            return jax.tree_util.tree_map(lambda x, y: jnp.asarray(x).astype(y.dtype), new, a)
+
+        adapted = jax.lax.cond(warming, adapt, lambda a: a, c.adaptation)
+
+        def finish(params):
+            step_size, inverse_mass = jax.vmap(adaptation.final)(adapted)
+            new = {"step_size": step_size, "inverse_mass_matrix": inverse_mass}
+            return jax.tree_util.tree_map(lambda x, y: x.astype(y.dtype), new, params)
+
+        params = jax.lax.cond(c.step == self.warmup - 1, finish, lambda p: p, c.params)
+        new = c._replace(states=new_states, adaptation=adapted, params=params, step=c.step + 1)
+        return new, (info, step_size)
 
 
 @eqx.filter_jit
@@ -379,6 +436,7 @@ def _pointwise(density: _Density, flat):
     return jax.lax.map(lambda p: density.loglik(density.at(p), True), flat, batch_size=64)
 
 
+#: recently built NUTS functions, by what they close over (a few: each holds
 #: its model, data and compiled code)
 _COMPILED: OrderedDict[str, Any] = OrderedDict()
 _KEEP = 4
