@@ -10,12 +10,14 @@ which is not exact; :mod:`dync.runtime.pmmh` (a fresh key per proposal)
 samples the exact posterior, and a warning says so.
 
 Each chain runs BlackJAX's window adaptation (step size by dual averaging to
-``target_accept``, a diagonal mass matrix) for ``warmup`` steps, then
-``draws`` NUTS steps through :func:`~dync.runtime.kernels.run_kernel`, so the
-draws show progress and can be checkpointed and resumed bit-identically.
-The warm-up runs at the start of the first chunk's compiled program
-(``run_kernel``'s ``prepare``), so that adaptation and draws compile as one
-program, as a hand-written BlackJAX loop does.
+``target_accept``, a diagonal mass matrix, over Stan's windows) for
+``warmup`` steps, then ``draws`` NUTS steps. Warm-up and draws are one run of
+:func:`~dync.runtime.kernels.run_kernel`: the adaptation is taken a step at a
+time from BlackJAX's own building blocks (:mod:`.window_adaptation`), so the
+warm-up shows progress and is checkpointed and resumed bit-identically like
+the draws, and it adapts as ``blackjax.window_adaptation(...).run`` does from
+the same key. A warm-up step and a draw are one NUTS step, chosen by the
+step's index, so both compile as one program.
 Chains run side by side (``vmap``). A parameter without a declared prior gets
 an improper flat prior in user space and a ``UserWarning`` naming it.
 """
@@ -113,14 +115,16 @@ def sample_posterior(
         pointwise: add the ``log_likelihood`` group: each series'
             log-likelihood at each draw (for ``arviz.loo``, leaving one
             series out).
-        checkpoint: a file for checkpoints of the draws (resumed if
-            present). The warm-up runs in the program of the first chunk of
-            draws, so every checkpoint holds the adapted state and a resumed
-            run does not adapt again; that state is also written once beside
-            it, in ``checkpoint + ".warmup"``, for inspection.
-        checkpoint_every: draws between checkpoints.
-        progress: show a progress bar over the draws (log-density, step
-            size, divergences so far).
+        checkpoint: a file for checkpoints of the run, warm-up and draws
+            (resumed if present; a run interrupted during the warm-up resumes
+            it from its last checkpoint). Once the warm-up has ended, the
+            adapted state (the chains' states, step sizes, mass matrices) is
+            also written once beside it, in ``checkpoint + ".warmup"``, for
+            inspection.
+        checkpoint_every: steps (warm-up and draws) between checkpoints.
+        progress: show a progress bar over warm-up and draws (during the
+            warm-up its step size and mean acceptance rate, then the
+            log-density, step size and divergences so far).
 
     Returns:
         An ``arviz.InferenceData`` with the groups ``posterior`` (constrained

@@ -44,8 +44,12 @@ def test_chunked_warmup_adapts_as_blackjax_window_adaptation(spec_model):
     rounding-level differences between one chain and a vmapped batch of
     chains (fused differently), which NUTS's trajectories then amplify."""
     model = spec_model("specs/ou.dync")
-    truth = dync.with_params(model, {"theta": 1.5, "mu": 0.3, "sigma": 0.6})
-    data = dync.simulate(truth, seed=4, paths=4, t1=5.0, dt=0.01, save=50)
+    # four series of an AR(1) at times 0, 0.5, ..., 5 (an OU sampled there)
+    rng, t = np.random.default_rng(4), np.linspace(0.0, 5.0, 11)
+    y = np.zeros((4, t.size))
+    for j in range(1, t.size):
+        y[:, j] = 0.47 * y[:, j - 1] + 0.42 * rng.standard_normal(4)
+    data = xr.Dataset({"y": (("path", "time"), y)}, coords={"time": t})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # no prior on sigma
         split = posterior.free_parameters(model, {"mu": 0.0})
@@ -107,3 +111,13 @@ def test_a_run_interrupted_during_warmup_resumes_bit_identically(drift, tmp_path
         np.testing.assert_array_equal(resumed.sample_stats[stat], whole.sample_stats[stat])
     # the draws use the adapted step size, one per chain
     assert np.all(np.asarray(whole.sample_stats.step_size) == np.asarray(whole.sample_stats.step_size)[:, :1])
+
+
+def test_no_warmup_draws_with_blackjax_initial_parameters(drift):
+    """`warmup=0` adapts nothing: every draw uses step size 1 (and the
+    identity mass matrix), what `window_adaptation(...).run` returns for 0
+    steps."""
+    model, data = drift
+    idata = sample_posterior(model, data, jax.random.key(0), chains=2, warmup=0, draws=5, progress=False)
+    np.testing.assert_array_equal(idata.sample_stats.step_size, np.ones((2, 5)))
+    assert idata.posterior["b"].shape == (2, 5) and np.isfinite(idata.posterior["b"]).all()
