@@ -22,8 +22,19 @@ error follows by the delta method, $\\mathrm{se}(x_i) = |f'(\\hat u_i)|\\,
 \\mathrm{se}(u_i)$. The likelihood is whatever
 :func:`~dync.runtime.likelihood.log_likelihood` computes for the model: exact
 (Kalman) for a linear-Gaussian model, else a particle-filter estimate with a
-fixed key (common random numbers, so the objective is a smooth deterministic
-function of the parameters).
+fixed key (common random numbers, so the objective is a deterministic
+function of the parameters for the optimiser).
+
+The Hessian $H$ is the exact autodiff one for a Kalman likelihood. For the
+particle filter it is not: the fixed-key estimate is piecewise in the
+parameters (resampling jumps), and autodiff's Hessian ignores the jumps, so it
+came out indefinite (NaN standard errors) or several times too sharp. There
+$H$ is the curvature of a quadratic fitted to particle-filter estimates with
+independent keys at a design of points about two standard errors around the
+optimum (:mod:`dync.runtime.curvature`, after Box & Wilson 1951 and Ionides
+et al. 2017), plus the log prior's exact Hessian for MAP; parameters along
+which that curvature is not negative definite get NaN standard errors, named
+in ``PointEstimate.curvature["undefined"]``.
 """
 
 from __future__ import annotations
@@ -62,7 +73,9 @@ class PointEstimate:
         likelihood: ``"kalman"`` or ``"particle"``.
         estimates: name → constrained estimate of every free parameter.
         std_errors: name → Laplace standard error of each estimate (NaN where
-            the negative Hessian is not positive definite).
+            the negative Hessian is not positive definite: all of them for a
+            Kalman likelihood, those named in ``curvature["undefined"]`` for
+            the particle filter).
         names: the free parameters' flat coordinates, ``name`` or ``name[i]``,
             in the order of ``covariance``.
         covariance: the Laplace covariance of the *unconstrained* free
@@ -94,6 +107,13 @@ class PointEstimate:
     #: unconstrained space and mapped through the constraint (so it stays
     #: inside it: a positive parameter never gets a negative bound)
     intervals: dict[str, tuple[np.ndarray, np.ndarray]] = dataclasses.field(default_factory=dict)
+    #: how the curvature was measured: ``{"curvature": "autodiff"}`` (the
+    #: exact Hessian of a Kalman likelihood), or for the particle filter
+    #: ``"response-surface"`` with its design (``design_points``, ``keys``,
+    #: ``evaluations``, ``steps``, ``noise_sd``), ``mc_relative_error`` and
+    #: ``undefined``: the names of the coordinates whose standard error is NaN
+    #: because the fitted curvature is not negative definite along them
+    curvature: dict[str, Any] = dataclasses.field(default_factory=lambda: {"curvature": "autodiff"})
 
 
 def _flat_names(values: Mapping[str, Any]) -> tuple[str, ...]:
@@ -222,7 +242,13 @@ def fit_point(
     flat, hessian = _newton_polish(flat, value_and_grad, hessian_fn, tolerance)
     best = unravel(flat)
     value, grad = jax.value_and_grad(objective)(best)
-    covariance = _laplace_covariance(np.asarray(hessian, np.float64))
+    if chosen == "particle":
+        covariance, curvature = _particle_covariance(
+            flat, unravel, at, records, hessian, method=method, key=key, particles=particles, dt=dt,
+            progress=progress, description=f"standard errors {model.info.name}",
+        )  # fmt: skip
+    else:
+        covariance, curvature = _laplace_covariance(np.asarray(hessian, np.float64)), {"curvature": "autodiff"}
     se_u = unravel(jnp.asarray(np.sqrt(np.diag(covariance)), flat.dtype))
     fitted = at(best)
     estimates, std_errors, intervals = {}, {}, {}
@@ -237,12 +263,85 @@ def fit_point(
     grad_norm = float(jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree_util.tree_leaves(grad))))
     fixed_values = {n: np.asarray(v) for n, v in fixed.items()}
     converged = bool(math.isfinite(grad_norm) and grad_norm < tolerance)
+    if "undefined" in curvature:  # the flat mask, in the position's order, as names
+        flat_names = _flat_names(best)
+        curvature = {**curvature, "undefined": tuple(n for n, bad in zip(flat_names, curvature["undefined"]) if bad),
+                     "steps": dict(zip(flat_names, map(float, curvature["steps"])))}  # fmt: skip
     names, covariance = _in_spec_order(model, best, covariance)
     # positional, in the order of the PointEstimate fields
     return PointEstimate(
         method, chosen, estimates, std_errors, names, covariance, fixed_values,
         float(loglik(fitted)), float(value), np.asarray(run.info.value), grad_norm, converged, fitted, intervals,
+        curvature,
     )
+
+
+def _particle_covariance(
+    flat, unravel, at, records, hessian, *, method: str, key, particles: int, dt, progress, description: str,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The Laplace covariance of a particle-filter fit from a quadratic
+    response surface (:mod:`dync.runtime.curvature`), not the autodiff
+    Hessian of the fixed-key estimate (piecewise in the parameters: its
+    Hessian ignores the resampling jumps, and came out indefinite or several
+    times too sharp).
+
+    The surface is fitted to the log-likelihood at the fit's own particle
+    count, with keys drawn from the fit's key (the same seed gives the same
+    standard errors); for MAP the log prior's exact Hessian is added.
+
+    Returns:
+        The covariance of the flat unconstrained parameters (NaN rows and
+        columns where the fitted curvature is not negative definite), and a
+        record of how it was measured: ``curvature``, ``design_points``,
+        ``keys``, ``evaluations``, ``steps``, ``noise_sd``,
+        ``mc_relative_error`` (the largest jackknife relative Monte Carlo
+        error of the standard errors), ``undefined`` (flat coordinates with
+        no standard error).
+    """
+    from .curvature import jackknife_relative_error, partial_covariance, surface_hessian
+    from .progress import progress_bar, show_progress
+
+    d = int(flat.size)
+    block, max_keys, pilot = 8, 32, 4
+    surface_keys = jax.random.split(jax.random.fold_in(key, 0x5E), max_keys)
+
+    @jax.jit
+    def estimates(z, keys):
+        def one(k):
+            value, _ = log_likelihood_with_method(at(unravel(z)), records, method="particle", key=k,
+                                                  particles=particles, dt=dt)  # fmt: skip
+            return value
+
+        return jax.vmap(one)(keys)
+
+    def evaluate(point, first: int, count: int) -> np.ndarray:
+        return np.asarray(estimates(jnp.asarray(point, flat.dtype), surface_keys[first:first + count]))
+
+    extra = None
+    if method == "map":
+        extra = np.asarray(jax.hessian(lambda z: at(unravel(z)).log_prior())(flat), np.float64)
+    total = 1 + 2 * d * pilot + (1 + 2 * d * d) * (max_keys // block)  # at most; usually fewer
+    with progress_bar(total, description, show_progress(progress, total), unit="points") as advance:
+        surface = surface_hessian(
+            evaluate, np.asarray(flat, np.float64), np.asarray(hessian, np.float64), keys=block, max_keys=max_keys,
+            pilot_rounds=pilot, extra_hessian=extra, advance=advance,
+        )  # fmt: skip
+    full = surface.hessian + (0 if extra is None else extra)
+    covariance, affected = partial_covariance(full, surface.per_key)
+    keep = np.flatnonzero(~affected)  # the Monte Carlo error of the standard errors that are there
+    block_extra = None if extra is None else extra[np.ix_(keep, keep)]
+    error = jackknife_relative_error(surface.per_key[:, keep][:, :, keep], block_extra) if keep.size else np.array([])
+    record = {
+        "curvature": "response-surface",
+        "design_points": surface.points,
+        "keys": surface.keys,
+        "evaluations": surface.evaluations,
+        "steps": surface.steps,
+        "noise_sd": surface.noise_sd,
+        "mc_relative_error": float(np.max(error)) if error.size else float("nan"),
+        "undefined": affected,
+    }
+    return covariance, record
 
 
 def _not_finite_hint(objective, position, learning_rate: float) -> str:

@@ -252,6 +252,7 @@ def _point_inference_data(
             "grad_norm": float(estimate.grad_norm),
             "converged": int(estimate.converged),
             "covariance_space": "unconstrained",
+            **_curvature_attrs(estimate.curvature),
         }
     )
     trace = xr.Dataset({"objective": (("step",), np.asarray(estimate.trace, np.float64))})
@@ -264,6 +265,27 @@ def _point_inference_data(
         )  # fmt: skip
         groups["log_likelihood"] = log_likelihood_group(np.asarray(per_series)[None, None, :], records)
     return combine_groups(None, **groups)
+
+
+def _curvature_attrs(curvature: dict[str, Any]) -> dict[str, Any]:
+    """How the standard errors' curvature was measured, as NetCDF attributes
+    of the ``point_estimate`` group (``se_curvature`` = ``autodiff`` or
+    ``response-surface``, and for the latter its design and Monte Carlo
+    error; ``se_undefined_json`` lists the coordinates with no standard error)."""
+    attrs: dict[str, Any] = {"se_curvature": str(curvature.get("curvature", "autodiff"))}
+    if attrs["se_curvature"] == "response-surface":
+        attrs.update(
+            {
+                "se_design_points": int(curvature["design_points"]),
+                "se_keys": int(curvature["keys"]),
+                "se_evaluations": int(curvature["evaluations"]),
+                "se_noise_sd": float(curvature["noise_sd"]),
+                "se_mc_relative_error": float(curvature["mc_relative_error"]),
+                "se_steps_json": json.dumps(curvature["steps"]),
+                "se_undefined_json": json.dumps(list(curvature["undefined"])),
+            }
+        )
+    return attrs
 
 
 def main_group(idata) -> xr.Dataset:
@@ -281,6 +303,31 @@ def main_group(idata) -> xr.Dataset:
 
 #: the point-estimate group's per-parameter companions of ``NAME``
 _POINT_SUFFIXES = ("_se", "_lower", "_upper")
+
+
+def _surface_remarks(attrs: Mapping[str, Any], nan_rows: list[str]) -> list[str]:
+    """Warnings on standard errors measured by the response surface of a
+    particle-filter fit: the parameters left without one (why, and what to
+    do), and a Monte Carlo error too large to trust the figures."""
+    out = []
+    undefined = json.loads(attrs.get("se_undefined_json", "[]") or "[]") or nan_rows
+    particles = attrs.get("particles", "?")
+    if undefined:
+        out.append(
+            f"warning: no standard error for {', '.join(f'`{n}`' for n in undefined)}: the curvature of the "
+            f"particle-filter log-likelihood, fitted at points about 2 se around the estimate, is not negative "
+            f"definite along {'it' if len(undefined) == 1 else 'them'} (the log-likelihood is flat there, or its "
+            f"fall is lost in the filter's noise, sd {float(attrs.get('se_noise_sd', float('nan'))):.2g} nats "
+            f"with {particles} particles), so the Laplace approximation does not apply; raise --particles to "
+            "measure it, or use --method pmmh for posterior draws with the particle filter"
+        )
+    error = float(attrs.get("se_mc_relative_error", float("nan")))
+    if math.isfinite(error) and error > 0.25:
+        out.append(
+            f"warning: the standard errors carry a Monte Carlo error of about {100 * error:.0f} % (the particle "
+            f"filter's noise with {particles} particles): raise --particles for firmer figures"
+        )
+    return out
 
 
 def fit_summary(idata) -> str:
@@ -369,7 +416,10 @@ def fit_summary(idata) -> str:
             )
         elif not converged:
             lines.append("warning: the optimiser did not converge: raise --steps or lower --learning-rate")
-        if any(r[2] == "nan" for r in rows):
+        surface = main.attrs.get("se_curvature") == "response-surface"
+        if surface:
+            lines += _surface_remarks(main.attrs, [r[0] for r in rows if r[2] == "nan"])
+        elif any(r[2] == "nan" for r in rows):
             lines.append(
                 "warning: some standard errors are NaN: the negative Hessian is not positive definite "
                 "(not a maximum, a flat direction, or an estimate on the boundary of its constraint, where the "
@@ -383,14 +433,24 @@ def fit_summary(idata) -> str:
                 "figures shown are not meaningful); the data favour the bound: hold it there with "
                 f"--fix {label.split('[')[0]}=... near the bound, or leave it out of the model"
             )
-        if main.attrs.get("likelihood") == "particle":
+        if main.attrs.get("likelihood") == "particle" and not surface:  # a file written before the surface
             lines.append(
                 "warning: the particle filter's log-likelihood is an estimate with fixed random numbers, and its "
                 "Hessian can be far sharper than the true one: these standard errors can be several times too small; "
                 "check them with more --particles, or with --method pmmh (exact posterior draws)"
             )
-        lines.append(
-            "standard errors: Laplace (inverse negative Hessian in the unconstrained space, delta method); "
-            "the 95 % interval is the unconstrained one mapped through each constraint"
-        )
+        if surface:
+            lines.append(
+                "standard errors: Laplace, with the curvature of a quadratic fitted to particle-filter "
+                f"log-likelihoods at {main.attrs.get('se_design_points', '?')} points about 2 se around the "
+                f"estimate x {main.attrs.get('se_keys', '?')} independent keys "
+                f"({main.attrs.get('se_evaluations', '?')} filter runs; Monte Carlo error of the standard errors "
+                f"about {100 * float(main.attrs.get('se_mc_relative_error', float('nan'))):.0f} %); delta method; "
+                "the 95 % interval is the unconstrained one mapped through each constraint"
+            )
+        else:
+            lines.append(
+                "standard errors: Laplace (inverse negative Hessian in the unconstrained space, delta method); "
+                "the 95 % interval is the unconstrained one mapped through each constraint"
+            )
     return "\n".join(lines)
