@@ -54,7 +54,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["SurfaceCurvature", "jackknife_relative_error", "partial_covariance", "standard_errors", "surface_design", "surface_hessian"]
+__all__ = [
+    "SurfaceCurvature",
+    "jackknife_relative_error",
+    "partial_covariance",
+    "standard_errors",
+    "surface_design",
+    "surface_hessian",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,14 +165,20 @@ def surface_hessian(
         max_step: the largest step in the unconstrained space.
         extra_hessian: a smooth part added to the fitted Hessian before the
             standard errors are judged (the log prior's, for MAP).
-        advance: a progress callback, called once per evaluated point.
+        advance: a progress callback ``advance(n=1, status=None,
+            total=None)`` (:func:`~dync.runtime.progress.progress_bar`'s),
+            called once per evaluated point, and with ``n=0`` and the new
+            total of points whenever a pilot round or a block of keys is
+            added to the plan.
 
     Returns:
         A :class:`SurfaceCurvature`.
     """
     center = np.asarray(center, np.float64)
     d = center.size
-    tick = advance or (lambda n=1, status=None: None)
+    tick = advance or (lambda n=1, status=None, total=None: None)
+    n_design = 1 + 2 * d * d
+    planned = 1 + 2 * d + n_design  # one pilot round, one block of keys: grows as rounds are added
     extra = np.zeros((d, d)) if extra_hessian is None else np.asarray(extra_hessian, np.float64)
     evaluations = 0
 
@@ -184,8 +197,12 @@ def surface_hessian(
         good = np.isfinite(diag) & (diag > 0)
         steps[good] = np.sqrt(2 * drop / diag[good])
     steps = np.clip(steps, 1e-3, max_step)
+    tick(0, status="pilot", total=planned)
     base = values_at(np.zeros((1, d)), steps, 0, keys)  # (1, K)
-    for _ in range(pilot_rounds):
+    for round_ in range(pilot_rounds):
+        if round_:
+            planned += 2 * d
+            tick(0, total=planned)
         axial = np.concatenate([np.eye(d), -np.eye(d)])
         vals = values_at(axial, steps, 0, keys)
         # the mean fall at ±h_i; its curvature is 2 fall / h_i^2
@@ -204,10 +221,13 @@ def surface_hessian(
         if done:
             break
     z = surface_design(d)
+    tick(0, status=f"design, {keys} keys")
     values = values_at(z, steps, 0, keys)
     per_key = _fit_hessians(z, values, steps)
     while per_key.shape[0] + keys <= max_keys and _relative_error(per_key, extra) > target_error:
         # one more block of ``keys`` keys at every point (one compiled shape)
+        planned += n_design
+        tick(0, status=f"design, {per_key.shape[0] + keys} keys", total=planned)
         new_values = values_at(z, steps, per_key.shape[0], keys)
         values = np.concatenate([values, new_values], axis=1)
         per_key = _fit_hessians(z, values, steps)

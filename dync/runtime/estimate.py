@@ -320,7 +320,7 @@ def _particle_covariance(
     extra = None
     if method == "map":
         extra = np.asarray(jax.hessian(lambda z: at(unravel(z)).log_prior())(flat), np.float64)
-    total = 1 + 2 * d * pilot + (1 + 2 * d * d) * (max_keys // block)  # at most; usually fewer
+    total = 1 + 2 * d + (1 + 2 * d * d)  # one pilot round and one block of keys; the surface adds what it adds
     with progress_bar(total, description, show_progress(progress, total), unit="points") as advance:
         surface = surface_hessian(
             evaluate, np.asarray(flat, np.float64), np.asarray(hessian, np.float64), keys=block, max_keys=max_keys,

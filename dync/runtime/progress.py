@@ -45,7 +45,8 @@ def progress_bar(
 
     ``advance(n, status)`` moves the bar by ``n`` and, when ``status`` is
     given, shows that text right of the bar (a sampler's log-density, step
-    size and divergences so far).
+    size and divergences so far); ``advance(0, total=m)`` changes the total,
+    for work whose size is settled as it runs (adaptive rounds).
 
     Example:
         >>> with progress_bar(3, "simulating", enabled=False) as advance:
@@ -77,7 +78,9 @@ def progress_bar(
     with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
         task = bar.add_task(description, total=total, status="")
 
-        def advance(n: int = 1, status: str | None = None) -> None:
+        def advance(n: int = 1, status: str | None = None, total: int | None = None) -> None:
+            if total is not None:
+                bar.update(task, total=total)
             if status is None:
                 bar.advance(task, n)
             else:
@@ -86,8 +89,8 @@ def progress_bar(
         yield advance
 
 
-def _no_progress(n: int = 1, status: str | None = None) -> None:
-    del n, status
+def _no_progress(n: int = 1, status: str | None = None, total: int | None = None) -> None:
+    del n, status, total
 
 
 @contextlib.contextmanager

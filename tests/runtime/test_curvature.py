@@ -76,3 +76,19 @@ def test_partial_covariance_names_the_coordinates_along_a_non_negative_curvature
     full, none = partial_covariance(-np.diag([4.0, 1.0]))
     assert not none.any()
     np.testing.assert_allclose(full, np.diag([0.25, 1.0]))
+
+
+def test_the_progress_total_grows_with_the_rounds_and_ends_full():
+    """The bar's total is revised as pilot rounds and blocks of keys are added,
+    so that it ends at exactly the points evaluated (not at a fraction of an
+    upper bound)."""
+    calls = []
+
+    def advance(n=1, status=None, total=None):
+        calls.append((n, total))
+
+    precision = np.linalg.inv(COVARIANCE)
+    surface = surface_hessian(piecewise_noisy(precision, noise=1.0), CENTER, -9 * precision, advance=advance)
+    done = sum(n for n, _ in calls)
+    last_total = [t for _, t in calls if t is not None][-1]
+    assert done == last_total == surface.evaluations // 8

@@ -53,6 +53,7 @@ def test_point_fit_has_estimates_covariance_data_and_pointwise_log_likelihood(ml
     assert attrs["method"] == "mle" and attrs["likelihood"] == "kalman" and attrs["model"] == "ornstein_uhlenbeck"
     assert json.loads(attrs["fixed_json"]) == {"mu": 0.0}
     assert "dx = theta" in attrs["spec_text"]
+    assert attrs["se_curvature"] == "autodiff"  # the exact Hessian of the Kalman likelihood
     assert mle.optimizer_trace.objective.shape == (200,)
     # the log_likelihood group: each series' exact log-likelihood at the estimate (float32 rounding)
     fitted = with_params(ou, {"theta": float(point.theta), "sigma": float(point.sigma), "mu": 0.0})
