@@ -125,6 +125,36 @@ class EquationChecks:
             e = e.operand
         return isinstance(e, ast.Name) and self._is_differential(e.id)
 
+    def _indexed_differential(self, index: ast.Index, term: ast.Term) -> None:
+        """Report a term that ends in an indexed differential (`s dB[0]`): a
+        differential closes a term whole, so one component of a shared
+        Brownian vector is picked with a row vector (`[1, 0] @ dB`), which
+        the hint writes out when the index and the size are known."""
+        e = index.value
+        while isinstance(e, ast.Unary):
+            e = e.operand
+        name = e.id
+        row = "[1, 0] @ " + name
+        b = self.brownians.get(name[1:])
+        if b is not None and b.shape is not None and len(b.shape) == 1 and len(index.items) == 1:
+            try:
+                size = int(const_eval(b.shape[0], self.consts))
+                at = int(const_eval(index.items[0], self.consts))
+            except (NotConstant, DyncError, TypeError, ValueError):
+                size = at = -1
+            if 0 < size <= 8 and -size <= at < size:
+                ones = ["0"] * size
+                ones[at % size] = "1"
+                row = f"[{', '.join(ones)}] @ {name}"
+        self.err(
+            MissingDifferential,
+            f"this term has no differential: the differential `{name}` is indexed, but a differential "
+            "closes a term whole and cannot be indexed",
+            term.span,
+            hint=f"to drive the state by one component of `{name[1:]}`, pick it with a row vector: `{row}` "
+            f"(a matrix `M @ {name}` mixes several components)",
+        )
+
     def _check_equations(self, states: list[ast.State]):
         equations = self.spec.of_type(ast.Equation)
         by_state: dict[str, ast.Equation] = {}
@@ -319,6 +349,9 @@ class EquationChecks:
                         term.span,
                         hint=f"for a noise, name its Brownian motion differently from the {kind} (`dW`, `dB`)",
                     )
+                    return
+                if isinstance(last, ast.Index) and self._is_bare_differential(last.value):
+                    self._indexed_differential(last, term)
                     return
                 self.err(
                     MissingDifferential,
