@@ -20,6 +20,7 @@ from typing import Any
 
 from .precision import float64_if
 from ..compiler.driver import build_model, compile_ast, read_spec
+from ..compiler.overrides import check_law_arguments
 from ..dsl import ast
 from ..settings import FitSettings, fit_settings
 
@@ -64,6 +65,9 @@ def fit_spec(
 
     with float64_if(settings.x64):
         compiled = compile_ast(spec, settings.dims)
+        # starting and held values replace the spec's after its laws were checked
+        check_law_arguments(spec, settings.dims, settings.params, "--set")
+        check_law_arguments(spec, settings.dims, {**settings.params, **settings.fix}, "--fix")
         model = build_model(compiled, jax.random.key(settings.seed))
         if settings.params:
             model = with_params(model, settings.params)

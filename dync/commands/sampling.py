@@ -14,6 +14,7 @@ import os
 from typing import Any
 
 from ..compiler.driver import build_model, compile_ast, read_spec
+from ..compiler.overrides import check_law_arguments
 from ..dsl import ast
 from ..settings import SampleSettings, sample_settings
 
@@ -44,6 +45,7 @@ def sample_spec(
     from ..runtime.sampling import sample_model
 
     compiled = compile_ast(spec, settings.dims)
+    check_law_arguments(spec, settings.dims, settings.params, "--set")
     if compiled.model.data_dim and settings.data is not None and settings.method != "dynamics":
         compiled = _compile_for_data(spec, settings, compiled)
     model = build_model(compiled, jax.random.key(settings.seed))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .precision import float64_if
 from ..compiler.driver import build_model, compile_ast, read_spec
+from ..compiler.overrides import check_law_arguments
 from ..dsl import ast
 from ..settings import SimulateSettings, simulate_settings
 
@@ -46,6 +47,7 @@ def simulate_spec(
         UsageError: a setting does not fit the model (a solver, a parameter).
     """
     import jax
+    import numpy as np
 
     from ..compiler.describe import describe_model
     from ..runtime.preflight import preflight_simulate
@@ -53,6 +55,11 @@ def simulate_spec(
 
     with float64_if(settings.x64):
         compiled = compile_ast(spec, settings.dims)
+        # --set and --sweep values replace the spec's after its laws were checked
+        check_law_arguments(spec, settings.dims, settings.params, "--set")
+        for name, values in settings.sweep.items():
+            for value in dict.fromkeys(float(v) for v in np.ravel(values)):
+                check_law_arguments(spec, settings.dims, {**settings.params, name: value}, "--sweep")
         info = describe_model(compiled.model)
         inputs = _read_inputs(info, inputs)
         # refuse what cannot fit before the model (its weights) is allocated

@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 from ..compiler.driver import build_model, compile_ast
+from ..compiler.overrides import check_law_arguments
 from ..dsl import ast
 from ..settings.test import TestSettings
 
@@ -44,6 +45,8 @@ def test_spec(
     from .runner import relative_path, run_model_tests
 
     compiled = compile_ast(spec, settings.dims)
+    # --set values replace the spec's after its laws were checked
+    check_law_arguments(spec, settings.dims, settings.params, "--set")
     model = build_model(compiled, jax.random.key(settings.seed))
     if inputs is not None:
         settings = dataclasses.replace(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-
 import numpy as np
+import pytest
 
 import dync
 
@@ -32,3 +32,16 @@ def test_x64_computes_in_float64_for_the_run_only(tmp_path):
     assert ds["x"].dtype == np.float64
     assert not jax.config.jax_enable_x64
     assert dync.simulate_file(spec, paths=2, t1=0.1, dt=0.01)["x"].dtype == np.float32
+
+
+def test_a_set_or_swept_value_a_law_does_not_allow_is_refused_before_the_run(tmp_path):
+    from dync.errors import UsageError
+
+    from tests.compiler.test_overrides import SPEC
+
+    path = tmp_path / "m.dync"
+    path.write_text(SPEC)
+    with pytest.raises(UsageError, match="--set ntrial=5.5"):
+        dync.simulate_file(path, paths=2, t1=0.1, dt=0.1, sets={"ntrial": 5.5})
+    with pytest.raises(UsageError, match="--sweep ntrial=5.5"):
+        dync.simulate_file(path, paths=2, t1=0.1, dt=0.1, sweep=["ntrial=1:10:3"])
