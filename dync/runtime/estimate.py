@@ -222,6 +222,16 @@ def fit_point(
         if np.all(np.isfinite(values)):
             return
         i = int(np.argmax(~np.isfinite(values)))
+        at_start = float(objective(start.inner.position))
+        if not np.isfinite(at_start):
+            raise DyncRuntimeError(
+                f"the {method.upper()} objective is {at_start} at the starting values, before any step: some "
+                "observation is impossible under the model there (its log-likelihood is -inf), so there is "
+                "nothing to climb",
+                hint="check the data against the observation laws: a count above a `Binomial`'s `n`, a value "
+                "outside bounds that depend on a parameter (`Uniform(low, high)`), a positive count where a rate "
+                "is 0; or start from values that allow every observation (--set NAME=VALUE)",
+            )
         raise DyncRuntimeError(
             f"the {method.upper()} objective became {values[i]} at step {done - len(values) + i + 1}: "
             "the optimiser left the finite numbers, so there is no estimate to report",

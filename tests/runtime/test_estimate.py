@@ -116,3 +116,23 @@ def test_a_gradient_not_finite_at_the_start_is_named_not_the_learning_rate():
     hint = _not_finite_hint(lambda p: jnp.sqrt(jnp.maximum(p["a"], 0.0)) + p["b"] ** 2, start, 0.05)
     assert "gradient in `a` is not finite" in hint and "`b`" not in hint
     assert "learning-rate (now 0.05)" in _not_finite_hint(lambda p: p["a"] ** 2 + p["b"], start, 0.05)
+
+
+def test_data_impossible_at_the_start_is_named_not_the_learning_rate():
+    """A count above a `Binomial`'s `n` makes the log-likelihood -inf before
+    any step; the error says the data are impossible under the model at the
+    starting values, not that the optimiser diverged (it blamed
+    --learning-rate)."""
+    import jax
+    import xarray as xr
+
+    from dync.errors import DyncRuntimeError
+
+    model = dync.load(
+        "m.dync",
+        text="model m\nparam a = 1 : positive\nstate x = 0\ndx = -a * x dt + 0.5 dW\nobserve k ~ Binomial(3, sigmoid(x))\n",
+    )
+    data = xr.Dataset({"k": (("time",), np.array([1.0, 5.0, 2.0]))}, coords={"time": [0.0, 0.5, 1.0]})
+    with pytest.raises(DyncRuntimeError, match="at the starting values, before any step") as caught:
+        fit_point(model, data, method="mle", steps=3, particles=4, key=jax.random.key(0))
+    assert "Binomial" in caught.value.hint and "learning-rate" not in caught.value.hint
