@@ -738,7 +738,8 @@ class DeclarationChecks:
                     blocker[l.name] = "the state" if isinstance(node, ast.State) else f"the input `{n}`"
                 if l.name in blocker:
                     break
-            if l.name not in blocker and any(isinstance(self._decl_nodes.get(f), ast.Net) for f in funcs):
+            # a net, called or named bare (`let g = f`, an error said once the nets are known)
+            if l.name not in blocker and any(isinstance(self._decl_nodes.get(f), ast.Net) for f in funcs | names):
                 blocker[l.name] = "a network"
         deps = {l.name: {n for n in reads[l.name][0] if n in by_name} for l in lets}
         # propagate through let chains: a let reading a blocked let is blocked
