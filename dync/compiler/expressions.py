@@ -147,6 +147,16 @@ class ExprChecker:
                     return self.err(InvalidSpec, f"`{e.id}` depends on {c._let_blocker[e.id]} and is not known here", e.span, hint=self.state_hint or "initial values may use numbers, dims, parameters, constants and lets that read only these")
                 if not self.allow_states and isinstance(node, ast.Let) and e.id not in c.symbols and not c._constant_lets_checked:
                     return self.err(InvalidSpec, f"`let {e.id}` is not known here", e.span, hint="parameter values and priors may use numbers, dims, parameters and constants only; write the expression out, or make it a `param`/`const`")
+                if isinstance(node, ast.Net):
+                    # read before the nets are checked (a state's initial value, a prior)
+                    if self.allow_states:
+                        return self.err(InvalidSpec, f"`{e.id}` is a network: call it, `{e.id}(x)`", e.span)
+                    return self.err(
+                        InvalidSpec,
+                        f"`{e.id}` is a network, whose output is known only when the model runs: it cannot stand here",
+                        e.span,
+                        hint=self.state_hint or "initial values, priors and parameters may use numbers, dims and parameters only",
+                    )
                 if isinstance(node, ast.Observe):
                     return self.err(
                         InvalidSpec,
