@@ -66,7 +66,7 @@ class EquationChecks:
             if isinstance(kind, ast.Call):
                 for kw in kind.kwargs:
                     if kw.name != "hurst":
-                        self.err(BadArguments, f"unknown keyword `{kw.name}` for fractional", kw.span, hint=did_you_mean(kw.name, ("hurst",)))
+                        self.err(BadArguments, f"unknown keyword `{kw.name}` for fractional", kw.span, hint=did_you_mean(kw.name, ("hurst",)) or "fractional takes one keyword: `hurst`")
                     else:
                         hurst_expr = kw.value
                 if kind.args:

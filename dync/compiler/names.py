@@ -661,7 +661,7 @@ class DeclarationChecks:
             ok = True
             for kw in call.kwargs:
                 if kw.name not in NET_KEYWORDS:
-                    self.err(BadArguments, f"unknown keyword `{kw.name}` for mlp", kw.span, hint=did_you_mean(kw.name, NET_KEYWORDS))
+                    self.err(BadArguments, f"unknown keyword `{kw.name}` for mlp", kw.span, hint=did_you_mean(kw.name, NET_KEYWORDS) or "mlp takes " + ", ".join(f"`{k}`" for k in NET_KEYWORDS))
                     ok = False
                     continue
                 if kw.name == "activation":
