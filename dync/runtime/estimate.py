@@ -47,15 +47,18 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+import equinox as eqx
 import optax
 from jax.flatten_util import ravel_pytree
 from jaxtyping import PRNGKeyArray
 
 from ..errors import DyncRuntimeError, UsageError, did_you_mean
-from .kernels import keeping_best, optax_kernel, run_kernel
+from .kalman import kalman_arrays
+from .kernels import Kernel, keeping_best, optax_kernel, run_kernel
 from .likelihood import choose_method, data_digest, log_likelihood_with_method, read_data
 from .logdensity import state_log_density
 from .model import AbstractModel
+from .parameter_density import ClosureDensity, KalmanDensity, ParameterDensity
 from .params import hold_fixed
 
 __all__ = ["POINT_METHODS", "PointEstimate", "fit_point"]
@@ -202,20 +205,21 @@ def fit_point(
         value, _ = log_likelihood_with_method(m, records, method=chosen, key=key, particles=particles, dt=dt)
         return value
 
-    def objective(position):
-        m = at(position)
-        value = loglik(m)
-        if method == "map":
-            value = value + m.log_prior()
-        return jnp.reshape(value, ())
-
-    density = state_log_density(objective, free)
-    kernel = keeping_best(optax_kernel(density, optax.adam(learning_rate)))
+    if chosen == "kalman":
+        # the model's values and the data are traced leaves: a later fit of
+        # new data (or from new values) of the same sizes compiles nothing
+        padded = records.padded() if hasattr(records, "padded") else records
+        density: ParameterDensity = KalmanDensity(model, split.held, kalman_arrays(model, padded))
+    else:
+        density = ClosureDensity(model, split.held, lambda m, per_series=False: loglik(m))
+    objective = _Objective(density, method == "map")
+    steps_of = _BestAdam(objective, float(learning_rate))
+    kernel = Kernel(steps_of.init, steps_of.step)
     identity = (
         f"fit_point {method} {chosen} lr={learning_rate} fix={sorted(fixed.items())} particles={particles} "
         f"dt={dt} data={data_digest(records)}"
     )
-    start = kernel.init()
+    start = kernel.init(free)
 
     def stop_if_not_finite(chunk, done: int) -> None:
         values = np.asarray(chunk.value)
@@ -245,10 +249,16 @@ def fit_point(
         on_chunk=stop_if_not_finite,
     )
     flat, unravel = ravel_pytree(run.state.inner.position)
-    value_and_grad = jax.jit(jax.value_and_grad(lambda z: objective(unravel(z))))
+    layout = _FlatLayout.of(run.state.inner.position)
+
+    def value_and_grad(z):
+        return _flat_value_and_grad(objective, layout, z)
+
+    def hessian_fn(z):
+        return _flat_hessian(objective, layout, z)
+
     if not float(value_and_grad(flat)[0]) >= float(run.state.value):
         flat = ravel_pytree(run.state.position)[0]  # the last iterate fell back: start from the best one
-    hessian_fn = jax.jit(jax.hessian(lambda z: objective(unravel(z))))
     flat, hessian = _newton_polish(flat, value_and_grad, hessian_fn, tolerance)
     best = unravel(flat)
     value, grad = jax.value_and_grad(objective)(best)
@@ -352,6 +362,79 @@ def _particle_covariance(
         "undefined": affected,
     }
     return covariance, record
+
+
+class _Objective(eqx.Module):
+    """The MLE or MAP objective over the free unconstrained parameters, as a
+    module: the density's arrays (model values, and the data of a Kalman
+    likelihood) are traced arguments of the functions compiled for it, so a
+    fit of new data of the same sizes reuses them."""
+
+    density: ParameterDensity
+    with_prior: bool = eqx.field(static=True)
+
+    def __call__(self, position):
+        m = self.density.at(position)
+        value = self.density.loglik(m)
+        if self.with_prior:
+            value = value + m.log_prior()
+        return jnp.reshape(value, ())
+
+
+class _BestAdam(eqx.Module):
+    """:func:`~dync.runtime.kernels.keeping_best` of an Adam
+    :func:`~dync.runtime.kernels.optax_kernel` on ``objective``, with bound
+    methods for ``init`` and ``step``: equal modules (same sizes and
+    settings) share :func:`~dync.runtime.kernels.run_kernel`'s compiled
+    chunk, where the closures of a fresh kernel compiled it anew per fit."""
+
+    objective: _Objective
+    learning_rate: float = eqx.field(static=True)
+
+    def _kernel(self, position) -> Kernel:
+        density = state_log_density(self.objective, position)
+        return keeping_best(optax_kernel(density, optax.adam(self.learning_rate)))
+
+    def init(self, position):
+        return self._kernel(position).init(position)
+
+    def step(self, key, state):
+        return self._kernel(state.position).step(key, state)
+
+
+class _FlatLayout(eqx.Module):
+    """A position pytree's layout (names, shapes, dtypes) as static data:
+    ``unravel`` of a flat vector, equal for equal layouts (the function
+    ``ravel_pytree`` returns is new at every call, so a jit over it
+    compiled anew per fit)."""
+
+    names: tuple[str, ...] = eqx.field(static=True)
+    shapes: tuple[tuple[int, ...], ...] = eqx.field(static=True)
+    dtypes: tuple[str, ...] = eqx.field(static=True)
+
+    @classmethod
+    def of(cls, position: Mapping[str, Any]) -> "_FlatLayout":
+        names = tuple(sorted(position))  # ravel_pytree's order: a dict's sorted keys
+        return cls(names, tuple(tuple(np.shape(position[n])) for n in names),
+                   tuple(str(jnp.asarray(position[n]).dtype) for n in names))  # fmt: skip
+
+    def unravel(self, flat):
+        out, start = {}, 0
+        for name, shape, dtype in zip(self.names, self.shapes, self.dtypes):
+            size = int(np.prod(shape, dtype=int))
+            out[name] = jnp.reshape(flat[start : start + size], shape).astype(dtype)
+            start += size
+        return out
+
+
+@eqx.filter_jit
+def _flat_value_and_grad(objective: _Objective, layout: _FlatLayout, flat):
+    return jax.value_and_grad(lambda z: objective(layout.unravel(z)))(flat)
+
+
+@eqx.filter_jit
+def _flat_hessian(objective: _Objective, layout: _FlatLayout, flat):
+    return jax.hessian(lambda z: objective(layout.unravel(z)))(flat)
 
 
 def _not_finite_hint(objective, position, learning_rate: float) -> str:

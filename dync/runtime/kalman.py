@@ -532,6 +532,19 @@ def kalman_series_from_arrays(
     return _log_likelihood(model, gaps, z, observed, times, args, unique_gaps, gap_index)
 
 
+def _table_size(n: int) -> int:
+    """The smallest of 1, 2, 3, 4, 6, 8, 12, 16, 24, ... (powers of two and
+    three halves of them) that holds ``n``: at most a third more than ``n``,
+    and few distinct sizes."""
+    power = 1
+    while True:
+        if n <= power:
+            return power
+        if power >= 2 and n <= power * 3 // 2:
+            return power * 3 // 2
+        power *= 2
+
+
 def kalman_arrays(model: AbstractModel, data: PaddedData) -> KalmanArrays:
     """The :class:`KalmanArrays` of ``data`` for ``model`` (on the host).
 
@@ -566,7 +579,17 @@ def kalman_arrays(model: AbstractModel, data: PaddedData) -> KalmanArrays:
     # known here, not traced: with every value present the time loop needs no mask
     mask = None if observed.all() else jnp.asarray(observed)
     unique, index = np.unique(gaps, return_inverse=True)
-    distinct = (jnp.asarray(unique, dtype), jnp.asarray(index.reshape(S, T), jnp.int32)) if unique.size < S * T else (None, None)
+    # the table of distinct gaps is padded (with its last gap, never
+    # indexed) to a size of a few fixed steps, so data sets of the same
+    # sizes give the same shapes and a fit of one reuses another's compiled
+    # program; where the table would be no smaller than the slots, each slot
+    # computes its own transition
+    size = _table_size(unique.size)
+    if size < S * T:
+        unique = np.concatenate([unique, np.full(size - unique.size, unique[-1])])
+        distinct = (jnp.asarray(unique, dtype), jnp.asarray(index.reshape(S, T), jnp.int32))
+    else:
+        distinct = (None, None)
     if not model.info.inputs:
         return KalmanArrays(jnp.asarray(gaps, dtype), jnp.asarray(z, dtype), mask, None, None, *distinct)
     args = {"inputs": {}}

@@ -24,7 +24,6 @@ an improper flat prior in user space and a ``UserWarning`` naming it.
 
 from __future__ import annotations
 
-import abc
 import os
 import warnings
 from collections import OrderedDict
@@ -46,8 +45,9 @@ from .kernels import Kernel, run_kernel, save_result
 from .likelihood import choose_method, data_digest, log_likelihood_with_method, read_data
 from .keys import prng_key
 from .model import AbstractModel
-from .kalman import KalmanArrays, kalman_arrays, kalman_series_from_arrays
-from .params import hold_fixed, with_unconstrained_params
+from .kalman import kalman_arrays
+from .parameter_density import ClosureDensity, KalmanDensity, ParameterDensity
+from .params import hold_fixed
 from .window_adaptation import warmup_step_key, window_adaptation, window_schedule
 
 __all__ = ["NutsDraws", "sample_posterior", "write_inference_data"]
@@ -168,7 +168,7 @@ def sample_posterior(
         # and step: a new data set (or new fixed values) of the same sizes
         # runs without compiling anything
         padded = records.padded() if hasattr(records, "padded") else records
-        density: _Density = _KalmanDensity(model, split.held, kalman_arrays(model, padded))
+        density: ParameterDensity = KalmanDensity(model, split.held, kalman_arrays(model, padded))
     else:
         # a particle filter reads its data on the host: a closure, compiled
         # anew for every new closure; the same run asked again in this
@@ -180,7 +180,7 @@ def sample_posterior(
             return value
 
         density = reuse_compiled(
-            identity + f" model={model_digest(model, key_pf)}", lambda: _ClosureDensity(model, split.held, loglik)
+            identity + f" model={model_digest(model, key_pf)}", lambda: ClosureDensity(model, split.held, loglik)
         )
     sampler = _NutsSampler(density, chains, warmup, float(target_accept))
     start = sampler.first(key_warmup, free)
@@ -288,47 +288,6 @@ def _record_nuts(carry, info) -> NutsDraws:
                      info.num_integration_steps, step_size)
 
 
-class _Density(eqx.Module):
-    """The posterior log-density over the free unconstrained parameters, as
-    a module: its arrays (model values, data) are traced arguments of the
-    compiled functions that take it."""
-
-    model: AbstractModel
-    held: dict
-
-    def at(self, position):
-        """The model at ``position``, the held parameters kept."""
-        return with_unconstrained_params(self.model, {**self.held, **position})
-
-    @abc.abstractmethod
-    def loglik(self, m, per_series: bool = False):
-        """The log-likelihood of the data under model ``m`` (per series
-        with ``per_series``)."""
-
-    def __call__(self, position):
-        m = self.at(position)
-        return jnp.reshape(self.loglik(m) + m.log_prior(), ())
-
-
-class _KalmanDensity(_Density):
-    """Exact Kalman likelihood of data held as traced arrays."""
-
-    data: KalmanArrays
-
-    def loglik(self, m, per_series: bool = False):
-        series = kalman_series_from_arrays(m, *self.data)
-        return series if per_series else jnp.sum(series)
-
-
-class _ClosureDensity(_Density):
-    """Any likelihood, as a function of the model (a static closure)."""
-
-    fn: Callable = eqx.field(static=True)
-
-    def loglik(self, m, per_series: bool = False):
-        return self.fn(m, per_series)
-
-
 class _NutsSampler(eqx.Module):
     """Every chain's window adaptation and NUTS draws, over one density, as
     one step function: steps ``0 .. warmup - 1`` adapt, the later ones draw.
@@ -347,7 +306,7 @@ class _NutsSampler(eqx.Module):
     :func:`~dync.runtime.kernels.run_kernel` is reused by a later run with
     new data or values of the same sizes."""
 
-    density: _Density
+    density: ParameterDensity
     chains: int = eqx.field(static=True)
     warmup: int = eqx.field(static=True)
     target_accept: float = eqx.field(static=True)
@@ -435,7 +394,7 @@ class _NutsSampler(eqx.Module):
 
 
 @eqx.filter_jit
-def _pointwise(density: _Density, flat):
+def _pointwise(density: ParameterDensity, flat):
     """Each series' log-likelihood at each draw, ``(draws, series)``."""
     return jax.lax.map(lambda p: density.loglik(density.at(p), True), flat, batch_size=64)
 

@@ -21,6 +21,7 @@ from dync.runtime import posterior
 from dync.runtime.kalman import kalman_arrays
 from dync.runtime.kernels import Kernel, run_kernel
 from dync.runtime.likelihood import read_data
+from dync.runtime.parameter_density import KalmanDensity
 from dync.runtime.posterior import sample_posterior
 from tests.interrupt import ctrl_c_after
 
@@ -53,7 +54,7 @@ def test_chunked_warmup_adapts_as_blackjax_window_adaptation(spec_model):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # no prior on sigma
         split = posterior.free_parameters(model, {"mu": 0.0})
-    density = posterior._KalmanDensity(split.model, split.held, kalman_arrays(split.model, read_data(split.model, data).padded()))
+    density = KalmanDensity(split.model, split.held, kalman_arrays(split.model, read_data(split.model, data).padded()))
     key, warmup = jax.random.key(5), 200
     sampler = posterior._NutsSampler(density, 1, warmup, 0.8)
     run = run_kernel(Kernel(lambda s: s, sampler.step), sampler.first(key, split.free), jax.random.key(9), warmup,
