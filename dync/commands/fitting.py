@@ -18,11 +18,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .precision import float64_if
 from ..compiler.driver import build_model, compile_ast, read_spec
 from ..compiler.overrides import check_law_arguments
 from ..dsl import ast
 from ..settings import FitSettings, fit_settings
+from .precision import float64_if
 
 __all__ = ["checkpoint_files", "fit", "fit_file", "fit_spec", "write_fit"]
 

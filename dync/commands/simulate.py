@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .precision import float64_if
 from ..compiler.driver import build_model, compile_ast, read_spec
 from ..compiler.overrides import check_law_arguments
 from ..dsl import ast
 from ..settings import SimulateSettings, simulate_settings
+from .precision import float64_if
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray
