@@ -194,7 +194,9 @@ def baoab(
     return Kernel(init, step)
 
 
-def _hmc_info(new, info) -> SamplerInfo:
+def hmc_info(new, info) -> SamplerInfo:
+    """A BlackJAX HMC/NUTS step's info as a :class:`SamplerInfo` (``new``:
+    the state it moved to; a non-finite one counts as a divergence)."""
     return SamplerInfo(
         jnp.asarray(info.acceptance_rate),
         jnp.asarray(getattr(info, "is_accepted", True)),  # NUTS always moves along its tree
@@ -223,7 +225,7 @@ def hmc(
         key_steps, key_step = jax.random.split(key)
         steps = jax.random.randint(key_steps, (), low, high + 1)
         new, info = blackjax.hmc(logdensity_fn, step_size, inverse_mass_matrix, steps).step(key_step, state)
-        return new, _hmc_info(new, info)
+        return new, hmc_info(new, info)
 
     return Kernel(lambda position: base.init(jnp.asarray(position)), step)
 
@@ -234,7 +236,7 @@ def nuts(logdensity_fn: LogDensityFn, step_size: float | Array, inverse_mass_mat
 
     def step(key, state):
         new, info = algorithm.step(key, state)
-        return new, _hmc_info(new, info)
+        return new, hmc_info(new, info)
 
     return Kernel(lambda position: algorithm.init(jnp.asarray(position)), step)
 

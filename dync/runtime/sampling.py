@@ -11,8 +11,9 @@ method     warm-up                           draws
 ``mala``   dual averaging of each chain's    :func:`~.samplers.mala`
            step to ``target_accept`` (0.574)
 ``hmc``    BlackJAX window adaptation (step  :func:`~.samplers.hmc`
-           size and diagonal mass matrix)
-``nuts``   BlackJAX window adaptation        :func:`~.samplers.nuts`
+           size and diagonal mass matrix),
+           in ``run_kernel``'s chunks
+``nuts``   the same                          :func:`~.samplers.nuts`
 ``sgld``   burn-in at the step schedule      :func:`~.samplers.sgld` (minibatches
                                              of a :class:`SumOverData`)
 =========  ================================  ==================================
@@ -25,10 +26,17 @@ A chain whose position leaves the finite numbers stops the run with a
 :class:`~dync.errors.DyncRuntimeError` naming the chain, the iteration and the
 state.
 
-The warm-up and the draws compile as one program (the warm-up is
-``run_kernel``'s ``prepare``, run once at the start of the first chunk), and
-the sampler is an equinox module whose arrays are arguments of that program,
-so a later run of the same target with the same settings reuses it.
+HMC's and NUTS's window adaptation runs as steps of the run itself
+(:mod:`~dync.runtime.window_adaptation`, as :func:`dync.fit`'s NUTS does):
+``warmup`` adapting steps, then the draws, in ``run_kernel``'s chunks, so the
+progress bar moves during the warm-up, Ctrl-C keeps the warm-up done so far
+and a resumed run is bit-identical; on one chain it adapts bit for bit as
+``blackjax.window_adaptation(...).run`` from the same key. The other methods'
+warm-up (burn-in, MALA's dual averaging) is ``run_kernel``'s ``prepare``,
+run once at the start of the first chunk. Either way the warm-up and the
+draws compile as one program, and the sampler is an equinox module whose
+arrays are arguments of that program, so a later run of the same target with
+the same settings reuses it.
 """
 
 from __future__ import annotations
@@ -49,6 +57,7 @@ from . import samplers
 from .inference_data import chain_first
 from .kernels import Kernel, run_kernel, save_result
 from .samplers import SumOverData
+from .window_adaptation import warmup_step_key, window_adaptation, window_schedule
 
 __all__ = ["DEFAULT_TARGET_ACCEPT", "SAMPLE_METHODS", "SampleRun", "SumOverData", "sample_density"]
 
@@ -149,19 +158,24 @@ def _split_chains(initial: Array, devices: Any) -> Array:
 
 
 class _Chains(NamedTuple):
-    """What the draws carry from chunk to chunk: every chain's sampler state
-    and the step and inverse mass it draws with, and the warm-up's input (its
-    key, the starting positions) with a flag saying whether it has run. The
-    warm-up runs inside the first chunk's program (``run_kernel``'s
-    ``prepare``), so that the warm-up and the draws compile as one program,
-    as a hand-written BlackJAX loop does."""
+    """What the chains carry from step to step: every chain's sampler state
+    and the step and inverse mass it draws with, the warm-up's input (its
+    key, the starting positions) with a flag saying whether ``prepare`` has
+    run, the steps taken so far, and (HMC/NUTS adapting in the run's steps)
+    every chain's window adaptation state (``()`` for the other methods).
+
+    ``prepare`` runs inside the first chunk's program: the whole warm-up for
+    the methods that burn in or adapt MALA's step, only the first states
+    for HMC/NUTS, whose warm-up is the run's first ``warmup`` steps."""
 
     warmed: Any
+    step: Any
     key: PRNGKeyArray
     start: Float[Array, "chains n"]
     states: Any
     step_size: Float[Array, " chains"]
     inverse_mass: Float[Array, "chains n"]
+    adaptation: Any
 
 
 class _Record(NamedTuple):
@@ -255,56 +269,141 @@ class _Sampler(eqx.Module):
         if method == "mala":
             states, steps = jax.vmap(_mala_warmup(self.logdensity_fn, self.warmup, 0.1, self.target))(keys, positions)
             return states, steps.astype(dtype), unit
-        algorithm = blackjax.nuts if method == "nuts" else blackjax.hmc
-        extra = {} if method == "nuts" else {"num_integration_steps": self.num_integration_steps}
-        adaptation = blackjax.window_adaptation(algorithm, self.logdensity_fn, target_acceptance_rate=self.target,
-                                                **extra)  # fmt: skip
+        raise AssertionError(f"`{method}` adapts in the run's own steps (_Sampler.adapts_in_steps), not in warm")
 
-        def one(k1, p):
-            (state, params), _ = adaptation.run(k1, p, num_steps=self.warmup)
-            return state, params["step_size"], params["inverse_mass_matrix"]
+    @property
+    def adapts_in_steps(self) -> bool:
+        """Whether the warm-up is the run's first ``warmup`` steps: HMC's and
+        NUTS's window adaptation (no ``step_size`` given); the other methods
+        warm up inside :meth:`prepare`."""
+        return self.method in ("hmc", "nuts") and self.step_size is None and self.warmup > 0
 
-        return jax.vmap(one)(keys, positions)
+    @property
+    def steps(self) -> int:
+        """The run's steps before the first draw (``run_kernel`` runs
+        ``steps + samples`` steps, the first ``steps`` of them warm-up)."""
+        return self.warmup if self.adapts_in_steps else 0
 
-    def unwarmed(self, positions: Float[Array, "chains n"]):
-        """Placeholders of what :meth:`warm` returns (its structure, shapes
-        and dtypes), without running it."""
+    def _first(self, positions: Float[Array, "chains n"]):
+        """Every chain's first state, first adaptation state, and the
+        parameters of a run without warm-up (BlackJAX's: step 1, identity
+        mass); a chunked warm-up replaces the parameters at its end."""
         chains, n = positions.shape
         dtype = positions.dtype
         states = jax.vmap(self.kernel(jnp.ones((), dtype), jnp.ones(n, dtype)).init)(positions)
-        return states, jnp.zeros((chains,), dtype), jnp.zeros((chains, n), dtype)
+        adaptation = window_adaptation(self.target)
+        adapt = jax.vmap(lambda p: adaptation.init(p, 1.0))(positions)
+        steps, inverse_mass = jax.vmap(adaptation.final)(adapt)
+        return states, steps.astype(dtype), inverse_mass.astype(dtype), adapt
+
+    def unwarmed(self, positions: Float[Array, "chains n"]):
+        """Placeholders of the chains' state after :meth:`prepare` (its
+        structure, shapes and dtypes), without running it: the states, step
+        sizes, inverse masses and adaptation states."""
+        chains, n = positions.shape
+        dtype = positions.dtype
+        if self.adapts_in_steps:
+            return self._first(positions)
+        states = jax.vmap(self.kernel(jnp.ones((), dtype), jnp.ones(n, dtype)).init)(positions)
+        return states, jnp.zeros((chains,), dtype), jnp.zeros((chains, n), dtype), ()
 
     def prepare(self, chains: _Chains) -> _Chains:
-        """The warm-up, once: run when ``chains.warmed`` is false."""
+        """Once, when ``chains.warmed`` is false: the warm-up, or for a
+        chunked warm-up (:attr:`adapts_in_steps`) the first states."""
 
         def run(c: _Chains) -> _Chains:
-            warmed = self.warm(c.key, c.start)
-            like = (c.states, c.step_size, c.inverse_mass)
-            states, steps, inverse_mass = jax.tree_util.tree_map(lambda a, b: a.astype(b.dtype), warmed, like)
-            return c._replace(warmed=jnp.ones((), bool), states=states, step_size=steps, inverse_mass=inverse_mass)
+            if self.adapts_in_steps:
+                built = self._first(c.start)
+            else:
+                built = (*self.warm(c.key, c.start), ())
+            like = (c.states, c.step_size, c.inverse_mass, c.adaptation)
+            states, steps, inverse_mass, adapt = jax.tree_util.tree_map(lambda a, b: a.astype(b.dtype), built, like)
+            return c._replace(warmed=jnp.ones((), bool), states=states, step_size=steps, inverse_mass=inverse_mass,
+                              adaptation=adapt)  # fmt: skip
 
         return jax.lax.cond(chains.warmed, lambda c: c, run, chains)
 
     def step(self, key: PRNGKeyArray, chains: _Chains):
-        """One draw of every chain (``thin`` steps of its kernel)."""
+        """One step of every chain: a draw (``thin`` steps of its kernel),
+        or, while ``chains.step < warmup`` of a chunked warm-up, one
+        adapting step. Returns the info and the step size each chain used."""
 
-        def one(k, state, step, inverse_mass):
+        def draw(k, state, step, inverse_mass):
             return samplers.thinned(self.kernel(step, inverse_mass), self.thin).step(k, state)
 
-        keys = jax.random.split(key, self.chains)
-        states, info = jax.vmap(one)(keys, chains.states, chains.step_size, chains.inverse_mass)
-        return chains._replace(states=states), info
+        if not self.adapts_in_steps:
+            keys = jax.random.split(key, self.chains)
+            states, info = jax.vmap(draw)(keys, chains.states, chains.step_size, chains.inverse_mass)
+            return chains._replace(states=states, step=chains.step + 1), (info, chains.step_size)
+        return self._adapting_step(key, chains, draw)
 
-    def record(self, chains: _Chains, info) -> _PackedRecord:
-        """What a draw keeps: position, log-density, info, the step of the
-        move that made it (SGLD's schedule), and whether it is finite
-        (packed; :meth:`_PackedRecord.unpack` gives the :class:`_Record`)."""
+    def _warm_step(self, k, state, step, inverse_mass):
+        """One warm-up step of one chain, as ``window_adaptation(...).run``
+        takes it: BlackJAX's kernel (HMC with exactly ``L`` leapfrog steps,
+        not the draws' jittered number)."""
+        extra = {} if self.method == "nuts" else {"num_integration_steps": self.num_integration_steps}
+        algorithm = blackjax.nuts if self.method == "nuts" else blackjax.hmc
+        new, info = algorithm.build_kernel()(k, state, self.logdensity_fn, step, inverse_mass, **extra)
+        return new, samplers.hmc_info(new, info)
+
+    def _adapting_step(self, key: PRNGKeyArray, c: _Chains, draw):
+        """A step of a run whose first ``warmup`` steps are HMC's/NUTS's
+        window adaptation (:mod:`~dync.runtime.window_adaptation`): each
+        chain's warm-up step ``i`` is keyed as ``window_adaptation(...).run``
+        keys it from the chain's warm-up key, the adaptation state is updated
+        after it, and the last one sets the draws' step size and inverse mass
+        from the adaptation's ``final``. NUTS without thinning takes a
+        warm-up step and a draw as one traced kernel (the same BlackJAX
+        step, its key and parameters chosen by the step's index); otherwise
+        a ``lax.cond`` picks the one or the other."""
+        adaptation = window_adaptation(self.target)
+        schedule = jnp.asarray(window_schedule(self.warmup))
+        warming = c.step < self.warmup
+        i = jnp.minimum(c.step, self.warmup - 1)
+
+        def warm_keys():
+            return jax.vmap(lambda kc: warmup_step_key(kc, self.warmup, i))(jax.random.split(c.key, self.chains))
+
+        step_size = jnp.where(warming, c.adaptation.step_size.astype(c.step_size.dtype), c.step_size)
+        inverse_mass = jnp.where(warming, c.adaptation.inverse_mass_matrix.astype(c.inverse_mass.dtype), c.inverse_mass)
+        if self.method == "nuts" and self.thin == 1:
+            keys = jax.lax.cond(warming, warm_keys, lambda: jax.random.split(key, self.chains))
+            states, info = jax.vmap(self._warm_step)(keys, c.states, step_size, inverse_mass)
+        else:
+            states, info = jax.lax.cond(
+                warming,
+                lambda: jax.vmap(self._warm_step)(warm_keys(), c.states, step_size, inverse_mass),
+                lambda: jax.vmap(draw)(jax.random.split(key, self.chains), c.states, step_size, inverse_mass),
+            )
+
+        def adapt(a):
+            stage = (schedule[i, 0], schedule[i, 1])
+            new = jax.vmap(lambda a1, p, acc: adaptation.update(a1, stage, p, acc))(
+                a, states.position, info.acceptance_rate
+            )
+            return jax.tree_util.tree_map(lambda x, y: jnp.asarray(x).astype(y.dtype), new, a)
+
+        adapted = jax.lax.cond(warming, adapt, lambda a: a, c.adaptation)
+
+        def finish(params):
+            steps, inverse = jax.vmap(adaptation.final)(adapted)
+            return steps.astype(params[0].dtype), inverse.astype(params[1].dtype)
+
+        params = jax.lax.cond(c.step == self.warmup - 1, finish, lambda p: p, (c.step_size, c.inverse_mass))
+        new = c._replace(states=states, adaptation=adapted, step_size=params[0], inverse_mass=params[1],
+                         step=c.step + 1)  # fmt: skip
+        return new, (info, step_size)
+
+    def record(self, chains: _Chains, out) -> _PackedRecord:
+        """What a step keeps: position, log-density, info, the step of the
+        move that made it (SGLD's schedule; the adapting step size during a
+        chunked warm-up), and whether it is finite (packed;
+        :meth:`_PackedRecord.unpack` gives the :class:`_Record`)."""
+        info, h = out
         s = chains.states
         if self.method == "sgld":
             schedule = samplers.step_schedule(self.step_size, self.step_decay, self.decay_steps)
             h = jnp.broadcast_to(schedule(s.count - 1), (self.chains,)).astype(s.position.dtype)
-        else:
-            h = chains.step_size
         finite = jnp.isfinite(s.logdensity) & jnp.all(jnp.isfinite(s.position), axis=-1)
         values = {"logdensity": s.logdensity, "step_size": h, "finite": finite, **info._asdict()}
         dtype = jnp.result_type(s.position.dtype, jnp.asarray(s.logdensity).dtype, jnp.asarray(info.energy).dtype,
@@ -466,25 +565,43 @@ def sample_density(
     )
     if method == "sgld":
         settings += f" batch={batch_size} decay={step_decay} tau={decay_steps}"
+    # the run's first `ahead` steps are a chunked warm-up (HMC/NUTS adapting)
+    ahead = sampler.steps
+    if ahead:
+        settings += " warmup-in-steps"
     shape = _unwarmed_shapes(sampler, initial)
-    start = _Chains(np.zeros((), bool), key_warmup, initial,
-                    *jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), shape))  # fmt: skip
+    states, steps, inverse_mass, adapt = jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), shape)
+    start = _Chains(np.zeros((), bool), np.zeros((), np.int32), key_warmup, initial, states, steps, inverse_mass, adapt)
 
     warm_file = None if checkpoint is None else f"{os.fspath(checkpoint)}.warmup"
 
     def keep_warmup(chains: _Chains, done: int) -> None:
-        if warm_file is not None and not os.path.exists(warm_file):
+        # the warm-up's result, written once beside the draws' checkpoint
+        # after the warm-up's last step
+        if warm_file is not None and done >= ahead and not os.path.exists(warm_file):
             save_result(warm_file, key_warmup, initial, (chains.states, chains.step_size, chains.inverse_mass),
                         identity="warmup " + settings)  # fmt: skip
+
+    def drawn_part(chunk: _Record, done: int) -> _Record | None:
+        """The rows of a chunk of steps ``[done - n, done)`` that are draws
+        (``None`` if it is all warm-up)."""
+        drawn = np.arange(done - len(chunk.finite), done) >= ahead
+        if not drawn.any():
+            return None
+        return jax.tree_util.tree_map(lambda x: np.asarray(x)[drawn], chunk)
 
     divergent = [0]
 
     def status(packed: _PackedRecord, done: int) -> str:
         chunk = packed.unpack()
-        divergent[0] += int(np.sum(chunk.info.diverging))
+        step = f"step {np.mean(chunk.step_size[-1]):.3g}"
+        accept = f"accept {np.mean(chunk.info.acceptance_rate):.2f}"
+        if done <= ahead:
+            return f"warm-up {done}/{ahead}  {step}  {accept}"
+        divergent[0] += int(np.sum(drawn_part(chunk, done).info.diverging))
         return (
-            f"draw {done}  lp {np.mean(chunk.logdensity[-1]):.4g}  step {np.mean(chunk.step_size[-1]):.3g}  "
-            f"accept {np.mean(chunk.info.acceptance_rate):.2f}  divergences {divergent[0]}"
+            f"draw {done - ahead}  lp {np.mean(chunk.logdensity[-1]):.4g}  {step}  {accept}  "
+            f"divergences {divergent[0]}"
         )
 
     warned_climbing = [False]
@@ -494,28 +611,38 @@ def sample_density(
 
     def stop_if_not_finite(packed: _PackedRecord, done: int) -> None:
         chunk = packed.unpack()
-        if not chunk.finite.all():  # computed on the device: one flag per chain and draw
+        if not chunk.finite.all():  # computed on the device: one flag per chain and step
             i, c = (int(v[0]) for v in np.nonzero(~chunk.finite))
-            iteration = done - len(chunk.finite) + i + 1
+            iteration = done - len(chunk.finite) + i + 1 - ahead
             when = f"at draw {iteration} (after {warmup} warm-up steps)"
-            if iteration == 1 and warmup > 0:
+            if iteration <= 0:
+                when = f"during the warm-up, at its step {iteration + ahead} of {ahead}"
+            elif iteration == 1 and warmup > 0 and not ahead:
                 when = f"during the {warmup} warm-up steps (its first draw is not finite)"
             raise DyncRuntimeError(
                 f"chain {c} left the finite numbers {when}: log-density {chunk.logdensity[i, c]}, "
                 f"state {show(chunk.position[i, c])}",
                 hint="lower --step (or let mala/hmc/nuts adapt it), or check that the target is integrable",
             )
-        _stop_if_stuck(logdensity_fn, method, chunk, done, initial, show)
+        draws = drawn_part(chunk, done)  # the warm-up's own moves are not judged: it is still adapting
+        if draws is None:
+            return
+        _stop_if_stuck(logdensity_fn, method, draws, done - ahead, initial, show)
         if not warned_climbing[0]:
-            warned_climbing[0] = _warn_if_climbing(chunk, done)
+            warned_climbing[0] = _warn_if_climbing(draws, done - ahead)
 
+    label = description or method
+    if ahead:
+        label += f" ({ahead} warm-up steps, then {samples} draws)"
     run = run_kernel(
-        Kernel(_Chains, sampler.step), start, key_draws, samples, checkpoint=checkpoint,
+        Kernel(_Chains, sampler.step), start, key_draws, ahead + samples, checkpoint=checkpoint,
         checkpoint_every=checkpoint_every if checkpoint is not None else None, progress=progress,
-        description=description or method, trace_fn=sampler.record, identity=settings, status_fn=status,
+        description=label, trace_fn=sampler.record, identity=settings, status_fn=status,
         on_chunk=stop_if_not_finite, prepare=sampler.prepare, on_state=keep_warmup,
     )  # fmt: skip
-    trace = run.info.unpack()  # (samples, chains, ...)
+    trace = run.info.unpack()  # (steps, chains, ...)
+    if ahead:
+        trace = jax.tree_util.tree_map(lambda x: x[ahead:], trace)  # the draws
 
     info = jax.tree_util.tree_map(chain_first, trace.info)
     return SampleRun(chain_first(trace.position), chain_first(trace.logdensity), info,
