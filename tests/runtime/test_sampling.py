@@ -157,9 +157,12 @@ def test_an_interrupted_run_resumes_bit_identically(tmp_path):
     options = dict(method="nuts", warmup=30, samples=24, checkpoint_every=6)
     whole = sample_density(correlated, jnp.zeros((2, 2)), jax.random.key(7), **options)
     path = tmp_path / "s.ckpt"
-    with ctrl_c_after(2), pytest.raises(KeyboardInterrupt):
+    with ctrl_c_after(2), pytest.raises(KeyboardInterrupt):  # after 12 of the 30 warm-up steps
         sample_density(correlated, jnp.zeros((2, 2)), jax.random.key(7), checkpoint=path, **options)
-    assert path.exists() and (tmp_path / "s.ckpt.warmup").exists()
+    assert path.exists() and not (tmp_path / "s.ckpt.warmup").exists()
+    with ctrl_c_after(5), pytest.raises(KeyboardInterrupt):  # resumed: stopped after 6 draws
+        sample_density(correlated, jnp.zeros((2, 2)), jax.random.key(7), checkpoint=path, **options)
+    assert (tmp_path / "s.ckpt.warmup").exists()  # written once the warm-up ended
     resumed = sample_density(correlated, jnp.zeros((2, 2)), jax.random.key(7), checkpoint=path, **options)
     np.testing.assert_array_equal(whole.positions, resumed.positions)
     np.testing.assert_array_equal(whole.info.energy, resumed.info.energy)
