@@ -484,7 +484,8 @@ def sample_density(
         num_integration_steps: HMC's leapfrog steps per proposal.
         checkpoint: a checkpoint file for the draws (resumed if present); the
             warm-up result is kept in ``checkpoint + ".warmup"``.
-        checkpoint_every: draws between checkpoints.
+        checkpoint_every: draws between checkpoints (steps, warm-up steps
+            included, for HMC/NUTS adapting in the run's steps).
         progress: show progress.
         description: the progress bar's label.
         identity: the caller's description of the target (for checkpoints).

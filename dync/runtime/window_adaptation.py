@@ -1,5 +1,5 @@
-"""Stan's window adaptation for NUTS, one step at a time, from BlackJAX's
-own building blocks.
+"""Stan's window adaptation for NUTS and HMC, one step at a time, from
+BlackJAX's own building blocks.
 
 ``blackjax.window_adaptation(...).run`` runs the whole warm-up as one
 ``lax.scan``: nothing can be shown while it runs, and an interrupted warm-up
@@ -11,9 +11,13 @@ size, a final fast window) and the adaptation's ``init``/``update``/``final``
 rate, a diagonal inverse mass matrix from Welford variances, recomputed at
 the end of each slow window, the step size restarted there). This module
 hands them to a caller that takes the steps itself, a chunk at a time
-(:mod:`dync.runtime.posterior`), and draws each step's key exactly as
-``run`` does, so the chunked warm-up adapts to the same step size and mass
-matrix as ``run`` from the same key.
+(:mod:`dync.runtime.posterior`'s NUTS, :mod:`dync.runtime.sampling`'s HMC and
+NUTS), and draws each step's key exactly as ``run`` does, so the chunked
+warm-up adapts to the same step size and mass matrix as ``run`` from the
+same key. The adaptation does not depend on the kernel: the caller's step
+is BlackJAX's NUTS or HMC kernel (with HMC's ``num_integration_steps``, as
+``run`` passes its ``extra_parameters``) at the adaptation's step size and
+inverse mass matrix.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ class WindowAdaptation(NamedTuple):
     Attributes:
         init: ``init(position, initial_step_size) -> state``.
         update: ``update(state, (stage, window_end), position,
-            acceptance_rate) -> state``, after each NUTS step; the state's
+            acceptance_rate) -> state``, after each NUTS/HMC step; the state's
             ``step_size`` and ``inverse_mass_matrix`` are what the next step
             uses.
         final: ``final(state) -> (step_size, inverse_mass_matrix)``, the
@@ -51,12 +55,14 @@ class WindowAdaptation(NamedTuple):
 def window_adaptation(target_accept: float) -> WindowAdaptation:
     """The functions ``blackjax.window_adaptation(blackjax.nuts, ...,
     target_acceptance_rate=target_accept)`` adapts with (a diagonal mass
-    matrix), from ``blackjax.adaptation.window_adaptation.base``.
+    matrix), from ``blackjax.adaptation.window_adaptation.base``; the same
+    for ``blackjax.hmc``, whose kernel differs and adaptation does not.
 
     BlackJAX 1.7 marks ``base`` deprecated (its ``window_adaptation`` now
     delegates to ``staged_adaptation`` with the ``"welford_diag"`` metric,
     which its documentation says reproduces ``base`` exactly); the warning is
-    silenced here, and ``tests/runtime/test_posterior_warmup.py`` checks the
+    silenced here, and ``tests/runtime/test_posterior_warmup.py`` and
+    ``tests/runtime/test_sampling_warmup.py`` (NUTS and HMC) check the
     result against ``window_adaptation(...).run`` so that a BlackJAX that
     changes one and not the other is noticed.
     """
