@@ -112,3 +112,16 @@ def test_hmc_with_thinning_warms_up_in_single_steps():
                          thin=3, num_integration_steps=4, progress=False)  # fmt: skip
     assert run.positions.shape == (2, 5, 2) and np.isfinite(run.positions).all()
     assert np.all(run.info.n_steps >= 3 * 2) and np.all(run.info.n_steps <= 3 * 6)  # jittered L in 2..6, 3 steps
+
+
+def test_a_chain_leaving_the_finite_numbers_during_warmup_is_named_with_its_warmup_step():
+    """The warm-up's steps are checked as the draws are: a target that is
+    +inf past 2 stops the run in the warm-up's first chunk, naming the step."""
+    from dync.errors import DyncRuntimeError
+
+    def cliff(x):
+        return jnp.where(x[0] > 2.0, jnp.inf, -jnp.sum(x**2) / 2)
+
+    with pytest.raises(DyncRuntimeError, match=r"chain 0 left the finite numbers during the warm-up, at its step \d+ of 40"):
+        sample_density(cliff, jnp.ones((1, 1)), jax.random.key(0), method="nuts", warmup=40, samples=10,
+                       checkpoint_every=10, progress=False)  # fmt: skip
