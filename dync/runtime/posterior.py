@@ -48,7 +48,7 @@ from .model import AbstractModel
 from .kalman import kalman_arrays
 from .parameter_density import ClosureDensity, KalmanDensity, ParameterDensity
 from .params import hold_fixed
-from .window_adaptation import warmup_step_key, window_adaptation, window_schedule
+from .window_adaptation import adapt_chains, chain_warmup_keys, window_adaptation, window_schedule
 
 __all__ = ["NutsDraws", "sample_posterior", "write_inference_data"]
 
@@ -367,7 +367,7 @@ class _NutsSampler(eqx.Module):
         i = jnp.minimum(c.step, self.warmup - 1)
         keys = jax.lax.cond(
             warming,
-            lambda: jax.vmap(lambda kc: warmup_step_key(kc, self.warmup, i))(jax.random.split(c.key, self.chains)),
+            lambda: chain_warmup_keys(c.key, self.chains, self.warmup, i),
             lambda: jax.random.split(k, self.chains),
         )
         step_size = jnp.where(warming, c.adaptation.step_size, c.params["step_size"])
@@ -375,11 +375,7 @@ class _NutsSampler(eqx.Module):
         new_states, info = jax.vmap(one)(keys, c.states, step_size, inverse_mass)
 
         def adapt(a):
-            stage = (schedule[i, 0], schedule[i, 1])
-            new = jax.vmap(lambda a1, p, acc: adaptation.update(a1, stage, p, acc))(
-                a, new_states.position, info.acceptance_rate
-            )
-            return jax.tree_util.tree_map(lambda x, y: jnp.asarray(x).astype(y.dtype), new, a)
+            return adapt_chains(adaptation, schedule, i, a, new_states.position, info.acceptance_rate)
 
         adapted = jax.lax.cond(warming, adapt, lambda a: a, c.adaptation)
 

@@ -57,7 +57,7 @@ from . import samplers
 from .inference_data import chain_first
 from .kernels import Kernel, run_kernel, save_result
 from .samplers import SumOverData
-from .window_adaptation import warmup_step_key, window_adaptation, window_schedule
+from .window_adaptation import adapt_chains, chain_warmup_keys, window_adaptation, window_schedule
 
 __all__ = ["DEFAULT_TARGET_ACCEPT", "SAMPLE_METHODS", "SampleRun", "SumOverData", "sample_density"]
 
@@ -362,7 +362,7 @@ class _Sampler(eqx.Module):
         i = jnp.minimum(c.step, self.warmup - 1)
 
         def warm_keys():
-            return jax.vmap(lambda kc: warmup_step_key(kc, self.warmup, i))(jax.random.split(c.key, self.chains))
+            return chain_warmup_keys(c.key, self.chains, self.warmup, i)
 
         step_size = jnp.where(warming, c.adaptation.step_size.astype(c.step_size.dtype), c.step_size)
         inverse_mass = jnp.where(warming, c.adaptation.inverse_mass_matrix.astype(c.inverse_mass.dtype), c.inverse_mass)
@@ -377,11 +377,7 @@ class _Sampler(eqx.Module):
             )
 
         def adapt(a):
-            stage = (schedule[i, 0], schedule[i, 1])
-            new = jax.vmap(lambda a1, p, acc: adaptation.update(a1, stage, p, acc))(
-                a, states.position, info.acceptance_rate
-            )
-            return jax.tree_util.tree_map(lambda x, y: jnp.asarray(x).astype(y.dtype), new, a)
+            return adapt_chains(adaptation, schedule, i, a, states.position, info.acceptance_rate)
 
         adapted = jax.lax.cond(warming, adapt, lambda a: a, c.adaptation)
 

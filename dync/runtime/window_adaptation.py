@@ -33,7 +33,7 @@ from blackjax.adaptation import window_adaptation as _blackjax_window
 from jax.extend.random import threefry_2x32
 from jaxtyping import Array, Int, PRNGKeyArray
 
-__all__ = ["WindowAdaptation", "window_adaptation", "window_schedule", "warmup_step_key"]
+__all__ = ["WindowAdaptation", "adapt_chains", "chain_warmup_keys", "window_adaptation", "window_schedule", "warmup_step_key"]
 
 
 class WindowAdaptation(NamedTuple):
@@ -100,3 +100,19 @@ def warmup_step_key(key: PRNGKeyArray, num_steps: int, i: Int[Array, ""]) -> PRN
         counter = jnp.stack([jnp.zeros((), jnp.uint32), jnp.asarray(i).astype(jnp.uint32)])
         return jax.random.wrap_key_data(threefry_2x32(jax.random.key_data(key), counter), impl="threefry2x32")
     return jax.random.split(key, num_steps)[i]
+
+
+def chain_warmup_keys(key: PRNGKeyArray, chains: int, num_steps: int, i: Int[Array, ""]) -> PRNGKeyArray:
+    """Every chain's key of warm-up step ``i``: chain ``c`` warms up with the
+    key ``split(key, chains)[c]``, as ``run`` would if called per chain."""
+    return jax.vmap(lambda kc: warmup_step_key(kc, num_steps, i))(jax.random.split(key, chains))
+
+
+def adapt_chains(adaptation: WindowAdaptation, schedule, i: Int[Array, ""], states, positions, acceptance):
+    """Every chain's adaptation state after warm-up step ``i`` (its window
+    from ``schedule``, :func:`window_schedule` as an array), from the
+    chains' new positions and acceptance rates; dtypes kept, so the state
+    traces alike at every step."""
+    stage = (schedule[i, 0], schedule[i, 1])
+    new = jax.vmap(lambda a, p, acc: adaptation.update(a, stage, p, acc))(states, positions, acceptance)
+    return jax.tree_util.tree_map(lambda x, y: jnp.asarray(x).astype(y.dtype), new, states)
