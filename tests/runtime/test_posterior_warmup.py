@@ -5,7 +5,6 @@ shows while it runs, and a run interrupted during it resumes bit-identically."""
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 from pathlib import Path
 
@@ -16,7 +15,6 @@ import pytest
 import xarray as xr
 
 import dync
-import dync.runtime.kernels as kernels
 from dync.runtime import posterior
 from dync.runtime.kalman import kalman_arrays
 from dync.runtime.kernels import Kernel, run_kernel
@@ -24,6 +22,7 @@ from dync.runtime.likelihood import read_data
 from dync.runtime.parameter_density import KalmanDensity
 from dync.runtime.posterior import sample_posterior
 from tests.interrupt import ctrl_c_after
+from tests.status_lines import captured_statuses
 
 from .conjugate import DRIFT_SPEC
 
@@ -69,28 +68,12 @@ def test_chunked_warmup_adapts_as_blackjax_window_adaptation(spec_model):
         np.testing.assert_array_equal(run.state.states.position[name][0], state.position[name])
 
 
-@contextlib.contextmanager
-def statuses():
-    """The status lines `run_kernel`'s progress bar is given, one per chunk."""
-    shown: list[str] = []
-
-    @contextlib.contextmanager
-    def bar(total, description, enabled, unit="chunks"):
-        yield lambda n=1, status=None: shown.append(status)
-
-    original, kernels.progress_bar = kernels.progress_bar, bar
-    try:
-        yield shown
-    finally:
-        kernels.progress_bar = original
-
-
 SETTINGS = dict(chains=2, warmup=30, draws=10, checkpoint_every=10)
 
 
 def test_progress_advances_during_warmup(drift, tmp_path):
     model, data = drift
-    with statuses() as shown:
+    with captured_statuses() as (_, shown):
         sample_posterior(model, data, jax.random.key(0), checkpoint=str(tmp_path / "c"), progress=True, **SETTINGS)
     assert [s.split("  ")[0] for s in shown] == ["warm-up 10/30", "warm-up 20/30", "warm-up 30/30", "draw 10"]
     assert all("step " in s for s in shown) and all("accept " in s for s in shown[:3])

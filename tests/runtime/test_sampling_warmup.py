@@ -7,7 +7,6 @@ interrupted during it resumes bit-identically."""
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import blackjax
@@ -16,10 +15,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import dync.runtime.kernels as kernels
 from dync.runtime import sampling
 from dync.runtime.sampling import sample_density
 from tests.interrupt import ctrl_c_after
+from tests.status_lines import captured_statuses
 
 PREC = np.linalg.inv(np.array([[1.0, 0.6], [0.6, 2.0]]))
 
@@ -55,31 +54,14 @@ def test_chunked_warmup_adapts_as_blackjax_window_adaptation(method, tmp_path, m
     assert not np.allclose(params["inverse_mass_matrix"], 1.0)  # the slow windows did adapt it
 
 
-@contextlib.contextmanager
-def statuses():
-    """The status lines `run_kernel`'s progress bar is given, one per chunk."""
-    shown: list[str] = []
-
-    @contextlib.contextmanager
-    def bar(total, description, enabled, unit="chunks"):
-        shown.append(description)
-        yield lambda n=1, status=None: shown.append(status)
-
-    original, kernels.progress_bar = kernels.progress_bar, bar
-    try:
-        yield shown
-    finally:
-        kernels.progress_bar = original
-
-
 SETTINGS = dict(method="nuts", warmup=30, samples=12, checkpoint_every=10)
 
 
 def test_progress_advances_during_warmup(tmp_path):
-    with statuses() as shown:
+    with captured_statuses() as (labels, lines):
         sample_density(correlated, jnp.zeros((2, 2)), jax.random.key(0), checkpoint=tmp_path / "c", progress=True,
                        **SETTINGS)  # fmt: skip
-    label, *lines = shown
+    (label,) = labels
     assert "30 warm-up steps, then 12 draws" in label
     assert [s.split("  ")[0] for s in lines] == ["warm-up 10/30", "warm-up 20/30", "warm-up 30/30", "draw 10", "draw 12"]
     assert all("step " in s and "accept " in s for s in lines)
