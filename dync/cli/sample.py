@@ -29,7 +29,7 @@ def run_sample(spec: Path, output: Path, *, sets, resume: bool, progress: bool, 
         return sample_summary(idata)
 
     inputs = (flags.get("data"), flags.get("weights"), flags.get("product"))
-    _checkpointed_run(output, resume, prepare, run, summarise, spec=spec, inputs=inputs, overrides=f"set={sorted(sets or [])}")
+    _checkpointed_run(output, resume, prepare, run, summarise, spec=spec, inputs=inputs, overrides=f"set={sorted(sets or [])} x64={flags.get('x64')}")
 
 
 def register(app, run, SpecArg, SetOpt) -> None:
@@ -83,6 +83,7 @@ def register(app, run, SpecArg, SetOpt) -> None:
         prior: Annotated[
             Optional[str], typer.Option("--prior", help='Law the reverse process starts from at t1, e.g. "Normal(0, 1)" (default: the forward SDE\'s)')
         ] = None,
+        x64: Annotated[Optional[bool], typer.Option("--x64/--x32", help="Compute in float64 (other numbers than float32 for the same seed)")] = None,
         set_: SetOpt = None,
         resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from OUTPUT.ckpt")] = False,
         progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
@@ -94,4 +95,4 @@ def register(app, run, SpecArg, SetOpt) -> None:
             target_accept=target_accept, integration_steps=integration_steps, checkpoint_every=checkpoint_every,
             batch=batch, step_decay=step_decay, decay_steps=decay_steps,
             reverse=reverse, weights=weights, steps=steps, snr=snr, corrector_steps=corrector_steps, loglik=loglik,
-            data=data, anneal=anneal, product=product, guidance=guidance, prior=prior)  # fmt: skip
+            data=data, anneal=anneal, product=product, guidance=guidance, prior=prior, x64=x64)  # fmt: skip

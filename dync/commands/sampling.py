@@ -17,6 +17,7 @@ from ..compiler.driver import build_model, compile_ast, read_spec
 from ..compiler.overrides import check_law_arguments
 from ..dsl import ast
 from ..settings import SampleSettings, sample_settings
+from .precision import float64_if
 
 __all__ = ["sample", "sample_file", "sample_spec", "sample_summary"]
 
@@ -35,10 +36,16 @@ def sample_spec(
         with ``settings.reverse``, the generated samples of a trained score
         (:func:`dync.commands.generating.generate_spec`, an ``xarray.Dataset``).
     """
-    if settings.reverse is not None:
-        from .generating import generate_spec
+    with float64_if(settings.x64):
+        if settings.reverse is not None:
+            from .generating import generate_spec
 
-        return generate_spec(spec, settings, checkpoint=checkpoint, progress=progress)
+            return generate_spec(spec, settings, checkpoint=checkpoint, progress=progress)
+        return _sample_target(spec, settings, checkpoint, progress)
+
+
+def _sample_target(spec: ast.Spec, settings: SampleSettings, checkpoint, progress):
+    """:func:`sample_spec` for a ``target`` (or ``dynamics``) run."""
     import jax
 
     from ..runtime.params import with_params

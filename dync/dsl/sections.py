@@ -146,6 +146,7 @@ SAMPLE: tuple[SettingKey, ...] = (
     SettingKey("product", (STRING,), "a weights file", None, "--product"),
     SettingKey("guidance", (INT, NUMBER), "a number", None, "--guidance"),
     SettingKey("prior", (DIST,), "a distribution such as `Normal(0, 1)`", None, "--prior"),
+    SettingKey("x64", (BOOL,), "`true` or `false`", False, "--x64"),
 )
 
 #: ``check:`` — what ``dync check`` runs

@@ -629,17 +629,40 @@ def load_weights(model, path: str | os.PathLike) -> tuple[Any, dict]:
         meta = json.loads(header)
     except ValueError:
         raise UsageError(f"`{path}` is not a dync weights file", hint="it is written by `dync train -o FILE`") from None
-    if meta.get("model") != model.info.name or meta.get("structure") not in (_structure_digest(model), _legacy_structure_digest(model)):
+    run_dtype = jnp.result_type(float)
+    saved = meta.get("dtype", str(run_dtype))
+    if saved not in ("float32", "float64"):
+        raise UsageError(f"`{path}` holds weights of an unknown float type `{saved}`", hint="train them again")
+    if jnp.dtype(saved).itemsize > run_dtype.itemsize:
+        raise UsageError(
+            f"the weights in `{path}` are {saved}, but this run computes in {run_dtype}",
+            hint="add --x64 (in Python: inside `with jax.enable_x64(True)`), as when they were trained",
+        )
+    # float32 weights in a float64 run are read as float32 and widened, exactly
+    as_saved = _with_float_dtype(model, jnp.dtype(saved))
+    if meta.get("model") != model.info.name or meta.get("structure") not in (
+        _structure_digest(as_saved), _legacy_structure_digest(as_saved)
+    ):  # fmt: skip
         raise UsageError(
             f"the weights in `{path}` were trained for model `{meta.get('model')}` with other nets, dims or parameters "
             f"than this model `{model.info.name}`",
             hint="load them with the spec and --set values they were trained with",
         )
-    if meta.get("dtype", str(jnp.result_type(float))) != str(jnp.result_type(float)):
-        raise UsageError(f"the weights in `{path}` are {meta['dtype']}, but this run computes in {jnp.result_type(float)}")
-    arrays, static = eqx.partition(model, eqx.is_array)
+    arrays, static = eqx.partition(as_saved, eqx.is_array)
     try:
         arrays = eqx.tree_deserialise_leaves(io.BytesIO(payload), arrays)
     except Exception as err:  # a truncated file
         raise UsageError(f"the weights file `{path}` could not be read ({type(err).__name__})", hint="train it again") from None
-    return eqx.combine(arrays, static), meta
+    return _with_float_dtype(eqx.combine(arrays, static), run_dtype), meta
+
+
+def _with_float_dtype(model, dtype):
+    """``model`` with every floating-point array cast to ``dtype`` (others,
+    such as integer keys, unchanged)."""
+
+    def cast(x):
+        if eqx.is_array(x) and jnp.issubdtype(x.dtype, jnp.floating) and x.dtype != dtype:
+            return x.astype(dtype)
+        return x
+
+    return jax.tree_util.tree_map(cast, model)

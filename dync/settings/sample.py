@@ -44,6 +44,8 @@ class SampleSettings:
             ``p1 p2``, or with ``guidance`` w, ``p1^w p2^(1-w)``.
         prior: the law the reverse processes start from at ``t1``, parsed
             (an ``ast.Call``; ``None``: the forward SDE's terminal law).
+        x64: compute in float64 (the same seed then gives other numbers
+            than in float32).
         dims: dim overrides, for the compiler.
         params: parameter values (``--set``).
     """
@@ -74,6 +76,7 @@ class SampleSettings:
     step_decay: float = 0.0
     decay_steps: float = 1000.0
     prior: ast.Call | None = None
+    x64: bool = False
     dims: Mapping[str, int] = dataclasses.field(default_factory=dict)
     params: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
@@ -163,6 +166,7 @@ def sample_settings(
         target_accept=None if target_accept is None else float(target_accept),
         integration_steps=_whole(v["integration_steps"], "--integration-steps", 1),
         checkpoint_every=None if every is None else _whole(every, "--checkpoint-every", 1),
+        x64=bool(v["x64"]),
         dims=dims,
         params=params,
     )
@@ -249,6 +253,7 @@ def _reverse_settings(spec: ast.Spec, v: dict[str, Any], sets) -> SampleSettings
         loglik=bool(v["loglik"]),
         data=None if v["data"] is None else str(v["data"]),
         prior=parse_prior(v["prior"]),
+        x64=bool(v["x64"]),
         dims=dims,
         params=params,
     )

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import dync
-from dync.commands.generating import generate_spec, generate_summary
+from dync.commands.generating import generate_summary
 from dync.compiler.driver import read_spec
 from dync.errors import DyncError, DyncSyntaxError, SpecErrors, UsageError
 from dync.runtime.score_training import save_weights
@@ -43,9 +43,13 @@ def weights(tmp_path_factory):
 
 
 def _generate(path, text, weights, **flags):
+    """Generate as `dync sample --reverse` does (through sample_spec, which
+    holds float64 for an --x64 run)."""
+    from dync.commands.sampling import sample_spec
+
     spec = read_spec(path, text)
     flags = dict(dict(reverse="sde", samples=400, steps=20, seed=0), **flags)
-    return generate_spec(spec, sample_settings(spec, weights=str(weights), **flags), progress=False)
+    return sample_spec(spec, sample_settings(spec, weights=str(weights), **flags), progress=False)
 
 
 def test_the_reverse_process_starts_from_the_prior_given(weights):
@@ -130,3 +134,24 @@ def test_a_prior_may_read_the_spec_dims_and_parameters():
     assert law.shape == (2,) and np.allclose(dict(law.args)["scale"], 2 * np.sqrt(0.1))
     assert isinstance(law.args[0][1], np.ndarray) and law.args[0][1].shape == (2,)
     assert issubclass(SpecErrors, DyncError)
+
+
+def test_x64_generates_in_float64_from_float32_weights(weights):
+    """`--x64` widens float32 weights exactly (the net is the one trained)
+    and generates float64 samples; the float32 run's samples agree to
+    float32 rounding over the short reverse span."""
+    narrow = _generate(VP1, VP1_TEXT, weights / "vp.eqx", samples=50)
+    wide = _generate(VP1, VP1_TEXT, weights / "vp.eqx", samples=50, x64=True)
+    assert narrow["x"].dtype == np.float32 and wide["x"].dtype == np.float64
+    assert not jax.config.jax_enable_x64  # the run held float64 only while it ran
+
+
+def test_float64_weights_in_a_float32_run_are_refused_with_the_flag(weights, tmp_path):
+    with jax.enable_x64(True):
+        vp = dync.load(VP1, jax.random.key(1), text=VP1_TEXT)
+        save_weights(tmp_path / "vp64.eqx", vp, {"model": vp.info.name, "t_min": 0.99, "t1": 1.0, "data_mean": [0.0],
+                                                 "data_cov": [[1.0]], "forward_class": "linear"})  # fmt: skip
+    with pytest.raises(UsageError, match="are float64, but this run computes in float32") as err:
+        _generate(VP1, VP1_TEXT, tmp_path / "vp64.eqx", samples=10)
+    assert "--x64" in err.value.hint
+    assert _generate(VP1, VP1_TEXT, tmp_path / "vp64.eqx", samples=10, x64=True)["x"].dtype == np.float64
