@@ -133,7 +133,7 @@ def _check_checkpoint_spec(ckpt: Path, resume: bool, digest: str) -> Path:
         if stored != digest:
             raise UsageError(
                 f"--resume: the checkpoint {ckpt} was written for another spec (or this spec before an edit, "
-                "or other --set/--fix values)",
+                "or other --set/--fix/--x64 values)",
                 hint="run without --resume to start afresh",
             )
     if not marker.exists() or not resume:

@@ -32,7 +32,7 @@ def run_fit(spec: Path, data: Path, output: Path, *, sets, fix, resume: bool, pr
         return fit_summary(idata)
 
     _checkpointed_run(output, resume, prepare, run, summarise, spec=spec, inputs=(data,),
-                      overrides=f"set={sorted(sets or [])} fix={sorted(fix or [])}")
+                      overrides=f"set={sorted(sets or [])} fix={sorted(fix or [])} x64={flags.get('x64')}")
 
 
 def register(app, run, SpecArg, SetOpt) -> None:

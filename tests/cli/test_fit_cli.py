@@ -134,6 +134,9 @@ def test_interrupted_nuts_fit_resumes_bit_identically(data_file, tmp_path, capsy
     other_fix = [f if f != "mu=0" else "mu=0.5" for f in flags]
     assert _main("fit", "specs/ou.dync", str(data_file), "-o", str(part), *other_fix, "--resume") == 2
     capsys.readouterr()
+    # nor one computed in float32 by a float64 run
+    assert _main("fit", "specs/ou.dync", str(data_file), "-o", str(part), *flags, "--x64", "--resume") == 2
+    assert "--x64" in capsys.readouterr().err
     assert _main("fit", "specs/ou.dync", str(data_file), "-o", str(part), *flags, "--resume") == 0
     assert "resuming from" in capsys.readouterr().err
     a, b = az.from_netcdf(whole), az.from_netcdf(part)
